@@ -1,0 +1,74 @@
+// Package projections turns a tenant's events into its read tables. Each
+// read model is a package below this one: its projector (event → rows), its
+// migrations per dialect, its queries. This package holds what they share:
+// the read-store ports, declared here by their user, and the runner that
+// feeds projectors from the message bus in batches, with the checkpoint
+// committed in the same transaction as the rows.
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"io/fs"
+
+	"github.com/atrium-platform/atrium/domain"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// Dialect names the SQL dialect of a read store.
+type Dialect string
+
+// The dialects read stores speak.
+const (
+	SQLite    Dialect = "sqlite"
+	SQLServer Dialect = "sqlserver"
+)
+
+// Tx is one read-store transaction as a projector sees it. *sql.Tx
+// implements it. Statements use '?' placeholders in every dialect; the
+// SQL Server adapter rewrites them.
+type Tx interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Projector maintains one read model of a tenant.
+//
+// Apply is called once per event of the tenant, in position order, inside a
+// transaction that also advances the projector's checkpoint: an event is
+// never applied twice to committed rows. Apply ignores event types it does
+// not use. It must not keep state between calls other than in the database.
+type Projector interface {
+	// Name is the read model's stable name ("invoicelist"); it names its
+	// checkpoint and its migration table.
+	Name() string
+	// Migrations returns the read model's versioned migrations for d, as
+	// goose SQL files (00001_create.sql, ...) at the root of the FS.
+	Migrations(d Dialect) (fs.FS, error)
+	// Apply projects one event. ev is rec decoded with the registry.
+	Apply(ctx context.Context, tx Tx, d Dialect, rec streams.Record, ev domain.Event) error
+}
+
+// DB is a tenant's read database.
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+}
+
+// ReadStore opens tenants' read databases. Both methods take the tenant from
+// ctx and fail with tenant.ErrNoTenant without one.
+type ReadStore interface {
+	// Open returns the ctx tenant's read database, creating it when needed.
+	// The caller must not close it; the store owns the pool.
+	Open(ctx context.Context) (DB, error)
+}
+
+// ErrNotFound is returned by queries for a row that does not exist in the
+// ctx tenant's read database.
+var ErrNotFound = errors.New("projections: not found")
+
+// ErrLagging is returned by WaitFor when the tenant's projections did not
+// reach the asked position in time.
+var ErrLagging = errors.New("projections: projection lagging")
