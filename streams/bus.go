@@ -27,6 +27,10 @@ const (
 	MetaCausationID   = "Atrium-Causation"
 	MetaCommandID     = "Atrium-Command"
 	MetaRequestHash   = "Atrium-Request-Hash"
+	// MetaPending is set by a bus source on delivery: how many of the
+	// tenant's events remain after this one (0 when the consumer has caught
+	// up), so a projector can commit a batch as soon as it is caught up.
+	MetaPending = "Atrium-Pending"
 )
 
 // ErrBadMetadata is returned when bus metadata does not describe a record.
