@@ -1,0 +1,43 @@
+// Package jetstreamtest starts the real embedded NATS JetStream server for
+// tests of any package.
+package jetstreamtest
+
+import (
+	"testing"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/atrium-platform/atrium/adapters/jetstream"
+)
+
+// Start runs an embedded server with its data in t.TempDir() and returns it
+// with a connection; both are closed by t.Cleanup.
+func Start(t testing.TB) (*jetstream.Server, *nats.Conn) {
+	t.Helper()
+	srv, err := jetstream.StartServer(jetstream.ServerConfig{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("start embedded nats: %v", err)
+	}
+	nc, err := srv.Connect(t.Name())
+	if err != nil {
+		srv.Shutdown()
+		t.Fatalf("connect embedded nats: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = nc.Drain()
+		srv.Shutdown()
+	})
+	return srv, nc
+}
+
+// NewStore starts a server and returns an event store on it. No tenant is
+// provisioned.
+func NewStore(t testing.TB) *jetstream.Store {
+	t.Helper()
+	_, nc := Start(t)
+	s, err := jetstream.NewStore(nc, jetstream.StoreConfig{})
+	if err != nil {
+		t.Fatalf("new store: %v", err)
+	}
+	return s
+}
