@@ -69,6 +69,9 @@ func (s *Store) drainBatch(ctx context.Context, sub *nats.Subscription, fn func(
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 				return 0, false, n, false, err
 			}
+			if errors.Is(err, nats.ErrNoResponders) { // no stream answers for this tenant
+				return 0, false, n, false, fmt.Errorf("%w: %w", streams.ErrUnknownTenant, err)
+			}
 			return 0, false, n, false, translate(err)
 		}
 		if len(msg.Data) == 0 && msg.Header.Get("Status") != "" {

@@ -117,7 +117,12 @@ func splitHostPort(addr string) (string, int, error) {
 // Connect returns a client connection to the server: in-process when it does
 // not listen on TCP.
 func (s *Server) Connect(name string) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name(name), nats.InProcessServer(s.ns), nats.MaxReconnects(-1)}
+	opts := []nats.Option{
+		nats.Name(name), nats.InProcessServer(s.ns), nats.MaxReconnects(-1),
+		// Asynchronous errors of an in-process pipe only happen while the
+		// server shuts down; the default handler would print them.
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}),
+	}
 	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream server: connect: %w", err)
