@@ -1,0 +1,313 @@
+// Package commands holds what every command handler shares: the request
+// options a client gives (command id, If-Match), the answer, and the
+// executor that loads an aggregate, runs a decision and appends its events
+// with optimistic concurrency, retries and idempotency by command id.
+package commands
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/atrium-platform/atrium/domain"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// Request carries what the client said about a command besides its fields.
+type Request struct {
+	// CommandID identifies the command: the client's Idempotency-Key when it
+	// gave one, else a fresh id.
+	CommandID string
+	// RequestHash is a digest of the request. It is set when the client gave
+	// an Idempotency-Key, and tells a retry (same hash) from a reuse of the
+	// key for another request.
+	RequestHash string
+	// IfMatch, when set, is the version the client last saw: a command on a
+	// stream at another version fails with ErrVersionConflict.
+	IfMatch *streams.Version
+}
+
+// Keyed reports whether the client gave an idempotency key.
+func (r Request) Keyed() bool { return r.RequestHash != "" && r.CommandID != "" }
+
+// Result is a command's answer: the aggregate id, its version and the
+// tenant's position after the command.
+type Result struct {
+	ID       string
+	Version  streams.Version
+	Position streams.Position
+}
+
+var (
+	// ErrVersionConflict: If-Match named a version the aggregate is no longer
+	// at. Nothing was written.
+	ErrVersionConflict = errors.New("commands: version conflict")
+	// ErrIdempotencyKeyReused: the idempotency key was used before for
+	// another request. Nothing was written.
+	ErrIdempotencyKeyReused = errors.New("commands: idempotency key reused with another request")
+	// ErrContention: the command kept losing optimistic-concurrency races.
+	ErrContention = errors.New("commands: too much contention, try again")
+)
+
+type correlationKey struct{}
+
+type correlation struct{ id, causation string }
+
+// WithCorrelation returns ctx carrying the correlation and causation ids
+// that every event the command writes will hold.
+func WithCorrelation(ctx context.Context, correlationID, causationID string) context.Context {
+	return context.WithValue(ctx, correlationKey{}, correlation{correlationID, causationID})
+}
+
+// Correlation returns the ids carried by ctx, or empty strings.
+func Correlation(ctx context.Context) (correlationID, causationID string) {
+	c, _ := ctx.Value(correlationKey{}).(correlation)
+	return c.id, c.causation
+}
+
+// idNamespace derives deterministic ids from command ids.
+var idNamespace = uuid.MustParse("6f1c2b8e-3a59-4d7e-9a43-2f0d5c1e7b90")
+
+// NewAggregateID returns the id of an aggregate a command creates: derived
+// from the tenant and the command id when the client gave an idempotency
+// key (so a retry lands on the same stream), else random.
+func NewAggregateID(ctx context.Context, req Request) (string, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return "", err
+	}
+	if req.Keyed() {
+		return uuid.NewSHA1(idNamespace, []byte("aggregate\x00"+string(t)+"\x00"+req.CommandID)).String(), nil
+	}
+	return uuid.NewString(), nil
+}
+
+// Extra is a write to another stream that must happen atomically with the
+// command's own events (a number taken from a numbering stream).
+type Extra struct {
+	Stream   streams.Name
+	Expected streams.ExpectedVersion
+	Events   []domain.Event
+}
+
+// Decision is what a command decided: events for its aggregate, and
+// possibly atomic writes to other streams.
+type Decision struct {
+	Events []domain.Event
+	Extras []Extra
+}
+
+// DecideFunc decides on the aggregate's history. It may read other streams
+// through ctx-scoped stores; it is called again when an append lost a race.
+type DecideFunc func(ctx context.Context, history []domain.Event) (Decision, error)
+
+// Executor runs commands against an event store.
+type Executor struct {
+	Store    streams.Store
+	Registry *streams.Registry
+	// MaxAttempts bounds load-decide-append rounds lost to concurrent
+	// writers; default 50.
+	MaxAttempts int
+}
+
+// Load returns the decoded events of stream and its version.
+func (x *Executor) Load(ctx context.Context, stream streams.Name) ([]domain.Event, []streams.Record, error) {
+	recs, err := x.Store.ReadStream(ctx, stream)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load %s: %w", stream, err)
+	}
+	evs := make([]domain.Event, 0, len(recs))
+	for _, r := range recs {
+		e, err := x.Registry.Decode(r.Type, r.Data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("load %s: event %d: %w", stream, r.Version, err)
+		}
+		evs = append(evs, e)
+	}
+	return evs, recs, nil
+}
+
+// Run executes one command on stream: it loads the stream, decides, and
+// appends with the expected version. Without If-Match, a lost race is
+// retried from the load; with it, a stale version fails with
+// ErrVersionConflict. A command id seen before answers its first result.
+func (x *Executor) Run(ctx context.Context, req Request, stream streams.Name, decide DecideFunc) (Result, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	who, err := user.From(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	if stream.Tenant() != t {
+		return Result{}, fmt.Errorf("%w: %s", streams.ErrTenantMismatch, stream)
+	}
+	if req.CommandID == "" {
+		req.CommandID = uuid.NewString()
+	}
+	var record streams.Name
+	if req.Keyed() {
+		sum := sha256.Sum256([]byte(req.CommandID))
+		if record, err = streams.NewName(t, "idempotency", hex.EncodeToString(sum[:16])); err != nil {
+			return Result{}, err
+		}
+		if res, ok, err := x.recorded(ctx, record, req); ok || err != nil {
+			return res, err
+		}
+	}
+	corr, cause := Correlation(ctx)
+	if corr == "" {
+		corr = req.CommandID
+	}
+	md := streams.Metadata{Tenant: t, UserID: string(who.ID), CorrelationID: corr, CausationID: cause, CommandID: req.CommandID, RequestHash: req.RequestHash}
+
+	attempts := x.MaxAttempts
+	if attempts == 0 {
+		attempts = 50
+	}
+	for attempt := 0; attempt < attempts; attempt++ {
+		history, recs, err := x.Load(ctx, stream)
+		if err != nil {
+			return Result{}, err
+		}
+		version := streams.Version(len(recs))
+		if req.Keyed() {
+			if res, ok, err := replay(stream, recs, req); ok || err != nil {
+				return res, err
+			}
+		}
+		if req.IfMatch != nil && *req.IfMatch != version {
+			return Result{}, fmt.Errorf("%w: %s is at version %d, not %d", ErrVersionConflict, stream, version, *req.IfMatch)
+		}
+		d, err := decide(ctx, history)
+		if err != nil {
+			return Result{}, err
+		}
+		if len(d.Events) == 0 {
+			head, err := x.Store.Head(ctx)
+			if err != nil {
+				return Result{}, err
+			}
+			return Result{ID: stream.ID(), Version: version, Position: head}, nil
+		}
+		appends := []streams.Append{{Stream: stream, Expected: streams.Exactly(version)}}
+		if appends[0].Events, err = x.encode(t, req.CommandID, stream, md, d.Events); err != nil {
+			return Result{}, err
+		}
+		for _, e := range d.Extras {
+			evs, err := x.encode(t, req.CommandID, e.Stream, md, e.Events)
+			if err != nil {
+				return Result{}, err
+			}
+			appends = append(appends, streams.Append{Stream: e.Stream, Expected: e.Expected, Events: evs})
+		}
+		res, err := x.Store.AppendMulti(ctx, appends...)
+		if errors.Is(err, streams.ErrConflict) {
+			if err := backoff(ctx, attempt); err != nil {
+				return Result{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		out := Result{ID: stream.ID(), Version: res[0].Version, Position: res[0].Position}
+		if req.Keyed() {
+			x.record(ctx, record, req, md, out)
+		}
+		return out, nil
+	}
+	return Result{}, fmt.Errorf("%w: %s", ErrContention, stream)
+}
+
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(1+rand.IntN(1+min(attempt, 20)*2)) * time.Millisecond
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+func (x *Executor) encode(t tenant.ID, commandID string, stream streams.Name, md streams.Metadata, evs []domain.Event) ([]streams.EventData, error) {
+	out := make([]streams.EventData, len(evs))
+	for i, e := range evs {
+		typ, data, err := x.Registry.Encode(e)
+		if err != nil {
+			return nil, err
+		}
+		id := uuid.NewSHA1(idNamespace, fmt.Appendf(nil, "event\x00%s\x00%s\x00%s\x00%d", t, commandID, stream, i))
+		out[i] = streams.EventData{ID: id, Type: typ, Data: data, Metadata: md}
+	}
+	return out, nil
+}
+
+// replay looks for the command's own events in the loaded stream: a retry of
+// a command whose append succeeded but whose answer was lost.
+func replay(stream streams.Name, recs []streams.Record, req Request) (Result, bool, error) {
+	var found *streams.Record
+	for i := range recs {
+		if recs[i].Metadata.CommandID == req.CommandID {
+			found = &recs[i]
+		}
+	}
+	if found == nil {
+		return Result{}, false, nil
+	}
+	if found.Metadata.RequestHash != req.RequestHash {
+		return Result{}, true, ErrIdempotencyKeyReused
+	}
+	return Result{ID: stream.ID(), Version: found.Version, Position: found.Position}, true, nil
+}
+
+// Completed records a command's answer under its idempotency key.
+type Completed struct {
+	Key         string `json:"key"`
+	RequestHash string `json:"request_hash"`
+	ID          string `json:"id"`
+	Version     uint64 `json:"version"`
+	Position    uint64 `json:"position"`
+}
+
+// EventName implements domain.Event.
+func (Completed) EventName() string { return "command.completed.v1" }
+
+// Register registers the events of this package.
+func Register(r *streams.Registry) { streams.Register(r, Completed{}) }
+
+func (x *Executor) recorded(ctx context.Context, record streams.Name, req Request) (Result, bool, error) {
+	evs, _, err := x.Load(ctx, record)
+	if err != nil || len(evs) == 0 {
+		return Result{}, false, err
+	}
+	c, ok := evs[0].(Completed)
+	if !ok {
+		return Result{}, false, fmt.Errorf("idempotency record %s holds %T", record, evs[0])
+	}
+	if c.RequestHash != req.RequestHash {
+		return Result{}, true, ErrIdempotencyKeyReused
+	}
+	return Result{ID: c.ID, Version: streams.Version(c.Version), Position: streams.Position(c.Position)}, true, nil
+}
+
+// record keeps the answer under the key. A failure here loses nothing: a
+// retry finds the command's events in its stream instead.
+func (x *Executor) record(ctx context.Context, record streams.Name, req Request, md streams.Metadata, res Result) {
+	evs, err := x.encode(md.Tenant, req.CommandID, record, md, []domain.Event{Completed{
+		Key: req.CommandID, RequestHash: req.RequestHash, ID: res.ID, Version: uint64(res.Version), Position: uint64(res.Position),
+	}})
+	if err != nil {
+		return
+	}
+	_, _ = x.Store.Append(ctx, record, streams.NoStream, evs...)
+}
