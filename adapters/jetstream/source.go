@@ -138,15 +138,23 @@ func NewPoisonPublisher(ctx context.Context, nc *nats.Conn, logger watermill.Log
 	pub, err := wmjs.NewPublisher(wmjs.PublisherConfig{
 		Conn:   nc,
 		Logger: logger,
+		// The publisher sends to the subject named by the stream config's
+		// Name; the topic is the subject, captured by ATRIUM_POISON.
 		ConfigureStream: func(topic string) jetstream.StreamConfig {
-			return jetstream.StreamConfig{Name: "ATRIUM_POISON", Subjects: []string{topic}}
+			return jetstream.StreamConfig{Name: topic, Subjects: []string{topic}}
 		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("poison publisher: %w", err)
 	}
-	return pub, nil
+	return sharedConnPublisher{pub}, nil
 }
+
+// sharedConnPublisher keeps Close from closing the connection the publisher
+// shares with the rest of the process.
+type sharedConnPublisher struct{ message.Publisher }
+
+func (sharedConnPublisher) Close() error { return nil }
 
 // QuietLogger adapts slog for watermill, dropping its per-message Info,
 // Debug and Trace lines and keeping errors.

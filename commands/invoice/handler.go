@@ -46,9 +46,6 @@ func Register(r *streams.Registry) {
 	commands.Register(r)
 }
 
-// ReadRoles may read invoices: every role but employee.
-var ReadRoles = []user.Role{user.Admin, user.Finance, user.Manager, user.Sales, user.Auditor}
-
 func allow(ctx context.Context, roles ...user.Role) (user.Principal, error) {
 	p, err := user.From(ctx)
 	if err != nil {

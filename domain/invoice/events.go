@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/atrium-platform/atrium/domain/money"
+	"github.com/atrium-platform/atrium/domain/user"
 )
 
 // Client is the company an invoice is addressed to.
@@ -122,3 +123,6 @@ const (
 	StatusPaid              Status = "paid"
 	StatusCancelled         Status = "cancelled"
 )
+
+// ReadRoles may read invoices and collections: every role but employee.
+var ReadRoles = []user.Role{user.Admin, user.Finance, user.Manager, user.Sales, user.Auditor}
