@@ -110,3 +110,8 @@ func (h *Handler) number(ctx context.Context, invoiceID string, at time.Time) (s
 		Stream: stream, Expected: streams.Exactly(streams.Version(len(recs))), Events: []domain.Event{next},
 	}, nil
 }
+
+// Decode decodes one of the invoice's stored events.
+func (h *Handler) Decode(r streams.Record) (domain.Event, error) {
+	return h.x.Registry.Decode(r.Type, r.Data)
+}

@@ -22,8 +22,30 @@ type State struct {
 	salesRep  string
 	createdBy string
 	number    string
+	client    Client
+	lines     []Line
+	createdAt time.Time
+	issuedAt  time.Time
 	payments  map[string]bool
 }
+
+// Client returns the invoice's client.
+func (s State) Client() Client { return s.client }
+
+// Currency returns the invoice currency.
+func (s State) Currency() money.Currency { return s.currency }
+
+// DueDate returns the due date, YYYY-MM-DD.
+func (s State) DueDate() string { return s.dueDate }
+
+// Lines returns the invoice lines.
+func (s State) Lines() []Line { return s.lines }
+
+// CreatedAt returns when the draft was created.
+func (s State) CreatedAt() time.Time { return s.createdAt }
+
+// IssuedAt returns when the invoice was issued; zero before.
+func (s State) IssuedAt() time.Time { return s.issuedAt }
 
 // Exists reports whether the invoice was drafted.
 func (s State) Exists() bool { return s.status != "" }
@@ -66,6 +88,7 @@ func Evolve(s State, e domain.Event) State {
 		s = State{
 			id: e.InvoiceID, status: StatusDraft, currency: e.Currency, total: e.Total,
 			paid: money.Zero(e.Currency), dueDate: e.DueDate, salesRep: e.SalesRep, createdBy: e.CreatedBy,
+			client: e.Client, lines: e.Lines, createdAt: e.CreatedAt,
 		}
 	case SubmittedForValidation:
 		s.status = StatusPendingValidation
@@ -76,6 +99,7 @@ func Evolve(s State, e domain.Event) State {
 	case Issued:
 		s.status = StatusIssued
 		s.number = e.Number
+		s.issuedAt = e.IssuedAt
 	case PaymentRecorded:
 		s.paid = e.Paid
 		if s.payments == nil {

@@ -1,0 +1,280 @@
+// Package http is the HTTP API on Fiber: it resolves the tenant and the
+// caller, puts them in the request's context, and hands commands and reads
+// to the layers below. Every error is application/problem+json with a
+// stable code.
+package http
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/atrium-platform/atrium/commands"
+	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/projections/aging"
+	"github.com/atrium-platform/atrium/projections/audit"
+	"github.com/atrium-platform/atrium/projections/invoicelist"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// Config configures the API.
+type Config struct {
+	// BodyLimit caps JSON request bodies; default 1 MiB.
+	BodyLimit int
+	// ReadAfterMax bounds how long a read waits for X-Read-After; default 5s.
+	ReadAfterMax time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.BodyLimit == 0 {
+		c.BodyLimit = 1 << 20
+	}
+	if c.ReadAfterMax == 0 {
+		c.ReadAfterMax = 5 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// TenantResolver finds the request's tenant. Resolve returns
+// tenant.ErrNoTenant when the request names none, and a *Problem for a
+// tenant that cannot be served.
+type TenantResolver interface {
+	Resolve(c *fiber.Ctx) (tenant.ID, error)
+}
+
+// Authenticator finds the request's caller in the resolved tenant. It
+// returns user.ErrNoPrincipal when the request carries no valid credential.
+type Authenticator interface {
+	Authenticate(ctx context.Context, c *fiber.Ctx) (user.Principal, error)
+}
+
+// Progress is how far a tenant's projections have come.
+type Progress interface {
+	WaitFor(ctx context.Context, pos streams.Position) error
+	Position(ctx context.Context) (streams.Position, error)
+}
+
+// ReadyCheck is one dependency /readyz asks.
+type ReadyCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Deps are the layers the API calls.
+type Deps struct {
+	Invoices       *invoicecmd.Handler
+	InvoiceQueries *invoicelist.Queries
+	Aging          *aging.Queries
+	Audit          *audit.Reader
+	Progress       Progress
+	Tenants        TenantResolver
+	Auth           Authenticator
+	Ready          []ReadyCheck
+	Logger         *slog.Logger
+	Metrics        *prometheus.Registry
+}
+
+// Validate reports every missing dependency.
+func (d Deps) Validate() error {
+	var errs []error
+	check := func(ok bool, name string) {
+		if !ok {
+			errs = append(errs, errors.New("http: missing "+name))
+		}
+	}
+	check(d.Invoices != nil, "Invoices")
+	check(d.InvoiceQueries != nil, "InvoiceQueries")
+	check(d.Aging != nil, "Aging")
+	check(d.Audit != nil, "Audit")
+	check(d.Progress != nil, "Progress")
+	check(d.Tenants != nil, "Tenants")
+	check(d.Auth != nil, "Auth")
+	check(d.Logger != nil, "Logger")
+	check(d.Metrics != nil, "Metrics")
+	return errors.Join(errs...)
+}
+
+type api struct {
+	cfg     Config
+	deps    Deps
+	metrics *metrics
+}
+
+// New returns the Fiber app serving the API.
+func New(cfg Config, deps Deps) (*fiber.App, error) {
+	cfg.setDefaults()
+	if err := deps.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(deps.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	a := &api{cfg: cfg, deps: deps, metrics: m}
+	app := fiber.New(fiber.Config{
+		AppName:               "atrium",
+		BodyLimit:             cfg.BodyLimit,
+		DisableStartupMessage: true,
+		ErrorHandler:          a.errorHandler,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		ReadBufferSize:        16 << 10,
+		JSONEncoder:           jsonMarshal,
+	})
+	app.Use(a.recover, a.observe)
+	a.routes(app)
+	return app, nil
+}
+
+type ctxKey int
+
+const (
+	keyCorrelation ctxKey = iota
+)
+
+// recover turns a panic into a 500 problem; the request goes on being logged.
+func (a *api) recover(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.deps.Logger.Error("panic serving request", "panic", r, "path", c.Path())
+			err = errors.New("panic")
+		}
+	}()
+	return c.Next()
+}
+
+// observe sets the correlation id, logs one line per request and counts it.
+func (a *api) observe(c *fiber.Ctx) error {
+	start := time.Now()
+	corr := c.Get("X-Correlation-ID")
+	if corr == "" || len(corr) > 128 {
+		corr = uuid.NewString()
+	}
+	c.Set("X-Correlation-ID", corr)
+	ctx := context.WithValue(c.UserContext(), keyCorrelation, corr)
+	ctx = commands.WithCorrelation(ctx, corr, c.Get("X-Causation-ID"))
+	c.SetUserContext(ctx)
+
+	err := c.Next()
+	if err != nil {
+		if herr := a.errorHandler(c, err); herr != nil {
+			a.deps.Logger.Error("writing error response", "err", herr)
+		}
+	}
+	status := c.Response().StatusCode()
+	route := c.Route().Path
+	if status == fiber.StatusNotFound && route == "/" {
+		route = "unmatched"
+	}
+	tn, _ := tenant.From(c.UserContext())
+	a.metrics.observe(route, c.Method(), status, string(tn), time.Since(start))
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	a.deps.Logger.Log(c.UserContext(), level, "request",
+		"tenant", string(tn), "correlation_id", corr, "method", c.Method(), "path", c.Path(),
+		"status", status, "duration_ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+// errorHandler answers every error as a problem document.
+func (a *api) errorHandler(c *fiber.Ctx, err error) error {
+	p, known := problemOf(err)
+	if !known {
+		tn, _ := tenant.From(c.UserContext())
+		corr, _ := c.UserContext().Value(keyCorrelation).(string)
+		a.deps.Logger.Error("request failed", "err", err, "tenant", string(tn), "correlation_id", corr, "path", c.Path())
+	}
+	return writeProblem(c, p)
+}
+
+// scoped resolves the tenant and the caller for tenant-scoped routes.
+func (a *api) scoped(c *fiber.Ctx) error {
+	t, err := a.deps.Tenants.Resolve(c)
+	if err != nil {
+		return err
+	}
+	ctx := tenant.With(c.UserContext(), t)
+	c.SetUserContext(ctx)
+	p, err := a.deps.Auth.Authenticate(ctx, c)
+	if err != nil {
+		return err
+	}
+	c.SetUserContext(user.With(ctx, p))
+	return c.Next()
+}
+
+// readAfter makes a read wait for X-Read-After and answers the projection
+// position it read at.
+func (a *api) readAfter(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	if h := c.Get("X-Read-After"); h != "" {
+		pos, err := parsePosition(h)
+		if err != nil {
+			return problem(fiber.StatusBadRequest, "invalid_read_after", "X-Read-After must be a position, a non-negative integer")
+		}
+		wctx, cancel := context.WithTimeout(ctx, a.cfg.ReadAfterMax)
+		err = a.deps.Progress.WaitFor(wctx, pos)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	if pos, err := a.deps.Progress.Position(ctx); err == nil {
+		c.Set("X-Projection-Position", formatUint(uint64(pos)))
+	}
+	return c.Next()
+}
+
+// HeaderTenants resolves the tenant from the X-Tenant header alone; known
+// reports whether a slug names a tenant this deployment serves.
+type HeaderTenants struct {
+	Known func(ctx context.Context, t tenant.ID) bool
+}
+
+// Resolve implements TenantResolver.
+func (h HeaderTenants) Resolve(c *fiber.Ctx) (tenant.ID, error) {
+	raw := strings.TrimSpace(c.Get("X-Tenant"))
+	if raw == "" {
+		return "", tenant.ErrNoTenant
+	}
+	t, err := tenant.ParseClient(raw)
+	if err != nil || !h.Known(c.UserContext(), t) {
+		return "", problem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+	}
+	return t, nil
+}
+
+// HeaderIdentity is the development-stage authenticator: the caller is
+// whoever the X-User-ID and X-User-Roles headers say. It trusts the client
+// entirely; signed tokens replace it.
+type HeaderIdentity struct{}
+
+// Authenticate implements Authenticator.
+func (HeaderIdentity) Authenticate(_ context.Context, c *fiber.Ctx) (user.Principal, error) {
+	id := strings.TrimSpace(c.Get("X-User-ID"))
+	if id == "" || len(id) > 128 {
+		return user.Principal{}, user.ErrNoPrincipal
+	}
+	var roles []user.Role
+	for _, r := range strings.Split(c.Get("X-User-Roles"), ",") {
+		if role, ok := user.ParseRole(strings.TrimSpace(r)); ok {
+			roles = append(roles, role)
+		}
+	}
+	return user.Principal{ID: user.ID(id), Roles: roles}, nil
+}

@@ -1,0 +1,111 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/atrium-platform/atrium/commands"
+	"github.com/atrium-platform/atrium/domain"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/projections"
+	"github.com/atrium-platform/atrium/projections/invoicelist"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// Problem is an RFC 9457 problem document with a stable snake_case code.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Code   string `json:"code"`
+	Field  string `json:"field,omitempty"`
+}
+
+func (p *Problem) Error() string { return p.Code + ": " + p.Detail }
+
+func problem(status int, code, detail string) *Problem {
+	return &Problem{Type: "/problems/" + code, Title: http.StatusText(status), Status: status, Detail: detail, Code: code}
+}
+
+func fieldProblem(field, detail string) *Problem {
+	p := problem(http.StatusBadRequest, "invalid_request", detail)
+	p.Field = field
+	return p
+}
+
+// problemOf translates an error from below into what the client sees. The
+// second result is false for errors the client could not have caused: they
+// are logged and answered 500 without details.
+func problemOf(err error) (*Problem, bool) {
+	var p *Problem
+	var de *domain.Error
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &p):
+		return p, true
+	case errors.As(err, &de):
+		status := map[domain.Kind]int{
+			domain.Invalid: http.StatusBadRequest, domain.Rejected: http.StatusUnprocessableEntity,
+			domain.WrongState: http.StatusConflict, domain.NotFound: http.StatusNotFound, domain.Forbidden: http.StatusForbidden,
+		}[de.Kind]
+		if status == 0 {
+			status = http.StatusUnprocessableEntity
+		}
+		out := problem(status, de.Code, de.Message)
+		out.Field = de.Field
+		return out, true
+	case errors.Is(err, commands.ErrVersionConflict):
+		return problem(http.StatusPreconditionFailed, "version_conflict", "the resource changed since the version given in If-Match"), true
+	case errors.Is(err, commands.ErrIdempotencyKeyReused):
+		return problem(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used for another request"), true
+	case errors.Is(err, commands.ErrContention):
+		return problem(http.StatusConflict, "concurrent_modification", "the resource is being changed by others; try again"), true
+	case errors.Is(err, invoicelist.ErrBadCursor):
+		return problem(http.StatusBadRequest, "invalid_cursor", "the cursor is not one this list gave"), true
+	case errors.Is(err, projections.ErrLagging):
+		return problem(http.StatusServiceUnavailable, "projection_lagging", "the read model has not reached the requested position yet"), true
+	case errors.Is(err, projections.ErrNotFound):
+		return problem(http.StatusNotFound, "not_found", "no such resource"), true
+	case errors.Is(err, tenant.ErrNoTenant):
+		return problem(http.StatusBadRequest, "tenant_required", "this route needs a tenant: use the tenant's host name or the X-Tenant header"), true
+	case errors.Is(err, user.ErrNoPrincipal):
+		return problem(http.StatusUnauthorized, "unauthorized", "authentication required"), true
+	case errors.Is(err, streams.ErrUnknownTenant):
+		return problem(http.StatusNotFound, "tenant_not_found", "no such tenant"), true
+	case errors.Is(err, streams.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return problem(http.StatusServiceUnavailable, "unavailable", "a dependency did not answer in time; try again"), true
+	case errors.As(err, &fe):
+		switch fe.Code {
+		case http.StatusNotFound:
+			return problem(fe.Code, "not_found", "no such route"), true
+		case http.StatusMethodNotAllowed:
+			return problem(fe.Code, "method_not_allowed", "this route does not accept that method"), true
+		case http.StatusRequestEntityTooLarge:
+			return problem(fe.Code, "payload_too_large", "the request body is over the limit"), true
+		case http.StatusBadRequest:
+			return problem(fe.Code, "invalid_request", fe.Message), true
+		case http.StatusRequestTimeout:
+			return problem(fe.Code, "request_timeout", "the request took too long to arrive"), true
+		}
+		if fe.Code < 500 {
+			return problem(fe.Code, "invalid_request", fe.Message), true
+		}
+	}
+	return problem(http.StatusInternalServerError, "internal", "something went wrong on our side; it has been logged"), false
+}
+
+func writeProblem(c *fiber.Ctx, p *Problem) error {
+	c.Status(p.Status)
+	c.Set(fiber.HeaderContentType, "application/problem+json")
+	body, err := jsonMarshal(p)
+	if err != nil {
+		return fmt.Errorf("problem: %w", err)
+	}
+	return c.Send(body)
+}

@@ -1,0 +1,107 @@
+package http
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/atrium-platform/atrium/commands"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+func (a *api) routes(app *fiber.App) {
+	app.Get("/healthz", a.healthz)
+	app.Get("/readyz", a.readyz)
+	app.Get("/metrics", a.metrics.handler)
+
+	v1 := app.Group("/api/v1", a.scoped)
+	reads := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{a.readAfter, h} }
+
+	v1.Post("/invoices", a.createInvoice)
+	v1.Get("/invoices", reads(a.listInvoices)...)
+	v1.Get("/invoices/:id", reads(a.getInvoice)...)
+	v1.Get("/invoices/:id/history", reads(a.invoiceHistory)...)
+	v1.Post("/invoices/:id/issue", a.issueInvoice)
+	v1.Post("/invoices/:id/approve", a.approveInvoice)
+	v1.Post("/invoices/:id/reject", a.rejectInvoice)
+	v1.Post("/invoices/:id/payments", a.recordPayment)
+	v1.Post("/invoices/:id/cancel", a.cancelInvoice)
+	v1.Get("/collections/aging", reads(a.agingReport)...)
+	v1.Get("/audit/events", reads(a.auditEvents)...)
+
+	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+}
+
+// request reads the command options a client gives in headers.
+func request(c *fiber.Ctx) (commands.Request, error) {
+	var r commands.Request
+	if key := strings.TrimSpace(c.Get("Idempotency-Key")); key != "" {
+		if len(key) > 200 {
+			return r, problem(fiber.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key is at most 200 characters")
+		}
+		t, _ := tenant.From(c.UserContext())
+		h := sha256.New()
+		for _, part := range [][]byte{[]byte(t), []byte(c.Method()), []byte(c.Route().Path), []byte(c.Params("id")), c.Body()} {
+			h.Write(part)
+			h.Write([]byte{0})
+		}
+		r.CommandID, r.RequestHash = key, hex.EncodeToString(h.Sum(nil))
+	} else {
+		r.CommandID = uuid.NewString()
+	}
+	if im := strings.TrimSpace(c.Get(fiber.HeaderIfMatch)); im != "" {
+		v, err := parseETag(im)
+		if err != nil {
+			return r, problem(fiber.StatusBadRequest, "invalid_if_match", `If-Match must be a version as given in ETag, such as "3"`)
+		}
+		r.IfMatch = &v
+	}
+	return r, nil
+}
+
+func parseETag(s string) (streams.Version, error) {
+	s = strings.TrimPrefix(s, "W/")
+	s = strings.Trim(s, `"`)
+	n, err := strconv.ParseUint(s, 10, 64)
+	return streams.Version(n), err
+}
+
+func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
+
+type commandAnswer struct {
+	ID       string `json:"id"`
+	Version  uint64 `json:"version"`
+	Position uint64 `json:"position"`
+}
+
+// answer writes a command's result, counting it.
+func (a *api) answer(c *fiber.Ctx, name string, status int, res commands.Result, err error) error {
+	t, _ := tenant.From(c.UserContext())
+	if err != nil {
+		p, _ := problemOf(err)
+		a.metrics.commands.WithLabelValues(string(t), name, p.Code).Inc()
+		return err
+	}
+	a.metrics.commands.WithLabelValues(string(t), name, "ok").Inc()
+	c.Set(fiber.HeaderETag, etag(uint64(res.Version)))
+	return writeJSON(c, status, commandAnswer{ID: res.ID, Version: uint64(res.Version), Position: uint64(res.Position)})
+}
+
+// limit parses ?limit= (default 50, at most 500).
+func limit(c *fiber.Ctx) (int, error) {
+	s := c.Query("limit")
+	if s == "" {
+		return 50, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 500 {
+		return 0, &Problem{Type: "/problems/invalid_request", Title: "Bad Request", Status: fiber.StatusBadRequest,
+			Code: "invalid_request", Field: "limit", Detail: "limit must be an integer from 1 to 500"}
+	}
+	return n, nil
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// config is the process configuration, read from the environment (CONTRACT.md
+// section 1). Every field is optional; Validate reports every problem at once.
+type config struct {
+	HTTPAddr     string `env:"ATRIUM_HTTP_ADDR" default:":8080" help:"HTTP listen address."`
+	DataDir      string `env:"ATRIUM_DATA_DIR" default:"./var" help:"Where embedded engines keep their data."`
+	BaseDomain   string `env:"ATRIUM_BASE_DOMAIN" default:"localhost" help:"Tenants are served at <slug>.<base domain>."`
+	Demo         bool   `env:"ATRIUM_DEMO" default:"true" negatable:"" help:"Seed the demo tenants on an empty data dir."`
+	LogFormat    string `env:"ATRIUM_LOG_FORMAT" default:"json" enum:"json,text" help:"Log format: json or text."`
+	EventStore   string `env:"ATRIUM_EVENT_STORE" default:"jetstream" help:"Event store: jetstream (kurrentdb is not available in this build)."`
+	ReadStore    string `env:"ATRIUM_READ_STORE" default:"sqlite" help:"Read store: sqlite (sqlserver is not available in this build)."`
+	NATSURL      string `env:"ATRIUM_NATS_URL" help:"External NATS server; empty runs one embedded in-process."`
+	NATSListen   string `env:"ATRIUM_NATS_LISTEN" help:"Also expose the embedded NATS server on this address (e.g. 127.0.0.1:4222)."`
+	NATSSync     string `env:"ATRIUM_NATS_SYNC" default:"default" help:"Embedded JetStream fsync: 'default' (every 2 min), 'always' (every acknowledged append), or a duration."`
+	ReadAfterMax string `env:"ATRIUM_READ_AFTER_MAX" default:"5s" help:"Longest a read waits for X-Read-After."`
+}
+
+// Validate returns every configuration problem, joined, or nil.
+func (c *config) Validate() error {
+	var errs []error
+	if c.HTTPAddr == "" {
+		errs = append(errs, errors.New("ATRIUM_HTTP_ADDR is empty"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("ATRIUM_DATA_DIR is empty"))
+	}
+	if c.BaseDomain == "" || strings.ContainsAny(c.BaseDomain, "/: ") {
+		errs = append(errs, fmt.Errorf("ATRIUM_BASE_DOMAIN %q is not a domain name", c.BaseDomain))
+	}
+	switch c.EventStore {
+	case "jetstream":
+	case "kurrentdb":
+		errs = append(errs, errors.New("ATRIUM_EVENT_STORE=kurrentdb is not available in this build yet; use jetstream"))
+	default:
+		errs = append(errs, fmt.Errorf("ATRIUM_EVENT_STORE %q: want jetstream", c.EventStore))
+	}
+	switch c.ReadStore {
+	case "sqlite":
+	case "sqlserver":
+		errs = append(errs, errors.New("ATRIUM_READ_STORE=sqlserver is not available in this build yet; use sqlite"))
+	default:
+		errs = append(errs, fmt.Errorf("ATRIUM_READ_STORE %q: want sqlite", c.ReadStore))
+	}
+	if _, _, err := c.syncPolicy(); err != nil {
+		errs = append(errs, err)
+	}
+	if d, err := time.ParseDuration(c.ReadAfterMax); err != nil || d <= 0 {
+		errs = append(errs, fmt.Errorf("ATRIUM_READ_AFTER_MAX %q is not a positive duration", c.ReadAfterMax))
+	}
+	if c.NATSURL != "" && c.NATSListen != "" {
+		errs = append(errs, errors.New("ATRIUM_NATS_LISTEN applies to the embedded server only; unset it or ATRIUM_NATS_URL"))
+	}
+	return errors.Join(errs...)
+}
+
+// syncPolicy returns whether every append is fsynced, or the sync interval.
+func (c *config) syncPolicy() (always bool, interval time.Duration, err error) {
+	switch c.NATSSync {
+	case "", "default":
+		return false, 0, nil
+	case "always":
+		return true, 0, nil
+	}
+	d, err := time.ParseDuration(c.NATSSync)
+	if err != nil || d <= 0 {
+		return false, 0, fmt.Errorf("ATRIUM_NATS_SYNC %q: want default, always or a positive duration", c.NATSSync)
+	}
+	return false, d, nil
+}
+
+func (c *config) readAfterMax() time.Duration {
+	d, _ := time.ParseDuration(c.ReadAfterMax)
+	return d
+}
+
+func (c *config) logger() *slog.Logger {
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+}
+
+// oneLine flattens a joined error to one line for the exit message.
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}

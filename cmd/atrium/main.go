@@ -1,0 +1,29 @@
+// Command atrium runs the Atrium backend: `atrium serve` starts the HTTP API,
+// the projectors and (by default) an embedded NATS JetStream server;
+// `atrium bench` measures throughput against raw baselines.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/alecthomas/kong"
+)
+
+type cli struct {
+	Serve serveCmd `cmd:"" help:"Start the HTTP API and the projectors."`
+	Bench benchCmd `cmd:"" help:"Measure append and projection throughput as ratios to raw baselines."`
+}
+
+func main() {
+	var c cli
+	ctx := kong.Parse(&c,
+		kong.Name("atrium"),
+		kong.Description("Atrium: one deployment, many isolated tenants, every change an event."),
+		kong.UsageOnError(),
+	)
+	if err := ctx.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "atrium:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/atrium-platform/atrium/commands"
+	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
+	"github.com/atrium-platform/atrium/domain/money"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/projections"
+)
+
+// demoUser is a member of a demo tenant. Their ids are fixed so the printed
+// instructions stay true across runs.
+type demoUser struct {
+	name string
+	id   user.ID
+	role user.Role
+}
+
+var demoUsers = []demoUser{
+	{"Ada Admin", "00000000-0000-4000-8000-000000000001", user.Admin},
+	{"Fiona Finance", "00000000-0000-4000-8000-000000000002", user.Finance},
+	{"Max Manager", "00000000-0000-4000-8000-000000000003", user.Manager},
+	{"Sam Sales", "00000000-0000-4000-8000-000000000004", user.Sales},
+	{"Eve Employee", "00000000-0000-4000-8000-000000000005", user.Employee},
+	{"Otto Auditor", "00000000-0000-4000-8000-000000000006", user.Auditor},
+}
+
+func demoAs(ctx context.Context, t tenant.ID, role user.Role) context.Context {
+	for _, u := range demoUsers {
+		if u.role == role {
+			return user.With(tenant.With(ctx, t), user.Principal{ID: u.id, Roles: []user.Role{role}})
+		}
+	}
+	panic("no demo user with role " + string(role))
+}
+
+type demoClient struct{ id, name string }
+
+// seedDemo provisions acme and globex and walks invoices through every state.
+func seedDemo(ctx context.Context, sys *system, projectors []projections.Projector, log *slog.Logger) error {
+	tenants := map[tenant.ID][]demoClient{
+		"acme":   {{"C-1001", "Northwind Traders"}, {"C-1002", "Contoso Ltd"}, {"C-1003", "Fabrikam Inc"}},
+		"globex": {{"G-2001", "Initech"}, {"G-2002", "Umbrella Corp"}},
+	}
+	today := time.Now().UTC()
+	for t, clients := range tenants {
+		if err := sys.openTenant(ctx, t, projectors); err != nil {
+			return err
+		}
+		sales := demoUsers[3].id
+		h := sys.invoices
+		create := func(c demoClient, days int, qty, price int64) (string, error) {
+			r, err := h.Create(demoAs(ctx, t, user.Finance), invoicecmd.CreateInvoice{
+				Request: commands.Request{CommandID: newCommandID()}, ClientID: c.id, ClientName: c.name,
+				Currency: "EUR", DueDate: today.AddDate(0, 0, days).Format(time.DateOnly), SalesRep: string(sales),
+				Lines: []invoicecmd.LineInput{
+					{Description: "Consulting days", Quantity: qty, UnitPrice: money.New(price, "EUR")},
+					{Description: "Travel", Quantity: 1, UnitPrice: money.New(25_000, "EUR")},
+				},
+			})
+			return r.ID, err
+		}
+		issue := func(id string) error {
+			_, err := h.Issue(demoAs(ctx, t, user.Finance), invoicecmd.IssueInvoice{Request: commands.Request{CommandID: newCommandID()}, InvoiceID: id})
+			return err
+		}
+		pay := func(id string, amount int64) error {
+			_, err := h.RecordPayment(demoAs(ctx, t, user.Finance), invoicecmd.RecordPayment{
+				Request: commands.Request{CommandID: newCommandID()}, InvoiceID: id,
+				Amount: money.New(amount, "EUR"), PaidAt: today, Reference: "bank transfer",
+			})
+			return err
+		}
+		steps := []func() error{}
+		for i, c := range clients {
+			c, i := c, int64(i)
+			steps = append(steps,
+				func() error { _, err := create(c, 30, 2+i, 80_000); return err }, // draft
+				func() error { // issued, not yet due
+					id, err := create(c, 20, 3, 90_000)
+					if err != nil {
+						return err
+					}
+					return issue(id)
+				},
+				func() error { // overdue by about 45 days, partially paid
+					id, err := create(c, -45, 4, 60_000)
+					if err != nil {
+						return err
+					}
+					if err := issue(id); err != nil {
+						return err
+					}
+					return pay(id, 100_000)
+				},
+				func() error { // paid
+					id, err := create(c, 10, 1, 50_000)
+					if err != nil {
+						return err
+					}
+					if err := issue(id); err != nil {
+						return err
+					}
+					return pay(id, 75_000)
+				},
+			)
+		}
+		steps = append(steps,
+			func() error { // pending validation, then approved by a manager
+				id, err := create(clients[0], 60, 20, 100_000)
+				if err != nil {
+					return err
+				}
+				if err := issue(id); err != nil {
+					return err
+				}
+				_, err = h.Approve(demoAs(ctx, t, user.Manager), invoicecmd.ApproveInvoice{Request: commands.Request{CommandID: newCommandID()}, InvoiceID: id})
+				return err
+			},
+			func() error { // pending validation
+				id, err := create(clients[1], 60, 15, 100_000)
+				if err != nil {
+					return err
+				}
+				return issue(id)
+			},
+			func() error { // rejected
+				id, err := create(clients[1], 60, 30, 100_000)
+				if err != nil {
+					return err
+				}
+				if err := issue(id); err != nil {
+					return err
+				}
+				_, err = h.Reject(demoAs(ctx, t, user.Manager), invoicecmd.RejectInvoice{Request: commands.Request{CommandID: newCommandID()}, InvoiceID: id, Reason: "Rates not agreed with the client"})
+				return err
+			},
+			func() error { // cancelled
+				id, err := create(clients[0], 30, 1, 10_000)
+				if err != nil {
+					return err
+				}
+				_, err = h.Cancel(demoAs(ctx, t, user.Finance), invoicecmd.CancelInvoice{Request: commands.Request{CommandID: newCommandID()}, InvoiceID: id, Reason: "Duplicate of an earlier invoice"})
+				return err
+			},
+		)
+		for _, step := range steps {
+			if err := step(); err != nil {
+				return fmt.Errorf("%s: %w", t, err)
+			}
+		}
+		log.Info("demo tenant seeded", "tenant", string(t))
+	}
+	printDemo()
+	return nil
+}
+
+func printDemo() {
+	fmt.Println("Demo tenants seeded: acme and globex.")
+	fmt.Println("Call the API with the tenant and a demo user (development identity headers):")
+	for _, u := range demoUsers {
+		fmt.Printf("  %-14s -H 'X-Tenant: acme' -H 'X-User-ID: %s' -H 'X-User-Roles: %s'\n", u.name, u.id, u.role)
+	}
+	fmt.Println("For example:")
+	fmt.Printf("  curl -s localhost:8080/api/v1/invoices -H 'X-Tenant: acme' -H 'X-User-ID: %s' -H 'X-User-Roles: finance'\n", demoUsers[1].id)
+}
