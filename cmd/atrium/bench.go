@@ -199,23 +199,7 @@ func rawSQLite(ctx context.Context, path string, n int) (float64, error) {
 	const batch = 500
 	start := time.Now()
 	for i := 0; i < n; i += batch {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return 0, err
-		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO invoices VALUES (?,?,?,?,?,?,?,?,?,?,?)
-			ON CONFLICT(id) DO UPDATE SET status=excluded.status, paid=excluded.paid, due=excluded.due, version=excluded.version, position=excluded.position`)
-		if err != nil {
-			_ = tx.Rollback()
-			return 0, err
-		}
-		for j := i; j < min(i+batch, n); j++ {
-			if _, err := stmt.ExecContext(ctx, fmt.Sprintf("inv-%08d", j), "C-1", "Northwind", "draft", "EUR", 100000, 0, 100000, "2026-12-31", 1, j+1); err != nil {
-				_ = tx.Rollback()
-				return 0, err
-			}
-		}
-		if err := tx.Commit(); err != nil {
+		if err := rawBatch(ctx, db, i, min(i+batch, n)); err != nil {
 			return 0, err
 		}
 	}
@@ -318,4 +302,25 @@ func (b *benchCmd) projection(ctx context.Context, nc *nats.Conn, log *slog.Logg
 	}
 	slices.Sort(lags)
 	return rate, lags[len(lags)/2], lags[len(lags)*99/100], nil
+}
+
+// rawBatch upserts rows from..to in one transaction through one prepared statement.
+func rawBatch(ctx context.Context, db *sql.DB, from, to int) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO invoices VALUES (?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT(id) DO UPDATE SET status=excluded.status, paid=excluded.paid, due=excluded.due, version=excluded.version, position=excluded.position`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for j := from; j < to; j++ {
+		if _, err := stmt.ExecContext(ctx, fmt.Sprintf("inv-%08d", j), "C-1", "Northwind", "draft", "EUR", 100000, 0, 100000, "2026-12-31", 1, j+1); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }

@@ -80,10 +80,15 @@ type apiClient struct {
 	c    *http.Client
 }
 
-func (a apiClient) do(method, path, role, body string, hdr map[string]string) (*http.Response, []byte, error) {
+type apiResponse struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func (a apiClient) do(method, path, role, body string, hdr map[string]string) (apiResponse, []byte, error) {
 	req, err := http.NewRequest(method, a.base+path, strings.NewReader(body))
 	if err != nil {
-		return nil, nil, err
+		return apiResponse{}, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Tenant", "acme")
@@ -98,11 +103,11 @@ func (a apiClient) do(method, path, role, body string, hdr map[string]string) (*
 	}
 	resp, err := a.c.Do(req)
 	if err != nil {
-		return nil, nil, err
+		return apiResponse{}, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return resp, b, err
+	return apiResponse{resp.StatusCode, resp.Header}, b, err
 }
 
 // TestKillDashNine sends SIGKILL to `atrium serve` while commands are in
