@@ -270,6 +270,23 @@ func (tr *tenantRun) subscribe() error {
 		if err := router.Run(ctx); err != nil {
 			tr.log.Error("projection router stopped", "err", err)
 		}
+		// A router that stops while still the tenant's current one lost its
+		// subscription (the source failed): resume from the checkpoint.
+		tr.mu.Lock()
+		current := !tr.stopped && tr.router == router
+		if current {
+			tr.router = nil
+		}
+		tr.mu.Unlock()
+		if current {
+			cancel()
+			tr.log.Warn("projection subscription ended; resuming from the checkpoint")
+			time.AfterFunc(time.Second, func() {
+				if err := tr.subscribe(); err != nil {
+					tr.log.Error("projection resubscribe failed", "err", err)
+				}
+			})
+		}
 	}()
 	return nil
 }
@@ -445,9 +462,12 @@ func (tr *tenantRun) abort(cause error) {
 	}
 	old := tr.cancel
 	oldRouter := tr.router
+	tr.router = nil // the replacement is this function's to start
 	go func() {
 		old()
-		_ = oldRouter.Close()
+		if oldRouter != nil {
+			_ = oldRouter.Close()
+		}
 		if err := tr.subscribe(); err != nil {
 			tr.log.Error("projection resubscribe failed", "err", err)
 		}
@@ -492,6 +512,8 @@ func (tr *tenantRun) stop(ctx context.Context) error {
 	tr.mu.Unlock()
 	if cancel != nil {
 		cancel()
+	}
+	if router != nil {
 		err = errors.Join(err, router.Close())
 	}
 	return err

@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -17,71 +18,45 @@ import (
 )
 
 // Source delivers a tenant's events to the projections as watermill
-// messages, through watermill-nats: message UUID = event id, payload = event
-// data, metadata = the streams bus keys, with Atrium-Position set from the
-// JetStream sequence and Atrium-Pending from the consumer's pending count.
+// messages: message UUID = event id, payload = event data, metadata = the
+// streams bus keys, with Atrium-Position set from the JetStream sequence and
+// Atrium-Pending from the consumer's pending count.
 //
 // Each Subscribe creates an ephemeral consumer starting right after the
 // given position: the projections' checkpoint in the read database is the
-// truth, JetStream acknowledgements only pace delivery.
+// truth, JetStream acknowledgements only pace delivery. Messages are handed
+// out one at a time, in order; a nacked message is handed out again after a
+// pause rather than redelivered later out of order.
+//
+// The source has its own delivery loop rather than watermill-nats'
+// pkg/jetstream subscriber: in v2.1.3 that subscriber can send on its closed
+// output channel, and so panic, when a subscription's context ends while a
+// message is in flight.
 type Source struct {
-	sub *wmjs.Subscriber
+	js     jetstream.JetStream
+	logger watermill.LoggerAdapter
 }
 
-// NewSource returns a source on nc. The connection stays the caller's; drain
-// it after Close so asynchronous acks are flushed.
+// NewSource returns a source on nc. Its subscriptions end with their
+// contexts; drain nc after they have, so acknowledgements are flushed.
 func NewSource(nc *nats.Conn, logger watermill.LoggerAdapter) (*Source, error) {
-	sub, err := wmjs.NewSubscriber(wmjs.SubscriberConfig{
-		Conn:                nc,
-		Logger:              logger,
-		AckAsync:            true,
-		AckWaitTimeout:      30 * time.Second,
-		ResourceInitializer: positionedConsumer,
-		Unmarshaler:         recordUnmarshaler{},
-	})
+	js, err := jetstream.New(nc)
 	if err != nil {
-		return nil, fmt.Errorf("watermill jetstream subscriber: %w", err)
+		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	return &Source{sub: sub}, nil
+	return &Source{js: js, logger: logger}, nil
 }
 
-// topicKey carries the start position from Subscribe to the resource
-// initializer, which watermill calls with the subscription's ctx.
-type afterKey struct{}
-
-// Subscribe implements projections.Source.
+// Subscribe implements projections.Source. The channel is closed when ctx
+// ends or the subscription fails; the consumer is deleted then.
 func (s *Source) Subscribe(ctx context.Context, after streams.Position) (<-chan *message.Message, error) {
 	t, err := tenant.From(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ctx = context.WithValue(ctx, afterKey{}, after)
-	ch, err := s.sub.Subscribe(ctx, string(t))
+	st, err := s.js.Stream(ctx, StreamName(t))
 	if err != nil {
 		return nil, translate(fmt.Errorf("subscribe %s: %w", t, err))
-	}
-	return ch, nil
-}
-
-// Close stops every subscription. It does not close the connection.
-func (s *Source) Close() error {
-	// The watermill subscriber drains the connection it was given on Close;
-	// the connection is shared with the store, so only its subscriptions
-	// are stopped, through their contexts.
-	return nil
-}
-
-// positionedConsumer creates the ephemeral consumer for topic (a tenant
-// slug), starting after the position carried by ctx.
-func positionedConsumer(ctx context.Context, js jetstream.JetStream, topic string) (jetstream.Consumer, func(context.Context, watermill.LoggerAdapter), error) {
-	t, err := tenant.Parse(topic)
-	if err != nil {
-		return nil, nil, err
-	}
-	after, _ := ctx.Value(afterKey{}).(streams.Position)
-	st, err := js.Stream(ctx, StreamName(t))
-	if err != nil {
-		return nil, nil, err
 	}
 	cons, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
@@ -89,23 +64,76 @@ func positionedConsumer(ctx context.Context, js jetstream.JetStream, topic strin
 		AckPolicy:         jetstream.AckExplicitPolicy,
 		FilterSubject:     tenantSubjects(t),
 		InactiveThreshold: time.Minute,
-		MaxAckPending:     4096,
+		MaxAckPending:     1024,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, translate(fmt.Errorf("subscribe %s: %w", t, err))
 	}
-	name := cons.CachedInfo().Name
-	return cons, func(ctx context.Context, log watermill.LoggerAdapter) {
-		if err := st.DeleteConsumer(ctx, name); err != nil {
-			log.Debug("delete consumer", watermill.LogFields{"consumer": name, "err": err})
+	it, err := cons.Messages(jetstream.PullMaxMessages(512))
+	if err != nil {
+		return nil, translate(fmt.Errorf("subscribe %s: %w", t, err))
+	}
+	out := make(chan *message.Message)
+	go s.deliver(ctx, t, it, out, func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := st.DeleteConsumer(dctx, cons.CachedInfo().Name); err != nil {
+			s.logger.Debug("delete consumer", watermill.LogFields{"tenant": string(t), "err": err})
 		}
-	}, nil
+	})
+	return out, nil
 }
 
-// recordUnmarshaler turns a stored event into a watermill message.
-type recordUnmarshaler struct{}
+// deliver hands messages out one at a time, and is the only goroutine that
+// sends on or closes out.
+func (s *Source) deliver(ctx context.Context, t tenant.ID, it jetstream.MessagesContext, out chan<- *message.Message, cleanup func()) {
+	defer cleanup()
+	defer close(out)
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				s.logger.Error("event subscription ended", err, watermill.LogFields{"tenant": string(t)})
+			}
+			return
+		}
+		wm, err := unmarshal(msg)
+		if err != nil {
+			s.logger.Error("unreadable stored event skipped", err, watermill.LogFields{"tenant": string(t), "subject": msg.Subject()})
+			_ = msg.Term()
+			continue
+		}
+		for attempt := 0; ; attempt++ {
+			m := wm.Copy()
+			m.SetContext(ctx)
+			select {
+			case out <- m:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case <-m.Acked():
+				_ = msg.Ack()
+			case <-m.Nacked():
+				select {
+				case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, 5*time.Second)):
+					continue
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+			break
+		}
+	}
+}
 
-func (recordUnmarshaler) Unmarshal(msg jetstream.Msg) (*message.Message, error) {
+// unmarshal turns a stored event into a watermill message.
+func unmarshal(msg jetstream.Msg) (*message.Message, error) {
 	h := msg.Headers()
 	meta, err := msg.Metadata()
 	if err != nil {

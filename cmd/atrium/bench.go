@@ -262,7 +262,6 @@ func (b *benchCmd) projection(ctx context.Context, nc *nats.Conn, log *slog.Logg
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	defer source.Close()
 	poison, err := jetstream.NewPoisonPublisher(ctx, nc, jetstream.QuietLogger(log))
 	if err != nil {
 		return 0, 0, 0, err

@@ -211,7 +211,6 @@ func (s *serveCmd) start(ctx context.Context, log *slog.Logger) (*system, error)
 	if sys.source, err = jetstream.NewSource(nc, jetstream.QuietLogger(log)); err != nil {
 		return fail(fmt.Errorf("bus source: %w", err))
 	}
-	sys.closers = append(sys.closers, sys.source.Close)
 	poison, err := jetstream.NewPoisonPublisher(ctx, nc, jetstream.QuietLogger(log))
 	if err != nil {
 		return fail(fmt.Errorf("poison queue: %w", err))
