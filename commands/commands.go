@@ -78,7 +78,8 @@ var idNamespace = uuid.MustParse("6f1c2b8e-3a59-4d7e-9a43-2f0d5c1e7b90")
 
 // NewAggregateID returns the id of an aggregate a command creates: derived
 // from the tenant and the command id when the client gave an idempotency
-// key (so a retry lands on the same stream), else random.
+// key (so a retry lands on the same stream), else random. Pass the id to
+// RunNew.
 func NewAggregateID(ctx context.Context, req Request) (string, error) {
 	t, err := tenant.From(ctx)
 	if err != nil {
@@ -135,11 +136,27 @@ func (x *Executor) Load(ctx context.Context, stream streams.Name) ([]domain.Even
 	return evs, recs, nil
 }
 
+// RunNew executes a command that creates the aggregate of stream, whose id
+// came from NewAggregateID. A random id names a stream nobody has written
+// to, so the first attempt decides on an empty history without reading it
+// (the append still requires that no stream exists); a derived id may be a
+// retry, so it is read like any other.
+func (x *Executor) RunNew(ctx context.Context, req Request, stream streams.Name, decide DecideFunc) (Result, error) {
+	if req.Keyed() || req.IfMatch != nil {
+		return x.Run(ctx, req, stream, decide)
+	}
+	return x.run(ctx, req, stream, decide, true)
+}
+
 // Run executes one command on stream: it loads the stream, decides, and
 // appends with the expected version. Without If-Match, a lost race is
 // retried from the load; with it, a stale version fails with
 // ErrVersionConflict. A command id seen before answers its first result.
 func (x *Executor) Run(ctx context.Context, req Request, stream streams.Name, decide DecideFunc) (Result, error) {
+	return x.run(ctx, req, stream, decide, false)
+}
+
+func (x *Executor) run(ctx context.Context, req Request, stream streams.Name, decide DecideFunc, fresh bool) (Result, error) {
 	t, err := tenant.From(ctx)
 	if err != nil {
 		return Result{}, err
@@ -175,9 +192,12 @@ func (x *Executor) Run(ctx context.Context, req Request, stream streams.Name, de
 		attempts = 50
 	}
 	for attempt := 0; attempt < attempts; attempt++ {
-		history, recs, err := x.Load(ctx, stream)
-		if err != nil {
-			return Result{}, err
+		var history []domain.Event
+		var recs []streams.Record
+		if !fresh || attempt > 0 {
+			if history, recs, err = x.Load(ctx, stream); err != nil {
+				return Result{}, err
+			}
 		}
 		version := streams.Version(len(recs))
 		if req.Keyed() {

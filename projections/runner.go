@@ -140,6 +140,7 @@ type tenantRun struct {
 
 	mu         sync.Mutex // guards everything below
 	db         DB
+	stmts      *stmtCache
 	tx         *sql.Tx
 	batch      int
 	timer      *time.Timer
@@ -193,7 +194,7 @@ func (r *Runner) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start %s: %w", t, err)
 	}
-	tr = &tenantRun{r: r, t: t, db: db, log: r.cfg.Logger.With("tenant", string(t)), progress: make(chan struct{})}
+	tr = &tenantRun{r: r, t: t, db: db, stmts: newStmtCache(db.DB), log: r.cfg.Logger.With("tenant", string(t)), progress: make(chan struct{})}
 	if tr.committed, err = tr.loadCheckpoints(ctx); err != nil {
 		return fmt.Errorf("start %s: %w", t, err)
 	}
@@ -349,7 +350,8 @@ func (tr *tenantRun) handle(msg *message.Message) error {
 	if err := tr.begin(ctx); err != nil {
 		return err
 	}
-	if _, err := tr.tx.ExecContext(ctx, "SAVEPOINT ev"); err != nil {
+	tx := cachedTx{tx: tr.tx, cache: tr.stmts}
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT ev"); err != nil {
 		tr.abort(err)
 		return err
 	}
@@ -359,8 +361,10 @@ func (tr *tenantRun) handle(msg *message.Message) error {
 			continue // already applied: redelivery changes nothing
 		}
 		if ev != nil {
-			if err := p.Apply(ctx, tr.tx, tr.db.Dialect, rec, ev); err != nil {
-				if _, rbErr := tr.tx.ExecContext(ctx, "ROLLBACK TO ev; RELEASE ev"); rbErr != nil {
+			if err := p.Apply(ctx, tx, tr.db.Dialect, rec, ev); err != nil {
+				if _, rbErr := tr.tx.ExecContext(ctx, "ROLLBACK TO ev"); rbErr != nil {
+					tr.abort(rbErr)
+				} else if _, rbErr := tr.tx.ExecContext(ctx, "RELEASE ev"); rbErr != nil {
 					tr.abort(rbErr)
 				}
 				return fmt.Errorf("%s: event %d (%s): %w", p.Name(), rec.Position, rec.Type, err)
@@ -368,7 +372,7 @@ func (tr *tenantRun) handle(msg *message.Message) error {
 		}
 		applied[p.Name()] = rec.Position
 	}
-	if _, err := tr.tx.ExecContext(ctx, "RELEASE ev"); err != nil {
+	if _, err := tx.ExecContext(ctx, "RELEASE ev"); err != nil {
 		tr.abort(err)
 		return err
 	}
@@ -430,7 +434,7 @@ func (tr *tenantRun) commit(ctx context.Context) error {
 	}
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	for name, pos := range tr.staged {
-		if _, err := tr.tx.ExecContext(ctx, upsertCheckpoint(tr.db.Dialect), name, int64(pos), now); err != nil {
+		if _, err := (cachedTx{tx: tr.tx, cache: tr.stmts}).ExecContext(ctx, upsertCheckpoint(tr.db.Dialect), name, int64(pos), now); err != nil {
 			tr.abort(err)
 			return fmt.Errorf("checkpoint: %w", err)
 		}
@@ -509,6 +513,7 @@ func (tr *tenantRun) stop(ctx context.Context) error {
 	}
 	tr.stopped = true
 	cancel, router := tr.cancel, tr.router
+	tr.stmts.close()
 	tr.mu.Unlock()
 	if cancel != nil {
 		cancel()

@@ -3,9 +3,9 @@ package jetstream
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -37,7 +37,10 @@ func (s *Store) directGet(ctx context.Context, t tenant.ID, from uint64, subject
 			return err
 		}
 		inbox := s.nc.NewRespInbox()
-		sub, err := s.nc.SubscribeSync(inbox)
+		// A channel sized for one page and its end marker: a sync
+		// subscription would allocate a 64k-slot channel per read.
+		ch := make(chan *nats.Msg, page+8)
+		sub, err := s.nc.ChanSubscribe(inbox, ch)
 		if err != nil {
 			return translate(err)
 		}
@@ -46,7 +49,7 @@ func (s *Store) directGet(ctx context.Context, t tenant.ID, from uint64, subject
 			_ = sub.Unsubscribe()
 			return translate(err)
 		}
-		last, more, n, stop, err := s.drainBatch(ctx, sub, fn)
+		last, more, n, stop, err := s.drainBatch(ctx, ch, fn)
 		_ = sub.Unsubscribe()
 		if err != nil {
 			return err
@@ -62,17 +65,17 @@ func (s *Store) directGet(ctx context.Context, t tenant.ID, from uint64, subject
 // drainBatch reads one direct-get batch answer. It returns the last sequence
 // read, whether more messages match after it, how many records were passed
 // to fn and whether fn asked to stop.
-func (s *Store) drainBatch(ctx context.Context, sub *nats.Subscription, fn func(streams.Record) bool) (last uint64, more bool, n int, stop bool, err error) {
+func (s *Store) drainBatch(ctx context.Context, ch <-chan *nats.Msg, fn func(streams.Record) bool) (last uint64, more bool, n int, stop bool, err error) {
+	timeout := time.NewTimer(s.cfg.ReadTimeout)
+	defer timeout.Stop()
 	for {
-		msg, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-				return 0, false, n, false, err
-			}
-			if errors.Is(err, nats.ErrNoResponders) { // no stream answers for this tenant
-				return 0, false, n, false, fmt.Errorf("%w: %w", streams.ErrUnknownTenant, err)
-			}
-			return 0, false, n, false, translate(err)
+		var msg *nats.Msg
+		select {
+		case msg = <-ch:
+		case <-ctx.Done():
+			return 0, false, n, false, ctx.Err()
+		case <-timeout.C:
+			return 0, false, n, false, fmt.Errorf("%w: direct get: no answer in %s", streams.ErrUnavailable, s.cfg.ReadTimeout)
 		}
 		if len(msg.Data) == 0 && msg.Header.Get("Status") != "" {
 			switch msg.Header.Get("Status") {
@@ -81,7 +84,7 @@ func (s *Store) drainBatch(ctx context.Context, sub *nats.Subscription, fn func(
 				return last, pending > 0, n, stop, nil
 			case "404": // nothing (more) matches
 				return last, false, n, stop, nil
-			case "503":
+			case "503": // no stream answers for this tenant
 				return 0, false, n, false, fmt.Errorf("%w: direct get: no responders", streams.ErrUnknownTenant)
 			default:
 				return 0, false, n, false, fmt.Errorf("%w: direct get status %s %s", streams.ErrUnavailable, msg.Header.Get("Status"), msg.Header.Get("Description"))

@@ -46,6 +46,8 @@ type StoreConfig struct {
 	VersionCache int
 	// Replicas of each tenant stream on a NATS cluster; default 1.
 	Replicas int
+	// ReadTimeout bounds a read's wait for the server; default 10s.
+	ReadTimeout time.Duration
 }
 
 func (c *StoreConfig) setDefaults() {
@@ -60,6 +62,9 @@ func (c *StoreConfig) setDefaults() {
 	}
 	if c.Replicas == 0 {
 		c.Replicas = 1
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 10 * time.Second
 	}
 }
 

@@ -46,7 +46,7 @@ func (h *Handler) Create(ctx context.Context, c CreateInvoice) (commands.Result,
 	for i, l := range c.Lines {
 		lines[i] = invoice.LineInput(l)
 	}
-	return h.x.Run(ctx, c.Request, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+	return h.x.RunNew(ctx, c.Request, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
 		evs, err := invoice.DecideDraft(invoice.Fold(history), invoice.Draft{
 			InvoiceID: id, ClientID: c.ClientID, ClientName: c.ClientName, Currency: c.Currency,
 			DueDate: c.DueDate, SalesRep: c.SalesRep, Lines: lines, By: string(p.ID), At: h.now(),

@@ -1,0 +1,47 @@
+package jetstream_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/atrium-platform/atrium/adapters/jetstream/jetstreamtest"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+func BenchmarkReadMissingStream(b *testing.B) {
+	s := jetstreamtest.NewStore(b)
+	ctx := tenant.With(context.Background(), "acme")
+	if err := s.Provision(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for range 1000 {
+		n, _ := streams.NewName("acme", "invoice", uuid.NewString())
+		if _, err := s.Append(ctx, n, streams.NoStream, streams.EventData{ID: uuid.New(), Type: "x.y.v1", Data: []byte(`{}`)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		n, _ := streams.NewName("acme", "invoice", uuid.NewString())
+		if _, err := s.ReadStream(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAppendNew(b *testing.B) {
+	s := jetstreamtest.NewStore(b)
+	ctx := tenant.With(context.Background(), "acme")
+	if err := s.Provision(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		n, _ := streams.NewName("acme", "invoice", uuid.NewString())
+		if _, err := s.Append(ctx, n, streams.NoStream, streams.EventData{ID: uuid.New(), Type: "x.y.v1", Data: []byte(`{}`)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
