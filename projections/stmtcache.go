@@ -26,7 +26,7 @@ func (c *stmtCache) prepared(ctx context.Context, query string) (*sql.Stmt, erro
 	if s, ok := c.stmts[query]; ok {
 		return s, nil
 	}
-	s, err := c.db.PrepareContext(ctx, query)
+	s, err := c.db.PrepareContext(ctx, query) //nolint:sqlclosecheck // kept for the tenant's life, closed by close()
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func (t cachedTx) ExecContext(ctx context.Context, query string, args ...any) (s
 	if err != nil {
 		return nil, err
 	}
-	return t.tx.StmtContext(ctx, s).ExecContext(ctx, args...)
+	return t.tx.StmtContext(ctx, s).ExecContext(ctx, args...) //nolint:sqlclosecheck // closed with the transaction
 }
 
 func (t cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
@@ -62,7 +62,7 @@ func (t cachedTx) QueryContext(ctx context.Context, query string, args ...any) (
 	if err != nil {
 		return nil, err
 	}
-	return t.tx.StmtContext(ctx, s).QueryContext(ctx, args...)
+	return t.tx.StmtContext(ctx, s).QueryContext(ctx, args...) //nolint:sqlclosecheck // closed with the transaction
 }
 
 func (t cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
@@ -71,5 +71,5 @@ func (t cachedTx) QueryRowContext(ctx context.Context, query string, args ...any
 		// Let the error surface through Row.Scan, as database/sql does.
 		return t.tx.QueryRowContext(ctx, query, args...)
 	}
-	return t.tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+	return t.tx.StmtContext(ctx, s).QueryRowContext(ctx, args...) //nolint:sqlclosecheck // closed with the transaction
 }
