@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -43,6 +44,7 @@ type benchCmd struct {
 	Lag      int           `default:"500" help:"Commands timed for append-to-visible lag."`
 	Dir      string        `help:"Working directory (default: a fresh temporary one)."`
 	Profile  string        `help:"Write a CPU profile of the whole run to this file."`
+	Sync     string        `default:"default" help:"Embedded JetStream fsync policy: default, always, or a duration."`
 }
 
 func (b *benchCmd) Run() error {
@@ -68,7 +70,11 @@ func (b *benchCmd) Run() error {
 	}
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := jetstream.StartServer(jetstream.ServerConfig{DataDir: filepath.Join(dir, "js")})
+	always, interval, err := (&config{NATSSync: b.Sync}).syncPolicy()
+	if err != nil {
+		return err
+	}
+	srv, err := jetstream.StartServer(jetstream.ServerConfig{DataDir: filepath.Join(dir, "js"), SyncAlways: always, SyncInterval: interval})
 	if err != nil {
 		return err
 	}
@@ -79,7 +85,7 @@ func (b *benchCmd) Run() error {
 	}
 	defer nc.Close()
 
-	fmt.Printf("atrium bench: %s per phase, GOMAXPROCS-bound, embedded JetStream (default sync), SQLite read store\n\n", b.Duration)
+	fmt.Printf("atrium bench: %s per phase, %d CPUs, embedded JetStream (sync %s), SQLite read store\n\n", b.Duration, runtime.GOMAXPROCS(0), b.Sync)
 	fmt.Printf("%-44s %14s %14s %8s\n", "measure", "raw", "atrium", "ratio")
 	for _, writers := range []int{1, 16} {
 		raw, err := rawPublish(ctx, nc, writers, b.Duration)

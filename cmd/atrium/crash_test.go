@@ -44,10 +44,11 @@ func freeAddr(t *testing.T) string {
 }
 
 // startServe runs `atrium serve` on dataDir and waits until /healthz answers.
-func startServe(t *testing.T, bin, dataDir, addr string, demo bool) *exec.Cmd {
+func startServe(t *testing.T, bin, dataDir, addr string, demo bool, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "ATRIUM_DATA_DIR="+dataDir, "ATRIUM_HTTP_ADDR="+addr, fmt.Sprintf("ATRIUM_DEMO=%t", demo), "ATRIUM_LOG_FORMAT=text")
+	cmd.Env = append(cmd.Env, env...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -112,7 +113,8 @@ func (a apiClient) do(method, path, role, body string, hdr map[string]string) (a
 
 // TestKillDashNine sends SIGKILL to `atrium serve` while commands are in
 // flight, starts it again on the same data dir, and finds every acknowledged
-// command's events and projected rows.
+// command's events and projected rows: with JetStream's default sync
+// interval and with every append fsynced.
 func TestKillDashNine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -121,9 +123,15 @@ func TestKillDashNine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, sync := range []string{"default", "always"} {
+		t.Run("sync="+sync, func(t *testing.T) { killDashNine(t, bin, "ATRIUM_NATS_SYNC="+sync) })
+	}
+}
+
+func killDashNine(t *testing.T, bin string, env ...string) {
 	dataDir := t.TempDir()
 	addr := freeAddr(t)
-	srv := startServe(t, bin, dataDir, addr, true)
+	srv := startServe(t, bin, dataDir, addr, true, env...)
 	api := apiClient{base: "http://" + addr + "/api/v1", c: &http.Client{Timeout: 10 * time.Second}}
 
 	var (
@@ -174,7 +182,7 @@ func TestKillDashNine(t *testing.T) {
 		t.Fatalf("only %d commands acknowledged before the kill", len(acked))
 	}
 
-	startServe(t, bin, dataDir, addr, true)
+	startServe(t, bin, dataDir, addr, true, env...)
 	// Every acknowledged invoice is readable, projected, at its version: the
 	// read waits until the projections reached the highest acknowledged position.
 	readAfter := map[string]string{"X-Read-After": fmt.Sprint(maxPos)}
