@@ -57,22 +57,6 @@ var (
 	ErrContention = errors.New("commands: too much contention, try again")
 )
 
-type correlationKey struct{}
-
-type correlation struct{ id, causation string }
-
-// WithCorrelation returns ctx carrying the correlation and causation ids
-// that every event the command writes will hold.
-func WithCorrelation(ctx context.Context, correlationID, causationID string) context.Context {
-	return context.WithValue(ctx, correlationKey{}, correlation{correlationID, causationID})
-}
-
-// Correlation returns the ids carried by ctx, or empty strings.
-func Correlation(ctx context.Context) (correlationID, causationID string) {
-	c, _ := ctx.Value(correlationKey{}).(correlation)
-	return c.id, c.causation
-}
-
 // idNamespace derives deterministic ids from command ids.
 var idNamespace = uuid.MustParse("6f1c2b8e-3a59-4d7e-9a43-2f0d5c1e7b90")
 
@@ -181,7 +165,7 @@ func (x *Executor) run(ctx context.Context, req Request, stream streams.Name, de
 			return res, err
 		}
 	}
-	corr, cause := Correlation(ctx)
+	corr, cause := streams.Correlation(ctx)
 	if corr == "" {
 		corr = req.CommandID
 	}

@@ -310,15 +310,12 @@ func (sourceSubscriber) Close() error { return nil }
 func (tr *tenantRun) restoreContext(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
 		ctx := tenant.With(msg.Context(), tr.t)
-		if c := msg.Metadata.Get(streams.MetaCorrelationID); c != "" {
-			ctx = context.WithValue(ctx, correlationKey{}, c)
-		}
+		// The event is the cause of whatever its projection does.
+		ctx = streams.WithCorrelation(ctx, msg.Metadata.Get(streams.MetaCorrelationID), msg.UUID)
 		msg.SetContext(ctx)
 		return h(msg)
 	}
 }
-
-type correlationKey struct{}
 
 // handle applies one event to every projector inside a savepoint of the
 // open batch transaction, and commits the batch when it is full, when the
@@ -333,6 +330,8 @@ func (tr *tenantRun) handle(msg *message.Message) error {
 		return err
 	}
 	if rec.Metadata.Tenant != tr.t {
+		// Never reached through the source, which reads one tenant's stream;
+		// kept so a misrouted message can never write into this tenant.
 		return fmt.Errorf("event %s of tenant %s delivered to %s", rec.ID, rec.Metadata.Tenant, tr.t)
 	}
 	var ev domain.Event
@@ -367,6 +366,9 @@ func (tr *tenantRun) handle(msg *message.Message) error {
 				} else if _, rbErr := tr.tx.ExecContext(ctx, "RELEASE ev"); rbErr != nil {
 					tr.abort(rbErr)
 				}
+				corr, _ := streams.Correlation(ctx)
+				tr.log.Warn("projector failed on an event", "read_model", p.Name(), "position", uint64(rec.Position),
+					"type", rec.Type, "correlation_id", corr, "err", err)
 				return fmt.Errorf("%s: event %d (%s): %w", p.Name(), rec.Position, rec.Type, err)
 			}
 		}

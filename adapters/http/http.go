@@ -15,7 +15,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/atrium-platform/atrium/commands"
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
@@ -165,7 +164,7 @@ func (a *api) observe(c *fiber.Ctx) error {
 	}
 	c.Set("X-Correlation-ID", corr)
 	ctx := context.WithValue(c.UserContext(), keyCorrelation, corr)
-	ctx = commands.WithCorrelation(ctx, corr, c.Get("X-Causation-ID"))
+	ctx = streams.WithCorrelation(ctx, corr, c.Get("X-Causation-ID"))
 	c.SetUserContext(ctx)
 
 	err := c.Next()

@@ -186,8 +186,21 @@ func viewOf(inv invoicelist.Invoice) invoiceView {
 }
 
 type listView[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"next_cursor,omitempty"`
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// list answers items (never null) and the cursor of the next page, null on
+// the last one.
+func list[T any](items []T, next string) listView[T] {
+	if items == nil {
+		items = []T{}
+	}
+	v := listView[T]{Items: items}
+	if next != "" {
+		v.NextCursor = &next
+	}
+	return v
 }
 
 func (a *api) listInvoices(c *fiber.Ctx) error {
@@ -205,7 +218,7 @@ func (a *api) listInvoices(c *fiber.Ctx) error {
 	for i, inv := range page.Items {
 		items[i] = viewOf(inv)
 	}
-	return writeJSON(c, fiber.StatusOK, listView[invoiceView]{Items: items, NextCursor: page.NextCursor})
+	return writeJSON(c, fiber.StatusOK, list(items, page.NextCursor))
 }
 
 func notFoundInvoice(err error) error {
@@ -285,7 +298,7 @@ func (a *api) invoiceHistory(c *fiber.Ctx) error {
 	if len(evs) == 0 {
 		return problem(fiber.StatusNotFound, "invoice_not_found", "no such invoice")
 	}
-	return writeJSON(c, fiber.StatusOK, listView[audit.Event]{Items: evs})
+	return writeJSON(c, fiber.StatusOK, list(evs, ""))
 }
 
 type agingView struct {
@@ -309,7 +322,7 @@ func (a *api) agingReport(c *fiber.Ctx) error {
 		items[i] = agingView{Client: clientView{r.ClientID, r.ClientName}, Currency: r.Currency, Current: r.Current,
 			D1To30: r.Days1To30, D31To60: r.Days31To60, D61To90: r.Days61To90, Over90: r.Over90, Total: r.Total}
 	}
-	return writeJSON(c, fiber.StatusOK, listView[agingView]{Items: items})
+	return writeJSON(c, fiber.StatusOK, list(items, ""))
 }
 
 func (a *api) auditEvents(c *fiber.Ctx) error {
@@ -334,11 +347,11 @@ func (a *api) auditEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := listView[audit.Event]{Items: evs}
+	next := ""
 	if len(evs) == n {
-		out.NextCursor = strconv.FormatUint(evs[len(evs)-1].Position, 10)
+		next = strconv.FormatUint(evs[len(evs)-1].Position, 10)
 	}
-	return writeJSON(c, fiber.StatusOK, out)
+	return writeJSON(c, fiber.StatusOK, list(evs, next))
 }
 
 // auditStream answers the whole log after a position as NDJSON, one event a
