@@ -148,6 +148,7 @@ type tenantRun struct {
 	staged     map[string]streams.Position // per projector, in the open transaction
 	progress   chan struct{}               // closed and replaced on every commit
 	router     *message.Router
+	routerDone chan struct{} // closed when router's Run has returned
 	cancel     context.CancelFunc
 	generation int
 	stopped    bool
@@ -266,9 +267,12 @@ func (tr *tenantRun) subscribe() error {
 	router.AddConsumerHandler(fmt.Sprintf("projections.%s.%d", tr.t, tr.generation), string(tr.t),
 		sourceSubscriber{tr: tr, after: tr.low()}, tr.handle)
 	ctx, cancel := context.WithCancel(tenant.With(context.Background(), tr.t))
-	tr.router, tr.cancel = router, cancel
+	done := make(chan struct{})
+	tr.router, tr.routerDone, tr.cancel = router, done, cancel
 	go func() {
-		if err := router.Run(ctx); err != nil {
+		err := router.Run(ctx)
+		close(done)
+		if err != nil && ctx.Err() == nil {
 			tr.log.Error("projection router stopped", "err", err)
 		}
 		// A router that stops while still the tenant's current one lost its
@@ -467,12 +471,12 @@ func (tr *tenantRun) abort(cause error) {
 		return
 	}
 	old := tr.cancel
-	oldRouter := tr.router
+	oldRouter, oldDone := tr.router, tr.routerDone
 	tr.router = nil // the replacement is this function's to start
 	go func() {
 		old()
 		if oldRouter != nil {
-			_ = oldRouter.Close()
+			_ = closeRouter(oldRouter, oldDone)
 		}
 		if err := tr.subscribe(); err != nil {
 			tr.log.Error("projection resubscribe failed", "err", err)
@@ -514,14 +518,14 @@ func (tr *tenantRun) stop(ctx context.Context) error {
 		err = tr.commit(ctx)
 	}
 	tr.stopped = true
-	cancel, router := tr.cancel, tr.router
+	cancel, router, done := tr.cancel, tr.router, tr.routerDone
 	tr.stmts.close()
 	tr.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
 	if router != nil {
-		err = errors.Join(err, router.Close())
+		err = errors.Join(err, closeRouter(router, done))
 	}
 	return err
 }
@@ -595,4 +599,17 @@ func ParsePosition(s string) (streams.Position, error) {
 		return 0, fmt.Errorf("position %q: %w", s, err)
 	}
 	return streams.Position(n), nil
+}
+
+// closeRouter closes a router once it has started: closing one whose Run is
+// still starting makes Close wait out its whole timeout. A router whose Run
+// already returned (it failed to subscribe) has nothing to close.
+func closeRouter(r *message.Router, done <-chan struct{}) error {
+	select {
+	case <-r.Running():
+	case <-done:
+		return nil
+	case <-time.After(5 * time.Second):
+	}
+	return r.Close()
 }

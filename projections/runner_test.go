@@ -85,7 +85,7 @@ func newStack(t *testing.T) *stack {
 		}
 		r, err := projections.NewRunner(projections.RunnerConfig{
 			Store: reads, Migrator: reads, Registry: reg, Source: src, Projectors: s.projs, Poison: poison,
-			BatchSize: 7, Retries: 1,
+			BatchSize: 7, Retries: 1, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 		})
 		if err != nil {
 			t.Fatal(err)
