@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
+	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/projections/aging"
@@ -74,6 +75,8 @@ type ReadyCheck struct {
 // Deps are the layers the API calls.
 type Deps struct {
 	Invoices       *invoicecmd.Handler
+	Tenancy        *tenancycmd.Handler
+	Catalog        Catalog
 	InvoiceQueries *invoicelist.Queries
 	Aging          *aging.Queries
 	Audit          *audit.Reader
@@ -94,6 +97,8 @@ func (d Deps) Validate() error {
 		}
 	}
 	check(d.Invoices != nil, "Invoices")
+	check(d.Tenancy != nil, "Tenancy")
+	check(d.Catalog != nil, "Catalog")
 	check(d.InvoiceQueries != nil, "InvoiceQueries")
 	check(d.Aging != nil, "Aging")
 	check(d.Audit != nil, "Audit")
@@ -239,25 +244,6 @@ func (a *api) readAfter(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// HeaderTenants resolves the tenant from the X-Tenant header alone; known
-// reports whether a slug names a tenant this deployment serves.
-type HeaderTenants struct {
-	Known func(ctx context.Context, t tenant.ID) bool
-}
-
-// Resolve implements TenantResolver.
-func (h HeaderTenants) Resolve(c *fiber.Ctx) (tenant.ID, error) {
-	raw := strings.TrimSpace(c.Get("X-Tenant"))
-	if raw == "" {
-		return "", tenant.ErrNoTenant
-	}
-	t, err := tenant.ParseClient(raw)
-	if err != nil || !h.Known(c.UserContext(), t) {
-		return "", problem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
-	}
-	return t, nil
-}
-
 // HeaderIdentity is the development-stage authenticator: the caller is
 // whoever the X-User-ID and X-User-Roles headers say. It trusts the client
 // entirely; signed tokens replace it.
@@ -271,8 +257,11 @@ func (HeaderIdentity) Authenticate(_ context.Context, c *fiber.Ctx) (user.Princi
 	}
 	var roles []user.Role
 	for _, r := range strings.Split(c.Get("X-User-Roles"), ",") {
-		if role, ok := user.ParseRole(strings.TrimSpace(r)); ok {
+		r = strings.TrimSpace(r)
+		if role, ok := user.ParseRole(r); ok {
 			roles = append(roles, role)
+		} else if user.Role(r) == user.PlatformAdmin {
+			roles = append(roles, user.PlatformAdmin)
 		}
 	}
 	return user.Principal{ID: user.ID(id), Roles: roles}, nil

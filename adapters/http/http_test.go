@@ -18,79 +18,53 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
-	"github.com/atrium-platform/atrium/adapters/jetstream"
-	"github.com/atrium-platform/atrium/adapters/jetstream/jetstreamtest"
-	"github.com/atrium-platform/atrium/adapters/sqlite"
-	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
-	"github.com/atrium-platform/atrium/domain/money"
-	"github.com/atrium-platform/atrium/domain/tenant"
-	"github.com/atrium-platform/atrium/projections"
+	"github.com/atrium-platform/atrium/adapters/stack"
+	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
+	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/projections/aging"
 	"github.com/atrium-platform/atrium/projections/audit"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
-	"github.com/atrium-platform/atrium/streams"
 )
-
-type threshold int64
-
-func (t threshold) ValidationThreshold(context.Context) (money.Money, error) {
-	return money.New(int64(t), "EUR"), nil
-}
 
 func clock() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }
 
+var platformAdmin = user.Principal{ID: "root", Roles: []user.Role{user.PlatformAdmin}}
+
 // newApp runs the whole stack in-process: embedded JetStream, SQLite read
-// stores, the projections runner, the command handlers and the API.
+// stores, the projections, the tenant catalog, the command handlers and the
+// API, with acme and globex provisioned through the catalog.
 func newApp(t *testing.T) *fiber.App {
 	t.Helper()
-	_, nc := jetstreamtest.Start(t)
-	store, err := jetstream.NewStore(nc, jetstream.StoreConfig{})
+	app, _ := newStackApp(t)
+	return app
+}
+
+func newStackApp(t *testing.T) (*fiber.App, *stack.Stack) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	st, err := stack.Open(ctx, stack.Config{DataDir: t.TempDir(), Now: clock, BaseDomain: "atrium.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := streams.NewRegistry()
-	invoicecmd.Register(reg)
-	reads, err := sqlite.Open(t.TempDir(), sqlite.Config{})
-	if err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() { _ = st.Close() })
+	admin := user.With(ctx, platformAdmin)
+	for _, tn := range []string{"acme", "globex"} {
+		if _, err := st.Tenancy.Provision(admin, tenancycmd.ProvisionTenant{Slug: tn, Name: tn + " inc",
+			Domains: []string{"billing." + tn + ".example"}}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	t.Cleanup(func() { _ = reads.Close() })
-	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	src, err := jetstream.NewSource(nc, jetstream.QuietLogger(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	poison, err := jetstream.NewPoisonPublisher(ctx, nc, jetstream.QuietLogger(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	projs := []projections.Projector{invoicelist.New(), aging.New()}
-	runner, err := projections.NewRunner(projections.RunnerConfig{Store: reads, Migrator: reads, Registry: reg, Source: src, Projectors: projs, Poison: poison})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = runner.Close() })
-	for _, tn := range []tenant.ID{"acme", "globex"} {
-		tctx := tenant.With(ctx, tn)
-		if err := store.Provision(tctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := reads.Migrate(tctx, projs...); err != nil {
-			t.Fatal(err)
-		}
-		if err := runner.Start(tctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	known := func(_ context.Context, t tenant.ID) bool { return t == "acme" || t == "globex" }
 	app, err := atriumhttp.New(atriumhttp.Config{Now: clock, ReadAfterMax: 2 * time.Second}, atriumhttp.Deps{
-		Invoices:       invoicecmd.NewHandler(store, reg, threshold(1_000_000), clock),
-		InvoiceQueries: invoicelist.NewQueries(reads, clock),
-		Aging:          aging.NewQueries(reads, clock),
-		Audit:          audit.NewReader(store),
-		Progress:       runner,
-		Tenants:        atriumhttp.HeaderTenants{Known: known},
+		Invoices:       st.Invoices,
+		Tenancy:        st.Tenancy,
+		Catalog:        st.Catalog,
+		InvoiceQueries: invoicelist.NewQueries(st.Reads, clock),
+		Aging:          aging.NewQueries(st.Reads, clock),
+		Audit:          audit.NewReader(st.Store),
+		Progress:       st.Runner,
+		Tenants:        atriumhttp.HostTenants{BaseDomain: "atrium.test", Catalog: st.Catalog},
 		Auth:           atriumhttp.HeaderIdentity{},
 		Logger:         log,
 		Metrics:        prometheus.NewRegistry(),
@@ -98,7 +72,7 @@ func newApp(t *testing.T) *fiber.App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return app
+	return app, st
 }
 
 type caller struct {
@@ -140,6 +114,10 @@ func (c caller) do(method, path, body string, hdr ...string) reply {
 		req.Header.Set("X-User-Roles", c.roles)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+			continue
+		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := c.app.Test(req, 30_000)
@@ -264,11 +242,11 @@ func TestInvoiceFlow(t *testing.T) {
 		t.Fatalf("issued list %v", list)
 	}
 	// State as of before the payments.
-	before := fin.do("GET", "/api/v1/invoices/"+id+"?as_of="+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), "")
+	before := fin.do("GET", "/api/v1/invoices/"+id+"?as_of="+clock().Add(-time.Hour).Format(time.RFC3339), "")
 	if before.status != 404 {
 		t.Fatalf("as_of before creation: %d %s", before.status, before.body)
 	}
-	now := fin.do("GET", "/api/v1/invoices/"+id+"?as_of="+time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "")
+	now := fin.do("GET", "/api/v1/invoices/"+id+"?as_of="+clock().Add(time.Hour).Format(time.RFC3339), "")
 	if now.status != 200 || now.json(t)["status"] != "paid" {
 		t.Fatalf("as_of now: %d %s", now.status, now.body)
 	}
@@ -390,6 +368,7 @@ func TestTenantAndIdentityResolution(t *testing.T) {
 		{"unknown tenant", "initech", "u", "finance", 404, "tenant_not_found"},
 		{"invalid slug", "../etc", "u", "finance", 404, "tenant_not_found"},
 		{"reserved slug", "platform", "u", "admin", 404, "tenant_not_found"},
+		{"valid slug, not provisioned", "hooli", "u", "admin", 404, "tenant_not_found"},
 		{"no user", "acme", "", "", 401, "unauthorized"},
 		{"employee reads invoices", "acme", "u", "employee", 403, "forbidden"},
 	}

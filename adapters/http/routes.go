@@ -19,7 +19,18 @@ func (a *api) routes(app *fiber.App) {
 	app.Get("/readyz", a.readyz)
 	app.Get("/metrics", a.metrics.handler)
 
+	app.Get("/api/v1/branding", a.branding)
+
+	admin := app.Group("/admin/v1", a.platform)
+	admin.Post("/tenants", a.provisionTenant)
+	admin.Get("/tenants", a.listTenants)
+	admin.Post("/tenants/:slug/suspend", a.suspendTenant)
+	admin.Post("/tenants/:slug/resume", a.resumeTenant)
+
 	v1 := app.Group("/api/v1", a.scoped)
+	v1.Put("/branding", a.putBranding)
+	v1.Get("/settings", a.getSettings)
+	v1.Put("/settings", a.putSettings)
 	reads := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{a.readAfter, h} }
 
 	v1.Post("/invoices", a.createInvoice)

@@ -168,7 +168,7 @@ func commandAppends(ctx context.Context, nc *nats.Conn, dir string, writers int,
 	}
 	reg := streams.NewRegistry()
 	invoicecmd.Register(reg)
-	h := invoicecmd.NewHandler(store, reg, fixedSettings{}, time.Now)
+	h := invoicecmd.NewHandler(store, reg, benchSettings{}, time.Now)
 	var total atomic.Int64
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
@@ -246,7 +246,7 @@ func (b *benchCmd) projection(ctx context.Context, nc *nats.Conn, log *slog.Logg
 	}
 	reg := streams.NewRegistry()
 	invoicecmd.Register(reg)
-	h := invoicecmd.NewHandler(store, reg, fixedSettings{}, time.Now)
+	h := invoicecmd.NewHandler(store, reg, benchSettings{}, time.Now)
 
 	// Fill the stream with concurrent writers; this is not timed.
 	var wg sync.WaitGroup
@@ -363,4 +363,11 @@ func rawBatch(ctx context.Context, db *sql.DB, from, to int) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// benchSettings gives every benchmark tenant the same validation threshold.
+type benchSettings struct{}
+
+func (benchSettings) ValidationThreshold(context.Context) (money.Money, error) {
+	return money.New(1_000_000, "EUR"), nil
 }

@@ -12,40 +12,43 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
+	"github.com/atrium-platform/atrium/adapters/stack"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/projections/aging"
 	"github.com/atrium-platform/atrium/projections/audit"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
 )
 
-func newHTTP(s *serveCmd, sys *system, log *slog.Logger) (*fiber.App, error) {
+func newHTTP(s *serveCmd, st *stack.Stack, log *slog.Logger) (*fiber.App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return atriumhttp.New(atriumhttp.Config{ReadAfterMax: s.readAfterMax()}, atriumhttp.Deps{
-		Invoices:       sys.invoices,
-		InvoiceQueries: invoicelist.NewQueries(sys.reads, time.Now),
-		Aging:          aging.NewQueries(sys.reads, time.Now),
-		Audit:          audit.NewReader(sys.store),
-		Progress:       sys.runner,
-		Tenants:        atriumhttp.HeaderTenants{Known: sys.catalog.has},
+		Invoices:       st.Invoices,
+		Tenancy:        st.Tenancy,
+		Catalog:        st.Catalog,
+		InvoiceQueries: invoicelist.NewQueries(st.Reads, time.Now),
+		Aging:          aging.NewQueries(st.Reads, time.Now),
+		Audit:          audit.NewReader(st.Store),
+		Progress:       st.Runner,
+		Tenants:        atriumhttp.HostTenants{BaseDomain: s.BaseDomain, Catalog: st.Catalog},
 		Auth:           atriumhttp.HeaderIdentity{},
 		Ready: []atriumhttp.ReadyCheck{
 			{Name: "nats", Check: func(context.Context) error {
-				if st := sys.nc.Status(); st != nats.CONNECTED {
-					return errors.New("nats connection " + st.String())
+				if status := st.NC.Status(); status != nats.CONNECTED {
+					return errors.New("nats connection " + status.String())
 				}
 				return nil
 			}},
 			{Name: "event_store", Check: func(ctx context.Context) error {
-				_, err := sys.store.Tenants(ctx)
+				_, err := st.Store.Head(tenant.With(ctx, tenant.Platform))
 				return err
 			}},
 			{Name: "read_store", Check: func(ctx context.Context) error {
-				ts := sys.catalog.list()
+				ts := st.Catalog.List()
 				if len(ts) == 0 {
 					return nil
 				}
-				db, err := sys.reads.Open(tenant.With(ctx, ts[0]))
+				db, err := st.Reads.Open(tenant.With(ctx, ts[0].ID))
 				if err != nil {
 					return err
 				}

@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/atrium-platform/atrium/adapters/stack"
 	"github.com/atrium-platform/atrium/commands"
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
+	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/domain/money"
+	"github.com/atrium-platform/atrium/domain/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
-	"github.com/atrium-platform/atrium/projections"
 )
 
 // demoUser is a member of a demo tenant. Their ids are fixed so the printed
@@ -42,19 +44,32 @@ func demoAs(ctx context.Context, t tenant.ID, role user.Role) context.Context {
 
 type demoClient struct{ id, name string }
 
+type demoTenant struct {
+	slug     tenant.ID
+	name     string
+	branding tenancy.Branding
+	clients  []demoClient
+}
+
 // seedDemo provisions acme and globex and walks invoices through every state.
-func seedDemo(ctx context.Context, sys *system, projectors []projections.Projector, log *slog.Logger) error {
-	tenants := map[tenant.ID][]demoClient{
-		"acme":   {{"C-1001", "Northwind Traders"}, {"C-1002", "Contoso Ltd"}, {"C-1003", "Fabrikam Inc"}},
-		"globex": {{"G-2001", "Initech"}, {"G-2002", "Umbrella Corp"}},
+func seedDemo(ctx context.Context, st *stack.Stack, log *slog.Logger) error {
+	tenants := []demoTenant{
+		{"acme", "Acme Corporation", tenancy.Branding{Name: "Acme Corporation", LogoURL: "https://acme.example/logo.svg", PrimaryColor: "#d7263d", AccentColor: "#1b998b"},
+			[]demoClient{{"C-1001", "Northwind Traders"}, {"C-1002", "Contoso Ltd"}, {"C-1003", "Fabrikam Inc"}}},
+		{"globex", "Globex Corporation", tenancy.Branding{Name: "Globex", LogoURL: "https://globex.example/logo.svg", PrimaryColor: "#2e4057", AccentColor: "#f6ae2d"},
+			[]demoClient{{"G-2001", "Initech"}, {"G-2002", "Umbrella Corp"}}},
 	}
+	admin := user.With(ctx, user.Principal{ID: "00000000-0000-4000-8000-000000000000", Roles: []user.Role{user.PlatformAdmin}})
 	today := time.Now().UTC()
-	for t, clients := range tenants {
-		if err := sys.openTenant(ctx, t, projectors); err != nil {
-			return err
+	for _, dt := range tenants {
+		t, clients := dt.slug, dt.clients
+		if _, err := st.Tenancy.Provision(admin, tenancycmd.ProvisionTenant{
+			Request: commands.Request{CommandID: newCommandID()}, Slug: string(t), Name: dt.name, Branding: dt.branding,
+		}); err != nil {
+			return fmt.Errorf("provision %s: %w", t, err)
 		}
 		sales := demoUsers[3].id
-		h := sys.invoices
+		h := st.Invoices
 		create := func(c demoClient, days int, qty, price int64) (string, error) {
 			r, err := h.Create(demoAs(ctx, t, user.Finance), invoicecmd.CreateInvoice{
 				Request: commands.Request{CommandID: newCommandID()}, ClientID: c.id, ClientName: c.name,
@@ -163,7 +178,7 @@ func seedDemo(ctx context.Context, sys *system, projectors []projections.Project
 
 func printDemo() {
 	fmt.Println("Demo tenants seeded: acme and globex.")
-	fmt.Println("Call the API with the tenant and a demo user (development identity headers):")
+	fmt.Println("Open http://acme.localhost:8080/api/v1/branding, or call the API with the tenant and a demo user (development identity headers):")
 	for _, u := range demoUsers {
 		fmt.Printf("  %-14s -H 'X-Tenant: acme' -H 'X-User-ID: %s' -H 'X-User-Roles: %s'\n", u.name, u.id, u.role)
 	}

@@ -68,3 +68,7 @@ func From(ctx context.Context) (Principal, error) {
 	}
 	return p, nil
 }
+
+// PlatformAdmin is the role of the platform's own administrators: they
+// provision, suspend and resume tenants. It is never a tenant member's role.
+const PlatformAdmin Role = "platform_admin"

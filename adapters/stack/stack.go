@@ -1,0 +1,225 @@
+// Package stack assembles a running Atrium from its adapters: the event
+// store, the read store, the projections, the tenant catalog and the
+// command handlers. `atrium serve`, the benchmark and the end-to-end tests
+// all build the same stack through it.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/atrium-platform/atrium/adapters/jetstream"
+	"github.com/atrium-platform/atrium/adapters/sqlite"
+	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
+	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
+	"github.com/atrium-platform/atrium/domain/money"
+	"github.com/atrium-platform/atrium/domain/tenancy"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/projections"
+	"github.com/atrium-platform/atrium/projections/aging"
+	"github.com/atrium-platform/atrium/projections/catalog"
+	"github.com/atrium-platform/atrium/projections/invoicelist"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// Config configures a stack.
+type Config struct {
+	// DataDir holds the embedded engines' data.
+	DataDir string
+	// NATSURL names an external NATS server; empty embeds one.
+	NATSURL string
+	// NATSListen also exposes the embedded server on this address.
+	NATSListen string
+	// SyncAlways and SyncInterval set the embedded JetStream's fsync policy.
+	SyncAlways   bool
+	SyncInterval time.Duration
+	// BaseDomain is the domain tenants are served under.
+	BaseDomain string
+	// Now is the clock; default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Stack is a running Atrium without its HTTP server.
+type Stack struct {
+	cfg Config
+	log *slog.Logger
+
+	NC         *nats.Conn
+	Server     *jetstream.Server
+	Store      *jetstream.Store
+	Registry   *streams.Registry
+	Reads      *sqlite.Store
+	Runner     *projections.Runner
+	Catalog    *catalog.Catalog
+	Invoices   *invoicecmd.Handler
+	Tenancy    *tenancycmd.Handler
+	Projectors []projections.Projector
+
+	stopCatalog context.CancelFunc
+	catalogDone chan struct{}
+	closers     []func() error
+	mu          sync.Mutex
+}
+
+// Open starts a stack and waits until its catalog has caught up with the
+// platform log and every served tenant is being projected.
+func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.BaseDomain == "" {
+		cfg.BaseDomain = "localhost"
+	}
+	s = &Stack{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+	if cfg.NATSURL == "" {
+		srv, err := jetstream.StartServer(jetstream.ServerConfig{DataDir: cfg.DataDir, Listen: cfg.NATSListen, SyncAlways: cfg.SyncAlways, SyncInterval: cfg.SyncInterval})
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats: %w", err)
+		}
+		s.Server = srv
+		s.closers = append(s.closers, func() error { srv.Shutdown(); return nil })
+		if s.NC, err = srv.Connect("atrium"); err != nil {
+			return nil, fmt.Errorf("embedded nats: %w", err)
+		}
+	} else {
+		if s.NC, err = nats.Connect(cfg.NATSURL, nats.Name("atrium"), nats.MaxReconnects(-1)); err != nil {
+			return nil, fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
+		}
+	}
+	nc := s.NC
+	s.closers = append(s.closers, func() error { return nc.Drain() })
+
+	if s.Store, err = jetstream.NewStore(nc, jetstream.StoreConfig{Now: cfg.Now}); err != nil {
+		return nil, fmt.Errorf("event store: %w", err)
+	}
+	s.Registry = streams.NewRegistry()
+	invoicecmd.Register(s.Registry)
+	tenancycmd.Register(s.Registry)
+
+	if s.Reads, err = sqlite.Open(filepath.Join(cfg.DataDir, "read"), sqlite.Config{}); err != nil {
+		return nil, fmt.Errorf("read store: %w", err)
+	}
+	s.closers = append(s.closers, s.Reads.Close)
+
+	wlog := jetstream.QuietLogger(s.log)
+	source, err := jetstream.NewSource(nc, wlog)
+	if err != nil {
+		return nil, fmt.Errorf("event source: %w", err)
+	}
+	poison, err := jetstream.NewPoisonPublisher(ctx, nc, wlog)
+	if err != nil {
+		return nil, fmt.Errorf("poison queue: %w", err)
+	}
+	s.Projectors = []projections.Projector{invoicelist.New(), aging.New()}
+	if s.Runner, err = projections.NewRunner(projections.RunnerConfig{
+		Store: s.Reads, Migrator: s.Reads, Registry: s.Registry, Source: source, Projectors: s.Projectors,
+		Poison: poison, Logger: s.log,
+	}); err != nil {
+		return nil, fmt.Errorf("projections: %w", err)
+	}
+	s.closers = append(s.closers, s.Runner.Close)
+
+	// The catalog follows the platform log; each tenant it learns of (here
+	// or through another instance) is opened for projection.
+	pctx := tenant.With(ctx, tenant.Platform)
+	if err := s.Store.Provision(pctx); err != nil {
+		return nil, fmt.Errorf("platform stream: %w", err)
+	}
+	s.Catalog = catalog.New(s.Store, s.Registry)
+	s.Catalog.OnChange(s.tenantChanged)
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopCatalog, s.catalogDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.catalogDone)
+		for cctx.Err() == nil {
+			if err := s.Catalog.Run(cctx); err != nil && cctx.Err() == nil {
+				s.log.Error("tenant catalog subscription ended; resubscribing", "err", err)
+				select {
+				case <-time.After(time.Second):
+				case <-cctx.Done():
+				}
+			}
+		}
+	}()
+	head, err := s.Store.Head(pctx)
+	if err != nil {
+		return nil, fmt.Errorf("platform log: %w", err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+	defer wcancel()
+	if err := s.Catalog.WaitFor(wctx, head); err != nil {
+		return nil, fmt.Errorf("tenant catalog: %w", err)
+	}
+
+	s.Invoices = invoicecmd.NewHandler(s.Store, s.Registry, settings{s.Catalog}, cfg.Now)
+	s.Tenancy = tenancycmd.NewHandler(s.Store, s.Registry, resources{s}, s.Catalog, cfg.BaseDomain, cfg.Now)
+	return s, nil
+}
+
+// tenantChanged opens a newly provisioned tenant for projection. Suspended
+// tenants keep being projected: suspension stops serving requests, and
+// nothing writes to a suspended tenant.
+func (s *Stack) tenantChanged(t tenancy.State) {
+	ctx := tenant.With(context.Background(), t.ID)
+	if err := s.Runner.Start(ctx); err != nil {
+		s.log.Error("tenant not projected", "tenant", string(t.ID), "err", err)
+	}
+}
+
+// OpenTenant creates a tenant's resources: its event stream, its read
+// database at the latest version of every read model. It is idempotent.
+func (s *Stack) OpenTenant(ctx context.Context) error {
+	if err := s.Store.Provision(ctx); err != nil {
+		return err
+	}
+	return s.Reads.Migrate(ctx, s.Projectors...)
+}
+
+// resources adapts the stack to the provisioning command's port.
+type resources struct{ s *Stack }
+
+func (r resources) Provision(ctx context.Context) error { return r.s.OpenTenant(ctx) }
+
+// settings answers the invoice commands from the catalog.
+type settings struct{ c *catalog.Catalog }
+
+func (s settings) ValidationThreshold(ctx context.Context) (money.Money, error) {
+	st, err := s.c.Settings(ctx)
+	if err != nil {
+		return money.Money{}, err
+	}
+	return st.InvoiceValidationThreshold, nil
+}
+
+// Close stops everything, in reverse order of start.
+func (s *Stack) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopCatalog != nil {
+		s.stopCatalog()
+		<-s.catalogDone
+		s.stopCatalog = nil
+	}
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,246 @@
+// Package tenancy holds the commands of the tenant catalog: provisioning a
+// tenant, suspending and resuming it (platform administrators), and
+// changing its branding and settings (the tenant's admins).
+package tenancy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/atrium-platform/atrium/commands"
+	"github.com/atrium-platform/atrium/domain"
+	"github.com/atrium-platform/atrium/domain/money"
+	"github.com/atrium-platform/atrium/domain/tenancy"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// Resources creates what a tenant needs before it is served: its event
+// stream, its read database and its read models' migrations. Provision is
+// idempotent, so a provisioning that failed halfway can simply be retried.
+// The tenant comes from ctx.
+type Resources interface {
+	Provision(ctx context.Context) error
+}
+
+// Catalog is the in-memory catalog the handler reads and waits on.
+type Catalog interface {
+	Get(t tenant.ID) (tenancy.State, bool)
+	ByDomain(host string) (tenant.ID, bool)
+	WaitFor(ctx context.Context, pos streams.Position) error
+}
+
+// Handler runs the catalog commands.
+type Handler struct {
+	x          *commands.Executor
+	resources  Resources
+	catalog    Catalog
+	baseDomain string
+	now        func() time.Time
+}
+
+// NewHandler returns the catalog command handler.
+func NewHandler(store streams.Store, reg *streams.Registry, resources Resources, catalog Catalog, baseDomain string, now func() time.Time) *Handler {
+	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, resources: resources, catalog: catalog, baseDomain: baseDomain, now: now}
+}
+
+// Register registers the catalog's events in r.
+func Register(r *streams.Registry) {
+	streams.Register(r, tenancy.Provisioned{}, tenancy.DomainsChanged{}, tenancy.BrandingChanged{}, tenancy.SettingsChanged{},
+		tenancy.Suspended{}, tenancy.Resumed{}, tenancy.DomainClaimed{}, tenancy.DomainReleased{})
+}
+
+func platformAdmin(ctx context.Context) (user.Principal, error) {
+	p, err := user.From(ctx)
+	if err != nil {
+		return p, err
+	}
+	if !p.Has(user.PlatformAdmin) {
+		return p, domain.Forbiddenf("only platform administrators manage tenants")
+	}
+	return p, nil
+}
+
+func tenantStream(t tenant.ID) (streams.Name, error) {
+	return streams.NewName(tenant.Platform, "tenant", string(t))
+}
+
+func domainStream(d string) (streams.Name, error) {
+	sum := sha256.Sum256([]byte(d))
+	return streams.NewName(tenant.Platform, "domain", hex.EncodeToString(sum[:16]))
+}
+
+// ProvisionTenant registers a client company.
+type ProvisionTenant struct {
+	Request  commands.Request
+	Slug     string
+	Name     string
+	Domains  []string
+	Branding tenancy.Branding
+	// Settings are merged over the defaults in Currency (default EUR).
+	Settings tenancy.SettingsPatch
+}
+
+// Provision creates the tenant's resources, then records it in the catalog
+// (the commit point: a failure before it leaves only idempotent resources a
+// retry reuses), and answers once this instance's catalog serves it.
+func (h *Handler) Provision(ctx context.Context, c ProvisionTenant) (commands.Result, error) {
+	p, err := platformAdmin(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	t, err := tenant.ParseClient(c.Slug)
+	if err != nil {
+		return commands.Result{}, domain.Invalidf("slug", "invalid_slug", "slug must match ^[a-z][a-z0-9]{1,30}$ and not be reserved")
+	}
+	if s, ok := h.catalog.Get(t); ok && s.Exists() {
+		return commands.Result{}, domain.WrongStatef("tenant_exists", "tenant %s already exists", t)
+	}
+	cur := money.Currency("EUR")
+	if c.Settings.Currency != nil {
+		cur = *c.Settings.Currency
+	}
+	settings := c.Settings.Apply(tenancy.DefaultSettings(cur))
+	// Validate before creating anything.
+	ev, err := tenancy.DecideProvision(tenancy.State{}, tenancy.Provision{
+		Tenant: t, Name: c.Name, Domains: c.Domains, Branding: c.Branding, Settings: settings,
+		BaseDomain: h.baseDomain, By: string(p.ID), At: h.now(),
+	})
+	if err != nil {
+		return commands.Result{}, err
+	}
+	for i, d := range ev.Domains {
+		if owner, ok := h.catalog.ByDomain(d); ok {
+			return commands.Result{}, domain.Rejectf("domain_taken", "domains[%d] %q is served for tenant %s", i, d, owner)
+		}
+	}
+	if err := h.resources.Provision(tenant.With(ctx, t)); err != nil {
+		return commands.Result{}, fmt.Errorf("provision %s: %w", t, err)
+	}
+	pctx := tenant.With(ctx, tenant.Platform)
+	stream, err := tenantStream(t)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	res, err := h.x.Run(pctx, c.Request, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+		var s tenancy.State
+		for _, e := range history {
+			s = tenancy.Evolve(s, e)
+		}
+		ev, err := tenancy.DecideProvision(s, tenancy.Provision{
+			Tenant: t, Name: c.Name, Domains: c.Domains, Branding: c.Branding, Settings: settings,
+			BaseDomain: h.baseDomain, By: string(p.ID), At: h.now(),
+		})
+		if err != nil {
+			return commands.Decision{}, err
+		}
+		d := commands.Decision{Events: []domain.Event{ev}}
+		for _, dom := range ev.Domains {
+			ds, err := domainStream(dom)
+			if err != nil {
+				return commands.Decision{}, err
+			}
+			// A domain claimed by another tenant makes the whole append fail.
+			d.Extras = append(d.Extras, commands.Extra{Stream: ds, Expected: streams.NoStream,
+				Events: []domain.Event{tenancy.DomainClaimed{Domain: dom, Tenant: t}}})
+		}
+		return d, nil
+	})
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if err := h.catalog.WaitFor(pctx, res.Position); err != nil {
+		return commands.Result{}, err
+	}
+	return res, nil
+}
+
+// Suspend stops serving a tenant; Resume serves it again.
+func (h *Handler) Suspend(ctx context.Context, req commands.Request, slug, reason string) (commands.Result, error) {
+	return h.platformChange(ctx, req, slug, func(s tenancy.State, by string) ([]domain.Event, error) {
+		return tenancy.DecideSuspend(s, reason, by, h.now())
+	})
+}
+
+// Resume serves a suspended tenant again.
+func (h *Handler) Resume(ctx context.Context, req commands.Request, slug string) (commands.Result, error) {
+	return h.platformChange(ctx, req, slug, func(s tenancy.State, by string) ([]domain.Event, error) {
+		return tenancy.DecideResume(s, by, h.now())
+	})
+}
+
+func (h *Handler) platformChange(ctx context.Context, req commands.Request, slug string, decide func(tenancy.State, string) ([]domain.Event, error)) (commands.Result, error) {
+	p, err := platformAdmin(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	t, err := tenant.ParseClient(slug)
+	if err != nil {
+		return commands.Result{}, domain.NotFoundf("tenant_not_found", "no such tenant")
+	}
+	return h.change(tenant.With(ctx, tenant.Platform), req, t, string(p.ID), decide)
+}
+
+func (h *Handler) change(pctx context.Context, req commands.Request, t tenant.ID, by string, decide func(tenancy.State, string) ([]domain.Event, error)) (commands.Result, error) {
+	stream, err := tenantStream(t)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	res, err := h.x.Run(pctx, req, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+		var s tenancy.State
+		for _, e := range history {
+			s = tenancy.Evolve(s, e)
+		}
+		evs, err := decide(s, by)
+		return commands.Decision{Events: evs}, err
+	})
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if err := h.catalog.WaitFor(pctx, res.Position); err != nil {
+		return commands.Result{}, err
+	}
+	res.ID = string(t)
+	return res, nil
+}
+
+func tenantAdmin(ctx context.Context) (tenant.ID, user.Principal, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return "", user.Principal{}, err
+	}
+	p, err := user.From(ctx)
+	if err != nil {
+		return "", p, err
+	}
+	if !p.Has(user.Admin) {
+		return "", p, domain.Forbiddenf("only the tenant's admins change its branding and settings")
+	}
+	return t, p, nil
+}
+
+// ChangeBranding replaces the ctx tenant's branding.
+func (h *Handler) ChangeBranding(ctx context.Context, req commands.Request, b tenancy.Branding) (commands.Result, error) {
+	t, p, err := tenantAdmin(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return h.change(tenant.With(ctx, tenant.Platform), req, t, string(p.ID), func(s tenancy.State, by string) ([]domain.Event, error) {
+		return tenancy.DecideBranding(s, b, by, h.now())
+	})
+}
+
+// ChangeSettings merges patch into the ctx tenant's settings.
+func (h *Handler) ChangeSettings(ctx context.Context, req commands.Request, patch tenancy.SettingsPatch) (commands.Result, error) {
+	t, p, err := tenantAdmin(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return h.change(tenant.With(ctx, tenant.Platform), req, t, string(p.ID), func(s tenancy.State, by string) ([]domain.Event, error) {
+		return tenancy.DecideSettings(s, patch.Apply(s.Settings), by, h.now())
+	})
+}

@@ -1,0 +1,407 @@
+// Package tenancy is the tenant catalog's aggregate: a client company's
+// registration on the platform, its domains, branding and configuration,
+// and whether it is served. Each tenant's record lives in the platform
+// stream "platform.tenant-<slug>".
+package tenancy
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/atrium-platform/atrium/domain"
+	"github.com/atrium-platform/atrium/domain/money"
+	"github.com/atrium-platform/atrium/domain/tenant"
+)
+
+// Branding is how a tenant's SPA themes itself.
+type Branding struct {
+	Name         string `json:"name"`
+	LogoURL      string `json:"logo_url"`
+	PrimaryColor string `json:"primary_color"`
+	AccentColor  string `json:"accent_color"`
+}
+
+// ExpensePolicy is checked when an expense claim is submitted.
+type ExpensePolicy struct {
+	Categories           []string               `json:"categories"`
+	ReceiptRequiredAbove money.Money            `json:"receipt_required_above"`
+	CategoryCeilings     map[string]money.Money `json:"category_ceilings"`
+	MaxReceiptBytes      int64                  `json:"max_receipt_bytes"`
+}
+
+// Settings is a tenant's configuration.
+type Settings struct {
+	Currency                   money.Currency `json:"currency"`
+	TimeZone                   string         `json:"time_zone"`
+	InvoiceValidationThreshold money.Money    `json:"invoice_validation_threshold"`
+	ExpensePolicy              ExpensePolicy  `json:"expense_policy"`
+}
+
+// DefaultSettings are a new tenant's settings in currency c.
+func DefaultSettings(c money.Currency) Settings {
+	return Settings{
+		Currency: c, TimeZone: "UTC",
+		InvoiceValidationThreshold: money.New(1_000_000, c),
+		ExpensePolicy: ExpensePolicy{
+			Categories:           []string{"travel", "meals", "lodging", "supplies", "training", "other"},
+			ReceiptRequiredAbove: money.New(2_500, c),
+			CategoryCeilings:     map[string]money.Money{},
+			MaxReceiptBytes:      10 << 20,
+		},
+	}
+}
+
+// Events of the catalog.
+type (
+	// Provisioned: a client company was registered and its resources created.
+	Provisioned struct {
+		Tenant        tenant.ID `json:"tenant"`
+		Name          string    `json:"name"`
+		Domains       []string  `json:"domains"`
+		Branding      Branding  `json:"branding"`
+		Settings      Settings  `json:"settings"`
+		ProvisionedBy string    `json:"provisioned_by"`
+		At            time.Time `json:"at"`
+	}
+	// DomainsChanged: the custom domains the tenant is served at changed.
+	DomainsChanged struct {
+		Tenant  tenant.ID `json:"tenant"`
+		Domains []string  `json:"domains"`
+		By      string    `json:"by"`
+		At      time.Time `json:"at"`
+	}
+	// BrandingChanged: the tenant's branding changed.
+	BrandingChanged struct {
+		Tenant   tenant.ID `json:"tenant"`
+		Branding Branding  `json:"branding"`
+		By       string    `json:"by"`
+		At       time.Time `json:"at"`
+	}
+	// SettingsChanged: the tenant's configuration changed.
+	SettingsChanged struct {
+		Tenant   tenant.ID `json:"tenant"`
+		Settings Settings  `json:"settings"`
+		By       string    `json:"by"`
+		At       time.Time `json:"at"`
+	}
+	// Suspended: the tenant is no longer served.
+	Suspended struct {
+		Tenant tenant.ID `json:"tenant"`
+		Reason string    `json:"reason,omitempty"`
+		By     string    `json:"by"`
+		At     time.Time `json:"at"`
+	}
+	// Resumed: a suspended tenant is served again.
+	Resumed struct {
+		Tenant tenant.ID `json:"tenant"`
+		By     string    `json:"by"`
+		At     time.Time `json:"at"`
+	}
+	// DomainClaimed holds a custom domain for one tenant, in the platform
+	// stream "platform.domain-<hash>", so no two tenants share a domain.
+	DomainClaimed struct {
+		Domain string    `json:"domain"`
+		Tenant tenant.ID `json:"tenant"`
+	}
+	// DomainReleased frees a custom domain.
+	DomainReleased struct {
+		Domain string    `json:"domain"`
+		Tenant tenant.ID `json:"tenant"`
+	}
+)
+
+func (Provisioned) EventName() string     { return "tenant.provisioned.v1" }
+func (DomainsChanged) EventName() string  { return "tenant.domains_changed.v1" }
+func (BrandingChanged) EventName() string { return "tenant.branding_changed.v1" }
+func (SettingsChanged) EventName() string { return "tenant.settings_changed.v1" }
+func (Suspended) EventName() string       { return "tenant.suspended.v1" }
+func (Resumed) EventName() string         { return "tenant.resumed.v1" }
+func (DomainClaimed) EventName() string   { return "tenant.domain_claimed.v1" }
+func (DomainReleased) EventName() string  { return "tenant.domain_released.v1" }
+
+// State is one tenant's catalog record.
+type State struct {
+	ID        tenant.ID
+	Name      string
+	Domains   []string
+	Branding  Branding
+	Settings  Settings
+	Suspended bool
+	Since     time.Time
+}
+
+// Exists reports whether the tenant was provisioned.
+func (s State) Exists() bool { return s.ID != "" }
+
+// Evolve applies one event.
+func Evolve(s State, e domain.Event) State {
+	switch e := e.(type) {
+	case Provisioned:
+		s = State{ID: e.Tenant, Name: e.Name, Domains: e.Domains, Branding: e.Branding, Settings: e.Settings, Since: e.At}
+	case DomainsChanged:
+		s.Domains = e.Domains
+	case BrandingChanged:
+		s.Branding = e.Branding
+	case SettingsChanged:
+		s.Settings = e.Settings
+	case Suspended:
+		s.Suspended = true
+	case Resumed:
+		s.Suspended = false
+	}
+	return s
+}
+
+var (
+	domainPattern = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	colorPattern  = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+	categoryName  = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+)
+
+// NormalizeDomain lower-cases a host name and strips a port and a final dot.
+func NormalizeDomain(d string) string {
+	d = strings.ToLower(strings.TrimSpace(d))
+	if h, _, ok := strings.Cut(d, ":"); ok {
+		d = h
+	}
+	return strings.TrimSuffix(d, ".")
+}
+
+// ValidateDomains normalizes and checks custom domains: valid host names,
+// no duplicates, none under the platform's base domain.
+func ValidateDomains(domains []string, baseDomain string) ([]string, error) {
+	if len(domains) > 20 {
+		return nil, domain.Invalidf("domains", "invalid_domains", "at most 20 domains")
+	}
+	out := make([]string, 0, len(domains))
+	for i, d := range domains {
+		n := NormalizeDomain(d)
+		field := fmt.Sprintf("domains[%d]", i)
+		if len(n) > 253 || !domainPattern.MatchString(n) {
+			return nil, domain.Invalidf(field, "invalid_domain", "%q is not a host name", d)
+		}
+		if n == baseDomain || strings.HasSuffix(n, "."+baseDomain) {
+			return nil, domain.Invalidf(field, "invalid_domain", "%q is under the platform's own domain", d)
+		}
+		if slices.Contains(out, n) {
+			return nil, domain.Invalidf(field, "invalid_domain", "%q is listed twice", d)
+		}
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func text(field, v string, max int, required bool) error {
+	v = strings.TrimSpace(v)
+	if required && v == "" {
+		return domain.Invalidf(field, "required", "%s is required", field)
+	}
+	if !utf8.ValidString(v) || utf8.RuneCountInString(v) > max {
+		return domain.Invalidf(field, "invalid_text", "%s must be text of at most %d characters", field, max)
+	}
+	return nil
+}
+
+// ValidateBranding checks branding; name is required.
+func ValidateBranding(b Branding) error {
+	if err := text("branding.name", b.Name, 120, true); err != nil {
+		return err
+	}
+	validURL := strings.HasPrefix(b.LogoURL, "https://") || strings.HasPrefix(b.LogoURL, "http://") || strings.HasPrefix(b.LogoURL, "/")
+	if b.LogoURL != "" && (len(b.LogoURL) > 2000 || !validURL) {
+		return domain.Invalidf("branding.logo_url", "invalid_url", "logo_url must be an http(s) URL or a path")
+	}
+	for field, c := range map[string]string{"branding.primary_color": b.PrimaryColor, "branding.accent_color": b.AccentColor} {
+		if c != "" && !colorPattern.MatchString(c) {
+			return domain.Invalidf(field, "invalid_color", "%s must be a color such as #1a2b3c", field)
+		}
+	}
+	return nil
+}
+
+// ValidateSettings checks settings, naming the first field that is wrong.
+func ValidateSettings(s Settings) error {
+	if _, err := money.ParseCurrency(string(s.Currency)); err != nil {
+		return domain.Invalidf("currency", "invalid_currency", "currency must be an ISO 4217 code such as EUR")
+	}
+	if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "" || s.TimeZone == "Local" {
+		return domain.Invalidf("time_zone", "invalid_time_zone", "time_zone must be an IANA zone such as Europe/Paris")
+	}
+	amount := func(field string, m money.Money) error {
+		if m.Currency != s.Currency {
+			return domain.Invalidf(field, "currency_mismatch", "%s must be in %s", field, s.Currency)
+		}
+		if m.Amount < 0 {
+			return domain.Invalidf(field, "invalid_amount", "%s must not be negative", field)
+		}
+		return nil
+	}
+	if err := amount("invoice_validation_threshold", s.InvoiceValidationThreshold); err != nil {
+		return err
+	}
+	p := s.ExpensePolicy
+	if len(p.Categories) == 0 || len(p.Categories) > 50 {
+		return domain.Invalidf("expense_policy.categories", "invalid_categories", "between 1 and 50 categories")
+	}
+	for i, c := range p.Categories {
+		if !categoryName.MatchString(c) || slices.Contains(p.Categories[:i], c) {
+			return domain.Invalidf(fmt.Sprintf("expense_policy.categories[%d]", i), "invalid_category", "categories are distinct lower-case words")
+		}
+	}
+	if err := amount("expense_policy.receipt_required_above", p.ReceiptRequiredAbove); err != nil {
+		return err
+	}
+	for c, m := range p.CategoryCeilings {
+		if !slices.Contains(p.Categories, c) {
+			return domain.Invalidf("expense_policy.category_ceilings."+c, "unknown_category", "%q is not one of the categories", c)
+		}
+		if err := amount("expense_policy.category_ceilings."+c, m); err != nil {
+			return err
+		}
+	}
+	if p.MaxReceiptBytes < 1024 || p.MaxReceiptBytes > 50<<20 {
+		return domain.Invalidf("expense_policy.max_receipt_bytes", "invalid_size", "max_receipt_bytes must be between 1 KiB and 50 MiB")
+	}
+	return nil
+}
+
+// Provision is the command registering a tenant.
+type Provision struct {
+	Tenant     tenant.ID
+	Name       string
+	Domains    []string
+	Branding   Branding
+	Settings   Settings
+	BaseDomain string
+	By         string
+	At         time.Time
+}
+
+// DecideProvision validates a new tenant's record.
+func DecideProvision(s State, c Provision) (Provisioned, error) {
+	if s.Exists() {
+		return Provisioned{}, domain.WrongStatef("tenant_exists", "tenant %s already exists", c.Tenant)
+	}
+	if _, err := tenant.ParseClient(string(c.Tenant)); err != nil {
+		return Provisioned{}, domain.Invalidf("slug", "invalid_slug", "slug must match ^[a-z][a-z0-9]{1,30}$ and not be reserved")
+	}
+	if err := text("name", c.Name, 120, true); err != nil {
+		return Provisioned{}, err
+	}
+	domains, err := ValidateDomains(c.Domains, c.BaseDomain)
+	if err != nil {
+		return Provisioned{}, err
+	}
+	if c.Branding.Name == "" {
+		c.Branding.Name = c.Name
+	}
+	if err := ValidateBranding(c.Branding); err != nil {
+		return Provisioned{}, err
+	}
+	if err := ValidateSettings(c.Settings); err != nil {
+		return Provisioned{}, err
+	}
+	return Provisioned{Tenant: c.Tenant, Name: strings.TrimSpace(c.Name), Domains: domains, Branding: c.Branding,
+		Settings: c.Settings, ProvisionedBy: c.By, At: c.At.UTC()}, nil
+}
+
+// DecideSuspend suspends a served tenant.
+func DecideSuspend(s State, reason, by string, at time.Time) ([]domain.Event, error) {
+	if !s.Exists() {
+		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
+	}
+	if s.Suspended {
+		return nil, nil // already suspended: nothing to do
+	}
+	if err := text("reason", reason, 500, false); err != nil {
+		return nil, err
+	}
+	return []domain.Event{Suspended{Tenant: s.ID, Reason: strings.TrimSpace(reason), By: by, At: at.UTC()}}, nil
+}
+
+// DecideResume resumes a suspended tenant.
+func DecideResume(s State, by string, at time.Time) ([]domain.Event, error) {
+	if !s.Exists() {
+		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
+	}
+	if !s.Suspended {
+		return nil, nil
+	}
+	return []domain.Event{Resumed{Tenant: s.ID, By: by, At: at.UTC()}}, nil
+}
+
+// DecideBranding replaces the branding.
+func DecideBranding(s State, b Branding, by string, at time.Time) ([]domain.Event, error) {
+	if !s.Exists() {
+		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
+	}
+	if err := ValidateBranding(b); err != nil {
+		return nil, err
+	}
+	if b == s.Branding {
+		return nil, nil
+	}
+	return []domain.Event{BrandingChanged{Tenant: s.ID, Branding: b, By: by, At: at.UTC()}}, nil
+}
+
+// DecideSettings replaces the settings with next, already merged by the caller.
+func DecideSettings(s State, next Settings, by string, at time.Time) ([]domain.Event, error) {
+	if !s.Exists() {
+		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
+	}
+	if err := ValidateSettings(next); err != nil {
+		return nil, err
+	}
+	return []domain.Event{SettingsChanged{Tenant: s.ID, Settings: next, By: by, At: at.UTC()}}, nil
+}
+
+// SettingsPatch holds the fields of a settings change; nil fields keep
+// their value.
+type SettingsPatch struct {
+	Currency                   *money.Currency
+	TimeZone                   *string
+	InvoiceValidationThreshold *money.Money
+	ExpensePolicy              *ExpensePolicyPatch
+}
+
+// ExpensePolicyPatch holds the fields of an expense policy change.
+type ExpensePolicyPatch struct {
+	Categories           *[]string
+	ReceiptRequiredAbove *money.Money
+	CategoryCeilings     *map[string]money.Money
+	MaxReceiptBytes      *int64
+}
+
+// Apply returns s with the patch's fields replaced.
+func (p SettingsPatch) Apply(s Settings) Settings {
+	if p.Currency != nil {
+		s.Currency = *p.Currency
+	}
+	if p.TimeZone != nil {
+		s.TimeZone = *p.TimeZone
+	}
+	if p.InvoiceValidationThreshold != nil {
+		s.InvoiceValidationThreshold = *p.InvoiceValidationThreshold
+	}
+	if e := p.ExpensePolicy; e != nil {
+		if e.Categories != nil {
+			s.ExpensePolicy.Categories = *e.Categories
+		}
+		if e.ReceiptRequiredAbove != nil {
+			s.ExpensePolicy.ReceiptRequiredAbove = *e.ReceiptRequiredAbove
+		}
+		if e.CategoryCeilings != nil {
+			s.ExpensePolicy.CategoryCeilings = *e.CategoryCeilings
+		}
+		if e.MaxReceiptBytes != nil {
+			s.ExpensePolicy.MaxReceiptBytes = *e.MaxReceiptBytes
+		}
+	}
+	return s
+}

@@ -1,0 +1,152 @@
+// Package catalog holds the tenant catalog in memory: every tenant's
+// record, folded from the platform's event log and kept current by a
+// subscription, so a tenant provisioned through any instance is served by
+// every instance without a restart.
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/atrium-platform/atrium/domain/tenancy"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/projections"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// Catalog is the tenants this deployment serves. It is safe for concurrent
+// use; reads never touch the event store.
+type Catalog struct {
+	store streams.Store
+	reg   *streams.Registry
+
+	mu        sync.RWMutex
+	tenants   map[tenant.ID]tenancy.State
+	domains   map[string]tenant.ID
+	position  streams.Position
+	progress  chan struct{}
+	listeners []func(tenancy.State)
+}
+
+// New returns an empty catalog; Run fills it.
+func New(store streams.Store, reg *streams.Registry) *Catalog {
+	return &Catalog{store: store, reg: reg, tenants: map[tenant.ID]tenancy.State{}, domains: map[string]tenant.ID{}, progress: make(chan struct{})}
+}
+
+// OnChange registers fn, called after each change to a tenant's record
+// (including its provisioning), from the catalog's goroutine, in order.
+// Register before Run.
+func (c *Catalog) OnChange(fn func(tenancy.State)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.listeners = append(c.listeners, fn)
+}
+
+// Run follows the platform log from its start: it blocks until ctx ends or
+// the subscription fails.
+func (c *Catalog) Run(ctx context.Context) error {
+	pctx := tenant.With(ctx, tenant.Platform)
+	return c.store.Subscribe(pctx, 0, func(_ context.Context, r streams.Record) error {
+		c.apply(r)
+		return nil
+	})
+}
+
+func (c *Catalog) apply(r streams.Record) {
+	var changed *tenancy.State
+	if r.Stream.Aggregate() == "tenant" && c.reg.Known(r.Type) {
+		if ev, err := c.reg.Decode(r.Type, r.Data); err == nil {
+			c.mu.Lock()
+			t := tenant.ID(r.Stream.ID())
+			before := c.tenants[t]
+			after := tenancy.Evolve(before, ev)
+			c.tenants[t] = after
+			for _, d := range before.Domains {
+				delete(c.domains, d)
+			}
+			for _, d := range after.Domains {
+				c.domains[d] = t
+			}
+			c.mu.Unlock()
+			changed = &after
+		}
+	}
+	c.mu.Lock()
+	c.position = r.Position
+	close(c.progress)
+	c.progress = make(chan struct{})
+	listeners := c.listeners
+	c.mu.Unlock()
+	if changed != nil {
+		for _, fn := range listeners {
+			fn(*changed)
+		}
+	}
+}
+
+// WaitFor returns once the catalog has applied the platform log up to pos,
+// or projections.ErrLagging when ctx ends first.
+func (c *Catalog) WaitFor(ctx context.Context, pos streams.Position) error {
+	for {
+		c.mu.RLock()
+		at, progress := c.position, c.progress
+		c.mu.RUnlock()
+		if at >= pos {
+			return nil
+		}
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: catalog at %d, waiting for %d", projections.ErrLagging, at, pos)
+		}
+	}
+}
+
+// Get returns a tenant's record.
+func (c *Catalog) Get(t tenant.ID) (tenancy.State, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	s, ok := c.tenants[t]
+	return s, ok
+}
+
+// Known reports whether t is provisioned (suspended or not).
+func (c *Catalog) Known(_ context.Context, t tenant.ID) bool {
+	_, ok := c.Get(t)
+	return ok
+}
+
+// ByDomain returns the tenant a custom domain belongs to.
+func (c *Catalog) ByDomain(host string) (tenant.ID, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t, ok := c.domains[tenancy.NormalizeDomain(host)]
+	return t, ok
+}
+
+// List returns every tenant, by slug.
+func (c *Catalog) List() []tenancy.State {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]tenancy.State, 0, len(c.tenants))
+	for _, s := range c.tenants {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Settings returns the ctx tenant's settings.
+func (c *Catalog) Settings(ctx context.Context) (tenancy.Settings, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return tenancy.Settings{}, err
+	}
+	s, ok := c.Get(t)
+	if !ok {
+		return tenancy.Settings{}, fmt.Errorf("%w: %s", streams.ErrUnknownTenant, t)
+	}
+	return s.Settings, nil
+}
