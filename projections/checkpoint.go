@@ -1,9 +1,13 @@
 package projections
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"io/fs"
+
+	"github.com/atrium-platform/atrium/domain"
+	"github.com/atrium-platform/atrium/streams"
 )
 
 //go:embed migrations
@@ -23,3 +27,17 @@ func CheckpointMigrations(d Dialect) (fs.FS, error) {
 
 // CheckpointName is the version-table name of the checkpoint migrations.
 const CheckpointName = "checkpoint"
+
+// Checkpoints returns the runner's own read model, projection_checkpoint, as
+// a Projector whose Apply does nothing, so read stores migrate it, and report
+// its schema version, like any other read model. Read stores migrate it
+// before any projector's.
+func Checkpoints() Projector { return checkpoints{} }
+
+type checkpoints struct{}
+
+func (checkpoints) Name() string                        { return CheckpointName }
+func (checkpoints) Migrations(d Dialect) (fs.FS, error) { return CheckpointMigrations(d) }
+func (checkpoints) Apply(context.Context, Tx, Dialect, streams.Record, domain.Event) error {
+	return nil
+}

@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"io/fs"
+	"sync"
 
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/streams"
@@ -51,17 +52,37 @@ type Projector interface {
 	Apply(ctx context.Context, tx Tx, d Dialect, rec streams.Record, ev domain.Event) error
 }
 
-// DB is a tenant's read database.
+// DB is a lease on a tenant's read database, from ReadStore.Open. Use it,
+// then Release it; never Close it: the store owns the pool.
 type DB struct {
 	*sql.DB
 	Dialect Dialect
+	release func()
 }
 
-// ReadStore opens tenants' read databases. Both methods take the tenant from
-// ctx and fail with tenant.ErrNoTenant without one.
+// NewDB returns a lease on db for ReadStore implementations: release is
+// called by the first Release of the lease, never twice.
+func NewDB(db *sql.DB, d Dialect, release func()) DB {
+	var once sync.Once
+	return DB{DB: db, Dialect: d, release: func() { once.Do(release) }}
+}
+
+// Release ends the lease once its rows are closed and its transactions
+// ended: the store may then close the pool to make room for other tenants.
+// Calling it again, or on a DB not from a store, does nothing.
+func (db DB) Release() {
+	if db.release != nil {
+		db.release()
+	}
+}
+
+// ReadStore opens tenants' read databases.
 type ReadStore interface {
-	// Open returns the ctx tenant's read database, creating it when needed.
-	// The caller must not close it; the store owns the pool.
+	// Open leases the ctx tenant's read database, creating it when needed;
+	// it fails with tenant.ErrNoTenant when ctx carries no tenant. The pool
+	// stays open at least until the lease is released: a store bounds how
+	// many pools it keeps open by closing those nobody leases, so a lease
+	// never released pins its pool. Safe for concurrent use.
 	Open(ctx context.Context) (DB, error)
 }
 

@@ -98,6 +98,7 @@ func (q *Queries) Report(ctx context.Context) ([]ClientAging, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer db.Release()
 	rows, err := db.QueryContext(ctx, `SELECT client_id, client_name, currency, due_date, outstanding FROM aging_open_items WHERE outstanding > 0`)
 	if err != nil {
 		return nil, fmt.Errorf("aging: %w", err)

@@ -162,6 +162,7 @@ func (q *Queries) List(ctx context.Context, f Filter) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
+	defer db.Release()
 	var where []string
 	var args []any
 	if f.Status != "" {
@@ -220,6 +221,7 @@ func (q *Queries) Get(ctx context.Context, id string) (Invoice, error) {
 	if err != nil {
 		return Invoice{}, err
 	}
+	defer db.Release()
 	rows, err := db.QueryContext(ctx, "SELECT "+columns+" FROM invoices WHERE id = ?", id)
 	if err != nil {
 		return Invoice{}, fmt.Errorf("get invoice: %w", err)
