@@ -503,6 +503,7 @@ type tenantRun struct {
 	timer     *time.Timer
 	committed map[string]streams.Position // per projector, in the database
 	staged    map[string]streams.Position // per projector, in the open batch
+	isolate   streams.Position            // events up to here commit one by one (after a failed commit)
 	progress  chan struct{}               // closed and replaced on every commit
 }
 
@@ -524,7 +525,7 @@ func (s *subscription) Subscribe(ctx context.Context, _ string) (<-chan *message
 		// resumes it. Failing here would fail the router's other handlers.
 		closed := make(chan *message.Message)
 		close(closed)
-		return closed, nil
+		return closed, nil //nolint:nilerr // reported through s.result; see above
 	}
 	return ch, nil
 }
@@ -724,8 +725,7 @@ func (tr *tenantRun) handle(gen uint64, msg *message.Message) error {
 	for _, p := range todo {
 		tr.staged[p.Name()] = rec.Position
 	}
-	tr.advanced(msg)
-	return nil
+	return tr.advanced(msg, rec.Position)
 }
 
 // apply runs one projector, turning a panic into an error so that the
@@ -773,23 +773,34 @@ func (tr *tenantRun) poisoned(gen uint64, msg *message.Message) {
 	for _, name := range todo {
 		tr.staged[name] = pos
 	}
-	tr.advanced(msg)
+	if err := tr.advanced(msg, pos); err != nil {
+		tr.abort(err)
+	}
 }
 
-// advanced counts an event into the open batch and commits when due.
-// Called with tr.mu held and a batch open.
-func (tr *tenantRun) advanced(msg *message.Message) {
+// advanced counts the event at pos into the open batch and commits when
+// due. Called with tr.mu held and a batch open.
+//
+// After a failed commit, the events of the failed batch are committed one
+// per transaction: an event whose commit fails (a deferred constraint, say)
+// is then found, and its error returned, so that it is retried and goes to
+// the poison queue instead of failing every batch that holds it.
+func (tr *tenantRun) advanced(msg *message.Message, pos streams.Position) error {
 	tr.batch++
+	if pos <= tr.isolate {
+		return tr.commit()
+	}
 	if tr.batch >= tr.r.cfg.BatchSize || msg.Metadata.Get(streams.MetaPending) == "0" {
 		if err := tr.commit(); err != nil {
 			tr.abort(err)
 		}
-		return
+		return nil
 	}
 	if tr.timer == nil {
 		gen := tr.gen
 		tr.timer = time.AfterFunc(tr.r.cfg.MaxBatchDelay, func() { tr.flush(gen) })
 	}
+	return nil
 }
 
 // position is the projector's checkpoint including the open batch.
@@ -850,9 +861,14 @@ func (tr *tenantRun) commit() error {
 	ctx := tenant.With(context.Background(), tr.t)
 	tx := cachedTx{tx: tr.tx, cache: tr.stmts}
 	now := checkpointTime(tr.db.Dialect, time.Now())
+	var last streams.Position
+	for _, pos := range tr.staged {
+		last = max(last, pos)
+	}
 	for name, pos := range tr.staged {
 		if _, err := tx.ExecContext(ctx, upsertCheckpoint(tr.db.Dialect), name, int64(pos), now); err != nil {
 			tr.rollback()
+			tr.isolate = max(tr.isolate, last)
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
@@ -862,6 +878,7 @@ func (tr *tenantRun) commit() error {
 	tr.db = DB{}
 	if err != nil {
 		tr.staged, tr.batch = nil, 0
+		tr.isolate = max(tr.isolate, last)
 		return fmt.Errorf("commit batch: %w", err)
 	}
 	for name, pos := range tr.staged {

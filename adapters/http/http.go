@@ -8,13 +8,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/atrium-platform/atrium/adapters/auth"
+	identitycmd "github.com/atrium-platform/atrium/commands/identity"
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
@@ -22,6 +23,7 @@ import (
 	"github.com/atrium-platform/atrium/projections/aging"
 	"github.com/atrium-platform/atrium/projections/audit"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
+	"github.com/atrium-platform/atrium/projections/memberlist"
 	"github.com/atrium-platform/atrium/streams"
 )
 
@@ -77,6 +79,9 @@ type Deps struct {
 	Invoices       *invoicecmd.Handler
 	Tenancy        *tenancycmd.Handler
 	Catalog        Catalog
+	Identity       *identitycmd.Handler
+	Members        *memberlist.Queries
+	Issuer         *auth.Issuer
 	InvoiceQueries *invoicelist.Queries
 	Aging          *aging.Queries
 	Audit          *audit.Reader
@@ -98,6 +103,9 @@ func (d Deps) Validate() error {
 	}
 	check(d.Invoices != nil, "Invoices")
 	check(d.Tenancy != nil, "Tenancy")
+	check(d.Identity != nil, "Identity")
+	check(d.Members != nil, "Members")
+	check(d.Issuer != nil, "Issuer")
 	check(d.Catalog != nil, "Catalog")
 	check(d.InvoiceQueries != nil, "InvoiceQueries")
 	check(d.Aging != nil, "Aging")
@@ -114,6 +122,7 @@ type api struct {
 	cfg     Config
 	deps    Deps
 	metrics *metrics
+	limiter loginLimiter
 }
 
 // New returns the Fiber app serving the API.
@@ -242,27 +251,4 @@ func (a *api) readAfter(c *fiber.Ctx) error {
 		c.Set("X-Projection-Position", formatUint(uint64(pos)))
 	}
 	return c.Next()
-}
-
-// HeaderIdentity is the development-stage authenticator: the caller is
-// whoever the X-User-ID and X-User-Roles headers say. It trusts the client
-// entirely; signed tokens replace it.
-type HeaderIdentity struct{}
-
-// Authenticate implements Authenticator.
-func (HeaderIdentity) Authenticate(_ context.Context, c *fiber.Ctx) (user.Principal, error) {
-	id := strings.TrimSpace(c.Get("X-User-ID"))
-	if id == "" || len(id) > 128 {
-		return user.Principal{}, user.ErrNoPrincipal
-	}
-	var roles []user.Role
-	for _, r := range strings.Split(c.Get("X-User-Roles"), ",") {
-		r = strings.TrimSpace(r)
-		if role, ok := user.ParseRole(r); ok {
-			roles = append(roles, role)
-		} else if user.Role(r) == user.PlatformAdmin {
-			roles = append(roles, user.PlatformAdmin)
-		}
-	}
-	return user.Principal{ID: user.ID(id), Roles: roles}, nil
 }

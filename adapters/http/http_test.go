@@ -11,19 +11,25 @@ import (
 	nethttp "net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/atrium-platform/atrium/adapters/auth"
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
 	"github.com/atrium-platform/atrium/adapters/stack"
+	identitycmd "github.com/atrium-platform/atrium/commands/identity"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
+	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/projections/aging"
 	"github.com/atrium-platform/atrium/projections/audit"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
+	"github.com/atrium-platform/atrium/projections/memberlist"
+	"github.com/google/uuid"
 )
 
 func clock() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }
@@ -65,26 +71,65 @@ func newStackApp(t *testing.T) (*fiber.App, *stack.Stack) {
 		Audit:          audit.NewReader(st.Store),
 		Progress:       st.Runner,
 		Tenants:        atriumhttp.HostTenants{BaseDomain: "atrium.test", Catalog: st.Catalog},
-		Auth:           atriumhttp.HeaderIdentity{},
+		Auth:           atriumhttp.BearerAuth{Issuer: st.Issuer, Identity: st.Identity, Logger: log},
+		Identity:       st.Identity,
+		Members:        memberlist.NewQueries(st.Reads),
+		Issuer:         st.Issuer,
 		Logger:         log,
 		Metrics:        prometheus.NewRegistry(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	stacks.Store(app, st)
 	return app, st
+}
+
+// stacks finds the stack behind an app, for minting tokens.
+var stacks sync.Map
+
+// mint opens a login for userID in tn (empty: the platform) and returns an
+// access token signed by the stack's issuer, as a login would.
+func mint(t *testing.T, app *fiber.App, tn, userID string, roles []user.Role) string {
+	t.Helper()
+	v, _ := stacks.Load(app)
+	st := v.(*stack.Stack)
+	sess := identitycmd.Session{ID: uuid.NewString(), UserID: userID, Tenant: tenant.ID(tn), Current: "unused", ExpiresAt: clock().Add(time.Hour), Roles: roles}
+	if tn == "" {
+		sess.Tenant = tenant.Platform
+	}
+	if err := st.Secrets.Create(context.Background(), sess); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := st.Issuer.Issue(auth.Claims{Subject: user.ID(userID), Tenant: tenant.ID(tn), Roles: roles, SessionID: sess.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 type caller struct {
 	t      *testing.T
 	app    *fiber.App
 	tenant string
-	user   string
-	roles  string
+	token  string
 }
 
-func as(t *testing.T, app *fiber.App, tn, user, roles string) caller {
-	return caller{t: t, app: app, tenant: tn, user: user, roles: roles}
+// as is a caller of tenant tn (header X-Tenant), holding a token for
+// userID with roles (comma-separated) in that tenant; no userID, no token.
+func as(t *testing.T, app *fiber.App, tn, userID, roles string) caller {
+	t.Helper()
+	c := caller{t: t, app: app, tenant: tn}
+	if userID != "" {
+		var rs []user.Role
+		for _, r := range strings.Split(roles, ",") {
+			if r != "" {
+				rs = append(rs, user.Role(r))
+			}
+		}
+		c.token = mint(t, app, tn, userID, rs)
+	}
+	return c
 }
 
 type reply struct {
@@ -109,9 +154,8 @@ func (c caller) do(method, path, body string, hdr ...string) reply {
 	if c.tenant != "" {
 		req.Header.Set("X-Tenant", c.tenant)
 	}
-	if c.user != "" {
-		req.Header.Set("X-User-ID", c.user)
-		req.Header.Set("X-User-Roles", c.roles)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		if hdr[i] == "Host" {
@@ -341,7 +385,7 @@ func TestBadInputIsAProblemNeverA500(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "POST /api/v1/invoices/%s/cancel HTTP/1.1\r\nHost: x\r\nX-Tenant: acme\r\nX-User-ID: u-fin\r\nX-User-Roles: finance\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", id, 2<<20)
+	fmt.Fprintf(conn, "POST /api/v1/invoices/%s/cancel HTTP/1.1\r\nHost: x\r\nX-Tenant: acme\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", id, fin.token, 2<<20)
 	resp, err := nethttp.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)

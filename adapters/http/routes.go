@@ -19,7 +19,11 @@ func (a *api) routes(app *fiber.App) {
 	app.Get("/readyz", a.readyz)
 	app.Get("/metrics", a.metrics.handler)
 
+	app.Get("/.well-known/jwks.json", a.jwks)
 	app.Get("/api/v1/branding", a.branding)
+	app.Post("/api/v1/auth/login", a.login)
+	app.Post("/api/v1/auth/refresh", a.refresh)
+	app.Post("/api/v1/auth/logout", a.authenticated, a.logout)
 
 	admin := app.Group("/admin/v1", a.platform)
 	admin.Post("/tenants", a.provisionTenant)
@@ -32,6 +36,10 @@ func (a *api) routes(app *fiber.App) {
 	v1.Get("/settings", a.getSettings)
 	v1.Put("/settings", a.putSettings)
 	reads := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{a.readAfter, h} }
+
+	v1.Get("/me", a.me)
+	v1.Post("/users", a.addUser)
+	v1.Get("/users", reads(a.listUsers)...)
 
 	v1.Post("/invoices", a.createInvoice)
 	v1.Get("/invoices", reads(a.listInvoices)...)

@@ -207,8 +207,8 @@ func (a *api) putSettings(c *fiber.Ctx) error {
 	return writeJSON(c, fiber.StatusOK, settingsView(s.Settings))
 }
 
-// platform authenticates a platform administrator for /admin routes: a
-// request that names no tenant.
+// platform authenticates a platform administrator for /admin routes, with
+// a token that names no tenant.
 func (a *api) platform(c *fiber.Ctx) error {
 	p, err := a.deps.Auth.Authenticate(c.UserContext(), c)
 	if err != nil {

@@ -15,8 +15,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/atrium-platform/atrium/adapters/auth"
 	"github.com/atrium-platform/atrium/adapters/jetstream"
 	"github.com/atrium-platform/atrium/adapters/sqlite"
+	identitycmd "github.com/atrium-platform/atrium/commands/identity"
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/domain/money"
@@ -26,6 +28,7 @@ import (
 	"github.com/atrium-platform/atrium/projections/aging"
 	"github.com/atrium-platform/atrium/projections/catalog"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
+	"github.com/atrium-platform/atrium/projections/memberlist"
 	"github.com/atrium-platform/atrium/streams"
 )
 
@@ -42,6 +45,10 @@ type Config struct {
 	SyncInterval time.Duration
 	// BaseDomain is the domain tenants are served under.
 	BaseDomain string
+	// AccessTTL is an access token's lifetime; default 15 minutes.
+	AccessTTL time.Duration
+	// RefreshTTL is a login's lifetime; default 30 days.
+	RefreshTTL time.Duration
 	// Now is the clock; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -61,6 +68,9 @@ type Stack struct {
 	Catalog    *catalog.Catalog
 	Invoices   *invoicecmd.Handler
 	Tenancy    *tenancycmd.Handler
+	Identity   *identitycmd.Handler
+	Secrets    *jetstream.Secrets
+	Issuer     *auth.Issuer
 	Projectors []projections.Projector
 
 	stopCatalog context.CancelFunc
@@ -80,6 +90,9 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	}
 	if cfg.BaseDomain == "" {
 		cfg.BaseDomain = "localhost"
+	}
+	if cfg.RefreshTTL == 0 {
+		cfg.RefreshTTL = 30 * 24 * time.Hour
 	}
 	s = &Stack{cfg: cfg, log: cfg.Logger}
 	defer func() {
@@ -111,6 +124,7 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	s.Registry = streams.NewRegistry()
 	invoicecmd.Register(s.Registry)
 	tenancycmd.Register(s.Registry)
+	identitycmd.Register(s.Registry)
 
 	if s.Reads, err = sqlite.Open(filepath.Join(cfg.DataDir, "read"), sqlite.Config{}); err != nil {
 		return nil, fmt.Errorf("read store: %w", err)
@@ -126,7 +140,7 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("poison queue: %w", err)
 	}
-	s.Projectors = []projections.Projector{invoicelist.New(), aging.New()}
+	s.Projectors = []projections.Projector{invoicelist.New(), aging.New(), memberlist.New()}
 	if s.Runner, err = projections.NewRunner(projections.RunnerConfig{
 		Store: s.Reads, Migrator: s.Reads, Registry: s.Registry, Source: source, Projectors: s.Projectors,
 		Poison: poison, Logger: s.log,
@@ -167,6 +181,27 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 		return nil, fmt.Errorf("tenant catalog: %w", err)
 	}
 
+	if s.Secrets, err = jetstream.OpenSecrets(ctx, nc, cfg.RefreshTTL); err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	pemKey, err := s.Secrets.SigningKey(ctx, func() ([]byte, error) {
+		k, err := auth.NewKey()
+		if err != nil {
+			return nil, err
+		}
+		return auth.MarshalKey(k)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	key, err := auth.UnmarshalKey(pemKey)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	if s.Issuer, err = auth.NewIssuer(auth.IssuerConfig{Keys: []auth.Key{key}, AccessTTL: cfg.AccessTTL, Now: cfg.Now}); err != nil {
+		return nil, err
+	}
+	s.Identity = identitycmd.NewHandler(s.Store, s.Registry, s.Secrets, s.Secrets, auth.Argon2{}, auth.TokenPort{Issuer: s.Issuer}, cfg.Now)
 	s.Invoices = invoicecmd.NewHandler(s.Store, s.Registry, settings{s.Catalog}, cfg.Now)
 	s.Tenancy = tenancycmd.NewHandler(s.Store, s.Registry, resources{s}, s.Catalog, cfg.BaseDomain, cfg.Now)
 	return s, nil

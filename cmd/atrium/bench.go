@@ -221,6 +221,7 @@ func rawSQLite(ctx context.Context, dir string, n int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	defer db.Release()
 	const batch = 500
 	start := time.Now()
 	for i := 0; i < n; i += batch {

@@ -23,6 +23,8 @@ type config struct {
 	NATSListen   string `env:"ATRIUM_NATS_LISTEN" help:"Also expose the embedded NATS server on this address (e.g. 127.0.0.1:4222)."`
 	NATSSync     string `env:"ATRIUM_NATS_SYNC" default:"default" help:"Embedded JetStream fsync: 'default' (every 2 min), 'always' (every acknowledged append), or a duration."`
 	ReadAfterMax string `env:"ATRIUM_READ_AFTER_MAX" default:"5s" help:"Longest a read waits for X-Read-After."`
+	AdminEmail   string `env:"ATRIUM_BOOTSTRAP_ADMIN_EMAIL" help:"Make this address a platform administrator on start."`
+	AdminPass    string `env:"ATRIUM_BOOTSTRAP_ADMIN_PASSWORD" help:"Their password, when the account is new."`
 }
 
 // Validate returns every configuration problem, joined, or nil.
@@ -56,6 +58,12 @@ func (c *config) Validate() error {
 	}
 	if d, err := time.ParseDuration(c.ReadAfterMax); err != nil || d <= 0 {
 		errs = append(errs, fmt.Errorf("ATRIUM_READ_AFTER_MAX %q is not a positive duration", c.ReadAfterMax))
+	}
+	if (c.AdminEmail == "") != (c.AdminPass == "") {
+		errs = append(errs, errors.New("ATRIUM_BOOTSTRAP_ADMIN_EMAIL and ATRIUM_BOOTSTRAP_ADMIN_PASSWORD go together"))
+	}
+	if c.AdminPass != "" && (len(c.AdminPass) < 10 || len(c.AdminPass) > 256) {
+		errs = append(errs, errors.New("ATRIUM_BOOTSTRAP_ADMIN_PASSWORD must be 10 to 256 bytes long"))
 	}
 	if c.NATSURL != "" && c.NATSListen != "" {
 		errs = append(errs, errors.New("ATRIUM_NATS_LISTEN applies to the embedded server only; unset it or ATRIUM_NATS_URL"))

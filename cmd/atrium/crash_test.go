@@ -77,8 +77,32 @@ func startServe(t *testing.T, bin, dataDir, addr string, demo bool, env ...strin
 }
 
 type apiClient struct {
-	base string
-	c    *http.Client
+	base  string
+	c     *http.Client
+	token string
+}
+
+// login logs the demo member with role in on acme.
+func (a *apiClient) login(t *testing.T, role string) {
+	t.Helper()
+	for _, u := range demoUsers {
+		if string(u.role) != role {
+			continue
+		}
+		resp, b, err := a.do("POST", "/auth/login", "", fmt.Sprintf(`{"email":%q,"password":%q}`, u.email, DemoPassword), nil)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("login %s: %v %s", u.email, err, b)
+		}
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		if err := json.Unmarshal(b, &tok); err != nil {
+			t.Fatal(err)
+		}
+		a.token = tok.AccessToken
+		return
+	}
+	t.Fatalf("no demo member with role %s", role)
 }
 
 type apiResponse struct {
@@ -86,18 +110,15 @@ type apiResponse struct {
 	Header     http.Header
 }
 
-func (a apiClient) do(method, path, role, body string, hdr map[string]string) (apiResponse, []byte, error) {
+func (a *apiClient) do(method, path, _, body string, hdr map[string]string) (apiResponse, []byte, error) {
 	req, err := http.NewRequest(method, a.base+path, strings.NewReader(body))
 	if err != nil {
 		return apiResponse{}, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Tenant", "acme")
-	for _, u := range demoUsers {
-		if string(u.role) == role {
-			req.Header.Set("X-User-ID", string(u.id))
-			req.Header.Set("X-User-Roles", role)
-		}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
@@ -132,7 +153,8 @@ func killDashNine(t *testing.T, bin string, env ...string) {
 	dataDir := t.TempDir()
 	addr := freeAddr(t)
 	srv := startServe(t, bin, dataDir, addr, true, env...)
-	api := apiClient{base: "http://" + addr + "/api/v1", c: &http.Client{Timeout: 10 * time.Second}}
+	api := &apiClient{base: "http://" + addr + "/api/v1", c: &http.Client{Timeout: 10 * time.Second}}
+	api.login(t, "finance")
 
 	var (
 		mu     sync.Mutex
@@ -183,6 +205,7 @@ func killDashNine(t *testing.T, bin string, env ...string) {
 	}
 
 	startServe(t, bin, dataDir, addr, true, env...)
+	api.login(t, "finance") // the login outlives the restart too, but a fresh one proves the demo users survived
 	// Every acknowledged invoice is readable, projected, at its version: the
 	// read waits until the projections reached the highest acknowledged position.
 	readAfter := map[string]string{"X-Read-After": fmt.Sprint(maxPos)}

@@ -17,6 +17,7 @@ import (
 	"github.com/atrium-platform/atrium/projections/aging"
 	"github.com/atrium-platform/atrium/projections/audit"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
+	"github.com/atrium-platform/atrium/projections/memberlist"
 )
 
 func newHTTP(s *serveCmd, st *stack.Stack, log *slog.Logger) (*fiber.App, error) {
@@ -31,7 +32,10 @@ func newHTTP(s *serveCmd, st *stack.Stack, log *slog.Logger) (*fiber.App, error)
 		Audit:          audit.NewReader(st.Store),
 		Progress:       st.Runner,
 		Tenants:        atriumhttp.HostTenants{BaseDomain: s.BaseDomain, Catalog: st.Catalog},
-		Auth:           atriumhttp.HeaderIdentity{},
+		Auth:           atriumhttp.BearerAuth{Issuer: st.Issuer, Identity: st.Identity, Logger: log},
+		Identity:       st.Identity,
+		Members:        memberlist.NewQueries(st.Reads),
+		Issuer:         st.Issuer,
 		Ready: []atriumhttp.ReadyCheck{
 			{Name: "nats", Check: func(context.Context) error {
 				if status := st.NC.Status(); status != nats.CONNECTED {
@@ -52,6 +56,7 @@ func newHTTP(s *serveCmd, st *stack.Stack, log *slog.Logger) (*fiber.App, error)
 				if err != nil {
 					return err
 				}
+				defer db.Release()
 				return db.PingContext(ctx)
 			}},
 		},

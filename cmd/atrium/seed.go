@@ -8,6 +8,7 @@ import (
 
 	"github.com/atrium-platform/atrium/adapters/stack"
 	"github.com/atrium-platform/atrium/commands"
+	identitycmd "github.com/atrium-platform/atrium/commands/identity"
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/domain/money"
@@ -16,30 +17,23 @@ import (
 	"github.com/atrium-platform/atrium/domain/user"
 )
 
-// demoUser is a member of a demo tenant. Their ids are fixed so the printed
-// instructions stay true across runs.
+// DemoPassword is every demo member's password.
+const DemoPassword = "atrium-demo-password"
+
+// demoUser is a member of both demo tenants, with one role.
 type demoUser struct {
-	name string
-	id   user.ID
-	role user.Role
+	name  string
+	email string
+	role  user.Role
 }
 
 var demoUsers = []demoUser{
-	{"Ada Admin", "00000000-0000-4000-8000-000000000001", user.Admin},
-	{"Fiona Finance", "00000000-0000-4000-8000-000000000002", user.Finance},
-	{"Max Manager", "00000000-0000-4000-8000-000000000003", user.Manager},
-	{"Sam Sales", "00000000-0000-4000-8000-000000000004", user.Sales},
-	{"Eve Employee", "00000000-0000-4000-8000-000000000005", user.Employee},
-	{"Otto Auditor", "00000000-0000-4000-8000-000000000006", user.Auditor},
-}
-
-func demoAs(ctx context.Context, t tenant.ID, role user.Role) context.Context {
-	for _, u := range demoUsers {
-		if u.role == role {
-			return user.With(tenant.With(ctx, t), user.Principal{ID: u.id, Roles: []user.Role{role}})
-		}
-	}
-	panic("no demo user with role " + string(role))
+	{"Ada Admin", "admin@demo.example", user.Admin},
+	{"Fiona Finance", "finance@demo.example", user.Finance},
+	{"Max Manager", "manager@demo.example", user.Manager},
+	{"Sam Sales", "sales@demo.example", user.Sales},
+	{"Eve Employee", "employee@demo.example", user.Employee},
+	{"Otto Auditor", "auditor@demo.example", user.Auditor},
 }
 
 type demoClient struct{ id, name string }
@@ -68,10 +62,24 @@ func seedDemo(ctx context.Context, st *stack.Stack, log *slog.Logger) error {
 		}); err != nil {
 			return fmt.Errorf("provision %s: %w", t, err)
 		}
-		sales := demoUsers[3].id
+		ids := map[user.Role]user.ID{}
+		bootstrap := user.With(tenant.With(ctx, t), user.Principal{ID: "demo-seed", Roles: []user.Role{user.Admin}})
+		for _, u := range demoUsers {
+			res, err := st.Identity.AddMember(bootstrap, identitycmd.AddMember{
+				Request: commands.Request{CommandID: newCommandID()}, Email: u.email, Name: u.name, Password: DemoPassword, Roles: []string{string(u.role)},
+			})
+			if err != nil {
+				return fmt.Errorf("%s member %s: %w", t, u.email, err)
+			}
+			ids[u.role] = user.ID(res.ID)
+		}
+		as := func(role user.Role) context.Context {
+			return user.With(tenant.With(ctx, t), user.Principal{ID: ids[role], Roles: []user.Role{role}})
+		}
+		sales := ids[user.Sales]
 		h := st.Invoices
 		create := func(c demoClient, days int, qty, price int64) (string, error) {
-			r, err := h.Create(demoAs(ctx, t, user.Finance), invoicecmd.CreateInvoice{
+			r, err := h.Create(as(user.Finance), invoicecmd.CreateInvoice{
 				Request: commands.Request{CommandID: newCommandID()}, ClientID: c.id, ClientName: c.name,
 				Currency: "EUR", DueDate: today.AddDate(0, 0, days).Format(time.DateOnly), SalesRep: string(sales),
 				Lines: []invoicecmd.LineInput{
@@ -82,11 +90,11 @@ func seedDemo(ctx context.Context, st *stack.Stack, log *slog.Logger) error {
 			return r.ID, err
 		}
 		issue := func(id string) error {
-			_, err := h.Issue(demoAs(ctx, t, user.Finance), invoicecmd.IssueInvoice{Request: commands.Request{CommandID: newCommandID()}, InvoiceID: id})
+			_, err := h.Issue(as(user.Finance), invoicecmd.IssueInvoice{Request: commands.Request{CommandID: newCommandID()}, InvoiceID: id})
 			return err
 		}
 		pay := func(id string, amount int64) error {
-			_, err := h.RecordPayment(demoAs(ctx, t, user.Finance), invoicecmd.RecordPayment{
+			_, err := h.RecordPayment(as(user.Finance), invoicecmd.RecordPayment{
 				Request: commands.Request{CommandID: newCommandID()}, InvoiceID: id,
 				Amount: money.New(amount, "EUR"), PaidAt: today, Reference: "bank transfer",
 			})
@@ -135,7 +143,7 @@ func seedDemo(ctx context.Context, st *stack.Stack, log *slog.Logger) error {
 				if err := issue(id); err != nil {
 					return err
 				}
-				_, err = h.Approve(demoAs(ctx, t, user.Manager), invoicecmd.ApproveInvoice{Request: commands.Request{CommandID: newCommandID()}, InvoiceID: id})
+				_, err = h.Approve(as(user.Manager), invoicecmd.ApproveInvoice{Request: commands.Request{CommandID: newCommandID()}, InvoiceID: id})
 				return err
 			},
 			func() error { // pending validation
@@ -153,7 +161,7 @@ func seedDemo(ctx context.Context, st *stack.Stack, log *slog.Logger) error {
 				if err := issue(id); err != nil {
 					return err
 				}
-				_, err = h.Reject(demoAs(ctx, t, user.Manager), invoicecmd.RejectInvoice{Request: commands.Request{CommandID: newCommandID()}, InvoiceID: id, Reason: "Rates not agreed with the client"})
+				_, err = h.Reject(as(user.Manager), invoicecmd.RejectInvoice{Request: commands.Request{CommandID: newCommandID()}, InvoiceID: id, Reason: "Rates not agreed with the client"})
 				return err
 			},
 			func() error { // cancelled
@@ -161,7 +169,7 @@ func seedDemo(ctx context.Context, st *stack.Stack, log *slog.Logger) error {
 				if err != nil {
 					return err
 				}
-				_, err = h.Cancel(demoAs(ctx, t, user.Finance), invoicecmd.CancelInvoice{Request: commands.Request{CommandID: newCommandID()}, InvoiceID: id, Reason: "Duplicate of an earlier invoice"})
+				_, err = h.Cancel(as(user.Finance), invoicecmd.CancelInvoice{Request: commands.Request{CommandID: newCommandID()}, InvoiceID: id, Reason: "Duplicate of an earlier invoice"})
 				return err
 			},
 		)
@@ -177,11 +185,13 @@ func seedDemo(ctx context.Context, st *stack.Stack, log *slog.Logger) error {
 }
 
 func printDemo() {
-	fmt.Println("Demo tenants seeded: acme and globex.")
-	fmt.Println("Open http://acme.localhost:8080/api/v1/branding, or call the API with the tenant and a demo user (development identity headers):")
+	fmt.Println("Demo tenants seeded: acme and globex. Their members, in both tenants, use the password " + DemoPassword + ":")
 	for _, u := range demoUsers {
-		fmt.Printf("  %-14s -H 'X-Tenant: acme' -H 'X-User-ID: %s' -H 'X-User-Roles: %s'\n", u.name, u.id, u.role)
+		fmt.Printf("  %-14s %-22s role %s\n", u.name, u.email, u.role)
 	}
-	fmt.Println("For example:")
-	fmt.Printf("  curl -s localhost:8080/api/v1/invoices -H 'X-Tenant: acme' -H 'X-User-ID: %s' -H 'X-User-Roles: finance'\n", demoUsers[1].id)
+	fmt.Println("Log in on a tenant and call the API with the access token:")
+	fmt.Println(`  TOKEN=$(curl -s http://acme.localhost:8080/api/v1/auth/login -H 'Content-Type: application/json' \`)
+	fmt.Println(`    -d '{"email":"finance@demo.example","password":"` + DemoPassword + `"}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')`)
+	fmt.Println(`  curl -s http://acme.localhost:8080/api/v1/invoices -H "Authorization: Bearer $TOKEN"`)
+	fmt.Println("Branding, public: http://acme.localhost:8080/api/v1/branding")
 }

@@ -45,6 +45,11 @@ func (s *serveCmd) Run() error {
 			log.Error("shutdown", "err", err)
 		}
 	}()
+	if s.AdminEmail != "" {
+		if err := st.Identity.EnsurePlatformAdmin(ctx, s.AdminEmail, s.AdminPass); err != nil {
+			return fmt.Errorf("bootstrap administrator: %w", err)
+		}
+	}
 	if fresh && s.Demo {
 		if err := seedDemo(ctx, st, log); err != nil {
 			return fmt.Errorf("demo seed: %w", err)

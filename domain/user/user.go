@@ -38,6 +38,8 @@ func ParseRole(s string) (Role, bool) {
 type Principal struct {
 	ID    ID
 	Roles []Role
+	// SessionID names the login the request belongs to, when it has one.
+	SessionID string
 }
 
 // Has reports whether p holds at least one of roles.

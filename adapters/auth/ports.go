@@ -1,0 +1,33 @@
+package auth
+
+import (
+	"time"
+
+	"github.com/atrium-platform/atrium/commands/identity"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/user"
+)
+
+// Argon2 implements identity.Passwords.
+type Argon2 struct{}
+
+var _ identity.Passwords = Argon2{}
+
+// Hash implements identity.Passwords.
+func (Argon2) Hash(pw string) (string, error) { return HashPassword(pw) }
+
+// Check implements identity.Passwords.
+func (Argon2) Check(hash, pw string) (bool, error) { return CheckPassword(hash, pw) }
+
+// Dummy implements identity.Passwords.
+func (Argon2) Dummy(pw string) { DummyCheck(pw) }
+
+// TokenPort adapts an Issuer to identity.Tokens.
+type TokenPort struct{ Issuer *Issuer }
+
+var _ identity.Tokens = TokenPort{}
+
+// Issue implements identity.Tokens.
+func (p TokenPort) Issue(userID user.ID, t tenant.ID, roles []user.Role, sessionID string) (string, time.Duration, error) {
+	return p.Issuer.Issue(Claims{Subject: userID, Tenant: t, Roles: roles, SessionID: sessionID})
+}

@@ -1,0 +1,278 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/atrium-platform/atrium/adapters/auth"
+	identitycmd "github.com/atrium-platform/atrium/commands/identity"
+	"github.com/atrium-platform/atrium/domain/identity"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/projections/memberlist"
+)
+
+// BearerAuth authenticates "Authorization: Bearer <access token>": a valid
+// signature, an open login, and a token of the request's tenant. A token of
+// another tenant is refused with 403 tenant_mismatch, and the attempt is
+// recorded in both tenants' security logs.
+type BearerAuth struct {
+	Issuer   *auth.Issuer
+	Identity *identitycmd.Handler
+	Logger   interface {
+		Error(msg string, args ...any)
+	}
+}
+
+// Authenticate implements Authenticator.
+func (b BearerAuth) Authenticate(ctx context.Context, c *fiber.Ctx) (user.Principal, error) {
+	h := c.Get(fiber.HeaderAuthorization)
+	raw, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || raw == "" {
+		return user.Principal{}, user.ErrNoPrincipal
+	}
+	claims, err := b.Issuer.Verify(strings.TrimSpace(raw))
+	if err != nil {
+		return user.Principal{}, user.ErrNoPrincipal
+	}
+	active, err := b.Identity.Active(ctx, claims.SessionID)
+	if err != nil {
+		return user.Principal{}, err
+	}
+	if !active {
+		return user.Principal{}, user.ErrNoPrincipal
+	}
+	reqTenant, _ := tenant.From(ctx)
+	if claims.Tenant != reqTenant {
+		if claims.Tenant != "" && reqTenant != "" {
+			if err := b.Identity.RecordCrossTenant(ctx, identity.CrossTenantAttempt{
+				UserID: string(claims.Subject), TokenTenant: claims.Tenant, RequestTenant: reqTenant, Method: c.Method(), Path: c.Path(),
+			}); err != nil {
+				b.Logger.Error("recording a cross-tenant attempt", "err", err)
+			}
+		}
+		return user.Principal{}, problem(fiber.StatusForbidden, "tenant_mismatch", "this token was issued for another tenant")
+	}
+	return user.Principal{ID: claims.Subject, Roles: claims.Roles, SessionID: claims.SessionID}, nil
+}
+
+// loginLimiter allows each tenant and email a few attempts, then one every
+// few seconds.
+type loginLimiter struct {
+	mu       sync.Mutex
+	limiters map[string]*limiterEntry
+}
+
+type limiterEntry struct {
+	l    *rate.Limiter
+	seen time.Time
+}
+
+func (l *loginLimiter) allow(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if l.limiters == nil {
+		l.limiters = map[string]*limiterEntry{}
+	}
+	if len(l.limiters) > 100_000 { // forget idle entries rather than grow without bound
+		for k, e := range l.limiters {
+			if now.Sub(e.seen) > 10*time.Minute {
+				delete(l.limiters, k)
+			}
+		}
+	}
+	e, ok := l.limiters[key]
+	if !ok {
+		e = &limiterEntry{l: rate.NewLimiter(rate.Every(12*time.Second), 5)}
+		l.limiters[key] = e
+	}
+	e.seen = now
+	return e.l.Allow()
+}
+
+// optionalTenant resolves the tenant when the request names one: auth
+// routes without one act on the platform's administrators.
+func (a *api) optionalTenant(c *fiber.Ctx) (context.Context, error) {
+	t, err := a.deps.Tenants.Resolve(c)
+	if errors.Is(err, tenant.ErrNoTenant) {
+		return c.UserContext(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return tenant.With(c.UserContext(), t), nil
+}
+
+type tokenView struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+}
+
+func writeTokens(c *fiber.Ctx, p identitycmd.TokenPair) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return writeJSON(c, fiber.StatusOK, tokenView{AccessToken: p.AccessToken, RefreshToken: p.RefreshToken, TokenType: "Bearer", ExpiresIn: int64(p.ExpiresIn.Seconds())})
+}
+
+func invalidCredentials() *Problem {
+	return problem(fiber.StatusUnauthorized, "invalid_credentials", "the email or the password is wrong")
+}
+
+func (a *api) login(c *fiber.Ctx) error {
+	ctx, err := a.optionalTenant(c)
+	if err != nil {
+		return err
+	}
+	var b struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := decode(c, &b, false); err != nil {
+		return err
+	}
+	t, _ := tenant.From(ctx)
+	if !a.limiter.allow(string(t) + "\x00" + strings.ToLower(strings.TrimSpace(b.Email))) {
+		c.Set(fiber.HeaderRetryAfter, "12")
+		return problem(fiber.StatusTooManyRequests, "too_many_attempts", "too many login attempts; wait and try again")
+	}
+	pair, err := a.deps.Identity.Login(ctx, b.Email, b.Password)
+	if errors.Is(err, identitycmd.ErrInvalidCredentials) {
+		return invalidCredentials()
+	}
+	if err != nil {
+		return err
+	}
+	return writeTokens(c, pair)
+}
+
+func (a *api) refresh(c *fiber.Ctx) error {
+	ctx, err := a.optionalTenant(c)
+	if err != nil {
+		return err
+	}
+	var b struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := decode(c, &b, false); err != nil {
+		return err
+	}
+	pair, err := a.deps.Identity.Refresh(ctx, b.RefreshToken)
+	switch {
+	case errors.Is(err, identitycmd.ErrRefreshReused):
+		return problem(fiber.StatusUnauthorized, "refresh_token_reused", "this refresh token was already used; the login is revoked")
+	case errors.Is(err, identitycmd.ErrInvalidRefresh):
+		return problem(fiber.StatusUnauthorized, "invalid_refresh_token", "the refresh token is not valid")
+	case err != nil:
+		return err
+	}
+	return writeTokens(c, pair)
+}
+
+// authenticated resolves an optional tenant and requires a caller.
+func (a *api) authenticated(c *fiber.Ctx) error {
+	ctx, err := a.optionalTenant(c)
+	if err != nil {
+		return err
+	}
+	p, err := a.deps.Auth.Authenticate(ctx, c)
+	if err != nil {
+		return err
+	}
+	c.SetUserContext(user.With(ctx, p))
+	return c.Next()
+}
+
+func (a *api) logout(c *fiber.Ctx) error {
+	if err := a.deps.Identity.Logout(c.UserContext()); err != nil {
+		return err
+	}
+	c.Status(fiber.StatusNoContent)
+	return nil
+}
+
+func (a *api) me(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	p, _ := user.From(ctx)
+	t, _ := tenant.From(ctx)
+	email := ""
+	if m, err := a.deps.Identity.Member(ctx, p.ID); err == nil {
+		email = m.Email
+	}
+	roles := p.Roles
+	if roles == nil {
+		roles = []user.Role{}
+	}
+	return writeJSON(c, fiber.StatusOK, map[string]any{"user_id": p.ID, "email": email, "tenant": string(t), "roles": roles})
+}
+
+type userView struct {
+	UserID  string      `json:"user_id"`
+	Email   string      `json:"email"`
+	Name    string      `json:"name,omitempty"`
+	Roles   []user.Role `json:"roles"`
+	AddedAt *time.Time  `json:"added_at,omitempty"`
+}
+
+func (a *api) addUser(c *fiber.Ctx) error {
+	req, err := request(c)
+	if err != nil {
+		return err
+	}
+	var b struct {
+		Email    string   `json:"email"`
+		Name     string   `json:"name"`
+		Password string   `json:"password"`
+		Roles    []string `json:"roles"`
+	}
+	if err := decode(c, &b, false); err != nil {
+		return err
+	}
+	res, err := a.deps.Identity.AddMember(c.UserContext(), identitycmd.AddMember{Request: req, Email: b.Email, Name: b.Name, Password: b.Password, Roles: b.Roles})
+	if err != nil {
+		return err
+	}
+	m, err := a.deps.Identity.Member(c.UserContext(), user.ID(res.ID))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderLocation, "/api/v1/users/"+res.ID)
+	return writeJSON(c, fiber.StatusCreated, userView{UserID: m.UserID, Email: m.Email, Name: m.Name, Roles: m.Roles})
+}
+
+func (a *api) listUsers(c *fiber.Ctx) error {
+	n, err := limit(c)
+	if err != nil {
+		return err
+	}
+	ms, next, err := a.deps.Members.List(c.UserContext(), n, c.Query("cursor"))
+	if errors.Is(err, memberlist.ErrBadCursor) {
+		return problem(fiber.StatusBadRequest, "invalid_cursor", "the cursor is not one this list gave")
+	}
+	if err != nil {
+		return err
+	}
+	items := make([]userView, len(ms))
+	for i, m := range ms {
+		at := m.AddedAt
+		items[i] = userView{UserID: m.UserID, Email: m.Email, Name: m.Name, Roles: m.Roles, AddedAt: &at}
+	}
+	return writeJSON(c, fiber.StatusOK, list(items, next))
+}
+
+func (a *api) jwks(c *fiber.Ctx) error {
+	b, err := a.deps.Issuer.JWKS()
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "application/jwk-set+json")
+	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
+	return c.Send(b)
+}

@@ -1,0 +1,154 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/atrium-platform/atrium/commands/identity"
+)
+
+// Secrets keeps what must never be in an event: password hashes and
+// logins, each in its own JetStream key-value bucket, and the token signing
+// key. It implements identity.Credentials and identity.Sessions.
+type Secrets struct {
+	creds    jetstream.KeyValue
+	sessions jetstream.KeyValue
+	keys     jetstream.KeyValue
+}
+
+// OpenSecrets creates or opens the buckets. Sessions expire from the store
+// after sessionTTL.
+func OpenSecrets(ctx context.Context, nc *nats.Conn, sessionTTL time.Duration) (*Secrets, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	open := func(cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+		cfg.Storage = jetstream.FileStorage
+		kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+		if err != nil {
+			return nil, translate(fmt.Errorf("bucket %s: %w", cfg.Bucket, err))
+		}
+		return kv, nil
+	}
+	s := &Secrets{}
+	if s.creds, err = open(jetstream.KeyValueConfig{Bucket: "ATRIUM_CREDENTIALS", Description: "password hashes by user id"}); err != nil {
+		return nil, err
+	}
+	if s.sessions, err = open(jetstream.KeyValueConfig{Bucket: "ATRIUM_SESSIONS", Description: "logins by session id", TTL: sessionTTL}); err != nil {
+		return nil, err
+	}
+	if s.keys, err = open(jetstream.KeyValueConfig{Bucket: "ATRIUM_KEYS", Description: "token signing keys"}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+var kvKey = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+func checkKey(k string) error {
+	if !kvKey.MatchString(k) {
+		return fmt.Errorf("%w: key %q", identity.ErrNotFound, k)
+	}
+	return nil
+}
+
+// SetPasswordHash implements identity.Credentials.
+func (s *Secrets) SetPasswordHash(ctx context.Context, userID, hash string) error {
+	if err := checkKey(userID); err != nil {
+		return err
+	}
+	_, err := s.creds.PutString(ctx, userID, hash)
+	return translate(err)
+}
+
+// PasswordHash implements identity.Credentials.
+func (s *Secrets) PasswordHash(ctx context.Context, userID string) (string, error) {
+	if err := checkKey(userID); err != nil {
+		return "", err
+	}
+	e, err := s.creds.Get(ctx, userID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", identity.ErrNotFound
+	}
+	if err != nil {
+		return "", translate(err)
+	}
+	return string(e.Value()), nil
+}
+
+// Create implements identity.Sessions.
+func (s *Secrets) Create(ctx context.Context, sess identity.Session) error {
+	if err := checkKey(sess.ID); err != nil {
+		return err
+	}
+	b, err := json.Marshal(sess)
+	if err != nil {
+		return err
+	}
+	_, err = s.sessions.Create(ctx, sess.ID, b)
+	return translate(err)
+}
+
+// Get implements identity.Sessions.
+func (s *Secrets) Get(ctx context.Context, id string) (identity.Session, uint64, error) {
+	if err := checkKey(id); err != nil {
+		return identity.Session{}, 0, err
+	}
+	e, err := s.sessions.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return identity.Session{}, 0, identity.ErrNotFound
+	}
+	if err != nil {
+		return identity.Session{}, 0, translate(err)
+	}
+	var sess identity.Session
+	if err := json.Unmarshal(e.Value(), &sess); err != nil {
+		return identity.Session{}, 0, fmt.Errorf("session %s: %w", id, err)
+	}
+	return sess, e.Revision(), nil
+}
+
+// Update implements identity.Sessions as a compare-and-set.
+func (s *Secrets) Update(ctx context.Context, sess identity.Session, revision uint64) error {
+	b, err := json.Marshal(sess)
+	if err != nil {
+		return err
+	}
+	_, err = s.sessions.Update(ctx, sess.ID, b, revision)
+	var apiErr *jetstream.APIError
+	if errors.Is(err, jetstream.ErrKeyExists) || (errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeWrongLastSeq) {
+		return identity.ErrStale
+	}
+	return translate(err)
+}
+
+// SigningKey returns the stored signing key, storing the one make returns
+// when there is none yet: every instance signs with the same key.
+func (s *Secrets) SigningKey(ctx context.Context, make func() ([]byte, error)) ([]byte, error) {
+	e, err := s.keys.Get(ctx, "signing")
+	if err == nil {
+		return e.Value(), nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, translate(err)
+	}
+	b, err := make()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.keys.Create(ctx, "signing", b); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) { // another instance was first
+			return s.SigningKey(ctx, make)
+		}
+		return nil, translate(err)
+	}
+	return b, nil
+}

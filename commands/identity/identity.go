@@ -1,0 +1,489 @@
+// Package identity holds the commands of sign-in: adding members to a
+// tenant, logging in, rotating refresh tokens (a reused one revokes the
+// whole login), logging out, and bootstrapping the platform administrator.
+// Password hashes and sessions live behind the ports below, never in
+// events.
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/atrium-platform/atrium/commands"
+	"github.com/atrium-platform/atrium/domain"
+	"github.com/atrium-platform/atrium/domain/identity"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// Credentials keeps password hashes by user id, outside the event log.
+type Credentials interface {
+	SetPasswordHash(ctx context.Context, userID, hash string) error
+	// PasswordHash returns ErrNotFound when the user has none.
+	PasswordHash(ctx context.Context, userID string) (string, error)
+}
+
+// Session is one login: the refresh token it accepts now, the ones it
+// accepted before (presenting one of those again revokes it).
+type Session struct {
+	ID        string      `json:"id"`
+	UserID    string      `json:"user_id"`
+	Tenant    tenant.ID   `json:"tenant"`
+	Current   string      `json:"current"`
+	Retired   []string    `json:"retired"`
+	Revoked   bool        `json:"revoked"`
+	ExpiresAt time.Time   `json:"expires_at"`
+	Roles     []user.Role `json:"roles"`
+}
+
+// Sessions keeps logins. Update is a compare-and-set on the revision Get
+// returned, failing with ErrStale when the session changed meanwhile.
+type Sessions interface {
+	Create(ctx context.Context, s Session) error
+	Get(ctx context.Context, id string) (Session, uint64, error)
+	Update(ctx context.Context, s Session, revision uint64) error
+}
+
+// Passwords hashes and checks passwords.
+type Passwords interface {
+	Hash(pw string) (string, error)
+	Check(hash, pw string) (bool, error)
+	// Dummy spends the time of a check, for unknown users.
+	Dummy(pw string)
+}
+
+// Tokens issues access tokens.
+type Tokens interface {
+	Issue(userID user.ID, t tenant.ID, roles []user.Role, sessionID string) (token string, ttl time.Duration, err error)
+}
+
+// Errors of the ports and the commands.
+var (
+	ErrNotFound           = errors.New("identity: not found")
+	ErrStale              = errors.New("identity: changed meanwhile")
+	ErrInvalidCredentials = errors.New("identity: invalid credentials")
+	ErrInvalidRefresh     = errors.New("identity: invalid refresh token")
+	ErrRefreshReused      = errors.New("identity: refresh token reused; the login is revoked")
+	ErrWeakPassword       = errors.New("identity: password must be 10 to 256 bytes long")
+)
+
+// Handler runs the identity commands.
+type Handler struct {
+	x          *commands.Executor
+	creds      Credentials
+	sessions   Sessions
+	passwords  Passwords
+	tokens     Tokens
+	now        func() time.Time
+	refreshTTL time.Duration
+}
+
+// NewHandler returns the identity handler.
+func NewHandler(store streams.Store, reg *streams.Registry, creds Credentials, sessions Sessions, passwords Passwords, tokens Tokens, now func() time.Time) *Handler {
+	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, creds: creds, sessions: sessions, passwords: passwords,
+		tokens: tokens, now: now, refreshTTL: 30 * 24 * time.Hour}
+}
+
+// Register registers the identity events in r.
+func Register(r *streams.Registry) {
+	streams.Register(r, identity.Registered{}, identity.EmailClaimed{}, identity.MemberAdded{}, identity.CrossTenantAttempt{})
+}
+
+func emailStream(email string) (streams.Name, error) {
+	sum := sha256.Sum256([]byte(email))
+	return streams.NewName(tenant.Platform, "email", hex.EncodeToString(sum[:16]))
+}
+
+// userByEmail returns the user id registered with email, or "".
+func (h *Handler) userByEmail(ctx context.Context, email string) (string, error) {
+	n, err := emailStream(email)
+	if err != nil {
+		return "", err
+	}
+	evs, _, err := h.x.Load(tenant.With(ctx, tenant.Platform), n)
+	if err != nil || len(evs) == 0 {
+		return "", err
+	}
+	c, ok := evs[0].(identity.EmailClaimed)
+	if !ok {
+		return "", fmt.Errorf("email stream holds %T", evs[0])
+	}
+	return c.UserID, nil
+}
+
+// member returns the user's membership in t (tenant.Platform for platform
+// administrators), or ok false.
+func (h *Handler) member(ctx context.Context, t tenant.ID, userID string) (identity.Member, bool, error) {
+	if !isUUID(userID) { // names no account
+		return identity.Member{}, false, nil
+	}
+	n, err := streams.NewName(t, "member", userID)
+	if err != nil {
+		return identity.Member{}, false, err
+	}
+	evs, _, err := h.x.Load(tenant.With(ctx, t), n)
+	if err != nil {
+		return identity.Member{}, false, err
+	}
+	var m identity.Member
+	for _, e := range evs {
+		m = identity.EvolveMember(m, e)
+	}
+	return m, m.UserID != "", nil
+}
+
+// ensureUser returns the user registered with email, registering them with
+// password when there is none. An existing user keeps their password.
+func (h *Handler) ensureUser(ctx context.Context, req commands.Request, email, name, password string) (string, error) {
+	if id, err := h.userByEmail(ctx, email); err != nil || id != "" {
+		return id, err
+	}
+	hash, err := h.passwords.Hash(password)
+	if err != nil {
+		return "", domain.Invalidf("password", "weak_password", "password must be 10 to 256 bytes long")
+	}
+	pctx := tenant.With(ctx, tenant.Platform)
+	id, err := commands.NewAggregateID(pctx, req)
+	if err != nil {
+		return "", err
+	}
+	// The credential first: a crash before the events leaves a hash no user
+	// points to, never a user without a password.
+	if err := h.creds.SetPasswordHash(ctx, id, hash); err != nil {
+		return "", err
+	}
+	us, err := streams.NewName(tenant.Platform, "user", id)
+	if err != nil {
+		return "", err
+	}
+	es, err := emailStream(email)
+	if err != nil {
+		return "", err
+	}
+	_, err = h.x.RunNew(pctx, req, us, func(context.Context, []domain.Event) (commands.Decision, error) {
+		return commands.Decision{
+			Events: []domain.Event{identity.Registered{UserID: id, Email: email, Name: name, At: h.now().UTC()}},
+			Extras: []commands.Extra{{Stream: es, Expected: streams.NoStream, Events: []domain.Event{identity.EmailClaimed{Email: email, UserID: id}}}},
+		}, nil
+	})
+	if errors.Is(err, commands.ErrContention) {
+		// Someone registered this address meanwhile: use theirs.
+		return h.userByEmail(ctx, email)
+	}
+	return id, err
+}
+
+// AddMember adds a person to the ctx tenant with roles.
+type AddMember struct {
+	Request  commands.Request
+	Email    string
+	Name     string
+	Password string
+	Roles    []string
+}
+
+// AddMember adds a member (role admin): a new person gets an account with
+// the password; a person who already has one keeps theirs.
+func (h *Handler) AddMember(ctx context.Context, c AddMember) (commands.Result, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	p, err := user.From(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if !p.Has(user.Admin) {
+		return commands.Result{}, domain.Forbiddenf("only the tenant's admins add members")
+	}
+	return h.addMember(ctx, t, string(p.ID), c)
+}
+
+func (h *Handler) addMember(ctx context.Context, t tenant.ID, by string, c AddMember) (commands.Result, error) {
+	email, err := identity.NormalizeEmail(c.Email)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	name, err := identity.ValidateName(c.Name)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	var roles []user.Role
+	if t == tenant.Platform {
+		roles = []user.Role{user.PlatformAdmin}
+	} else if roles, err = identity.ValidateRoles(c.Roles); err != nil {
+		return commands.Result{}, err
+	}
+	uid, err := h.ensureUser(ctx, c.Request, email, name, c.Password)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	ms, err := streams.NewName(t, "member", uid)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return h.x.Run(tenant.With(ctx, t), c.Request, ms, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+		if len(history) > 0 {
+			return commands.Decision{}, domain.WrongStatef("member_exists", "%s is already a member", email)
+		}
+		return commands.Decision{Events: []domain.Event{identity.MemberAdded{
+			Tenant: t, UserID: uid, Email: email, Name: name, Roles: roles, By: by, At: h.now().UTC(),
+		}}}, nil
+	})
+}
+
+// EnsurePlatformAdmin makes email a platform administrator, registering
+// them with password when they have no account. It does nothing when they
+// are one already.
+func (h *Handler) EnsurePlatformAdmin(ctx context.Context, email, password string) error {
+	e, err := identity.NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	if uid, err := h.userByEmail(ctx, e); err != nil {
+		return err
+	} else if uid != "" {
+		if _, ok, err := h.member(ctx, tenant.Platform, uid); err != nil || ok {
+			return err
+		}
+	}
+	ctx = user.With(ctx, user.Principal{ID: "bootstrap", Roles: []user.Role{user.PlatformAdmin}})
+	_, err = h.addMember(ctx, tenant.Platform, "bootstrap", AddMember{Email: e, Name: "Platform administrator", Password: password})
+	return err
+}
+
+// TokenPair is a login's answer.
+type TokenPair struct {
+	AccessToken  string
+	RefreshToken string
+	ExpiresIn    time.Duration
+}
+
+// Login checks email and password against the ctx tenant's members (no
+// tenant: the platform's administrators) and opens a login. Every refusal
+// is ErrInvalidCredentials, whether or not the email exists.
+func (h *Handler) Login(ctx context.Context, email, password string) (TokenPair, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		t = tenant.Platform
+	}
+	refuse := func() (TokenPair, error) {
+		h.passwords.Dummy(password)
+		return TokenPair{}, ErrInvalidCredentials
+	}
+	e, err := identity.NormalizeEmail(email)
+	if err != nil {
+		return refuse()
+	}
+	uid, err := h.userByEmail(ctx, e)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if uid == "" {
+		return refuse()
+	}
+	m, ok, err := h.member(ctx, t, uid)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if !ok {
+		return refuse()
+	}
+	hash, err := h.creds.PasswordHash(ctx, uid)
+	if errors.Is(err, ErrNotFound) {
+		return refuse()
+	}
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if ok, err := h.passwords.Check(hash, password); err != nil || !ok {
+		return TokenPair{}, ErrInvalidCredentials
+	}
+	secret, secretHash, err := newSecret()
+	if err != nil {
+		return TokenPair{}, err
+	}
+	s := Session{ID: uuid.NewString(), UserID: uid, Tenant: t, Current: secretHash, Roles: m.Roles, ExpiresAt: h.now().Add(h.refreshTTL)}
+	if err := h.sessions.Create(ctx, s); err != nil {
+		return TokenPair{}, err
+	}
+	return h.pair(s, secret)
+}
+
+func (h *Handler) pair(s Session, secret string) (TokenPair, error) {
+	access, ttl, err := h.tokens.Issue(user.ID(s.UserID), tenantClaim(s.Tenant), s.Roles, s.ID)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	return TokenPair{AccessToken: access, RefreshToken: s.ID + "." + secret, ExpiresIn: ttl}, nil
+}
+
+// tenantClaim is the token's tenant: none for the platform.
+func tenantClaim(t tenant.ID) tenant.ID {
+	if t == tenant.Platform {
+		return ""
+	}
+	return t
+}
+
+// Refresh exchanges a refresh token for a new pair and retires it. A
+// retired token presented again revokes the login (ErrRefreshReused).
+func (h *Handler) Refresh(ctx context.Context, refreshToken string) (TokenPair, error) {
+	sid, secret, ok := strings.Cut(refreshToken, ".")
+	if !ok || sid == "" || secret == "" {
+		return TokenPair{}, ErrInvalidRefresh
+	}
+	for range 5 {
+		s, rev, err := h.sessions.Get(ctx, sid)
+		if errors.Is(err, ErrNotFound) {
+			return TokenPair{}, ErrInvalidRefresh
+		}
+		if err != nil {
+			return TokenPair{}, err
+		}
+		if t, err := tenant.From(ctx); err == nil && t != s.Tenant {
+			return TokenPair{}, ErrInvalidRefresh
+		}
+		presented := hashSecret(secret)
+		switch {
+		case s.Revoked || h.now().After(s.ExpiresAt):
+			return TokenPair{}, ErrInvalidRefresh
+		case slices.Contains(s.Retired, presented):
+			s.Revoked = true
+			if err := h.sessions.Update(ctx, s, rev); errors.Is(err, ErrStale) {
+				continue
+			} else if err != nil {
+				return TokenPair{}, err
+			}
+			return TokenPair{}, ErrRefreshReused
+		case presented != s.Current:
+			return TokenPair{}, ErrInvalidRefresh
+		}
+		// Roles may have changed since the login.
+		if m, ok, err := h.member(ctx, s.Tenant, s.UserID); err != nil {
+			return TokenPair{}, err
+		} else if !ok {
+			return TokenPair{}, ErrInvalidRefresh
+		} else {
+			s.Roles = m.Roles
+		}
+		next, nextHash, err := newSecret()
+		if err != nil {
+			return TokenPair{}, err
+		}
+		s.Retired = append(s.Retired, s.Current)
+		if len(s.Retired) > 50 {
+			s.Retired = s.Retired[len(s.Retired)-50:]
+		}
+		s.Current = nextHash
+		if err := h.sessions.Update(ctx, s, rev); errors.Is(err, ErrStale) {
+			continue
+		} else if err != nil {
+			return TokenPair{}, err
+		}
+		return h.pair(s, next)
+	}
+	return TokenPair{}, ErrInvalidRefresh
+}
+
+// Logout revokes the ctx principal's login.
+func (h *Handler) Logout(ctx context.Context) error {
+	p, err := user.From(ctx)
+	if err != nil {
+		return err
+	}
+	for range 5 {
+		s, rev, err := h.sessions.Get(ctx, p.SessionID)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		s.Revoked = true
+		if err := h.sessions.Update(ctx, s, rev); !errors.Is(err, ErrStale) {
+			return err
+		}
+	}
+	return ErrStale
+}
+
+// Active reports whether a login is still open.
+func (h *Handler) Active(ctx context.Context, sessionID string) (bool, error) {
+	s, _, err := h.sessions.Get(ctx, sessionID)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !s.Revoked && h.now().Before(s.ExpiresAt), nil
+}
+
+// RecordCrossTenant writes the attempt into both tenants' security logs
+// ("<tenant>.security-log"), appended without reading them.
+func (h *Handler) RecordCrossTenant(ctx context.Context, a identity.CrossTenantAttempt) error {
+	a.At = h.now().UTC()
+	typ, data, err := h.x.Registry.Encode(a)
+	if err != nil {
+		return err
+	}
+	corr, cause := streams.Correlation(ctx)
+	var errs []error
+	for _, t := range []tenant.ID{a.TokenTenant, a.RequestTenant} {
+		n, err := streams.NewName(t, "security", "log")
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ev := streams.EventData{ID: uuid.New(), Type: typ, Data: data, Metadata: streams.Metadata{
+			Tenant: t, UserID: a.UserID, CorrelationID: corr, CausationID: cause,
+		}}
+		_, err = h.x.Store.Append(tenant.With(ctx, t), n, streams.Any, ev)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func newSecret() (secret, hash string, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", err
+	}
+	secret = hex.EncodeToString(b)
+	return secret, hashSecret(secret), nil
+}
+
+func hashSecret(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// Member returns a user's membership in the ctx tenant (no tenant: the
+// platform's administrators), or ErrNotFound.
+func (h *Handler) Member(ctx context.Context, userID user.ID) (identity.Member, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		t = tenant.Platform
+	}
+	m, ok, err := h.member(ctx, t, string(userID))
+	if err != nil {
+		return identity.Member{}, err
+	}
+	if !ok {
+		return identity.Member{}, ErrNotFound
+	}
+	return m, nil
+}
+
+func isUUID(s string) bool { return uuid.Validate(s) == nil }

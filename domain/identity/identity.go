@@ -1,0 +1,111 @@
+// Package identity is who may sign in: users (platform-wide, one per email
+// address) and their memberships in tenants, each with roles. Credentials
+// are not here: events hold no secret.
+package identity
+
+import (
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/atrium-platform/atrium/domain"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/user"
+)
+
+// Events.
+type (
+	// Registered: a person got a platform account ("platform.user-<id>").
+	Registered struct {
+		UserID string    `json:"user_id"`
+		Email  string    `json:"email"`
+		Name   string    `json:"name"`
+		At     time.Time `json:"at"`
+	}
+	// EmailClaimed reserves an address for one user ("platform.email-<hash>").
+	EmailClaimed struct {
+		Email  string `json:"email"`
+		UserID string `json:"user_id"`
+	}
+	// MemberAdded: a user joined a tenant with roles ("<tenant>.member-<user id>").
+	MemberAdded struct {
+		Tenant tenant.ID   `json:"tenant"`
+		UserID string      `json:"user_id"`
+		Email  string      `json:"email"`
+		Name   string      `json:"name"`
+		Roles  []user.Role `json:"roles"`
+		By     string      `json:"by"`
+		At     time.Time   `json:"at"`
+	}
+	// CrossTenantAttempt: a token of one tenant was presented on another.
+	// It is recorded in both tenants' logs ("<tenant>.security-log").
+	CrossTenantAttempt struct {
+		UserID        string    `json:"user_id"`
+		TokenTenant   tenant.ID `json:"token_tenant"`
+		RequestTenant tenant.ID `json:"request_tenant"`
+		Method        string    `json:"method"`
+		Path          string    `json:"path"`
+		At            time.Time `json:"at"`
+	}
+)
+
+func (Registered) EventName() string         { return "user.registered.v1" }
+func (EmailClaimed) EventName() string       { return "user.email_claimed.v1" }
+func (MemberAdded) EventName() string        { return "member.added.v1" }
+func (CrossTenantAttempt) EventName() string { return "security.cross_tenant_attempt.v1" }
+
+// NormalizeEmail lower-cases and trims an address and checks it.
+func NormalizeEmail(s string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(s))
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || len(e) > 254 || !strings.Contains(e[strings.LastIndex(e, "@"):], ".") {
+		return "", domain.Invalidf("email", "invalid_email", "email must be an address such as ada@example.com")
+	}
+	return e, nil
+}
+
+// ValidateName checks a person's display name.
+func ValidateName(n string) (string, error) {
+	n = strings.TrimSpace(n)
+	if n == "" || !utf8.ValidString(n) || utf8.RuneCountInString(n) > 120 {
+		return "", domain.Invalidf("name", "invalid_name", "name is required, at most 120 characters")
+	}
+	return n, nil
+}
+
+// ValidateRoles checks tenant roles: at least one, each known, no repeats.
+func ValidateRoles(roles []string) ([]user.Role, error) {
+	if len(roles) == 0 {
+		return nil, domain.Invalidf("roles", "invalid_roles", "a member needs at least one role")
+	}
+	out := make([]user.Role, 0, len(roles))
+	for _, r := range roles {
+		role, ok := user.ParseRole(r)
+		if !ok {
+			return nil, domain.Invalidf("roles", "invalid_roles", "unknown role %q", r)
+		}
+		if !slices.Contains(out, role) {
+			out = append(out, role)
+		}
+	}
+	return out, nil
+}
+
+// Member is a user's membership in a tenant, folded from its stream.
+type Member struct {
+	UserID string
+	Email  string
+	Name   string
+	Roles  []user.Role
+	Since  time.Time
+}
+
+// EvolveMember applies a membership event.
+func EvolveMember(m Member, e domain.Event) Member {
+	if a, ok := e.(MemberAdded); ok {
+		m = Member{UserID: a.UserID, Email: a.Email, Name: a.Name, Roles: a.Roles, Since: a.At}
+	}
+	return m
+}

@@ -1,0 +1,127 @@
+// Package memberlist is the read model of a tenant's members (table
+// members) and the query behind GET /api/v1/users.
+package memberlist
+
+import (
+	"context"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"time"
+
+	"github.com/atrium-platform/atrium/domain"
+	"github.com/atrium-platform/atrium/domain/identity"
+	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/projections"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+type projector struct{}
+
+// New returns the memberlist projector.
+func New() projections.Projector { return projector{} }
+
+func (projector) Name() string { return "memberlist" }
+
+func (projector) Migrations(d projections.Dialect) (fs.FS, error) {
+	return fs.Sub(migrations, "migrations/"+string(d))
+}
+
+func (projector) Apply(ctx context.Context, tx projections.Tx, _ projections.Dialect, rec streams.Record, ev domain.Event) error {
+	a, ok := ev.(identity.MemberAdded)
+	if !ok || rec.Stream.Aggregate() != "member" {
+		return nil
+	}
+	roles, err := json.Marshal(a.Roles)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO members (user_id, email, name, roles, added_at, position) VALUES (?, ?, ?, ?, ?, ?)`,
+		a.UserID, a.Email, a.Name, string(roles), a.At.UTC().Format(time.RFC3339Nano), int64(rec.Position))
+	return err
+}
+
+// Member is one row.
+type Member struct {
+	UserID  string
+	Email   string
+	Name    string
+	Roles   []user.Role
+	AddedAt time.Time
+}
+
+// ErrBadCursor is returned for a cursor this list did not give.
+var ErrBadCursor = errors.New("memberlist: bad cursor")
+
+// Queries reads the ctx tenant's members.
+type Queries struct{ rs projections.ReadStore }
+
+// NewQueries returns the member queries.
+func NewQueries(rs projections.ReadStore) *Queries { return &Queries{rs: rs} }
+
+// List returns members in the order they joined, to admins.
+func (q *Queries) List(ctx context.Context, limit int, cursor string) ([]Member, string, error) {
+	p, err := user.From(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if !p.Has(user.Admin) {
+		return nil, "", domain.Forbiddenf("only the tenant's admins list its members")
+	}
+	var after int64
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil {
+			return nil, "", ErrBadCursor
+		}
+		if after, err = strconv.ParseInt(string(b), 10, 64); err != nil {
+			return nil, "", ErrBadCursor
+		}
+	}
+	db, err := q.rs.Open(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	defer db.Release()
+	query := fmt.Sprintf(`SELECT user_id, email, name, roles, added_at, position FROM members WHERE position > ? ORDER BY position LIMIT %d`, limit+1)
+	if db.Dialect == projections.SQLServer {
+		query = fmt.Sprintf(`SELECT TOP (%d) user_id, email, name, roles, added_at, position FROM members WHERE position > ? ORDER BY position`, limit+1)
+	}
+	rows, err := db.QueryContext(ctx, query, after)
+	if err != nil {
+		return nil, "", fmt.Errorf("list members: %w", err)
+	}
+	defer rows.Close()
+	var out []Member
+	var last []int64
+	for rows.Next() {
+		var m Member
+		var roles, added string
+		var pos int64
+		if err := rows.Scan(&m.UserID, &m.Email, &m.Name, &roles, &added, &pos); err != nil {
+			return nil, "", err
+		}
+		if err := json.Unmarshal([]byte(roles), &m.Roles); err != nil {
+			return nil, "", err
+		}
+		m.AddedAt, _ = time.Parse(time.RFC3339Nano, added)
+		out = append(out, m)
+		last = append(last, pos)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(last[limit-1], 10)))
+	}
+	return out, next, nil
+}
