@@ -16,10 +16,10 @@ type config struct {
 	DataDir      string `env:"ATRIUM_DATA_DIR" default:"./var" help:"Where embedded engines keep their data."`
 	BaseDomain   string `env:"ATRIUM_BASE_DOMAIN" default:"localhost" help:"Tenants are served at <slug>.<base domain>."`
 	Demo         bool   `env:"ATRIUM_DEMO" default:"true" negatable:"" help:"Seed the demo tenants on an empty data dir."`
-	LogFormat    string `env:"ATRIUM_LOG_FORMAT" default:"json" enum:"json,text" help:"Log format: json or text."`
+	LogFormat    string `env:"ATRIUM_LOG_FORMAT" default:"json" help:"Log format: json or text."`
 	EventStore   string `env:"ATRIUM_EVENT_STORE" default:"jetstream" help:"Event store: jetstream (kurrentdb is not available in this build)."`
 	ReadStore    string `env:"ATRIUM_READ_STORE" default:"sqlite" help:"Read store: sqlite (sqlserver is not available in this build)."`
-	NATSURL      string `env:"ATRIUM_NATS_URL" help:"External NATS server; empty runs one embedded in-process."`
+	NATSURL      string `env:"ATRIUM_NATS_URL" name:"nats-url" help:"External NATS server; empty runs one embedded in-process."`
 	NATSListen   string `env:"ATRIUM_NATS_LISTEN" help:"Also expose the embedded NATS server on this address (e.g. 127.0.0.1:4222)."`
 	NATSSync     string `env:"ATRIUM_NATS_SYNC" default:"default" help:"Embedded JetStream fsync: 'default' (every 2 min), 'always' (every acknowledged append), or a duration."`
 	ReadAfterMax string `env:"ATRIUM_READ_AFTER_MAX" default:"5s" help:"Longest a read waits for X-Read-After."`
@@ -27,9 +27,13 @@ type config struct {
 	AdminPass    string `env:"ATRIUM_BOOTSTRAP_ADMIN_PASSWORD" help:"Their password, when the account is new."`
 }
 
-// Validate returns every configuration problem, joined, or nil.
-func (c *config) Validate() error {
+// validate returns every configuration problem, joined, or nil. (Not
+// Validate: the CLI library would call that itself and print its usage.)
+func (c *config) validate() error {
 	var errs []error
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("ATRIUM_LOG_FORMAT %q: want json or text", c.LogFormat))
+	}
 	if c.HTTPAddr == "" {
 		errs = append(errs, errors.New("ATRIUM_HTTP_ADDR is empty"))
 	}

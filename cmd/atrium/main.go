@@ -20,7 +20,6 @@ func main() {
 	ctx := kong.Parse(&c,
 		kong.Name("atrium"),
 		kong.Description("Atrium: one deployment, many isolated tenants, every change an event."),
-		kong.UsageOnError(),
 	)
 	if err := ctx.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "atrium:", err)

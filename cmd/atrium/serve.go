@@ -18,7 +18,7 @@ type serveCmd struct {
 
 // Run starts the process and blocks until SIGINT or SIGTERM.
 func (s *serveCmd) Run() error {
-	if err := s.Validate(); err != nil {
+	if err := s.validate(); err != nil {
 		return fmt.Errorf("bad configuration: %s", oneLine(err))
 	}
 	log := s.logger()
