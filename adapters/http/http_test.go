@@ -57,7 +57,8 @@ func newStackApp(t *testing.T) (*fiber.App, *stack.Stack) {
 	admin := user.With(ctx, platformAdmin)
 	for _, tn := range []string{"acme", "globex"} {
 		if _, err := st.Tenancy.Provision(admin, tenancycmd.ProvisionTenant{Slug: tn, Name: tn + " inc",
-			Domains: []string{"billing." + tn + ".example"}}); err != nil {
+			Domains: []string{"billing." + tn + ".example"},
+			Admin:   tenancycmd.FirstAdmin{Email: "admin@" + tn + ".example", Name: "Admin", Password: "first admin password"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -486,9 +487,13 @@ func TestAuditPagingAndNDJSON(t *testing.T) {
 	if len(items) != 3 || p1["next_cursor"] == nil {
 		t.Fatalf("page 1 %v", p1)
 	}
-	e := items[0].(map[string]any)
+	// Position 1 is the tenant's first admin joining; the invoices follow.
+	if items[0].(map[string]any)["type"] != "member.added.v1" {
+		t.Fatalf("first event %v", items[0])
+	}
+	e := items[1].(map[string]any)
 	md := e["metadata"].(map[string]any)
-	if e["position"].(float64) != 1 || e["type"] != "invoice.drafted.v1" || md["user_id"] != "u-fin" || md["correlation_id"] == "" {
+	if e["position"].(float64) != 2 || e["type"] != "invoice.drafted.v1" || md["user_id"] != "u-fin" || md["correlation_id"] == "" {
 		t.Fatalf("event %v", e)
 	}
 	p2 := aud.do("GET", "/api/v1/audit/events?limit=3&after="+p1["next_cursor"].(string), "").json(t)

@@ -116,10 +116,10 @@ func TestLoginRefreshLogout(t *testing.T) {
 	}
 
 	users := admin.do("GET", "/api/v1/users", "").json(t)["items"].([]any)
-	if len(users) != 1 || users[0].(map[string]any)["email"] != "fiona@acme.example" {
+	if len(users) != 2 || users[0].(map[string]any)["email"] != "admin@acme.example" || users[1].(map[string]any)["email"] != "fiona@acme.example" {
 		t.Fatalf("users %v", users)
 	}
-	if g := as(t, app, "globex", "u-g", "admin").do("GET", "/api/v1/users", "").json(t)["items"].([]any); len(g) != 0 {
+	if g := as(t, app, "globex", "u-g", "admin").do("GET", "/api/v1/users", "").json(t)["items"].([]any); len(g) != 1 || g[0].(map[string]any)["email"] != "admin@globex.example" {
 		t.Fatalf("globex lists acme's members: %v", g)
 	}
 	_ = st

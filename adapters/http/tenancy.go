@@ -261,8 +261,12 @@ func (a *api) provisionTenant(c *fiber.Ctx) error {
 	if err := decode(c, &b, false); err != nil {
 		return err
 	}
+	var admin tenancycmd.FirstAdmin
+	if b.Admin != nil {
+		admin = tenancycmd.FirstAdmin{Email: b.Admin.Email, Name: b.Admin.Name, Password: b.Admin.Password}
+	}
 	res, err := a.deps.Tenancy.Provision(c.UserContext(), tenancycmd.ProvisionTenant{
-		Request: req, Slug: b.Slug, Name: b.Name, Domains: b.Domains, Branding: b.Branding, Settings: b.Settings.patch(),
+		Request: req, Slug: b.Slug, Name: b.Name, Domains: b.Domains, Branding: b.Branding, Settings: b.Settings.patch(), Admin: admin,
 	})
 	if err != nil {
 		return err

@@ -29,6 +29,10 @@ func TestProvisioningServesAtOnce(t *testing.T) {
 	if got := fin.do("GET", "/api/v1/invoices", "", "X-Read-After", position(t, r)); got.status != 200 || len(got.json(t)["items"].([]any)) != 1 {
 		t.Fatalf("first read on a new tenant: %d %s", got.status, got.body)
 	}
+	// Its first admin can log in at once.
+	if _, r := loginAs(t, as(t, app, "initech", "", ""), "bill@initech.example", "correct horse battery"); r.status != 200 {
+		t.Fatalf("first admin login: %d %s", r.status, r.body)
+	}
 	list := root.do("GET", "/admin/v1/tenants", "").json(t)["items"].([]any)
 	if len(list) != 3 {
 		t.Fatalf("%d tenants listed", len(list))
@@ -47,11 +51,17 @@ func TestProvisioningServesAtOnce(t *testing.T) {
 		{"bad color", `{"slug":"hooli","name":"Hooli","branding":{"primary_color":"red"}}`, 400, "invalid_color"},
 		{"bad zone", `{"slug":"hooli","name":"Hooli","settings":{"time_zone":"Mars/Olympus"}}`, 400, "invalid_time_zone"},
 		{"no name", `{"slug":"hooli"}`, 400, "required"},
+		{"no admin", `{"slug":"hooli","name":"Hooli"}`, 400, "invalid_email"},
+		{"weak admin password", `{"slug":"hooli","name":"Hooli","admin":{"email":"a@hooli.example","name":"A","password":"123"}}`, 400, "weak_password"},
 	}
 	for _, tc := range tests {
 		if code := problemCode(t, root.do("POST", "/admin/v1/tenants", tc.body), tc.status); code != tc.code {
 			t.Errorf("%s: %s, want %s", tc.name, code, tc.code)
 		}
+	}
+	// Nothing of the refused provisionings exists.
+	if r := as(t, app, "hooli", "", "").do("GET", "/api/v1/branding", ""); r.status != 404 {
+		t.Fatalf("a refused tenant answers %d", r.status)
 	}
 	if code := problemCode(t, as(t, app, "", "u", "admin").do("POST", "/admin/v1/tenants", `{"slug":"hooli","name":"Hooli"}`), 403); code != "forbidden" {
 		t.Fatalf("tenant admin provisioning: %s", code)

@@ -203,7 +203,7 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	}
 	s.Identity = identitycmd.NewHandler(s.Store, s.Registry, s.Secrets, s.Secrets, auth.Argon2{}, auth.TokenPort{Issuer: s.Issuer}, cfg.Now)
 	s.Invoices = invoicecmd.NewHandler(s.Store, s.Registry, settings{s.Catalog}, cfg.Now)
-	s.Tenancy = tenancycmd.NewHandler(s.Store, s.Registry, resources{s}, s.Catalog, cfg.BaseDomain, cfg.Now)
+	s.Tenancy = tenancycmd.NewHandler(s.Store, s.Registry, resources{s}, s.Identity, s.Catalog, cfg.BaseDomain, cfg.Now)
 	return s, nil
 }
 

@@ -59,12 +59,13 @@ func seedDemo(ctx context.Context, st *stack.Stack, log *slog.Logger) error {
 		t, clients := dt.slug, dt.clients
 		if _, err := st.Tenancy.Provision(admin, tenancycmd.ProvisionTenant{
 			Request: commands.Request{CommandID: newCommandID()}, Slug: string(t), Name: dt.name, Branding: dt.branding,
+			Admin: tenancycmd.FirstAdmin{Email: demoUsers[0].email, Name: demoUsers[0].name, Password: DemoPassword},
 		}); err != nil {
 			return fmt.Errorf("provision %s: %w", t, err)
 		}
 		ids := map[user.Role]user.ID{}
 		bootstrap := user.With(tenant.With(ctx, t), user.Principal{ID: "demo-seed", Roles: []user.Role{user.Admin}})
-		for _, u := range demoUsers {
+		for _, u := range demoUsers[1:] { // the admin came with the tenant
 			res, err := st.Identity.AddMember(bootstrap, identitycmd.AddMember{
 				Request: commands.Request{CommandID: newCommandID()}, Email: u.email, Name: u.name, Password: DemoPassword, Roles: []string{string(u.role)},
 			})

@@ -209,6 +209,40 @@ func (h *Handler) AddMember(ctx context.Context, c AddMember) (commands.Result, 
 	return h.addMember(ctx, t, string(p.ID), c)
 }
 
+// EnsureFirstAdmin makes the person an admin of the ctx tenant, for
+// provisioning: it validates first, and succeeds again when they already
+// are one, so a provisioning retried after a failure does not trip on it.
+func (h *Handler) EnsureFirstAdmin(ctx context.Context, email, name, password string) error {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return err
+	}
+	by := ""
+	if p, err := user.From(ctx); err == nil {
+		by = string(p.ID)
+	}
+	_, err = h.addMember(ctx, t, by, AddMember{Email: email, Name: name, Password: password, Roles: []string{string(user.Admin)}})
+	if errors.Is(err, &domain.Error{Code: "member_exists"}) {
+		return nil
+	}
+	return err
+}
+
+// ValidateFirstAdmin checks what EnsureFirstAdmin would refuse, without
+// writing.
+func (h *Handler) ValidateFirstAdmin(email, name, password string) error {
+	if _, err := identity.NormalizeEmail(email); err != nil {
+		return err
+	}
+	if _, err := identity.ValidateName(name); err != nil {
+		return err
+	}
+	if len(password) < 10 || len(password) > 256 {
+		return domain.Invalidf("password", "weak_password", "password must be 10 to 256 bytes long")
+	}
+	return nil
+}
+
 func (h *Handler) addMember(ctx context.Context, t tenant.ID, by string, c AddMember) (commands.Result, error) {
 	email, err := identity.NormalizeEmail(c.Email)
 	if err != nil {

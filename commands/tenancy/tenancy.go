@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,6 +28,14 @@ type Resources interface {
 	Provision(ctx context.Context) error
 }
 
+// Admins creates a tenant's first admin. EnsureFirstAdmin succeeds again
+// for a person who already is one. The tenant comes from ctx.
+type Admins interface {
+	// ValidateFirstAdmin checks the fields without writing anything.
+	ValidateFirstAdmin(email, name, password string) error
+	EnsureFirstAdmin(ctx context.Context, email, name, password string) error
+}
+
 // Catalog is the in-memory catalog the handler reads and waits on.
 type Catalog interface {
 	Get(t tenant.ID) (tenancy.State, bool)
@@ -38,14 +47,15 @@ type Catalog interface {
 type Handler struct {
 	x          *commands.Executor
 	resources  Resources
+	admins     Admins
 	catalog    Catalog
 	baseDomain string
 	now        func() time.Time
 }
 
 // NewHandler returns the catalog command handler.
-func NewHandler(store streams.Store, reg *streams.Registry, resources Resources, catalog Catalog, baseDomain string, now func() time.Time) *Handler {
-	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, resources: resources, catalog: catalog, baseDomain: baseDomain, now: now}
+func NewHandler(store streams.Store, reg *streams.Registry, resources Resources, admins Admins, catalog Catalog, baseDomain string, now func() time.Time) *Handler {
+	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, resources: resources, admins: admins, catalog: catalog, baseDomain: baseDomain, now: now}
 }
 
 // Register registers the catalog's events in r.
@@ -83,11 +93,22 @@ type ProvisionTenant struct {
 	Branding tenancy.Branding
 	// Settings are merged over the defaults in Currency (default EUR).
 	Settings tenancy.SettingsPatch
+	// Admin is the tenant's first admin; required.
+	Admin FirstAdmin
 }
 
-// Provision creates the tenant's resources, then records it in the catalog
-// (the commit point: a failure before it leaves only idempotent resources a
-// retry reuses), and answers once this instance's catalog serves it.
+// FirstAdmin is who administers a new tenant.
+type FirstAdmin struct {
+	Email    string
+	Name     string
+	Password string
+}
+
+
+// Provision creates the tenant's resources and its first admin, then records
+// it in the catalog (the commit point: a failure before it leaves only
+// resources and an admin a retry reuses), and answers once this instance's
+// catalog serves it.
 func (h *Handler) Provision(ctx context.Context, c ProvisionTenant) (commands.Result, error) {
 	p, err := platformAdmin(ctx)
 	if err != nil {
@@ -118,8 +139,15 @@ func (h *Handler) Provision(ctx context.Context, c ProvisionTenant) (commands.Re
 			return commands.Result{}, domain.Rejectf("domain_taken", "domains[%d] %q is served for tenant %s", i, d, owner)
 		}
 	}
-	if err := h.resources.Provision(tenant.With(ctx, t)); err != nil {
+	if err := h.validateAdmin(c.Admin); err != nil {
+		return commands.Result{}, err
+	}
+	tctx := tenant.With(ctx, t)
+	if err := h.resources.Provision(tctx); err != nil {
 		return commands.Result{}, fmt.Errorf("provision %s: %w", t, err)
+	}
+	if err := h.admins.EnsureFirstAdmin(tctx, c.Admin.Email, c.Admin.Name, c.Admin.Password); err != nil {
+		return commands.Result{}, prefixFields("admin.", err)
 	}
 	pctx := tenant.With(ctx, tenant.Platform)
 	stream, err := tenantStream(t)
@@ -243,4 +271,19 @@ func (h *Handler) ChangeSettings(ctx context.Context, req commands.Request, patc
 	return h.change(tenant.With(ctx, tenant.Platform), req, t, string(p.ID), func(s tenancy.State, by string) ([]domain.Event, error) {
 		return tenancy.DecideSettings(s, patch.Apply(s.Settings), by, h.now())
 	})
+}
+
+func (h *Handler) validateAdmin(a FirstAdmin) error {
+	return prefixFields("admin.", h.admins.ValidateFirstAdmin(a.Email, a.Name, a.Password))
+}
+
+// prefixFields names fields of a nested object ("admin.email").
+func prefixFields(prefix string, err error) error {
+	var de *domain.Error
+	if err == nil || !errors.As(err, &de) || de.Field == "" {
+		return err
+	}
+	out := *de
+	out.Field = prefix + de.Field
+	return &out
 }
