@@ -484,7 +484,7 @@ func TestFailingEventRollsBackOnlyItself(t *testing.T) {
 			if got := len(u.invoices("acme")); got != tc.invoices {
 				t.Errorf("%d invoices, want %d", got, tc.invoices)
 			}
-			if got := u.poison.positions("poison.acme"); fmt.Sprint(got) != tc.poisoned && !(tc.poisoned == "[]" && len(got) == 0) {
+			if got := u.poison.positions("poison.acme"); fmt.Sprint(got) != tc.poisoned && (tc.poisoned != "[]" || len(got) != 0) {
 				t.Errorf("poisoned %v, want %s", got, tc.poisoned)
 			}
 			if cp := u.checkpoints("acme"); cp["invoicelist"] != 5 || cp["flaky"] != 5 {
