@@ -104,7 +104,6 @@ type FirstAdmin struct {
 	Password string
 }
 
-
 // Provision creates the tenant's resources and its first admin, then records
 // it in the catalog (the commit point: a failure before it leaves only
 // resources and an admin a retry reuses), and answers once this instance's
