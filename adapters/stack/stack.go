@@ -49,6 +49,9 @@ type Config struct {
 	AccessTTL time.Duration
 	// RefreshTTL is a login's lifetime; default 30 days.
 	RefreshTTL time.Duration
+	// NoProjections opens tenants without projecting them (for maintenance
+	// commands such as migrate).
+	NoProjections bool
 	// Now is the clock; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -211,6 +214,9 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 // tenants keep being projected: suspension stops serving requests, and
 // nothing writes to a suspended tenant.
 func (s *Stack) tenantChanged(t tenancy.State) {
+	if s.cfg.NoProjections {
+		return
+	}
 	ctx := tenant.With(context.Background(), t.ID)
 	if err := s.Runner.Start(ctx); err != nil {
 		s.log.Error("tenant not projected", "tenant", string(t.ID), "err", err)

@@ -11,8 +11,10 @@ import (
 )
 
 type cli struct {
-	Serve serveCmd `cmd:"" help:"Start the HTTP API and the projectors."`
-	Bench benchCmd `cmd:"" help:"Measure append and projection throughput as ratios to raw baselines."`
+	Serve   serveCmd   `cmd:"" help:"Start the HTTP API and the projectors."`
+	Migrate migrateCmd `cmd:"" help:"Migrate every tenant's read database to the latest version, in parallel."`
+	Tenant  tenantCmd  `cmd:"" help:"Manage tenants through the admin API (create, list, suspend, resume)."`
+	Bench   benchCmd   `cmd:"" help:"Measure append and projection throughput as ratios to raw baselines."`
 }
 
 func main() {

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+func runAtrium(t *testing.T, bin string, env []string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// TestOnboardingAcrossInstances runs two `atrium serve` on one NATS (the
+// first one's, exposed on loopback): a tenant created through the first with
+// `atrium tenant create` is served by the second at once, without a
+// restart; its first admin logs in there. Then `atrium migrate` reports
+// every tenant.
+func TestOnboardingAcrossInstances(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	natsAddr := freeAddr(t)
+	dirA, dirB := t.TempDir(), t.TempDir()
+	addrA, addrB := freeAddr(t), freeAddr(t)
+	admin := []string{"ATRIUM_BOOTSTRAP_ADMIN_EMAIL=root@atrium.example", "ATRIUM_BOOTSTRAP_ADMIN_PASSWORD=root password 123"}
+	a := startServe(t, bin, dirA, addrA, false, append(admin, "ATRIUM_NATS_LISTEN="+natsAddr)...)
+	startServe(t, bin, dirB, addrB, false, "ATRIUM_NATS_URL=nats://"+natsAddr)
+
+	cli := []string{"ATRIUM_API_URL=http://" + addrA, "ATRIUM_ADMIN_EMAIL=root@atrium.example", "ATRIUM_ADMIN_PASSWORD=root password 123",
+		"ATRIUM_NEW_ADMIN_PASSWORD=initech admin password"}
+	start := time.Now()
+	out, err := runAtrium(t, bin, cli, "tenant", "create", "initech", "--name", "Initech", "--domain", "books.initech.example",
+		"--admin-email", "bill@initech.example", "--admin-name", "Bill Lumbergh")
+	if err != nil {
+		t.Fatalf("tenant create: %v\n%s", err, out)
+	}
+	t.Logf("tenant created through instance A in %s", time.Since(start).Round(time.Millisecond))
+	if out, err := runAtrium(t, bin, cli, "tenant", "create", "initech", "--name", "Again", "--admin-email", "x@y.example", "--admin-name", "X"); err == nil || !strings.Contains(out, "tenant_exists") {
+		t.Fatalf("creating it twice: %v\n%s", err, out)
+	}
+	out, err = runAtrium(t, bin, cli, "tenant", "list")
+	if err != nil || !strings.Contains(out, `"slug": "initech"`) {
+		t.Fatalf("tenant list: %v\n%s", err, out)
+	}
+
+	// Instance B serves it without a restart: wait on a condition, with a deadline.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", "http://"+addrB+"/api/v1/branding", nil)
+		req.Host = "books.initech.example"
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("instance B never served the tenant created through A")
+		}
+		time.Sleep(20 * time.Millisecond) // polling another process
+	}
+	b := &apiClient{base: "http://" + addrB + "/api/v1", c: &http.Client{Timeout: 10 * time.Second}}
+	resp, body, err := b.doTenant("initech", "POST", "/auth/login", `{"email":"bill@initech.example","password":"initech admin password"}`)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("first admin login on B: %v %s", err, body)
+	}
+	if out, err := runAtrium(t, bin, cli, "tenant", "suspend", "initech", "--reason", "test"); err != nil {
+		t.Fatalf("suspend: %v\n%s", err, out)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		resp, _, err := b.doTenant("initech", "GET", "/branding", "")
+		if err == nil && resp.StatusCode == http.StatusForbidden {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("instance B still serves the tenant suspended through A")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// Maintenance: stop A, migrate its data dir.
+	_ = a.Process.Kill()
+	_, _ = a.Process.Wait()
+	out, err = runAtrium(t, bin, []string{"ATRIUM_DATA_DIR=" + dirA}, "migrate", "--parallel", "4")
+	if err != nil || !strings.Contains(out, "initech") || !strings.Contains(out, "1 tenants migrated") {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+}
+
+func (a *apiClient) doTenant(tn, method, path, body string) (apiResponse, []byte, error) {
+	req, err := http.NewRequest(method, a.base+path, strings.NewReader(body))
+	if err != nil {
+		return apiResponse{}, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Tenant", tn)
+	resp, err := a.c.Do(req)
+	if err != nil {
+		return apiResponse{}, nil, err
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, err = buf.ReadFrom(resp.Body)
+	return apiResponse{resp.StatusCode, resp.Header}, buf.Bytes(), err
+}
