@@ -45,6 +45,8 @@ type benchCmd struct {
 	Dir      string        `help:"Working directory (default: a fresh temporary one)."`
 	Profile  string        `help:"Write a CPU profile of the whole run to this file."`
 	Sync     string        `default:"default" help:"Embedded JetStream fsync policy: default, always, or a duration."`
+	Tenants  int           `default:"1000" help:"Tenants provisioned for the tenancy measures (0 skips them)."`
+	Parallel int           `default:"8" help:"Tenants migrated at once in the tenancy measures."`
 }
 
 func (b *benchCmd) Run() error {
@@ -109,6 +111,9 @@ func (b *benchCmd) Run() error {
 	}
 	fmt.Printf("%-44s %12.0f/s %12.0f/s %8.2f\n", "projection (same rows batched vs projector)", raw, proj, proj/raw)
 	fmt.Printf("%-44s %14s %14s\n", "append-to-visible lag p50 / p99", p50.Round(time.Microsecond), p99.Round(time.Microsecond))
+	if b.Tenants > 0 {
+		return benchTenants(ctx, dir, b.Tenants, b.Parallel)
+	}
 	return nil
 }
 
