@@ -499,6 +499,7 @@ type tenantRun struct {
 	db        DB // leased while a batch is open
 	stmts     *stmtCache
 	tx        *sql.Tx
+	txc       *cachedTx // tx with its bound statements
 	batch     int
 	timer     *time.Timer
 	committed map[string]streams.Position // per projector, in the database
@@ -693,7 +694,7 @@ func (tr *tenantRun) handle(gen uint64, msg *message.Message) error {
 		tr.abort(err)
 		return nil
 	}
-	tx := cachedTx{tx: tr.tx, cache: tr.stmts}
+	tx := tr.txc
 	sp := savepoints[tr.db.Dialect]
 	if _, err := tx.ExecContext(ctx, sp.begin); err != nil {
 		tr.abort(fmt.Errorf("savepoint: %w", err))
@@ -832,7 +833,7 @@ func (tr *tenantRun) begin(ctx context.Context) error {
 		db.Release()
 		return fmt.Errorf("begin batch: %w", err)
 	}
-	tr.db, tr.tx, tr.staged, tr.batch = db, tx, map[string]streams.Position{}, 0
+	tr.db, tr.tx, tr.txc, tr.staged, tr.batch = db, tx, newCachedTx(tx, tr.stmts), map[string]streams.Position{}, 0
 	return nil
 }
 
@@ -859,7 +860,7 @@ func (tr *tenantRun) commit() error {
 		return nil
 	}
 	ctx := tenant.With(context.Background(), tr.t)
-	tx := cachedTx{tx: tr.tx, cache: tr.stmts}
+	tx := tr.txc
 	now := checkpointTime(tr.db.Dialect, time.Now())
 	var last streams.Position
 	for _, pos := range tr.staged {
@@ -873,7 +874,7 @@ func (tr *tenantRun) commit() error {
 		}
 	}
 	err := tr.tx.Commit()
-	tr.tx = nil
+	tr.tx, tr.txc = nil, nil
 	tr.db.Release()
 	tr.db = DB{}
 	if err != nil {
@@ -899,7 +900,7 @@ func (tr *tenantRun) rollback() {
 	}
 	if tr.tx != nil {
 		_ = tr.tx.Rollback()
-		tr.tx = nil
+		tr.tx, tr.txc = nil, nil
 		tr.db.Release()
 		tr.db = DB{}
 	}

@@ -43,33 +43,55 @@ func (c *stmtCache) close() {
 	}
 }
 
-// cachedTx is the Tx projectors get: *sql.Tx with prepared statements.
+// cachedTx is the Tx projectors get: *sql.Tx with prepared statements,
+// each bound to the transaction once. Only the goroutine that holds the
+// tenant's lock uses it.
 type cachedTx struct {
 	tx    *sql.Tx
 	cache *stmtCache
+	bound map[string]*sql.Stmt
 }
 
-func (t cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func newCachedTx(tx *sql.Tx, cache *stmtCache) *cachedTx {
+	return &cachedTx{tx: tx, cache: cache, bound: map[string]*sql.Stmt{}}
+}
+
+// stmt returns query's statement bound to the transaction; database/sql
+// closes it with the transaction.
+func (t *cachedTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := t.bound[query]; ok {
+		return s, nil
+	}
 	s, err := t.cache.prepared(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	return t.tx.StmtContext(ctx, s).ExecContext(ctx, args...) //nolint:sqlclosecheck // closed with the transaction
+	b := t.tx.StmtContext(ctx, s) //nolint:sqlclosecheck // closed with the transaction
+	t.bound[query] = b
+	return b, nil
 }
 
-func (t cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	s, err := t.cache.prepared(ctx, query)
+func (t *cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	s, err := t.stmt(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	return t.tx.StmtContext(ctx, s).QueryContext(ctx, args...) //nolint:sqlclosecheck // closed with the transaction
+	return s.ExecContext(ctx, args...)
 }
 
-func (t cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	s, err := t.cache.prepared(ctx, query)
+func (t *cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
+}
+
+func (t *cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	s, err := t.stmt(ctx, query)
 	if err != nil {
 		// Let the error surface through Row.Scan, as database/sql does.
 		return t.tx.QueryRowContext(ctx, query, args...)
 	}
-	return t.tx.StmtContext(ctx, s).QueryRowContext(ctx, args...) //nolint:sqlclosecheck // closed with the transaction
+	return s.QueryRowContext(ctx, args...)
 }
