@@ -72,7 +72,7 @@ func (t *cachedTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 func (t *cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	s, err := t.stmt(ctx, query)
+	s, err := t.stmt(ctx, query) //nolint:sqlclosecheck // closed with the transaction
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func (t *cachedTx) ExecContext(ctx context.Context, query string, args ...any) (
 }
 
 func (t *cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	s, err := t.stmt(ctx, query)
+	s, err := t.stmt(ctx, query) //nolint:sqlclosecheck // closed with the transaction
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func (t *cachedTx) QueryContext(ctx context.Context, query string, args ...any) 
 }
 
 func (t *cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	s, err := t.stmt(ctx, query)
+	s, err := t.stmt(ctx, query) //nolint:sqlclosecheck // closed with the transaction
 	if err != nil {
 		// Let the error surface through Row.Scan, as database/sql does.
 		return t.tx.QueryRowContext(ctx, query, args...)
