@@ -159,6 +159,7 @@ type Runner struct {
 	routerCtx    context.Context
 	routerCancel context.CancelFunc
 	routerDone   chan struct{}
+	started      chan struct{} // closed and replaced when a tenant starts
 	closed       bool
 }
 
@@ -172,6 +173,7 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		cfg:     cfg,
 		gate:    append([]Projector{Checkpoints()}, cfg.Projectors...),
 		tenants: map[tenant.ID]*tenantRun{},
+		started: make(chan struct{}),
 	}, nil
 }
 
@@ -296,6 +298,8 @@ func (r *Runner) Start(ctx context.Context) error {
 	}
 	r.tenants[t] = tr
 	tr.gen = 1
+	close(r.started)
+	r.started = make(chan struct{})
 	r.mu.Unlock()
 
 	if err := tr.subscribe(1); err != nil {
@@ -357,10 +361,12 @@ func (r *Runner) Close() error {
 	return errors.Join(errs...)
 }
 
-func (r *Runner) running(t tenant.ID) *tenantRun {
+// running returns t's run, if any, and a channel closed on the next start of
+// any tenant.
+func (r *Runner) running(t tenant.ID) (*tenantRun, <-chan struct{}) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.tenants[t]
+	return r.tenants[t], r.started
 }
 
 // Position returns how far every projector of the ctx tenant has committed:
@@ -371,7 +377,7 @@ func (r *Runner) Position(ctx context.Context) (streams.Position, error) {
 	if err != nil {
 		return 0, err
 	}
-	if tr := r.running(t); tr != nil {
+	if tr, _ := r.running(t); tr != nil {
 		tr.mu.Lock()
 		defer tr.mu.Unlock()
 		return tr.low(tr.committed), nil
@@ -384,25 +390,36 @@ func (r *Runner) Position(ctx context.Context) (streams.Position, error) {
 }
 
 // WaitFor returns once every projector of the ctx tenant has committed pos
-// or beyond, or ErrLagging when ctx ends first. For a tenant this runner
-// does not project, it answers at once from the tenant's read database.
+// or beyond, or ErrLagging when ctx ends first. It is woken by commits, never
+// polls, and keeps waiting across a stop and start of the tenant; for a
+// tenant not projected it answers from the read database when that is far
+// enough already.
 func (r *Runner) WaitFor(ctx context.Context, pos streams.Position) error {
 	t, err := tenant.From(ctx)
 	if err != nil {
 		return err
 	}
-	tr := r.running(t)
-	if tr == nil {
-		at, err := r.Position(ctx)
-		if err != nil {
-			return err
-		}
-		if at >= pos {
-			return nil
-		}
-		return fmt.Errorf("%w: %s is not projected here, at %d, waiting for %d", ErrLagging, t, at, pos)
-	}
 	for {
+		// Looked up on every wake-up: a tenant stopped and started again
+		// is another run.
+		tr, started := r.running(t)
+		if tr == nil {
+			// Not projected here (yet, or any more): the database may be far
+			// enough already; else wait for a start.
+			at, err := r.Position(ctx)
+			if err != nil {
+				return err
+			}
+			if at >= pos {
+				return nil
+			}
+			select {
+			case <-started:
+				continue
+			case <-ctx.Done():
+				return fmt.Errorf("%w: %s is not projected, at %d, waiting for %d", ErrLagging, t, at, pos)
+			}
+		}
 		tr.mu.Lock()
 		at, progress := tr.low(tr.committed), tr.progress
 		tr.mu.Unlock()
@@ -932,6 +949,7 @@ func (tr *tenantRun) halt(context.Context) error {
 		tr.rollback()
 	}
 	tr.stopped = true
+	close(tr.progress) // waiters look again: the tenant is no longer this run
 	if tr.resub != nil {
 		tr.resub.Stop()
 	}

@@ -560,11 +560,13 @@ func TestWaitForAndPosition(t *testing.T) {
 	if err := r.Start(context.Background()); !errors.Is(err, tenant.ErrNoTenant) {
 		t.Fatalf("start without a tenant: %v", err)
 	}
-	// Not projected here: answered at once from the database.
+	// Not projected: answered from the database, or lagging.
 	if err := r.WaitFor(ctxOf("acme"), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.WaitFor(ctxOf("acme"), 1); !errors.Is(err, projections.ErrLagging) {
+	short, cancelShort := context.WithTimeout(ctxOf("acme"), 20*time.Millisecond)
+	defer cancelShort()
+	if err := r.WaitFor(short, 1); !errors.Is(err, projections.ErrLagging) {
 		t.Fatalf("wait on a tenant not projected: %v", err)
 	}
 	u.start(r, "acme")
@@ -582,6 +584,21 @@ func TestWaitForAndPosition(t *testing.T) {
 	defer cancel()
 	if err := r.WaitFor(ctx, 4); !errors.Is(err, projections.ErrLagging) {
 		t.Fatalf("wait for a position never reached: %v", err)
+	}
+
+	// A waiter outlives a stop and start of its tenant.
+	go func() {
+		ctx, cancel := context.WithTimeout(ctxOf("acme"), 20*time.Second)
+		defer cancel()
+		done <- r.WaitFor(ctx, 5)
+	}()
+	if err := r.Stop(ctxOf("acme")); err != nil {
+		t.Fatal(err)
+	}
+	u.start(r, "acme")
+	u.drafts("acme", 2)
+	if err := <-done; err != nil {
+		t.Fatalf("waiting across a restart: %v", err)
 	}
 }
 
