@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -322,5 +323,58 @@ func TestSchemaBehindIsNotProjected(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(s.readDir, "tenants", "initech", "read.db")); err != nil {
 		t.Fatalf("tenant database file: %v", err)
+	}
+}
+
+func TestTenantsProjectSideBySide(t *testing.T) {
+	s := newStack(t)
+	r := s.newRunner(t)
+	ctxs := map[tenant.ID]context.Context{"acme": as(s.ctx, "acme", user.Finance), "globex": as(s.ctx, "globex", user.Finance)}
+	for _, ctx := range ctxs {
+		if err := r.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	last := map[tenant.ID]streams.Position{}
+	var mu sync.Mutex
+	for tn, ctx := range ctxs {
+		wg.Go(func() {
+			for i := range 15 {
+				c, err := s.h.Create(ctx, draft("C-"+string(tn), "2026-12-31", 1000))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if tn == "acme" && i == 7 {
+					// Stopped and started mid-flow: resumes from its checkpoint.
+					if err := r.Stop(ctx); err != nil {
+						t.Error(err)
+					}
+					if err := r.Start(ctx); err != nil {
+						t.Error(err)
+					}
+				}
+				mu.Lock()
+				last[tn] = c.Position
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for tn, ctx := range ctxs {
+		wait(t, r, ctx, last[tn])
+		page, err := s.list.List(ctx, invoicelist.Filter{Limit: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) != 15 {
+			t.Fatalf("%s has %d invoices, want 15", tn, len(page.Items))
+		}
+		for _, inv := range page.Items {
+			if inv.ClientID != "C-"+string(tn) {
+				t.Fatalf("%s's database holds an invoice of client %s", tn, inv.ClientID)
+			}
+		}
 	}
 }
