@@ -346,6 +346,15 @@ func (s *Store) SchemaStatus(ctx context.Context, p projections.Projector) (curr
 	if srcs := prov.ListSources(); len(srcs) > 0 {
 		latest = srcs[len(srcs)-1].Version
 	}
+	// goose creates its version table when asked for the version: a status
+	// query must not write, so a database never migrated is answered here.
+	var tables int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, "goose_"+p.Name()).Scan(&tables); err != nil {
+		return 0, latest, fmt.Errorf("schema version of %s in %s: %w", p.Name(), t, err)
+	}
+	if tables == 0 {
+		return 0, latest, nil
+	}
 	current, err = prov.GetDBVersion(ctx)
 	if err != nil {
 		return 0, latest, fmt.Errorf("schema version of %s in %s: %w", p.Name(), t, err)

@@ -171,3 +171,20 @@ func TestConfigAndClose(t *testing.T) {
 		t.Fatalf("open after close: %v", err)
 	}
 }
+
+func TestSchemaStatusDoesNotWrite(t *testing.T) {
+	s, _ := open(t, sqlite.Config{})
+	ctx := tenant.With(context.Background(), "acme")
+	if cur, latest, err := s.SchemaStatus(ctx, readstoretest.Model()); err != nil || cur != 0 || latest != 2 {
+		t.Fatalf("status %d of %d (%v)", cur, latest, err)
+	}
+	db, err := s.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Release()
+	var tables int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master`).Scan(&tables); err != nil || tables != 0 {
+		t.Fatalf("%d tables after a status query (%v)", tables, err)
+	}
+}
