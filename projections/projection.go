@@ -38,9 +38,14 @@ type Tx interface {
 // Projector maintains one read model of a tenant.
 //
 // Apply is called once per event of the tenant, in position order, inside a
-// transaction that also advances the projector's checkpoint: an event is
-// never applied twice to committed rows. Apply ignores event types it does
-// not use. It must not keep state between calls other than in the database.
+// batch transaction that also advances the projector's checkpoint: an event
+// is never applied twice to committed rows. Each event runs in a savepoint of
+// its own: when Apply fails (or panics), that event's writes, by every
+// projector, are rolled back, and the event is retried, then sent to the
+// tenant's poison queue; the others are kept. Apply ignores event types it
+// does not use, and is not called for types the registry does not know. It
+// must not keep state between calls other than in the database. The ctx
+// carries the tenant and the event's correlation id.
 type Projector interface {
 	// Name is the read model's stable name ("invoicelist"); it names its
 	// checkpoint and its migration table.
