@@ -28,8 +28,13 @@ const (
 
 var b64 = base64.RawStdEncoding
 
-// HashPassword returns the argon2id hash of pw in PHC string format.
+// HashPassword returns the argon2id hash of pw in PHC string format, with
+// RFC 9106's parameters (64 MiB, 2 passes).
 func HashPassword(pw string) (string, error) {
+	return hashWith(pw, argonMemory, argonTime)
+}
+
+func hashWith(pw string, memoryKiB, passes uint32) (string, error) {
 	if len(pw) < 10 || len(pw) > 256 {
 		return "", ErrWeakPassword
 	}
@@ -37,8 +42,8 @@ func HashPassword(pw string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+	key := argon2.IDKey([]byte(pw), salt, passes, memoryKiB, argonThreads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, memoryKiB, passes, argonThreads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 

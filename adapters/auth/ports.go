@@ -8,13 +8,24 @@ import (
 	"github.com/atrium-platform/atrium/domain/user"
 )
 
-// Argon2 implements identity.Passwords.
-type Argon2 struct{}
+// Argon2 implements identity.Passwords. The zero value hashes with RFC
+// 9106's parameters; MemoryKiB and Passes lower the cost where hashing
+// speed matters more than resistance (tests). Checking always uses the
+// parameters stored in the hash.
+type Argon2 struct {
+	MemoryKiB uint32
+	Passes    uint32
+}
 
 var _ identity.Passwords = Argon2{}
 
 // Hash implements identity.Passwords.
-func (Argon2) Hash(pw string) (string, error) { return HashPassword(pw) }
+func (a Argon2) Hash(pw string) (string, error) {
+	if a.MemoryKiB == 0 || a.Passes == 0 {
+		return HashPassword(pw)
+	}
+	return hashWith(pw, a.MemoryKiB, a.Passes)
+}
 
 // Check implements identity.Passwords.
 func (Argon2) Check(hash, pw string) (bool, error) { return CheckPassword(hash, pw) }

@@ -49,7 +49,8 @@ func newStackApp(t *testing.T) (*fiber.App, *stack.Stack) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	st, err := stack.Open(ctx, stack.Config{DataDir: t.TempDir(), Now: clock, BaseDomain: "atrium.test"})
+	st, err := stack.Open(ctx, stack.Config{DataDir: t.TempDir(), Now: clock, BaseDomain: "atrium.test",
+		Passwords: auth.Argon2{MemoryKiB: 1024, Passes: 1}}) // a light cost: these tests hash hundreds of passwords
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,9 @@
 package http_test
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestProvisioningServesAtOnce(t *testing.T) {
 	app := newApp(t)
@@ -193,5 +196,38 @@ func TestBrandingAndSettings(t *testing.T) {
 	hist := fin.do("GET", "/api/v1/invoices/"+id+"/history", "").json(t)["items"].([]any)
 	if hist[len(hist)-1].(map[string]any)["type"] != "invoice.submitted_for_validation.v1" {
 		t.Fatalf("the new threshold did not apply: %v", hist[len(hist)-1])
+	}
+}
+
+// TestHundredTenants provisions 100 tenants one after another through the
+// admin API and uses each at once: its first admin logs in, drafts an
+// invoice, reads it back; nothing of the others is visible.
+func TestHundredTenants(t *testing.T) {
+	app := newApp(t)
+	root := as(t, app, "", "root", "platform_admin")
+	for i := range 100 {
+		slug := fmt.Sprintf("co%03d", i)
+		r := root.do("POST", "/admin/v1/tenants", fmt.Sprintf(`{"slug":%q,"name":"Company %d","admin":{"email":"admin@%s.example","name":"Admin","password":"a good password"}}`, slug, i, slug))
+		if r.status != 201 {
+			t.Fatalf("provision %s: %d %s", slug, r.status, r.body)
+		}
+		tok, lr := loginAs(t, as(t, app, slug, "", ""), "admin@"+slug+".example", "a good password")
+		if lr.status != 200 {
+			t.Fatalf("login on %s: %d %s", slug, lr.status, lr.body)
+		}
+		c := caller{t: t, app: app, tenant: slug, token: tok.access}
+		// The admin adds a finance member, who drafts an invoice.
+		if r := c.do("POST", "/api/v1/users", `{"email":"fin@x.example","name":"Fin","password":"a good password","roles":["finance"]}`); r.status != 201 {
+			t.Fatalf("add member on %s: %d %s", slug, r.status, r.body)
+		}
+		fin := as(t, app, slug, "fin-"+slug, "finance")
+		_, pos := create(t, fin, 100+i)
+		items := fin.do("GET", "/api/v1/invoices", "", "X-Read-After", pos).json(t)["items"].([]any)
+		if len(items) != 1 {
+			t.Fatalf("%s lists %d invoices, want its own 1", slug, len(items))
+		}
+	}
+	if n := len(root.do("GET", "/admin/v1/tenants", "").json(t)["items"].([]any)); n != 102 {
+		t.Fatalf("%d tenants listed, want 102", n)
 	}
 }

@@ -49,6 +49,9 @@ type Config struct {
 	AccessTTL time.Duration
 	// RefreshTTL is a login's lifetime; default 30 days.
 	RefreshTTL time.Duration
+	// Passwords hashes passwords; default argon2id with RFC 9106's
+	// parameters.
+	Passwords identitycmd.Passwords
 	// NoProjections opens tenants without projecting them (for maintenance
 	// commands such as migrate).
 	NoProjections bool
@@ -93,6 +96,9 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	}
 	if cfg.BaseDomain == "" {
 		cfg.BaseDomain = "localhost"
+	}
+	if cfg.Passwords == nil {
+		cfg.Passwords = auth.Argon2{}
 	}
 	if cfg.RefreshTTL == 0 {
 		cfg.RefreshTTL = 30 * 24 * time.Hour
@@ -204,7 +210,7 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if s.Issuer, err = auth.NewIssuer(auth.IssuerConfig{Keys: []auth.Key{key}, AccessTTL: cfg.AccessTTL, Now: cfg.Now}); err != nil {
 		return nil, err
 	}
-	s.Identity = identitycmd.NewHandler(s.Store, s.Registry, s.Secrets, s.Secrets, auth.Argon2{}, auth.TokenPort{Issuer: s.Issuer}, cfg.Now)
+	s.Identity = identitycmd.NewHandler(s.Store, s.Registry, s.Secrets, s.Secrets, cfg.Passwords, auth.TokenPort{Issuer: s.Issuer}, cfg.Now)
 	s.Invoices = invoicecmd.NewHandler(s.Store, s.Registry, settings{s.Catalog}, cfg.Now)
 	s.Tenancy = tenancycmd.NewHandler(s.Store, s.Registry, resources{s}, s.Identity, s.Catalog, cfg.BaseDomain, cfg.Now)
 	return s, nil
