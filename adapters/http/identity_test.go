@@ -68,6 +68,19 @@ func TestLoginRefreshLogout(t *testing.T) {
 			t.Fatalf("%v: %s", tc, code)
 		}
 	}
+	// Logins are rate-limited per tenant and email: a burst, then 429.
+	limited := 0
+	for range 8 {
+		if _, r := loginAs(t, anon, "target@acme.example", "guessing guessing"); r.status == 429 {
+			if problemCode(t, r, 429) != "too_many_attempts" || r.header.Get("Retry-After") == "" {
+				t.Fatalf("429 without its code or Retry-After: %s", r.body)
+			}
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Fatal("8 quick attempts on one email were never limited")
+	}
 	// A member of acme is not one of globex.
 	if _, r := loginAs(t, as(t, app, "globex", "", ""), "fiona@acme.example", "correct horse battery"); r.status != 401 {
 		t.Fatalf("login on another tenant: %d", r.status)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+
+	"github.com/atrium-platform/atrium/adapters/jetstream"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,8 +22,8 @@ func runAtrium(t *testing.T, bin string, env []string, args ...string) (string, 
 	return out.String(), err
 }
 
-// TestOnboardingAcrossInstances runs two `atrium serve` on one NATS (the
-// first one's, exposed on loopback): a tenant created through the first with
+// TestOnboardingAcrossInstances runs two `atrium serve` on one external
+// NATS server (run by the test, on loopback): a tenant created through the first with
 // `atrium tenant create` is served by the second at once, without a
 // restart; its first admin logs in there. Then `atrium migrate` reports
 // every tenant.
@@ -33,12 +35,17 @@ func TestOnboardingAcrossInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	natsAddr := freeAddr(t)
+	nats, err := jetstream.StartServer(jetstream.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nats.Shutdown)
+	natsURL := "ATRIUM_NATS_URL=" + nats.ClientURL()
 	dirA, dirB := t.TempDir(), t.TempDir()
 	addrA, addrB := freeAddr(t), freeAddr(t)
 	admin := []string{"ATRIUM_BOOTSTRAP_ADMIN_EMAIL=root@atrium.example", "ATRIUM_BOOTSTRAP_ADMIN_PASSWORD=root password 123"}
-	a := startServe(t, bin, dirA, addrA, false, append(admin, "ATRIUM_NATS_LISTEN="+natsAddr)...)
-	startServe(t, bin, dirB, addrB, false, "ATRIUM_NATS_URL=nats://"+natsAddr)
+	a := startServe(t, bin, dirA, addrA, false, append(admin, natsURL)...)
+	startServe(t, bin, dirB, addrB, false, natsURL)
 
 	cli := []string{"ATRIUM_API_URL=http://" + addrA, "ATRIUM_ADMIN_EMAIL=root@atrium.example", "ATRIUM_ADMIN_PASSWORD=root password 123",
 		"ATRIUM_NEW_ADMIN_PASSWORD=initech admin password"}
@@ -94,10 +101,10 @@ func TestOnboardingAcrossInstances(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	// Maintenance: stop A, migrate its data dir.
+	// Maintenance: stop A, migrate its read databases.
 	_ = a.Process.Kill()
 	_, _ = a.Process.Wait()
-	out, err = runAtrium(t, bin, []string{"ATRIUM_DATA_DIR=" + dirA}, "migrate", "--parallel", "4")
+	out, err = runAtrium(t, bin, []string{"ATRIUM_DATA_DIR=" + dirA, natsURL}, "migrate", "--parallel", "4")
 	if err != nil || !strings.Contains(out, "initech") || !strings.Contains(out, "1 tenants migrated") {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
