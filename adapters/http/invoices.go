@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/atrium-platform/atrium/commands"
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/invoice"
@@ -35,15 +36,26 @@ type createInvoiceBody struct {
 	Lines    []lineBody `json:"lines"`
 }
 
-func (a *api) createInvoice(c *fiber.Ctx) error {
-	req, err := request(c)
-	if err != nil {
-		return err
+// command is a command route: the options from the headers, the body
+// decoded strictly into B (empty allowed when allowEmpty), run, and the
+// answer {"id","version","position"} with its ETag.
+func command[B any](a *api, name string, status int, allowEmpty bool,
+	run func(c *fiber.Ctx, req commands.Request, b B) (commands.Result, error)) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		req, err := request(c)
+		if err != nil {
+			return err
+		}
+		var b B
+		if err := decode(c, &b, allowEmpty); err != nil {
+			return err
+		}
+		res, err := run(c, req, b)
+		return a.answer(c, name, status, res, err)
 	}
-	var b createInvoiceBody
-	if err := decode(c, &b, false); err != nil {
-		return err
-	}
+}
+
+func (a *api) createInvoice(c *fiber.Ctx, req commands.Request, b createInvoiceBody) (commands.Result, error) {
 	lines := make([]invoicecmd.LineInput, len(b.Lines))
 	for i, l := range b.Lines {
 		lines[i] = invoicecmd.LineInput(l)
@@ -55,63 +67,13 @@ func (a *api) createInvoice(c *fiber.Ctx) error {
 	if err == nil {
 		c.Set(fiber.HeaderLocation, "/api/v1/invoices/"+res.ID)
 	}
-	return a.answer(c, "create_invoice", fiber.StatusCreated, res, err)
+	return res, err
 }
 
 type emptyBody struct{}
 
-func (a *api) issueInvoice(c *fiber.Ctx) error {
-	req, err := request(c)
-	if err != nil {
-		return err
-	}
-	if err := decode(c, &emptyBody{}, true); err != nil {
-		return err
-	}
-	res, err := a.deps.Invoices.Issue(c.UserContext(), invoicecmd.IssueInvoice{Request: req, InvoiceID: c.Params("id")})
-	return a.answer(c, "issue_invoice", fiber.StatusOK, res, err)
-}
-
-func (a *api) approveInvoice(c *fiber.Ctx) error {
-	req, err := request(c)
-	if err != nil {
-		return err
-	}
-	if err := decode(c, &emptyBody{}, true); err != nil {
-		return err
-	}
-	res, err := a.deps.Invoices.Approve(c.UserContext(), invoicecmd.ApproveInvoice{Request: req, InvoiceID: c.Params("id")})
-	return a.answer(c, "approve_invoice", fiber.StatusOK, res, err)
-}
-
 type reasonBody struct {
 	Reason string `json:"reason"`
-}
-
-func (a *api) rejectInvoice(c *fiber.Ctx) error {
-	req, err := request(c)
-	if err != nil {
-		return err
-	}
-	var b reasonBody
-	if err := decode(c, &b, false); err != nil {
-		return err
-	}
-	res, err := a.deps.Invoices.Reject(c.UserContext(), invoicecmd.RejectInvoice{Request: req, InvoiceID: c.Params("id"), Reason: b.Reason})
-	return a.answer(c, "reject_invoice", fiber.StatusOK, res, err)
-}
-
-func (a *api) cancelInvoice(c *fiber.Ctx) error {
-	req, err := request(c)
-	if err != nil {
-		return err
-	}
-	var b reasonBody
-	if err := decode(c, &b, false); err != nil {
-		return err
-	}
-	res, err := a.deps.Invoices.Cancel(c.UserContext(), invoicecmd.CancelInvoice{Request: req, InvoiceID: c.Params("id"), Reason: b.Reason})
-	return a.answer(c, "cancel_invoice", fiber.StatusOK, res, err)
 }
 
 type paymentBody struct {
@@ -132,23 +94,35 @@ func parseTime(field, s string) (time.Time, error) {
 		Code: "invalid_request", Field: field, Detail: field + " must be an RFC 3339 time or a date YYYY-MM-DD"}
 }
 
-func (a *api) recordPayment(c *fiber.Ctx) error {
-	req, err := request(c)
-	if err != nil {
-		return err
-	}
-	var b paymentBody
-	if err := decode(c, &b, false); err != nil {
-		return err
-	}
-	paidAt, err := parseTime("paid_at", b.PaidAt)
-	if err != nil {
-		return err
-	}
-	res, err := a.deps.Invoices.RecordPayment(c.UserContext(), invoicecmd.RecordPayment{
-		Request: req, InvoiceID: c.Params("id"), Amount: b.Amount, PaidAt: paidAt, Reference: b.Reference,
-	})
-	return a.answer(c, "record_payment", fiber.StatusOK, res, err)
+func (a *api) invoiceRoutes(v1 fiber.Router) {
+	h := a.deps.Invoices
+	v1.Post("/invoices", command(a, "create_invoice", fiber.StatusCreated, false, a.createInvoice))
+	v1.Post("/invoices/:id/issue", command(a, "issue_invoice", fiber.StatusOK, true,
+		func(c *fiber.Ctx, req commands.Request, _ emptyBody) (commands.Result, error) {
+			return h.Issue(c.UserContext(), invoicecmd.IssueInvoice{Request: req, InvoiceID: c.Params("id")})
+		}))
+	v1.Post("/invoices/:id/approve", command(a, "approve_invoice", fiber.StatusOK, true,
+		func(c *fiber.Ctx, req commands.Request, _ emptyBody) (commands.Result, error) {
+			return h.Approve(c.UserContext(), invoicecmd.ApproveInvoice{Request: req, InvoiceID: c.Params("id")})
+		}))
+	v1.Post("/invoices/:id/reject", command(a, "reject_invoice", fiber.StatusOK, false,
+		func(c *fiber.Ctx, req commands.Request, b reasonBody) (commands.Result, error) {
+			return h.Reject(c.UserContext(), invoicecmd.RejectInvoice{Request: req, InvoiceID: c.Params("id"), Reason: b.Reason})
+		}))
+	v1.Post("/invoices/:id/cancel", command(a, "cancel_invoice", fiber.StatusOK, false,
+		func(c *fiber.Ctx, req commands.Request, b reasonBody) (commands.Result, error) {
+			return h.Cancel(c.UserContext(), invoicecmd.CancelInvoice{Request: req, InvoiceID: c.Params("id"), Reason: b.Reason})
+		}))
+	v1.Post("/invoices/:id/payments", command(a, "record_payment", fiber.StatusOK, false,
+		func(c *fiber.Ctx, req commands.Request, b paymentBody) (commands.Result, error) {
+			paidAt, err := parseTime("paid_at", b.PaidAt)
+			if err != nil {
+				return commands.Result{}, err
+			}
+			return h.RecordPayment(c.UserContext(), invoicecmd.RecordPayment{
+				Request: req, InvoiceID: c.Params("id"), Amount: b.Amount, PaidAt: paidAt, Reference: b.Reference,
+			})
+		}))
 }
 
 type clientView struct {

@@ -41,15 +41,10 @@ func (a *api) routes(app *fiber.App) {
 	v1.Post("/users", a.addUser)
 	v1.Get("/users", reads(a.listUsers)...)
 
-	v1.Post("/invoices", a.createInvoice)
+	a.invoiceRoutes(v1)
 	v1.Get("/invoices", reads(a.listInvoices)...)
 	v1.Get("/invoices/:id", reads(a.getInvoice)...)
 	v1.Get("/invoices/:id/history", reads(a.invoiceHistory)...)
-	v1.Post("/invoices/:id/issue", a.issueInvoice)
-	v1.Post("/invoices/:id/approve", a.approveInvoice)
-	v1.Post("/invoices/:id/reject", a.rejectInvoice)
-	v1.Post("/invoices/:id/payments", a.recordPayment)
-	v1.Post("/invoices/:id/cancel", a.cancelInvoice)
 	v1.Get("/collections/aging", reads(a.agingReport)...)
 	v1.Get("/audit/events", reads(a.auditEvents)...)
 
