@@ -30,6 +30,7 @@ func (a *api) routes(app *fiber.App) {
 	admin.Get("/tenants", a.listTenants)
 	admin.Post("/tenants/:slug/suspend", a.suspendTenant)
 	admin.Post("/tenants/:slug/resume", a.resumeTenant)
+	admin.Put("/tenants/:slug/domains", a.changeDomains)
 
 	v1 := app.Group("/api/v1", a.scoped)
 	v1.Put("/branding", a.putBranding)

@@ -95,11 +95,17 @@ type brandingView struct {
 	AccentColor  string `json:"accent_color"`
 }
 
-// branding is public: an SPA themes itself before its user logs in.
+// branding is public: an SPA themes itself before its user logs in. A
+// token presented anyway must be the tenant's, as on every route.
 func (a *api) branding(c *fiber.Ctx) error {
 	t, err := a.deps.Tenants.Resolve(c)
 	if err != nil {
 		return err
+	}
+	if c.Get(fiber.HeaderAuthorization) != "" {
+		if _, err := a.deps.Auth.Authenticate(tenant.With(c.UserContext(), t), c); err != nil {
+			return err
+		}
 	}
 	s, _ := a.deps.Catalog.Get(t)
 	b := s.Branding
@@ -298,6 +304,24 @@ func (a *api) suspendTenant(c *fiber.Ctx) error {
 		return err
 	}
 	if _, err := a.deps.Tenancy.Suspend(c.UserContext(), req, c.Params("slug"), b.Reason); err != nil {
+		return err
+	}
+	s, _ := a.deps.Catalog.Get(tenant.ID(c.Params("slug")))
+	return writeJSON(c, fiber.StatusOK, viewTenant(s))
+}
+
+func (a *api) changeDomains(c *fiber.Ctx) error {
+	req, err := request(c)
+	if err != nil {
+		return err
+	}
+	var b struct {
+		Domains []string `json:"domains"`
+	}
+	if err := decode(c, &b, false); err != nil {
+		return err
+	}
+	if _, err := a.deps.Tenancy.ChangeDomains(c.UserContext(), req, c.Params("slug"), b.Domains); err != nil {
 		return err
 	}
 	s, _ := a.deps.Catalog.Get(tenant.ID(c.Params("slug")))

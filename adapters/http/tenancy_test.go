@@ -3,6 +3,8 @@ package http_test
 import (
 	"fmt"
 	"testing"
+
+	"github.com/atrium-platform/atrium/domain/user"
 )
 
 func TestProvisioningServesAtOnce(t *testing.T) {
@@ -229,5 +231,36 @@ func TestHundredTenants(t *testing.T) {
 	}
 	if n := len(root.do("GET", "/admin/v1/tenants", "").json(t)["items"].([]any)); n != 102 {
 		t.Fatalf("%d tenants listed, want 102", n)
+	}
+}
+
+func TestChangeDomains(t *testing.T) {
+	app := newApp(t)
+	root := as(t, app, "", "root", "platform_admin")
+	r := root.do("PUT", "/admin/v1/tenants/acme/domains", `{"domains":["pay.acme.example"]}`)
+	if r.status != 200 || r.json(t)["domains"].([]any)[0] != "pay.acme.example" {
+		t.Fatalf("change domains: %d %s", r.status, r.body)
+	}
+	anon := as(t, app, "", "", "")
+	if b := anon.do("GET", "/api/v1/branding", "", "Host", "pay.acme.example"); b.status != 200 || b.json(t)["tenant"] != "acme" {
+		t.Fatalf("new domain: %d %s", b.status, b.body)
+	}
+	if code := problemCode(t, anon.do("GET", "/api/v1/branding", "", "Host", "billing.acme.example"), 400); code != "tenant_required" {
+		t.Fatalf("released domain still served: %s", code)
+	}
+	// The released domain can be claimed by another tenant; a held one cannot.
+	if r := root.do("PUT", "/admin/v1/tenants/globex/domains", `{"domains":["billing.globex.example","billing.acme.example"]}`); r.status != 200 {
+		t.Fatalf("claim a released domain: %d %s", r.status, r.body)
+	}
+	if code := problemCode(t, root.do("PUT", "/admin/v1/tenants/globex/domains", `{"domains":["pay.acme.example"]}`), 422); code != "domain_taken" {
+		t.Fatalf("claim a held domain: %s", code)
+	}
+	if code := problemCode(t, as(t, app, "acme", "u", "admin").do("PUT", "/admin/v1/tenants/acme/domains", `{"domains":[]}`), 403); code != "tenant_mismatch" {
+		t.Fatalf("a tenant token on an admin route: %s", code)
+	}
+	// A token presented on the public branding route must be the tenant's too.
+	tok := mint(t, app, "acme", "u-a", []user.Role{user.Admin})
+	if code := problemCode(t, caller{t: t, app: app, tenant: "globex", token: tok}.do("GET", "/api/v1/branding", ""), 403); code != "tenant_mismatch" {
+		t.Fatalf("acme token on globex branding: %s", code)
 	}
 }

@@ -210,6 +210,9 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if s.Issuer, err = auth.NewIssuer(auth.IssuerConfig{Keys: []auth.Key{key}, AccessTTL: cfg.AccessTTL, Now: cfg.Now}); err != nil {
 		return nil, err
 	}
+	if !cfg.NoProjections {
+		go s.retryUnprojected(cctx, 30*time.Second)
+	}
 	s.Identity = identitycmd.NewHandler(s.Store, s.Registry, s.Secrets, s.Secrets, cfg.Passwords, auth.TokenPort{Issuer: s.Issuer}, cfg.Now)
 	s.Invoices = invoicecmd.NewHandler(s.Store, s.Registry, settings{s.Catalog}, cfg.Now)
 	s.Tenancy = tenancycmd.NewHandler(s.Store, s.Registry, resources{s}, s.Identity, s.Catalog, cfg.BaseDomain, cfg.Now)
@@ -226,6 +229,25 @@ func (s *Stack) tenantChanged(t tenancy.State) {
 	ctx := tenant.With(context.Background(), t.ID)
 	if err := s.Runner.Start(ctx); err != nil {
 		s.log.Error("tenant not projected", "tenant", string(t.ID), "err", err)
+	}
+}
+
+// retryUnprojected starts, every interval, the tenants that are not being
+// projected: one refused because its read database was behind is picked
+// up once `atrium migrate` has run, without a restart.
+func (s *Stack) retryUnprojected(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, t := range s.Catalog.List() {
+			// Start does nothing for a tenant already projected; it logs a refusal.
+			_ = s.Runner.Start(tenant.With(ctx, t.ID))
+		}
 	}
 }
 

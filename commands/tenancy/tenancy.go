@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/atrium-platform/atrium/commands"
@@ -166,14 +167,12 @@ func (h *Handler) Provision(ctx context.Context, c ProvisionTenant) (commands.Re
 			return commands.Decision{}, err
 		}
 		d := commands.Decision{Events: []domain.Event{ev}}
-		for _, dom := range ev.Domains {
-			ds, err := domainStream(dom)
+		for i, dom := range ev.Domains {
+			claim, err := h.claim(pctx, i, dom, t)
 			if err != nil {
 				return commands.Decision{}, err
 			}
-			// A domain claimed by another tenant makes the whole append fail.
-			d.Extras = append(d.Extras, commands.Extra{Stream: ds, Expected: streams.NoStream,
-				Events: []domain.Event{tenancy.DomainClaimed{Domain: dom, Tenant: t}}})
+			d.Extras = append(d.Extras, claim)
 		}
 		return d, nil
 	})
@@ -285,4 +284,94 @@ func prefixFields(prefix string, err error) error {
 	out := *de
 	out.Field = prefix + de.Field
 	return &out
+}
+
+// ChangeDomains replaces a tenant's custom domains (platform
+// administrators). New domains are claimed and dropped ones released in the
+// same atomic append, so a domain is never served for two tenants.
+func (h *Handler) ChangeDomains(ctx context.Context, req commands.Request, slug string, domains []string) (commands.Result, error) {
+	p, err := platformAdmin(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	t, err := tenant.ParseClient(slug)
+	if err != nil {
+		return commands.Result{}, domain.NotFoundf("tenant_not_found", "no such tenant")
+	}
+	next, err := tenancy.ValidateDomains(domains, h.baseDomain)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	for i, d := range next {
+		if owner, ok := h.catalog.ByDomain(d); ok && owner != t {
+			return commands.Result{}, domain.Rejectf("domain_taken", "domains[%d] %q is served for tenant %s", i, d, owner)
+		}
+	}
+	pctx := tenant.With(ctx, tenant.Platform)
+	stream, err := tenantStream(t)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	res, err := h.x.Run(pctx, req, stream, func(ctx context.Context, history []domain.Event) (commands.Decision, error) {
+		var s tenancy.State
+		for _, e := range history {
+			s = tenancy.Evolve(s, e)
+		}
+		evs, err := tenancy.DecideDomains(s, next, string(p.ID), h.now())
+		if err != nil || len(evs) == 0 {
+			return commands.Decision{Events: evs}, err
+		}
+		d := commands.Decision{Events: evs}
+		for i, dom := range next {
+			if slices.Contains(s.Domains, dom) {
+				continue
+			}
+			claim, err := h.claim(ctx, i, dom, t)
+			if err != nil {
+				return commands.Decision{}, err
+			}
+			d.Extras = append(d.Extras, claim)
+		}
+		for _, dom := range s.Domains {
+			if slices.Contains(next, dom) {
+				continue
+			}
+			ds, err := domainStream(dom)
+			if err != nil {
+				return commands.Decision{}, err
+			}
+			d.Extras = append(d.Extras, commands.Extra{Stream: ds, Expected: streams.Any,
+				Events: []domain.Event{tenancy.DomainReleased{Domain: dom, Tenant: t}}})
+		}
+		return d, nil
+	})
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if err := h.catalog.WaitFor(pctx, res.Position); err != nil {
+		return commands.Result{}, err
+	}
+	res.ID = string(t)
+	return res, nil
+}
+
+// claim is the write that takes a custom domain for t: it expects the
+// domain's claim stream as it is now (new, or last released), so a
+// concurrent claim by another tenant makes the whole append fail and retry.
+func (h *Handler) claim(pctx context.Context, i int, dom string, t tenant.ID) (commands.Extra, error) {
+	ds, err := domainStream(dom)
+	if err != nil {
+		return commands.Extra{}, err
+	}
+	evs, recs, err := h.x.Load(pctx, ds)
+	if err != nil {
+		return commands.Extra{}, err
+	}
+	if n := len(evs); n > 0 {
+		if c, ok := evs[n-1].(tenancy.DomainClaimed); ok && c.Tenant != t {
+			return commands.Extra{}, domain.Rejectf("domain_taken", "domains[%d] %q is served for tenant %s", i, dom, c.Tenant)
+		}
+	}
+	return commands.Extra{Stream: ds, Expected: streams.Exactly(streams.Version(len(recs))),
+		Events: []domain.Event{tenancy.DomainClaimed{Domain: dom, Tenant: t}}}, nil
 }

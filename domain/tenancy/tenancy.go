@@ -405,3 +405,14 @@ func (p SettingsPatch) Apply(s Settings) Settings {
 	}
 	return s
 }
+
+// DecideDomains replaces the custom domains, already validated.
+func DecideDomains(s State, domains []string, by string, at time.Time) ([]domain.Event, error) {
+	if !s.Exists() {
+		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
+	}
+	if slices.Equal(domains, s.Domains) {
+		return nil, nil
+	}
+	return []domain.Event{DomainsChanged{Tenant: s.ID, Domains: domains, By: by, At: at.UTC()}}, nil
+}
