@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/atrium-platform/atrium/adapters/auth"
+	expensecmd "github.com/atrium-platform/atrium/commands/expense"
 	identitycmd "github.com/atrium-platform/atrium/commands/identity"
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
@@ -22,6 +24,7 @@ import (
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/projections/aging"
 	"github.com/atrium-platform/atrium/projections/audit"
+	"github.com/atrium-platform/atrium/projections/expenselist"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
 	"github.com/atrium-platform/atrium/projections/memberlist"
 	"github.com/atrium-platform/atrium/streams"
@@ -31,6 +34,9 @@ import (
 type Config struct {
 	// BodyLimit caps JSON request bodies; default 1 MiB.
 	BodyLimit int
+	// UploadLimit caps document uploads (receipts); default 50 MiB. A
+	// tenant's own limit, lower, is checked by the command.
+	UploadLimit int
 	// ReadAfterMax bounds how long a read waits for X-Read-After; default 5s.
 	ReadAfterMax time.Duration
 	// Now is the clock; default time.Now.
@@ -40,6 +46,9 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.BodyLimit == 0 {
 		c.BodyLimit = 1 << 20
+	}
+	if c.UploadLimit == 0 {
+		c.UploadLimit = 50 << 20
 	}
 	if c.ReadAfterMax == 0 {
 		c.ReadAfterMax = 5 * time.Second
@@ -80,6 +89,8 @@ type Deps struct {
 	Tenancy        *tenancycmd.Handler
 	Catalog        Catalog
 	Identity       *identitycmd.Handler
+	Expenses       *expensecmd.Handler
+	ExpenseQueries *expenselist.Queries
 	Members        *memberlist.Queries
 	Issuer         *auth.Issuer
 	InvoiceQueries *invoicelist.Queries
@@ -104,6 +115,8 @@ func (d Deps) Validate() error {
 	check(d.Invoices != nil, "Invoices")
 	check(d.Tenancy != nil, "Tenancy")
 	check(d.Identity != nil, "Identity")
+	check(d.Expenses != nil, "Expenses")
+	check(d.ExpenseQueries != nil, "ExpenseQueries")
 	check(d.Members != nil, "Members")
 	check(d.Issuer != nil, "Issuer")
 	check(d.Catalog != nil, "Catalog")
@@ -138,7 +151,7 @@ func New(cfg Config, deps Deps) (*fiber.App, error) {
 	a := &api{cfg: cfg, deps: deps, metrics: m}
 	app := fiber.New(fiber.Config{
 		AppName:               "atrium",
-		BodyLimit:             cfg.BodyLimit,
+		BodyLimit:             max(cfg.BodyLimit, cfg.UploadLimit),
 		DisableStartupMessage: true,
 		ErrorHandler:          a.errorHandler,
 		ReadTimeout:           30 * time.Second,
@@ -147,7 +160,7 @@ func New(cfg Config, deps Deps) (*fiber.App, error) {
 		ReadBufferSize:        16 << 10,
 		JSONEncoder:           jsonMarshal,
 	})
-	app.Use(a.recover, a.observe)
+	app.Use(a.recover, a.observe, a.jsonLimit)
 	a.routes(app)
 	return app, nil
 }
@@ -202,6 +215,16 @@ func (a *api) observe(c *fiber.Ctx) error {
 		"tenant", string(tn), "correlation_id", corr, "method", c.Method(), "path", c.Path(),
 		"status", status, "duration_ms", time.Since(start).Milliseconds())
 	return nil
+}
+
+// jsonLimit holds request bodies to BodyLimit everywhere but uploads, which
+// the server lets through up to UploadLimit.
+func (a *api) jsonLimit(c *fiber.Ctx) error {
+	upload := c.Method() == fiber.MethodPut && strings.HasSuffix(c.Path(), "/receipt")
+	if len(c.Body()) > a.cfg.BodyLimit && !upload {
+		return fiber.ErrRequestEntityTooLarge
+	}
+	return c.Next()
 }
 
 // errorHandler answers every error as a problem document.

@@ -27,6 +27,7 @@ import (
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/projections/aging"
 	"github.com/atrium-platform/atrium/projections/audit"
+	"github.com/atrium-platform/atrium/projections/expenselist"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
 	"github.com/atrium-platform/atrium/projections/memberlist"
 	"github.com/google/uuid"
@@ -75,6 +76,8 @@ func newStackApp(t *testing.T) (*fiber.App, *stack.Stack) {
 		Tenants:        atriumhttp.HostTenants{BaseDomain: "atrium.test", Catalog: st.Catalog},
 		Auth:           atriumhttp.BearerAuth{Issuer: st.Issuer, Identity: st.Identity, Logger: log},
 		Identity:       st.Identity,
+		Expenses:       st.Expenses,
+		ExpenseQueries: expenselist.NewQueries(st.Reads),
 		Members:        memberlist.NewQueries(st.Reads),
 		Issuer:         st.Issuer,
 		Logger:         log,
@@ -380,14 +383,13 @@ func TestBadInputIsAProblemNeverA500(t *testing.T) {
 	}
 	go func() { _ = app.Listener(ln) }()
 	t.Cleanup(func() { _ = app.Shutdown() })
-	// Announce a 2 MiB body: the server refuses it from the headers, before
-	// reading it.
+	// A 2 MiB JSON body is refused.
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "POST /api/v1/invoices/%s/cancel HTTP/1.1\r\nHost: x\r\nX-Tenant: acme\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", id, fin.token, 2<<20)
+	fmt.Fprintf(conn, "POST /api/v1/invoices/%s/cancel HTTP/1.1\r\nHost: x\r\nX-Tenant: acme\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", id, fin.token, 2<<20, strings.Repeat("x", 2<<20))
 	resp, err := nethttp.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -204,6 +204,15 @@ func TestTokenOfAnotherTenant(t *testing.T) {
 		{"POST", "/api/v1/invoices/0b9f1c1e-8a51-4a39-9f69-6a3c1c4ae0f5/cancel", `{}`},
 		{"GET", "/api/v1/collections/aging", ""},
 		{"GET", "/api/v1/audit/events", ""},
+		{"POST", "/api/v1/expenses", `{}`},
+		{"GET", "/api/v1/expenses", ""},
+		{"GET", "/api/v1/expenses/0b9f1c1e-8a51-4a39-9f69-6a3c1c4ae0f5", ""},
+		{"PUT", "/api/v1/expenses/0b9f1c1e-8a51-4a39-9f69-6a3c1c4ae0f5/receipt", "%PDF-1"},
+		{"GET", "/api/v1/expenses/0b9f1c1e-8a51-4a39-9f69-6a3c1c4ae0f5/receipt", ""},
+		{"POST", "/api/v1/expenses/0b9f1c1e-8a51-4a39-9f69-6a3c1c4ae0f5/submit", ""},
+		{"POST", "/api/v1/expenses/0b9f1c1e-8a51-4a39-9f69-6a3c1c4ae0f5/approve", ""},
+		{"POST", "/api/v1/expenses/0b9f1c1e-8a51-4a39-9f69-6a3c1c4ae0f5/reject", `{}`},
+		{"POST", "/api/v1/expenses/0b9f1c1e-8a51-4a39-9f69-6a3c1c4ae0f5/reimburse", ""},
 	}
 	viaHeader := caller{t: t, app: app, tenant: "globex", token: acmeTok}
 	viaHost := caller{t: t, app: app, token: acmeTok}

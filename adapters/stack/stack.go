@@ -18,15 +18,18 @@ import (
 	"github.com/atrium-platform/atrium/adapters/auth"
 	"github.com/atrium-platform/atrium/adapters/jetstream"
 	"github.com/atrium-platform/atrium/adapters/sqlite"
+	expensecmd "github.com/atrium-platform/atrium/commands/expense"
 	identitycmd "github.com/atrium-platform/atrium/commands/identity"
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
+	"github.com/atrium-platform/atrium/domain/expense"
 	"github.com/atrium-platform/atrium/domain/money"
 	"github.com/atrium-platform/atrium/domain/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/projections"
 	"github.com/atrium-platform/atrium/projections/aging"
 	"github.com/atrium-platform/atrium/projections/catalog"
+	"github.com/atrium-platform/atrium/projections/expenselist"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
 	"github.com/atrium-platform/atrium/projections/memberlist"
 	"github.com/atrium-platform/atrium/streams"
@@ -75,6 +78,8 @@ type Stack struct {
 	Invoices   *invoicecmd.Handler
 	Tenancy    *tenancycmd.Handler
 	Identity   *identitycmd.Handler
+	Expenses   *expensecmd.Handler
+	Documents  *jetstream.Documents
 	Secrets    *jetstream.Secrets
 	Issuer     *auth.Issuer
 	Projectors []projections.Projector
@@ -134,6 +139,7 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	invoicecmd.Register(s.Registry)
 	tenancycmd.Register(s.Registry)
 	identitycmd.Register(s.Registry)
+	expensecmd.Register(s.Registry)
 
 	if s.Reads, err = sqlite.Open(filepath.Join(cfg.DataDir, "read"), sqlite.Config{}); err != nil {
 		return nil, fmt.Errorf("read store: %w", err)
@@ -149,7 +155,7 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("poison queue: %w", err)
 	}
-	s.Projectors = []projections.Projector{invoicelist.New(), aging.New(), memberlist.New()}
+	s.Projectors = []projections.Projector{invoicelist.New(), aging.New(), memberlist.New(), expenselist.New()}
 	if s.Runner, err = projections.NewRunner(projections.RunnerConfig{
 		Store: s.Reads, Migrator: s.Reads, Registry: s.Registry, Source: source, Projectors: s.Projectors,
 		Poison: poison, Logger: s.log,
@@ -215,6 +221,10 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	}
 	s.Identity = identitycmd.NewHandler(s.Store, s.Registry, s.Secrets, s.Secrets, cfg.Passwords, auth.TokenPort{Issuer: s.Issuer}, cfg.Now)
 	s.Invoices = invoicecmd.NewHandler(s.Store, s.Registry, settings{s.Catalog}, cfg.Now)
+	if s.Documents, err = jetstream.NewDocuments(nc); err != nil {
+		return nil, fmt.Errorf("documents: %w", err)
+	}
+	s.Expenses = expensecmd.NewHandler(s.Store, s.Registry, s.Documents, settings{s.Catalog}, cfg.Now)
 	s.Tenancy = tenancycmd.NewHandler(s.Store, s.Registry, resources{s}, s.Identity, s.Catalog, cfg.BaseDomain, cfg.Now)
 	return s, nil
 }
@@ -274,6 +284,17 @@ func (s settings) ValidationThreshold(ctx context.Context) (money.Money, error) 
 		return money.Money{}, err
 	}
 	return st.InvoiceValidationThreshold, nil
+}
+
+// ExpensePolicy answers the expense commands from the catalog.
+func (s settings) ExpensePolicy(ctx context.Context) (expense.Policy, error) {
+	st, err := s.c.Settings(ctx)
+	if err != nil {
+		return expense.Policy{}, err
+	}
+	p := st.ExpensePolicy
+	return expense.Policy{Categories: p.Categories, ReceiptRequiredAbove: p.ReceiptRequiredAbove,
+		CategoryCeilings: p.CategoryCeilings, MaxReceiptBytes: p.MaxReceiptBytes}, nil
 }
 
 // Close stops everything, in reverse order of start.

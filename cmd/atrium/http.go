@@ -16,6 +16,7 @@ import (
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/projections/aging"
 	"github.com/atrium-platform/atrium/projections/audit"
+	"github.com/atrium-platform/atrium/projections/expenselist"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
 	"github.com/atrium-platform/atrium/projections/memberlist"
 )
@@ -34,6 +35,8 @@ func newHTTP(s *serveCmd, st *stack.Stack, log *slog.Logger) (*fiber.App, error)
 		Tenants:        atriumhttp.HostTenants{BaseDomain: s.BaseDomain, Catalog: st.Catalog},
 		Auth:           atriumhttp.BearerAuth{Issuer: st.Issuer, Identity: st.Identity, Logger: log},
 		Identity:       st.Identity,
+		Expenses:       st.Expenses,
+		ExpenseQueries: expenselist.NewQueries(st.Reads),
 		Members:        memberlist.NewQueries(st.Reads),
 		Issuer:         st.Issuer,
 		Ready: []atriumhttp.ReadyCheck{

@@ -1,0 +1,138 @@
+package http
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/atrium-platform/atrium/commands"
+	expensecmd "github.com/atrium-platform/atrium/commands/expense"
+	"github.com/atrium-platform/atrium/domain/money"
+	"github.com/atrium-platform/atrium/projections"
+	"github.com/atrium-platform/atrium/projections/expenselist"
+)
+
+type expenseBody struct {
+	Category    string      `json:"category"`
+	Amount      money.Money `json:"amount"`
+	SpentOn     string      `json:"spent_on"`
+	Description string      `json:"description"`
+}
+
+type expenseView struct {
+	ID          string      `json:"id"`
+	Owner       string      `json:"owner"`
+	Category    string      `json:"category"`
+	Amount      money.Money `json:"amount"`
+	SpentOn     string      `json:"spent_on"`
+	Description string      `json:"description"`
+	Status      string      `json:"status"`
+	HasReceipt  bool        `json:"has_receipt"`
+	DecidedBy   string      `json:"decided_by,omitempty"`
+	Reason      string      `json:"reason,omitempty"`
+	Version     int64       `json:"version"`
+	CreatedAt   time.Time   `json:"created_at"`
+	UpdatedAt   time.Time   `json:"updated_at"`
+}
+
+func expenseViewOf(e expenselist.Expense) expenseView {
+	return expenseView{ID: e.ID, Owner: e.Owner, Category: e.Category, Amount: e.Amount, SpentOn: e.SpentOn, Description: e.Description,
+		Status: e.Status, HasReceipt: e.HasReceipt, DecidedBy: e.DecidedBy, Reason: e.Reason, Version: e.Version,
+		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+}
+
+func (a *api) expenseRoutes(v1 fiber.Router, reads func(fiber.Handler) []fiber.Handler) {
+	h := a.deps.Expenses
+	v1.Post("/expenses", command(a, "create_expense", fiber.StatusCreated, false,
+		func(c *fiber.Ctx, req commands.Request, b expenseBody) (commands.Result, error) {
+			res, err := h.Create(c.UserContext(), expensecmd.CreateExpense{Request: req, Category: b.Category, Amount: b.Amount,
+				SpentOn: b.SpentOn, Description: b.Description})
+			if err == nil {
+				c.Set(fiber.HeaderLocation, "/api/v1/expenses/"+res.ID)
+			}
+			return res, err
+		}))
+	v1.Put("/expenses/:id/receipt", a.putReceipt)
+	v1.Get("/expenses/:id/receipt", a.getReceipt)
+	v1.Post("/expenses/:id/submit", command(a, "submit_expense", fiber.StatusOK, true,
+		func(c *fiber.Ctx, req commands.Request, _ emptyBody) (commands.Result, error) {
+			return h.Submit(c.UserContext(), req, c.Params("id"))
+		}))
+	v1.Post("/expenses/:id/approve", command(a, "approve_expense", fiber.StatusOK, true,
+		func(c *fiber.Ctx, req commands.Request, _ emptyBody) (commands.Result, error) {
+			return h.Approve(c.UserContext(), req, c.Params("id"))
+		}))
+	v1.Post("/expenses/:id/reject", command(a, "reject_expense", fiber.StatusOK, false,
+		func(c *fiber.Ctx, req commands.Request, b reasonBody) (commands.Result, error) {
+			return h.Reject(c.UserContext(), req, c.Params("id"), b.Reason)
+		}))
+	v1.Post("/expenses/:id/reimburse", command(a, "reimburse_expense", fiber.StatusOK, true,
+		func(c *fiber.Ctx, req commands.Request, _ emptyBody) (commands.Result, error) {
+			return h.Reimburse(c.UserContext(), req, c.Params("id"))
+		}))
+	v1.Get("/expenses", reads(a.listExpenses)...)
+	v1.Get("/expenses/:id", reads(a.getExpense)...)
+}
+
+// putReceipt takes the raw body as the receipt, typed by Content-Type.
+func (a *api) putReceipt(c *fiber.Ctx) error {
+	req, err := request(c)
+	if err != nil {
+		return err
+	}
+	ct := strings.ToLower(strings.TrimSpace(strings.Split(c.Get(fiber.HeaderContentType), ";")[0]))
+	body := append([]byte(nil), c.Body()...) // fasthttp reuses its buffer after the handler
+	res, err := a.deps.Expenses.AttachReceipt(c.UserContext(), req, c.Params("id"), ct, body)
+	return a.answer(c, "attach_receipt", fiber.StatusOK, res, err)
+}
+
+func (a *api) getReceipt(c *fiber.Ctx) error {
+	rc, obj, err := a.deps.Expenses.Receipt(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, obj.ContentType)
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	return c.Status(fiber.StatusOK).Send(b)
+}
+
+func (a *api) listExpenses(c *fiber.Ctx) error {
+	n, err := limit(c)
+	if err != nil {
+		return err
+	}
+	items, next, err := a.deps.ExpenseQueries.List(c.UserContext(), expenselist.Filter{
+		Status: c.Query("status"), Owner: c.Query("owner"), Limit: n, Cursor: c.Query("cursor"),
+	})
+	if errors.Is(err, expenselist.ErrBadCursor) {
+		return problem(fiber.StatusBadRequest, "invalid_cursor", "the cursor is not one this list gave")
+	}
+	if err != nil {
+		return err
+	}
+	out := make([]expenseView, len(items))
+	for i, e := range items {
+		out[i] = expenseViewOf(e)
+	}
+	return writeJSON(c, fiber.StatusOK, list(out, next))
+}
+
+func (a *api) getExpense(c *fiber.Ctx) error {
+	e, err := a.deps.ExpenseQueries.Get(c.UserContext(), c.Params("id"))
+	if errors.Is(err, projections.ErrNotFound) {
+		return problem(fiber.StatusNotFound, "expense_not_found", "no such expense")
+	}
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderETag, etag(uint64(e.Version)))
+	return writeJSON(c, fiber.StatusOK, expenseViewOf(e))
+}

@@ -1,0 +1,254 @@
+// Package expense holds the expense commands: draft, attach a receipt,
+// submit under the tenant's policy, approve or reject, reimburse.
+package expense
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/atrium-platform/atrium/commands"
+	"github.com/atrium-platform/atrium/documents"
+	"github.com/atrium-platform/atrium/domain"
+	"github.com/atrium-platform/atrium/domain/expense"
+	"github.com/atrium-platform/atrium/domain/money"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// Policies answers the ctx tenant's expense policy.
+type Policies interface {
+	ExpensePolicy(ctx context.Context) (expense.Policy, error)
+}
+
+// Handler runs the expense commands.
+type Handler struct {
+	x        *commands.Executor
+	docs     documents.Store
+	policies Policies
+	now      func() time.Time
+}
+
+// NewHandler returns the expense handler.
+func NewHandler(store streams.Store, reg *streams.Registry, docs documents.Store, policies Policies, now func() time.Time) *Handler {
+	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, docs: docs, policies: policies, now: now}
+}
+
+// Register registers the expense events in r.
+func Register(r *streams.Registry) {
+	streams.Register(r, expense.Drafted{}, expense.ReceiptAttached{}, expense.Submitted{}, expense.Approved{},
+		expense.Rejected{}, expense.Reimbursed{})
+}
+
+// ReadAllRoles may read every claim; everyone reads their own.
+var ReadAllRoles = []user.Role{user.Manager, user.Finance, user.Admin, user.Auditor}
+
+// StreamOf returns the stream of expense id in the ctx tenant.
+func StreamOf(ctx context.Context, id string) (streams.Name, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return "", err
+	}
+	if uuid.Validate(id) != nil {
+		return "", domain.NotFoundf("expense_not_found", "no such expense")
+	}
+	return streams.NewName(t, "expense", id)
+}
+
+func member(ctx context.Context, roles ...user.Role) (user.Principal, error) {
+	p, err := user.From(ctx)
+	if err != nil {
+		return p, err
+	}
+	if len(p.Roles) == 0 || (len(roles) > 0 && !p.Has(roles...)) {
+		return p, domain.Forbiddenf("your roles do not allow this")
+	}
+	return p, nil
+}
+
+// CreateExpense drafts a claim owned by the caller.
+type CreateExpense struct {
+	Request     commands.Request
+	Category    string
+	Amount      money.Money
+	SpentOn     string
+	Description string
+}
+
+// Create drafts a claim: any member, for themselves.
+func (h *Handler) Create(ctx context.Context, c CreateExpense) (commands.Result, error) {
+	p, err := member(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	id, err := commands.NewAggregateID(ctx, c.Request)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	stream, err := StreamOf(ctx, id)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return h.x.RunNew(ctx, c.Request, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+		evs, err := expense.DecideDraft(expense.Fold(history), expense.Draft{ExpenseID: id, Owner: string(p.ID), Category: c.Category,
+			Amount: c.Amount, SpentOn: c.SpentOn, Description: c.Description, At: h.now()})
+		return commands.Decision{Events: evs}, err
+	})
+}
+
+func (h *Handler) run(ctx context.Context, req commands.Request, id string, decide func(s expense.State) ([]domain.Event, error)) (commands.Result, error) {
+	stream, err := StreamOf(ctx, id)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return h.x.Run(ctx, req, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+		s := expense.Fold(history)
+		if !s.Exists() {
+			return commands.Decision{}, domain.NotFoundf("expense_not_found", "no such expense")
+		}
+		evs, err := decide(s)
+		return commands.Decision{Events: evs}, err
+	})
+}
+
+// receiptTypes are the accepted receipt types and how their bytes begin.
+var receiptTypes = map[string][][]byte{
+	"application/pdf": {[]byte("%PDF-")},
+	"image/png":       {[]byte("\x89PNG\r\n\x1a\n")},
+	"image/jpeg":      {[]byte("\xff\xd8\xff")},
+	"image/webp":      {[]byte("RIFF")},
+}
+
+// checkReceipt refuses a type that is not an image or a PDF, a size over
+// the policy, and bytes that are not of the declared type.
+func checkReceipt(contentType string, body []byte, max int64) error {
+	magics, ok := receiptTypes[contentType]
+	if !ok {
+		return domain.Rejectf("unsupported_receipt_type", "receipts are PDF, PNG, JPEG or WebP")
+	}
+	if len(body) == 0 {
+		return domain.Invalidf("body", "required", "the receipt is empty")
+	}
+	if max > 0 && int64(len(body)) > max {
+		return domain.Rejectf("receipt_too_large", "receipts are at most %d bytes", max)
+	}
+	if !slices.ContainsFunc(magics, func(m []byte) bool { return bytes.HasPrefix(body, m) }) ||
+		(contentType == "image/webp" && (len(body) < 12 || string(body[8:12]) != "WEBP")) {
+		return domain.Rejectf("receipt_type_mismatch", "the bytes are not a %s", contentType)
+	}
+	return nil
+}
+
+// AttachReceipt stores a receipt for the caller's draft and records it.
+func (h *Handler) AttachReceipt(ctx context.Context, req commands.Request, id, contentType string, body []byte) (commands.Result, error) {
+	p, err := member(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	pol, err := h.policies.ExpensePolicy(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if err := checkReceipt(contentType, body, pol.MaxReceiptBytes); err != nil {
+		return commands.Result{}, err
+	}
+	// Check ownership and state before storing anything.
+	stream, err := StreamOf(ctx, id)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	evs, _, err := h.x.Load(ctx, stream)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if _, err := expense.DecideAttach(expense.Fold(evs), string(p.ID), expense.ReceiptAttached{}); err != nil {
+		return commands.Result{}, err
+	}
+	key := "receipts/" + id
+	obj, err := h.docs.Put(ctx, key, contentType, bytes.NewReader(body), int64(len(body)))
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return h.run(ctx, req, id, func(s expense.State) ([]domain.Event, error) {
+		return expense.DecideAttach(s, string(p.ID), expense.ReceiptAttached{Key: obj.Key, ContentType: contentType, Size: obj.Size, At: h.now().UTC()})
+	})
+}
+
+// Receipt returns a claim's receipt to its owner or to those who read all
+// claims.
+func (h *Handler) Receipt(ctx context.Context, id string) (io.ReadCloser, documents.Object, error) {
+	p, err := member(ctx)
+	if err != nil {
+		return nil, documents.Object{}, err
+	}
+	stream, err := StreamOf(ctx, id)
+	if err != nil {
+		return nil, documents.Object{}, err
+	}
+	evs, _, err := h.x.Load(ctx, stream)
+	if err != nil {
+		return nil, documents.Object{}, err
+	}
+	s := expense.Fold(evs)
+	if !s.Exists() || (s.Owner() != string(p.ID) && !p.Has(ReadAllRoles...)) {
+		return nil, documents.Object{}, domain.NotFoundf("expense_not_found", "no such expense")
+	}
+	r, ok := s.Receipt()
+	if !ok {
+		return nil, documents.Object{}, domain.NotFoundf("receipt_not_found", "this claim has no receipt")
+	}
+	return h.docs.Get(ctx, r.Key)
+}
+
+// Submit sends the caller's draft for approval under the tenant's policy.
+func (h *Handler) Submit(ctx context.Context, req commands.Request, id string) (commands.Result, error) {
+	p, err := member(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	pol, err := h.policies.ExpensePolicy(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return h.run(ctx, req, id, func(s expense.State) ([]domain.Event, error) {
+		return expense.DecideSubmit(s, string(p.ID), pol, h.now())
+	})
+}
+
+// Approve approves a submitted claim: role manager, never the owner.
+func (h *Handler) Approve(ctx context.Context, req commands.Request, id string) (commands.Result, error) {
+	p, err := member(ctx, user.Manager)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return h.run(ctx, req, id, func(s expense.State) ([]domain.Event, error) {
+		return expense.DecideApprove(s, string(p.ID), h.now())
+	})
+}
+
+// Reject refuses a submitted claim with a reason: role manager, never the owner.
+func (h *Handler) Reject(ctx context.Context, req commands.Request, id, reason string) (commands.Result, error) {
+	p, err := member(ctx, user.Manager)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return h.run(ctx, req, id, func(s expense.State) ([]domain.Event, error) {
+		return expense.DecideReject(s, string(p.ID), reason, h.now())
+	})
+}
+
+// Reimburse pays an approved claim back: role finance.
+func (h *Handler) Reimburse(ctx context.Context, req commands.Request, id string) (commands.Result, error) {
+	p, err := member(ctx, user.Finance)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	return h.run(ctx, req, id, func(s expense.State) ([]domain.Event, error) {
+		return expense.DecideReimburse(s, string(p.ID), h.now())
+	})
+}

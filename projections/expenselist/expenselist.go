@@ -1,0 +1,233 @@
+// Package expenselist is the read model of expense claims (table expenses):
+// an employee's own claims, the approval queue (status submitted), and the
+// queries behind GET /api/v1/expenses.
+package expenselist
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/atrium-platform/atrium/domain"
+	"github.com/atrium-platform/atrium/domain/expense"
+	"github.com/atrium-platform/atrium/domain/money"
+	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/projections"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+type projector struct{}
+
+// New returns the expenselist projector.
+func New() projections.Projector { return projector{} }
+
+func (projector) Name() string { return "expenselist" }
+
+func (projector) Migrations(d projections.Dialect) (fs.FS, error) {
+	return fs.Sub(migrations, "migrations/"+string(d))
+}
+
+func (projector) Apply(ctx context.Context, tx projections.Tx, _ projections.Dialect, rec streams.Record, ev domain.Event) error {
+	if rec.Stream.Aggregate() != "expense" {
+		return nil
+	}
+	id, v, at := rec.Stream.ID(), int64(rec.Version), rec.RecordedAt.UTC().Format(time.RFC3339Nano)
+	set := func(cols string, args ...any) error {
+		_, err := tx.ExecContext(ctx, "UPDATE expenses SET "+cols+", updated_at = ?, version = ? WHERE id = ?", append(args, at, v, id)...)
+		return err
+	}
+	switch e := ev.(type) {
+	case expense.Drafted:
+		_, err := tx.ExecContext(ctx, `INSERT INTO expenses (id, owner, category, amount, currency, spent_on, description, status,
+			has_receipt, decided_by, reason, created_at, updated_at, version, created_position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL, ?, ?, ?, ?)`,
+			id, e.Owner, e.Category, e.Amount.Amount, string(e.Amount.Currency), e.SpentOn, e.Description, string(expense.StatusDraft),
+			at, at, v, int64(rec.Position))
+		return err
+	case expense.ReceiptAttached:
+		return set("has_receipt = 1")
+	case expense.Submitted:
+		return set("status = ?", string(expense.StatusSubmitted))
+	case expense.Approved:
+		return set("status = ?, decided_by = ?", string(expense.StatusApproved), e.By)
+	case expense.Rejected:
+		return set("status = ?, decided_by = ?, reason = ?", string(expense.StatusRejected), e.By, e.Reason)
+	case expense.Reimbursed:
+		return set("status = ?", string(expense.StatusReimbursed))
+	}
+	return nil
+}
+
+// Expense is one row.
+type Expense struct {
+	ID          string
+	Owner       string
+	Category    string
+	Amount      money.Money
+	SpentOn     string
+	Description string
+	Status      string
+	HasReceipt  bool
+	DecidedBy   string
+	Reason      string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Version     int64
+}
+
+// Filter narrows a list.
+type Filter struct {
+	Status string
+	Owner  string
+	Limit  int
+	Cursor string
+}
+
+// ErrBadCursor is returned for a cursor this list did not give.
+var ErrBadCursor = errors.New("expenselist: bad cursor")
+
+// Queries reads the ctx tenant's claims.
+type Queries struct{ rs projections.ReadStore }
+
+// NewQueries returns the expense queries.
+func NewQueries(rs projections.ReadStore) *Queries { return &Queries{rs: rs} }
+
+// readAll may read every claim; everyone else reads their own.
+var readAll = []user.Role{user.Manager, user.Finance, user.Admin, user.Auditor}
+
+const columns = `id, owner, category, amount, currency, spent_on, description, status, has_receipt, decided_by, reason, created_at, updated_at, version, created_position`
+
+// List returns claims newest first: an employee's own only, whatever the
+// filter says.
+func (q *Queries) List(ctx context.Context, f Filter) ([]Expense, string, error) {
+	p, err := user.From(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(p.Roles) == 0 {
+		return nil, "", domain.Forbiddenf("your roles do not allow reading expenses")
+	}
+	if !p.Has(readAll...) {
+		f.Owner = string(p.ID)
+	}
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	f.Limit = min(f.Limit, 500)
+	var where []string
+	var args []any
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	if f.Owner != "" {
+		where, args = append(where, "owner = ?"), append(args, f.Owner)
+	}
+	if f.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
+		if err != nil {
+			return nil, "", ErrBadCursor
+		}
+		n, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil {
+			return nil, "", ErrBadCursor
+		}
+		where, args = append(where, "created_position < ?"), append(args, n)
+	}
+	db, err := q.rs.Open(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	defer db.Release()
+	query := "SELECT " + columns + " FROM expenses"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	if db.Dialect == projections.SQLServer {
+		query = strings.Replace(query, "SELECT ", fmt.Sprintf("SELECT TOP (%d) ", f.Limit+1), 1) + " ORDER BY created_position DESC"
+	} else {
+		query += fmt.Sprintf(" ORDER BY created_position DESC LIMIT %d", f.Limit+1)
+	}
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list expenses: %w", err)
+	}
+	defer rows.Close()
+	var out []Expense
+	var created []int64
+	for rows.Next() {
+		e, cp, err := scan(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out, created = append(out, e), append(created, cp)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(created[f.Limit-1], 10)))
+	}
+	return out, next, nil
+}
+
+// Get returns one claim to its owner or to those who read all claims;
+// anyone else gets projections.ErrNotFound.
+func (q *Queries) Get(ctx context.Context, id string) (Expense, error) {
+	p, err := user.From(ctx)
+	if err != nil {
+		return Expense{}, err
+	}
+	db, err := q.rs.Open(ctx)
+	if err != nil {
+		return Expense{}, err
+	}
+	defer db.Release()
+	rows, err := db.QueryContext(ctx, "SELECT "+columns+" FROM expenses WHERE id = ?", id)
+	if err != nil {
+		return Expense{}, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return Expense{}, err
+		}
+		return Expense{}, projections.ErrNotFound
+	}
+	e, _, err := scan(rows)
+	if err != nil {
+		return Expense{}, err
+	}
+	if e.Owner != string(p.ID) && !p.Has(readAll...) {
+		return Expense{}, projections.ErrNotFound
+	}
+	return e, nil
+}
+
+func scan(rows *sql.Rows) (Expense, int64, error) {
+	var e Expense
+	var amount, cp int64
+	var cur, created, updated string
+	var receipt int
+	var decided, reason sql.NullString
+	if err := rows.Scan(&e.ID, &e.Owner, &e.Category, &amount, &cur, &e.SpentOn, &e.Description, &e.Status, &receipt,
+		&decided, &reason, &created, &updated, &e.Version, &cp); err != nil {
+		return Expense{}, 0, err
+	}
+	e.Amount = money.New(amount, money.Currency(cur))
+	e.HasReceipt = receipt != 0
+	e.DecidedBy, e.Reason = decided.String, reason.String
+	e.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
+	e.UpdatedAt, _ = time.Parse(time.RFC3339Nano, updated)
+	return e, cp, nil
+}
