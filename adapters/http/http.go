@@ -19,6 +19,7 @@ import (
 	expensecmd "github.com/atrium-platform/atrium/commands/expense"
 	identitycmd "github.com/atrium-platform/atrium/commands/identity"
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
+	objectivecmd "github.com/atrium-platform/atrium/commands/objective"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
@@ -27,6 +28,7 @@ import (
 	"github.com/atrium-platform/atrium/projections/expenselist"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
 	"github.com/atrium-platform/atrium/projections/memberlist"
+	"github.com/atrium-platform/atrium/projections/objectivelist"
 	"github.com/atrium-platform/atrium/streams"
 )
 
@@ -85,23 +87,25 @@ type ReadyCheck struct {
 
 // Deps are the layers the API calls.
 type Deps struct {
-	Invoices       *invoicecmd.Handler
-	Tenancy        *tenancycmd.Handler
-	Catalog        Catalog
-	Identity       *identitycmd.Handler
-	Expenses       *expensecmd.Handler
-	ExpenseQueries *expenselist.Queries
-	Members        *memberlist.Queries
-	Issuer         *auth.Issuer
-	InvoiceQueries *invoicelist.Queries
-	Aging          *aging.Queries
-	Audit          *audit.Reader
-	Progress       Progress
-	Tenants        TenantResolver
-	Auth           Authenticator
-	Ready          []ReadyCheck
-	Logger         *slog.Logger
-	Metrics        *prometheus.Registry
+	Invoices         *invoicecmd.Handler
+	Tenancy          *tenancycmd.Handler
+	Catalog          Catalog
+	Identity         *identitycmd.Handler
+	Expenses         *expensecmd.Handler
+	ExpenseQueries   *expenselist.Queries
+	Objectives       *objectivecmd.Handler
+	ObjectiveQueries *objectivelist.Queries
+	Members          *memberlist.Queries
+	Issuer           *auth.Issuer
+	InvoiceQueries   *invoicelist.Queries
+	Aging            *aging.Queries
+	Audit            *audit.Reader
+	Progress         Progress
+	Tenants          TenantResolver
+	Auth             Authenticator
+	Ready            []ReadyCheck
+	Logger           *slog.Logger
+	Metrics          *prometheus.Registry
 }
 
 // Validate reports every missing dependency.
@@ -117,6 +121,8 @@ func (d Deps) Validate() error {
 	check(d.Identity != nil, "Identity")
 	check(d.Expenses != nil, "Expenses")
 	check(d.ExpenseQueries != nil, "ExpenseQueries")
+	check(d.Objectives != nil, "Objectives")
+	check(d.ObjectiveQueries != nil, "ObjectiveQueries")
 	check(d.Members != nil, "Members")
 	check(d.Issuer != nil, "Issuer")
 	check(d.Catalog != nil, "Catalog")

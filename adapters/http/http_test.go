@@ -30,6 +30,7 @@ import (
 	"github.com/atrium-platform/atrium/projections/expenselist"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
 	"github.com/atrium-platform/atrium/projections/memberlist"
+	"github.com/atrium-platform/atrium/projections/objectivelist"
 	"github.com/google/uuid"
 )
 
@@ -66,22 +67,24 @@ func newStackApp(t *testing.T) (*fiber.App, *stack.Stack) {
 	}
 	log := slog.New(slog.DiscardHandler)
 	app, err := atriumhttp.New(atriumhttp.Config{Now: clock, ReadAfterMax: 2 * time.Second}, atriumhttp.Deps{
-		Invoices:       st.Invoices,
-		Tenancy:        st.Tenancy,
-		Catalog:        st.Catalog,
-		InvoiceQueries: invoicelist.NewQueries(st.Reads, clock),
-		Aging:          aging.NewQueries(st.Reads, clock),
-		Audit:          audit.NewReader(st.Store),
-		Progress:       st.Runner,
-		Tenants:        atriumhttp.HostTenants{BaseDomain: "atrium.test", Catalog: st.Catalog},
-		Auth:           atriumhttp.BearerAuth{Issuer: st.Issuer, Identity: st.Identity, Logger: log},
-		Identity:       st.Identity,
-		Expenses:       st.Expenses,
-		ExpenseQueries: expenselist.NewQueries(st.Reads),
-		Members:        memberlist.NewQueries(st.Reads),
-		Issuer:         st.Issuer,
-		Logger:         log,
-		Metrics:        prometheus.NewRegistry(),
+		Invoices:         st.Invoices,
+		Tenancy:          st.Tenancy,
+		Catalog:          st.Catalog,
+		InvoiceQueries:   invoicelist.NewQueries(st.Reads, clock),
+		Aging:            aging.NewQueries(st.Reads, clock),
+		Audit:            audit.NewReader(st.Store),
+		Progress:         st.Runner,
+		Tenants:          atriumhttp.HostTenants{BaseDomain: "atrium.test", Catalog: st.Catalog},
+		Auth:             atriumhttp.BearerAuth{Issuer: st.Issuer, Identity: st.Identity, Logger: log},
+		Identity:         st.Identity,
+		Expenses:         st.Expenses,
+		ExpenseQueries:   expenselist.NewQueries(st.Reads),
+		Objectives:       st.Objectives,
+		ObjectiveQueries: objectivelist.NewQueries(st.Reads),
+		Members:          memberlist.NewQueries(st.Reads),
+		Issuer:           st.Issuer,
+		Logger:           log,
+		Metrics:          prometheus.NewRegistry(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -213,6 +213,11 @@ func TestTokenOfAnotherTenant(t *testing.T) {
 		{"POST", "/api/v1/expenses/0b9f1c1e-8a51-4a39-9f69-6a3c1c4ae0f5/approve", ""},
 		{"POST", "/api/v1/expenses/0b9f1c1e-8a51-4a39-9f69-6a3c1c4ae0f5/reject", `{}`},
 		{"POST", "/api/v1/expenses/0b9f1c1e-8a51-4a39-9f69-6a3c1c4ae0f5/reimburse", ""},
+		{"POST", "/api/v1/objectives", `{}`},
+		{"GET", "/api/v1/objectives", ""},
+		{"POST", "/api/v1/objectives/0b9f1c1e-8a51-4a39-9f69-6a3c1c4ae0f5/submit", ""},
+		{"POST", "/api/v1/objectives/0b9f1c1e-8a51-4a39-9f69-6a3c1c4ae0f5/validate", ""},
+		{"POST", "/api/v1/objectives/0b9f1c1e-8a51-4a39-9f69-6a3c1c4ae0f5/reject", `{}`},
 	}
 	viaHeader := caller{t: t, app: app, tenant: "globex", token: acmeTok}
 	viaHost := caller{t: t, app: app, token: acmeTok}

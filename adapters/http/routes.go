@@ -44,6 +44,7 @@ func (a *api) routes(app *fiber.App) {
 
 	a.invoiceRoutes(v1)
 	a.expenseRoutes(v1, reads)
+	a.objectiveRoutes(v1, reads)
 	v1.Get("/invoices", reads(a.listInvoices)...)
 	v1.Get("/invoices/:id", reads(a.getInvoice)...)
 	v1.Get("/invoices/:id/history", reads(a.invoiceHistory)...)

@@ -21,6 +21,7 @@ import (
 	expensecmd "github.com/atrium-platform/atrium/commands/expense"
 	identitycmd "github.com/atrium-platform/atrium/commands/identity"
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
+	objectivecmd "github.com/atrium-platform/atrium/commands/objective"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/domain/expense"
 	"github.com/atrium-platform/atrium/domain/money"
@@ -32,6 +33,7 @@ import (
 	"github.com/atrium-platform/atrium/projections/expenselist"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
 	"github.com/atrium-platform/atrium/projections/memberlist"
+	"github.com/atrium-platform/atrium/projections/objectivelist"
 	"github.com/atrium-platform/atrium/streams"
 )
 
@@ -79,6 +81,7 @@ type Stack struct {
 	Tenancy    *tenancycmd.Handler
 	Identity   *identitycmd.Handler
 	Expenses   *expensecmd.Handler
+	Objectives *objectivecmd.Handler
 	Documents  *jetstream.Documents
 	Secrets    *jetstream.Secrets
 	Issuer     *auth.Issuer
@@ -140,6 +143,7 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	tenancycmd.Register(s.Registry)
 	identitycmd.Register(s.Registry)
 	expensecmd.Register(s.Registry)
+	objectivecmd.Register(s.Registry)
 
 	if s.Reads, err = sqlite.Open(filepath.Join(cfg.DataDir, "read"), sqlite.Config{}); err != nil {
 		return nil, fmt.Errorf("read store: %w", err)
@@ -155,7 +159,7 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("poison queue: %w", err)
 	}
-	s.Projectors = []projections.Projector{invoicelist.New(), aging.New(), memberlist.New(), expenselist.New()}
+	s.Projectors = []projections.Projector{invoicelist.New(), aging.New(), memberlist.New(), expenselist.New(), objectivelist.New()}
 	if s.Runner, err = projections.NewRunner(projections.RunnerConfig{
 		Store: s.Reads, Migrator: s.Reads, Registry: s.Registry, Source: source, Projectors: s.Projectors,
 		Poison: poison, Logger: s.log,
@@ -224,6 +228,7 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if s.Documents, err = jetstream.NewDocuments(nc); err != nil {
 		return nil, fmt.Errorf("documents: %w", err)
 	}
+	s.Objectives = objectivecmd.NewHandler(s.Store, s.Registry, cfg.Now)
 	s.Expenses = expensecmd.NewHandler(s.Store, s.Registry, s.Documents, settings{s.Catalog}, cfg.Now)
 	s.Tenancy = tenancycmd.NewHandler(s.Store, s.Registry, resources{s}, s.Identity, s.Catalog, cfg.BaseDomain, cfg.Now)
 	return s, nil

@@ -19,26 +19,29 @@ import (
 	"github.com/atrium-platform/atrium/projections/expenselist"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
 	"github.com/atrium-platform/atrium/projections/memberlist"
+	"github.com/atrium-platform/atrium/projections/objectivelist"
 )
 
 func newHTTP(s *serveCmd, st *stack.Stack, log *slog.Logger) (*fiber.App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return atriumhttp.New(atriumhttp.Config{ReadAfterMax: s.readAfterMax()}, atriumhttp.Deps{
-		Invoices:       st.Invoices,
-		Tenancy:        st.Tenancy,
-		Catalog:        st.Catalog,
-		InvoiceQueries: invoicelist.NewQueries(st.Reads, time.Now),
-		Aging:          aging.NewQueries(st.Reads, time.Now),
-		Audit:          audit.NewReader(st.Store),
-		Progress:       st.Runner,
-		Tenants:        atriumhttp.HostTenants{BaseDomain: s.BaseDomain, Catalog: st.Catalog},
-		Auth:           atriumhttp.BearerAuth{Issuer: st.Issuer, Identity: st.Identity, Logger: log},
-		Identity:       st.Identity,
-		Expenses:       st.Expenses,
-		ExpenseQueries: expenselist.NewQueries(st.Reads),
-		Members:        memberlist.NewQueries(st.Reads),
-		Issuer:         st.Issuer,
+		Invoices:         st.Invoices,
+		Tenancy:          st.Tenancy,
+		Catalog:          st.Catalog,
+		InvoiceQueries:   invoicelist.NewQueries(st.Reads, time.Now),
+		Aging:            aging.NewQueries(st.Reads, time.Now),
+		Audit:            audit.NewReader(st.Store),
+		Progress:         st.Runner,
+		Tenants:          atriumhttp.HostTenants{BaseDomain: s.BaseDomain, Catalog: st.Catalog},
+		Auth:             atriumhttp.BearerAuth{Issuer: st.Issuer, Identity: st.Identity, Logger: log},
+		Identity:         st.Identity,
+		Expenses:         st.Expenses,
+		ExpenseQueries:   expenselist.NewQueries(st.Reads),
+		Objectives:       st.Objectives,
+		ObjectiveQueries: objectivelist.NewQueries(st.Reads),
+		Members:          memberlist.NewQueries(st.Reads),
+		Issuer:           st.Issuer,
 		Ready: []atriumhttp.ReadyCheck{
 			{Name: "nats", Check: func(context.Context) error {
 				if status := st.NC.Status(); status != nats.CONNECTED {
