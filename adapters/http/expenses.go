@@ -74,6 +74,7 @@ func (a *api) expenseRoutes(v1 fiber.Router, reads func(fiber.Handler) []fiber.H
 			return h.Reimburse(c.UserContext(), req, c.Params("id"))
 		}))
 	v1.Get("/expenses", reads(a.listExpenses)...)
+	v1.Get("/expenses/totals", reads(a.expenseTotals)...)
 	v1.Get("/expenses/:id", reads(a.getExpense)...)
 }
 
@@ -135,4 +136,31 @@ func (a *api) getExpense(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderETag, etag(uint64(e.Version)))
 	return writeJSON(c, fiber.StatusOK, expenseViewOf(e))
+}
+
+type totalView struct {
+	Month    string      `json:"month"`
+	Category string      `json:"category,omitempty"`
+	Employee string      `json:"employee,omitempty"`
+	Amount   money.Money `json:"amount"`
+	Expenses int         `json:"expenses"`
+}
+
+// expenseTotals answers monthly totals ?by=category (default) or employee.
+func (a *api) expenseTotals(c *fiber.Ctx) error {
+	by := c.Query("by", "category")
+	totals, err := a.deps.ExpenseQueries.Totals(c.UserContext(), by)
+	if err != nil {
+		return err
+	}
+	out := make([]totalView, len(totals))
+	for i, t := range totals {
+		out[i] = totalView{Month: t.Month, Amount: t.Amount, Expenses: t.Expenses}
+		if by == "employee" {
+			out[i].Employee = t.Key
+		} else {
+			out[i].Category = t.Key
+		}
+	}
+	return writeJSON(c, fiber.StatusOK, list(out, ""))
 }

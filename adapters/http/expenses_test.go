@@ -96,6 +96,21 @@ func TestExpenseWorkflow(t *testing.T) {
 		t.Fatalf("expense %v", got)
 	}
 
+	// Monthly totals of accepted spend, by category and by employee.
+	byCat := mgr.do("GET", "/api/v1/expenses/totals?by=category", "").json(t)["items"].([]any)
+	if len(byCat) != 1 || byCat[0].(map[string]any)["category"] != "meals" || byCat[0].(map[string]any)["month"] != "2026-11" ||
+		byCat[0].(map[string]any)["amount"].(map[string]any)["amount"].(float64) != 8000 {
+		t.Fatalf("totals by category %v", byCat)
+	}
+	if byEmp := fin.do("GET", "/api/v1/expenses/totals?by=employee", "").json(t)["items"].([]any); len(byEmp) != 1 || byEmp[0].(map[string]any)["employee"] != "u-emp" {
+		t.Fatalf("totals by employee %v", byEmp)
+	}
+	if code := problemCode(t, emp.do("GET", "/api/v1/expenses/totals", ""), 403); code != "forbidden" {
+		t.Fatalf("an employee reading totals: %s", code)
+	}
+	if code := problemCode(t, mgr.do("GET", "/api/v1/expenses/totals?by=weather", ""), 400); code != "invalid_request" {
+		t.Fatalf("bad by: %s", code)
+	}
 	// A manager's own claim is decided by another manager only.
 	mine := draft(mgr, `{"category":"travel","amount":{"amount":1000,"currency":"EUR"},"spent_on":"2026-11-20"}`)
 	mgr.do("POST", "/api/v1/expenses/"+mine+"/submit", "")

@@ -25,6 +25,7 @@ import (
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/projections/aging"
 	"github.com/atrium-platform/atrium/projections/audit"
+	"github.com/atrium-platform/atrium/projections/clientrisk"
 	"github.com/atrium-platform/atrium/projections/expenselist"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
 	"github.com/atrium-platform/atrium/projections/memberlist"
@@ -99,6 +100,7 @@ type Deps struct {
 	Issuer           *auth.Issuer
 	InvoiceQueries   *invoicelist.Queries
 	Aging            *aging.Queries
+	ClientRisk       *clientrisk.Queries
 	Audit            *audit.Reader
 	Progress         Progress
 	Tenants          TenantResolver
@@ -128,6 +130,7 @@ func (d Deps) Validate() error {
 	check(d.Catalog != nil, "Catalog")
 	check(d.InvoiceQueries != nil, "InvoiceQueries")
 	check(d.Aging != nil, "Aging")
+	check(d.ClientRisk != nil, "ClientRisk")
 	check(d.Audit != nil, "Audit")
 	check(d.Progress != nil, "Progress")
 	check(d.Tenants != nil, "Tenants")

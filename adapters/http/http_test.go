@@ -27,6 +27,7 @@ import (
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/projections/aging"
 	"github.com/atrium-platform/atrium/projections/audit"
+	"github.com/atrium-platform/atrium/projections/clientrisk"
 	"github.com/atrium-platform/atrium/projections/expenselist"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
 	"github.com/atrium-platform/atrium/projections/memberlist"
@@ -72,6 +73,7 @@ func newStackApp(t *testing.T) (*fiber.App, *stack.Stack) {
 		Catalog:          st.Catalog,
 		InvoiceQueries:   invoicelist.NewQueries(st.Reads, clock),
 		Aging:            aging.NewQueries(st.Reads, clock),
+		ClientRisk:       clientrisk.NewQueries(st.Reads, clock),
 		Audit:            audit.NewReader(st.Store),
 		Progress:         st.Runner,
 		Tenants:          atriumhttp.HostTenants{BaseDomain: "atrium.test", Catalog: st.Catalog},
@@ -288,6 +290,16 @@ func TestInvoiceFlow(t *testing.T) {
 	items := aging.json(t)["items"].([]any)
 	if len(items) != 1 || items[0].(map[string]any)["31_60"].(map[string]any)["amount"].(float64) != 30_000 {
 		t.Fatalf("aging %s", aging.body)
+	}
+	// Client risk: the overdue issued invoice, and the settled one paid late.
+	risk := fin.do("GET", "/api/v1/collections/clients", "").json(t)["items"].([]any)
+	if len(risk) != 1 {
+		t.Fatalf("client risk %v", risk)
+	}
+	cr := risk[0].(map[string]any)
+	if cr["overdue"].(map[string]any)["amount"].(float64) != 30_000 || cr["paid_invoices"].(float64) != 1 || cr["paid_late"].(float64) != 1 ||
+		cr["average_days_late"].(float64) != 50 || cr["days_sales_outstanding"] == nil {
+		t.Fatalf("client risk %v", cr)
 	}
 	list := fin.do("GET", "/api/v1/invoices?status=issued", "").json(t)["items"].([]any)
 	if len(list) != 1 || list[0].(map[string]any)["overdue"] != true {

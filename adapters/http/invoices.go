@@ -355,3 +355,33 @@ func (a *api) auditStream(c *fiber.Ctx, after uint64) error {
 	})
 	return nil
 }
+
+type clientRiskView struct {
+	Client          clientView     `json:"client"`
+	Currency        money.Currency `json:"currency"`
+	Invoiced90Days  money.Money    `json:"invoiced_90_days"`
+	Outstanding     money.Money    `json:"outstanding"`
+	Overdue         money.Money    `json:"overdue"`
+	DSO             *int           `json:"days_sales_outstanding"`
+	PaidInvoices    int            `json:"paid_invoices"`
+	PaidLate        int            `json:"paid_late"`
+	AverageDaysLate int            `json:"average_days_late"`
+}
+
+func (a *api) clientRisk(c *fiber.Ctx) error {
+	rows, err := a.deps.ClientRisk.Report(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := make([]clientRiskView, len(rows))
+	for i, r := range rows {
+		v := clientRiskView{Client: clientView{r.ClientID, r.ClientName}, Currency: r.Currency, Invoiced90Days: r.Invoiced,
+			Outstanding: r.Outstanding, Overdue: r.Overdue, PaidInvoices: r.PaidInvoices, PaidLate: r.PaidLate, AverageDaysLate: r.AverageDaysLate}
+		if r.DSO >= 0 {
+			d := r.DSO
+			v.DSO = &d
+		}
+		out[i] = v
+	}
+	return writeJSON(c, fiber.StatusOK, list(out, ""))
+}

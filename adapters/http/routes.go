@@ -49,6 +49,7 @@ func (a *api) routes(app *fiber.App) {
 	v1.Get("/invoices/:id", reads(a.getInvoice)...)
 	v1.Get("/invoices/:id/history", reads(a.invoiceHistory)...)
 	v1.Get("/collections/aging", reads(a.agingReport)...)
+	v1.Get("/collections/clients", reads(a.clientRisk)...)
 	v1.Get("/audit/events", reads(a.auditEvents)...)
 
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })

@@ -30,6 +30,7 @@ import (
 	"github.com/atrium-platform/atrium/projections"
 	"github.com/atrium-platform/atrium/projections/aging"
 	"github.com/atrium-platform/atrium/projections/catalog"
+	"github.com/atrium-platform/atrium/projections/clientrisk"
 	"github.com/atrium-platform/atrium/projections/expenselist"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
 	"github.com/atrium-platform/atrium/projections/memberlist"
@@ -159,7 +160,7 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("poison queue: %w", err)
 	}
-	s.Projectors = []projections.Projector{invoicelist.New(), aging.New(), memberlist.New(), expenselist.New(), objectivelist.New()}
+	s.Projectors = []projections.Projector{invoicelist.New(), aging.New(), memberlist.New(), expenselist.New(), objectivelist.New(), clientrisk.New()}
 	if s.Runner, err = projections.NewRunner(projections.RunnerConfig{
 		Store: s.Reads, Migrator: s.Reads, Registry: s.Registry, Source: source, Projectors: s.Projectors,
 		Poison: poison, Logger: s.log,

@@ -16,6 +16,7 @@ import (
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/projections/aging"
 	"github.com/atrium-platform/atrium/projections/audit"
+	"github.com/atrium-platform/atrium/projections/clientrisk"
 	"github.com/atrium-platform/atrium/projections/expenselist"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
 	"github.com/atrium-platform/atrium/projections/memberlist"
@@ -31,6 +32,7 @@ func newHTTP(s *serveCmd, st *stack.Stack, log *slog.Logger) (*fiber.App, error)
 		Catalog:          st.Catalog,
 		InvoiceQueries:   invoicelist.NewQueries(st.Reads, time.Now),
 		Aging:            aging.NewQueries(st.Reads, time.Now),
+		ClientRisk:       clientrisk.NewQueries(st.Reads, time.Now),
 		Audit:            audit.NewReader(st.Store),
 		Progress:         st.Runner,
 		Tenants:          atriumhttp.HostTenants{BaseDomain: s.BaseDomain, Catalog: st.Catalog},

@@ -231,3 +231,52 @@ func scan(rows *sql.Rows) (Expense, int64, error) {
 	e.UpdatedAt, _ = time.Parse(time.RFC3339Nano, updated)
 	return e, cp, nil
 }
+
+// Total is the accepted spend (approved or reimbursed claims) of one month,
+// for one category or one employee, in one currency.
+type Total struct {
+	Month    string // YYYY-MM, of spent_on
+	Key      string // the category or the employee's user id
+	Amount   money.Money
+	Expenses int
+}
+
+// Totals returns monthly totals by "category" or by "employee", to those who
+// read all claims.
+func (q *Queries) Totals(ctx context.Context, by string) ([]Total, error) {
+	p, err := user.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !p.Has(readAll...) {
+		return nil, domain.Forbiddenf("your roles do not allow reading expense totals")
+	}
+	col := map[string]string{"category": "category", "employee": "owner"}[by]
+	if col == "" {
+		return nil, domain.Invalidf("by", "invalid_request", "by is category or employee")
+	}
+	db, err := q.rs.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Release()
+	rows, err := db.QueryContext(ctx, `SELECT SUBSTRING(spent_on, 1, 7) AS month, `+col+`, currency, SUM(amount), COUNT(*)
+		FROM expenses WHERE status IN ('approved', 'reimbursed')
+		GROUP BY SUBSTRING(spent_on, 1, 7), `+col+`, currency ORDER BY month DESC, `+col)
+	if err != nil {
+		return nil, fmt.Errorf("expense totals: %w", err)
+	}
+	defer rows.Close()
+	out := []Total{}
+	for rows.Next() {
+		var t Total
+		var cur string
+		var sum int64
+		if err := rows.Scan(&t.Month, &t.Key, &cur, &sum, &t.Expenses); err != nil {
+			return nil, err
+		}
+		t.Amount = money.New(sum, money.Currency(cur))
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
