@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -23,39 +24,58 @@ import (
 // ErrInvalidToken wraps every reason an access token is refused.
 var ErrInvalidToken = errors.New("auth: invalid token")
 
-// Key is an Ed25519 signing key with its key id.
+// Leeway is the clock skew tolerated on exp, nbf and iat.
+const Leeway = 30 * time.Second
+
+// Key is an Ed25519 signing key with its key id (the JWT "kid").
 type Key struct {
 	ID      string
 	Private ed25519.PrivateKey
 }
 
-// NewKey returns a random key; its id is derived from its public key.
+// NewKey returns a random key; its id is the first 16 hex characters of
+// the SHA-256 of its public key.
 func NewKey() (Key, error) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return Key{}, err
+		return Key{}, fmt.Errorf("auth: key: %w", err)
 	}
 	return keyOf(priv), nil
 }
 
 func keyOf(priv ed25519.PrivateKey) Key {
-	sum := sha256.Sum256(priv.Public().(ed25519.PublicKey))
-	return Key{ID: hex.EncodeToString(sum[:8]), Private: priv}
+	return Key{ID: keyID(priv.Public().(ed25519.PublicKey)), Private: priv}
 }
 
-// MarshalKey encodes k as PKCS#8 PEM for storage.
+func keyID(pub ed25519.PublicKey) string {
+	sum := sha256.Sum256(pub)
+	return hex.EncodeToString(sum[:8])
+}
+
+const pemType = "PRIVATE KEY"
+
+// MarshalKey encodes k as a PKCS#8 PEM block with its id in a "kid"
+// header, for storing on disk.
 func MarshalKey(k Key) ([]byte, error) {
+	if len(k.Private) != ed25519.PrivateKeySize {
+		return nil, errors.New("auth: not an Ed25519 private key")
+	}
 	der, err := x509.MarshalPKCS8PrivateKey(k.Private)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("auth: %w", err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Headers: map[string]string{"kid": k.ID}, Bytes: der}), nil
+	block := &pem.Block{Type: pemType, Bytes: der}
+	if k.ID != "" {
+		block.Headers = map[string]string{"kid": k.ID}
+	}
+	return pem.EncodeToMemory(block), nil
 }
 
-// UnmarshalKey decodes a key written by MarshalKey.
+// UnmarshalKey decodes a key written by MarshalKey. The id is the "kid"
+// header; without one, it is derived from the public key as NewKey does.
 func UnmarshalKey(b []byte) (Key, error) {
 	block, _ := pem.Decode(b)
-	if block == nil || block.Type != "PRIVATE KEY" {
+	if block == nil || block.Type != pemType {
 		return Key{}, errors.New("auth: not a PEM private key")
 	}
 	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
@@ -64,33 +84,40 @@ func UnmarshalKey(b []byte) (Key, error) {
 	}
 	priv, ok := k.(ed25519.PrivateKey)
 	if !ok {
-		return Key{}, errors.New("auth: not an Ed25519 key")
+		return Key{}, fmt.Errorf("auth: a %T, not an Ed25519 key", k)
 	}
 	key := keyOf(priv)
-	if kid := block.Headers["kid"]; kid != "" && kid != key.ID {
-		return Key{}, errors.New("auth: key id does not match the key")
+	if kid := block.Headers["kid"]; kid != "" {
+		key.ID = kid
 	}
 	return key, nil
 }
 
 // IssuerConfig configures an Issuer.
 type IssuerConfig struct {
-	Issuer    string        // default "atrium"
-	Audience  string        // default "atrium-api"
-	AccessTTL time.Duration // default 15 minutes
-	// Keys verify tokens; the first also signs. Keep a retired key listed
-	// until the tokens it signed have expired.
+	Issuer    string        // "iss"; default "atrium"
+	Audience  string        // "aud"; default "atrium-api"
+	AccessTTL time.Duration // lifetime of an access token; default 15 minutes
+	// Keys verify tokens; the first also signs. To rotate, put the new key
+	// first and keep the old one listed until the tokens it signed have
+	// expired (AccessTTL), then drop it.
 	Keys []Key
-	Now  func() time.Time
+	Now  func() time.Time // default time.Now
 }
 
-// Issuer signs and verifies access tokens.
+// Issuer signs and verifies access tokens. It is safe for concurrent use.
 type Issuer struct {
-	cfg  IssuerConfig
-	keys map[string]ed25519.PublicKey
+	iss, aud string
+	ttl      time.Duration
+	now      func() time.Time
+	signer   Key
+	keys     []Key // in the configured order, for the JWKS
+	public   map[string]ed25519.PublicKey
+	parser   *jwt.Parser
 }
 
-// NewIssuer returns an issuer; it needs at least one key.
+// NewIssuer returns an issuer. It needs at least one key; every key needs
+// an id of its own and a valid Ed25519 private key.
 func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	if cfg.Issuer == "" {
 		cfg.Issuer = "atrium"
@@ -101,17 +128,38 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	if cfg.AccessTTL == 0 {
 		cfg.AccessTTL = 15 * time.Minute
 	}
+	if cfg.AccessTTL < 0 {
+		return nil, errors.New("auth: negative access token lifetime")
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if len(cfg.Keys) == 0 {
 		return nil, errors.New("auth: issuer needs a signing key")
 	}
-	keys := map[string]ed25519.PublicKey{}
-	for _, k := range cfg.Keys {
-		keys[k.ID] = k.Private.Public().(ed25519.PublicKey)
+	i := &Issuer{
+		iss: cfg.Issuer, aud: cfg.Audience, ttl: cfg.AccessTTL, now: cfg.Now,
+		signer: cfg.Keys[0], keys: slices.Clone(cfg.Keys), public: make(map[string]ed25519.PublicKey, len(cfg.Keys)),
 	}
-	return &Issuer{cfg: cfg, keys: keys}, nil
+	for n, k := range cfg.Keys {
+		if k.ID == "" {
+			return nil, fmt.Errorf("auth: key %d has no id", n)
+		}
+		if len(k.Private) != ed25519.PrivateKeySize {
+			return nil, fmt.Errorf("auth: key %q is not an Ed25519 private key", k.ID)
+		}
+		if _, dup := i.public[k.ID]; dup {
+			return nil, fmt.Errorf("auth: key id %q listed twice", k.ID)
+		}
+		i.public[k.ID] = k.Private.Public().(ed25519.PublicKey)
+	}
+	i.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+		jwt.WithIssuer(i.iss), jwt.WithAudience(i.aud),
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(Leeway),
+		jwt.WithTimeFunc(i.now),
+	)
+	return i, nil
 }
 
 // Claims are what an access token says.
@@ -120,8 +168,9 @@ type Claims struct {
 	Tenant    tenant.ID // empty for a platform administrator's token
 	Roles     []user.Role
 	SessionID string
-	IssuedAt  time.Time
+	// Set by Verify; Issue ignores them and sets its own.
 	ExpiresAt time.Time
+	IssuedAt  time.Time
 }
 
 type jwtClaims struct {
@@ -131,52 +180,61 @@ type jwtClaims struct {
 	SID    string   `json:"sid"`
 }
 
-// Issue signs an access token for c; it returns the token and its lifetime.
-func (i *Issuer) Issue(c Claims) (string, time.Duration, error) {
-	now := i.cfg.Now()
+// Issue signs an access token for c with the first key, and returns it
+// with its lifetime. It sets iat, nbf and exp from the issuer's clock, iss,
+// aud, a random jti, sub, and the custom claims "tenant", "roles" and
+// "sid"; the header carries the key id. A subject and a session id are
+// required.
+func (i *Issuer) Issue(c Claims) (token string, expiresIn time.Duration, err error) {
+	if c.Subject == "" || c.SessionID == "" {
+		return "", 0, errors.New("auth: a token needs a subject and a session id")
+	}
+	now := i.now().Truncate(time.Second)
 	roles := make([]string, len(c.Roles))
 	for j, r := range c.Roles {
 		roles[j] = string(r)
 	}
 	claims := jwtClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: i.cfg.Issuer, Subject: string(c.Subject), Audience: jwt.ClaimStrings{i.cfg.Audience},
+			Issuer: i.iss, Subject: string(c.Subject), Audience: jwt.ClaimStrings{i.aud},
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(i.cfg.AccessTTL)), ID: uuid.NewString(),
+			ExpiresAt: jwt.NewNumericDate(now.Add(i.ttl)), ID: uuid.NewString(),
 		},
 		Tenant: string(c.Tenant), Roles: roles, SID: c.SessionID,
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
-	signer := i.cfg.Keys[0]
-	tok.Header["kid"] = signer.ID
-	s, err := tok.SignedString(signer.Private)
+	tok.Header["kid"] = i.signer.ID
+	s, err := tok.SignedString(i.signer.Private)
 	if err != nil {
 		return "", 0, fmt.Errorf("auth: sign: %w", err)
 	}
-	return s, i.cfg.AccessTTL, nil
+	return s, i.ttl, nil
 }
 
-// Verify checks an access token: EdDSA only, a known key id, this issuer
-// and audience, not expired (30 s leeway).
+// Verify checks an access token and returns its claims: EdDSA only, signed
+// by a listed key named by its kid, exactly this issuer and audience, exp
+// present and not past, nbf and iat not in the future (each with 30 s of
+// leeway), a subject and a session id. Every refusal wraps ErrInvalidToken.
 func (i *Issuer) Verify(token string) (Claims, error) {
 	var claims jwtClaims
-	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+	_, err := i.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
-		pub, ok := i.keys[kid]
+		pub, ok := i.public[kid]
 		if !ok {
 			return nil, fmt.Errorf("unknown key id %q", kid)
 		}
 		return pub, nil
-	},
-		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
-		jwt.WithIssuer(i.cfg.Issuer), jwt.WithAudience(i.cfg.Audience),
-		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(30*time.Second),
-		jwt.WithTimeFunc(i.cfg.Now),
-	)
+	})
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	c := Claims{Subject: user.ID(claims.Subject), SessionID: claims.SID}
+	if len(claims.Audience) != 1 {
+		return Claims{}, fmt.Errorf("%w: audience %q, want only %q", ErrInvalidToken, []string(claims.Audience), i.aud)
+	}
+	if claims.Subject == "" || claims.SID == "" {
+		return Claims{}, fmt.Errorf("%w: missing subject or session", ErrInvalidToken)
+	}
+	c := Claims{Subject: user.ID(claims.Subject), SessionID: claims.SID, ExpiresAt: claims.ExpiresAt.Time}
 	if claims.Tenant != "" {
 		t, err := tenant.Parse(claims.Tenant)
 		if err != nil {
@@ -190,14 +248,11 @@ func (i *Issuer) Verify(token string) (Claims, error) {
 	if claims.IssuedAt != nil {
 		c.IssuedAt = claims.IssuedAt.Time
 	}
-	c.ExpiresAt = claims.ExpiresAt.Time
-	if c.Subject == "" || c.SessionID == "" {
-		return Claims{}, fmt.Errorf("%w: missing subject or session", ErrInvalidToken)
-	}
 	return c, nil
 }
 
-// JWKS returns the public keys as a JSON Web Key Set (RFC 7517, RFC 8037).
+// JWKS returns every listed key's public half as a JSON Web Key Set
+// (RFC 7517, with RFC 8037's OKP keys), signing key first.
 func (i *Issuer) JWKS() ([]byte, error) {
 	type jwk struct {
 		Kty string `json:"kty"`
@@ -209,26 +264,12 @@ func (i *Issuer) JWKS() ([]byte, error) {
 	}
 	set := struct {
 		Keys []jwk `json:"keys"`
-	}{Keys: []jwk{}}
-	for _, k := range i.cfg.Keys {
-		pub := k.Private.Public().(ed25519.PublicKey)
-		set.Keys = append(set.Keys, jwk{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(pub), Kid: k.ID, Use: "sig", Alg: "EdDSA"})
+	}{Keys: make([]jwk, 0, len(i.keys))}
+	for _, k := range i.keys {
+		set.Keys = append(set.Keys, jwk{
+			Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(i.public[k.ID]),
+			Kid: k.ID, Use: "sig", Alg: "EdDSA",
+		})
 	}
 	return json.Marshal(set)
-}
-
-// NewRefreshToken returns an opaque refresh token and the hash to store.
-func NewRefreshToken() (token, hash string, err error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", "", err
-	}
-	token = base64.RawURLEncoding.EncodeToString(b)
-	return token, HashRefreshToken(token), nil
-}
-
-// HashRefreshToken is what the store keeps of a refresh token.
-func HashRefreshToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
 }

@@ -23,6 +23,7 @@ import (
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
 	objectivecmd "github.com/atrium-platform/atrium/commands/objective"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
+	"github.com/atrium-platform/atrium/documents"
 	"github.com/atrium-platform/atrium/domain/expense"
 	"github.com/atrium-platform/atrium/domain/money"
 	"github.com/atrium-platform/atrium/domain/tenancy"
@@ -55,6 +56,8 @@ type Config struct {
 	AccessTTL time.Duration
 	// RefreshTTL is a login's lifetime; default 30 days.
 	RefreshTTL time.Duration
+	// Documents keeps receipts; default the JetStream object store.
+	Documents documents.Store
 	// Passwords hashes passwords; default argon2id with RFC 9106's
 	// parameters.
 	Passwords identitycmd.Passwords
@@ -83,7 +86,7 @@ type Stack struct {
 	Identity   *identitycmd.Handler
 	Expenses   *expensecmd.Handler
 	Objectives *objectivecmd.Handler
-	Documents  *jetstream.Documents
+	Documents  documents.Store
 	Secrets    *jetstream.Secrets
 	Issuer     *auth.Issuer
 	Projectors []projections.Projector
@@ -226,8 +229,10 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	}
 	s.Identity = identitycmd.NewHandler(s.Store, s.Registry, s.Secrets, s.Secrets, cfg.Passwords, auth.TokenPort{Issuer: s.Issuer}, cfg.Now)
 	s.Invoices = invoicecmd.NewHandler(s.Store, s.Registry, settings{s.Catalog}, cfg.Now)
-	if s.Documents, err = jetstream.NewDocuments(nc); err != nil {
-		return nil, fmt.Errorf("documents: %w", err)
+	if s.Documents = cfg.Documents; s.Documents == nil {
+		if s.Documents, err = jetstream.NewDocuments(nc); err != nil {
+			return nil, fmt.Errorf("documents: %w", err)
+		}
 	}
 	s.Objectives = objectivecmd.NewHandler(s.Store, s.Registry, cfg.Now)
 	s.Expenses = expensecmd.NewHandler(s.Store, s.Registry, s.Documents, settings{s.Catalog}, cfg.Now)

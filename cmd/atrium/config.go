@@ -2,7 +2,10 @@ package main
 
 import (
 	"errors"
+
 	"fmt"
+	"github.com/atrium-platform/atrium/adapters/minio"
+	"github.com/atrium-platform/atrium/documents"
 	"log/slog"
 	"os"
 	"strings"
@@ -12,19 +15,25 @@ import (
 // config is the process configuration, read from the environment (CONTRACT.md
 // section 1). Every field is optional; Validate reports every problem at once.
 type config struct {
-	HTTPAddr     string `env:"ATRIUM_HTTP_ADDR" default:":8080" help:"HTTP listen address."`
-	DataDir      string `env:"ATRIUM_DATA_DIR" default:"./var" help:"Where embedded engines keep their data."`
-	BaseDomain   string `env:"ATRIUM_BASE_DOMAIN" default:"localhost" help:"Tenants are served at <slug>.<base domain>."`
-	Demo         bool   `env:"ATRIUM_DEMO" default:"true" negatable:"" help:"Seed the demo tenants on an empty data dir."`
-	LogFormat    string `env:"ATRIUM_LOG_FORMAT" default:"json" help:"Log format: json or text."`
-	EventStore   string `env:"ATRIUM_EVENT_STORE" default:"jetstream" help:"Event store: jetstream (kurrentdb is not available in this build)."`
-	ReadStore    string `env:"ATRIUM_READ_STORE" default:"sqlite" help:"Read store: sqlite (sqlserver is not available in this build)."`
-	NATSURL      string `env:"ATRIUM_NATS_URL" name:"nats-url" help:"External NATS server; empty runs one embedded in-process."`
-	NATSListen   string `env:"ATRIUM_NATS_LISTEN" help:"Also expose the embedded NATS server on this address (e.g. 127.0.0.1:4222)."`
-	NATSSync     string `env:"ATRIUM_NATS_SYNC" default:"default" help:"Embedded JetStream fsync: 'default' (every 2 min), 'always' (every acknowledged append), or a duration."`
-	ReadAfterMax string `env:"ATRIUM_READ_AFTER_MAX" default:"5s" help:"Longest a read waits for X-Read-After."`
-	AdminEmail   string `env:"ATRIUM_BOOTSTRAP_ADMIN_EMAIL" help:"Make this address a platform administrator on start."`
-	AdminPass    string `env:"ATRIUM_BOOTSTRAP_ADMIN_PASSWORD" help:"Their password, when the account is new."`
+	HTTPAddr      string `env:"ATRIUM_HTTP_ADDR" default:":8080" help:"HTTP listen address."`
+	DataDir       string `env:"ATRIUM_DATA_DIR" default:"./var" help:"Where embedded engines keep their data."`
+	BaseDomain    string `env:"ATRIUM_BASE_DOMAIN" default:"localhost" help:"Tenants are served at <slug>.<base domain>."`
+	Demo          bool   `env:"ATRIUM_DEMO" default:"true" negatable:"" help:"Seed the demo tenants on an empty data dir."`
+	LogFormat     string `env:"ATRIUM_LOG_FORMAT" default:"json" help:"Log format: json or text."`
+	EventStore    string `env:"ATRIUM_EVENT_STORE" default:"jetstream" help:"Event store: jetstream (kurrentdb is not available in this build)."`
+	ReadStore     string `env:"ATRIUM_READ_STORE" default:"sqlite" help:"Read store: sqlite (sqlserver is not available in this build)."`
+	NATSURL       string `env:"ATRIUM_NATS_URL" name:"nats-url" help:"External NATS server; empty runs one embedded in-process."`
+	NATSListen    string `env:"ATRIUM_NATS_LISTEN" help:"Also expose the embedded NATS server on this address (e.g. 127.0.0.1:4222)."`
+	NATSSync      string `env:"ATRIUM_NATS_SYNC" default:"default" help:"Embedded JetStream fsync: 'default' (every 2 min), 'always' (every acknowledged append), or a duration."`
+	ReadAfterMax  string `env:"ATRIUM_READ_AFTER_MAX" default:"5s" help:"Longest a read waits for X-Read-After."`
+	ObjectStore   string `env:"ATRIUM_OBJECT_STORE" default:"jetstream" help:"Documents: jetstream or minio."`
+	MinIOEndpoint string `env:"ATRIUM_MINIO_ENDPOINT" help:"MinIO or S3 host:port."`
+	MinIOAccess   string `env:"ATRIUM_MINIO_ACCESS_KEY" help:"MinIO access key."`
+	MinIOSecret   string `env:"ATRIUM_MINIO_SECRET_KEY" help:"MinIO secret key."`
+	MinIOSecure   bool   `env:"ATRIUM_MINIO_SECURE" help:"Use TLS to MinIO."`
+	MinIOBucket   string `env:"ATRIUM_MINIO_BUCKET" help:"One shared bucket with a prefix per tenant; empty: a bucket per tenant."`
+	AdminEmail    string `env:"ATRIUM_BOOTSTRAP_ADMIN_EMAIL" help:"Make this address a platform administrator on start."`
+	AdminPass     string `env:"ATRIUM_BOOTSTRAP_ADMIN_PASSWORD" help:"Their password, when the account is new."`
 }
 
 // validate returns every configuration problem, joined, or nil. (Not
@@ -62,6 +71,15 @@ func (c *config) validate() error {
 	}
 	if d, err := time.ParseDuration(c.ReadAfterMax); err != nil || d <= 0 {
 		errs = append(errs, fmt.Errorf("ATRIUM_READ_AFTER_MAX %q is not a positive duration", c.ReadAfterMax))
+	}
+	switch c.ObjectStore {
+	case "jetstream":
+	case "minio":
+		if c.MinIOEndpoint == "" || c.MinIOAccess == "" || c.MinIOSecret == "" {
+			errs = append(errs, errors.New("ATRIUM_OBJECT_STORE=minio needs ATRIUM_MINIO_ENDPOINT, ATRIUM_MINIO_ACCESS_KEY and ATRIUM_MINIO_SECRET_KEY"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("ATRIUM_OBJECT_STORE %q: want jetstream or minio", c.ObjectStore))
 	}
 	if (c.AdminEmail == "") != (c.AdminPass == "") {
 		errs = append(errs, errors.New("ATRIUM_BOOTSTRAP_ADMIN_EMAIL and ATRIUM_BOOTSTRAP_ADMIN_PASSWORD go together"))
@@ -105,4 +123,13 @@ func (c *config) logger() *slog.Logger {
 // oneLine flattens a joined error to one line for the exit message.
 func oneLine(err error) string {
 	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+// documents returns the configured document store; nil means the default.
+func (c *config) documents() (documents.Store, error) {
+	if c.ObjectStore != "minio" {
+		return nil, nil
+	}
+	return minio.New(minio.Config{Endpoint: c.MinIOEndpoint, AccessKey: c.MinIOAccess, SecretKey: c.MinIOSecret,
+		Secure: c.MinIOSecure, Bucket: c.MinIOBucket})
 }

@@ -33,7 +33,11 @@ func (s *serveCmd) Run() error {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	always, interval, _ := s.syncPolicy()
-	st, err := stack.Open(ctx, stack.Config{
+	docs, err := s.documents()
+	if err != nil {
+		return err
+	}
+	st, err := stack.Open(ctx, stack.Config{Documents: docs,
 		DataDir: s.DataDir, NATSURL: s.NATSURL, NATSListen: s.NATSListen, SyncAlways: always, SyncInterval: interval,
 		BaseDomain: s.BaseDomain, Logger: log,
 	})
