@@ -8,8 +8,10 @@ import (
 
 	"github.com/atrium-platform/atrium/adapters/stack"
 	"github.com/atrium-platform/atrium/commands"
+	expensecmd "github.com/atrium-platform/atrium/commands/expense"
 	identitycmd "github.com/atrium-platform/atrium/commands/identity"
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
+	objectivecmd "github.com/atrium-platform/atrium/commands/objective"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/domain/money"
 	"github.com/atrium-platform/atrium/domain/tenancy"
@@ -179,6 +181,9 @@ func seedDemo(ctx context.Context, st *stack.Stack, log *slog.Logger) error {
 				return fmt.Errorf("%s: %w", t, err)
 			}
 		}
+		if err := seedExpensesAndObjectives(as, st, ids, today); err != nil {
+			return fmt.Errorf("%s: %w", t, err)
+		}
 		log.Info("demo tenant seeded", "tenant", string(t))
 	}
 	printDemo()
@@ -195,4 +200,80 @@ func printDemo() {
 	fmt.Println(`    -d '{"email":"finance@demo.example","password":"` + DemoPassword + `"}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')`)
 	fmt.Println(`  curl -s http://acme.localhost:8080/api/v1/invoices -H "Authorization: Bearer $TOKEN"`)
 	fmt.Println("Branding, public: http://acme.localhost:8080/api/v1/branding")
+}
+
+// seedExpensesAndObjectives walks claims and objectives through their states.
+func seedExpensesAndObjectives(as func(user.Role) context.Context, st *stack.Stack, ids map[user.Role]user.ID, today time.Time) error {
+	req := func() commands.Request { return commands.Request{CommandID: newCommandID()} }
+	emp, mgr, fin := as(user.Employee), as(user.Manager), as(user.Finance)
+	day := today.AddDate(0, 0, -3).Format(time.DateOnly)
+	claim := func(category string, amount int64, description string) (string, error) {
+		r, err := st.Expenses.Create(emp, expensecmd.CreateExpense{Request: req(), Category: category,
+			Amount: money.New(amount, "EUR"), SpentOn: day, Description: description})
+		return r.ID, err
+	}
+	receipt := []byte("%PDF-1.4\n% demo receipt\n")
+	steps := []func() error{
+		func() error { // reimbursed, with its receipt
+			id, err := claim("meals", 6_800, "Lunch with Northwind")
+			if err == nil {
+				_, err = st.Expenses.AttachReceipt(emp, req(), id, "application/pdf", receipt)
+			}
+			if err == nil {
+				_, err = st.Expenses.Submit(emp, req(), id)
+			}
+			if err == nil {
+				_, err = st.Expenses.Approve(mgr, req(), id)
+			}
+			if err == nil {
+				_, err = st.Expenses.Reimburse(fin, req(), id)
+			}
+			return err
+		},
+		func() error { // waiting in the managers' queue
+			id, err := claim("travel", 2_400, "Taxi to the airport")
+			if err == nil {
+				_, err = st.Expenses.Submit(emp, req(), id)
+			}
+			return err
+		},
+		func() error { // rejected
+			id, err := claim("supplies", 1_900, "Desk lamp")
+			if err == nil {
+				_, err = st.Expenses.Submit(emp, req(), id)
+			}
+			if err == nil {
+				_, err = st.Expenses.Reject(mgr, req(), id, "Bought through purchasing instead")
+			}
+			return err
+		},
+		func() error { _, err := claim("training", 15_000, "Conference ticket"); return err }, // a draft
+		func() error { // last quarter: submitted and validated
+			q := quarterOf(today.AddDate(0, -3, 0))
+			r, err := st.Objectives.Set(mgr, objectivecmd.SetObjective{Request: req(), Assignee: string(ids[user.Sales]),
+				Period: q, Metric: "revenue", Target: money.New(500_000, "EUR")})
+			if err == nil {
+				_, err = st.Objectives.Submit(as(user.Sales), req(), r.ID)
+			}
+			if err == nil {
+				_, err = st.Objectives.Validate(mgr, req(), r.ID)
+			}
+			return err
+		},
+		func() error { // this quarter: open, with progress from this quarter's payments
+			_, err := st.Objectives.Set(mgr, objectivecmd.SetObjective{Request: req(), Assignee: string(ids[user.Sales]),
+				Period: quarterOf(today), Metric: "revenue", Target: money.New(1_000_000, "EUR")})
+			return err
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func quarterOf(t time.Time) string {
+	return fmt.Sprintf("%d-Q%d", t.Year(), (int(t.Month())-1)/3+1)
 }
