@@ -127,6 +127,23 @@ func (a *api) listExpenses(c *fiber.Ctx) error {
 }
 
 func (a *api) getExpense(c *fiber.Ctx) error {
+	if raw := c.Query("as_of"); raw != "" {
+		at, err := time.Parse(time.RFC3339Nano, raw)
+		if err != nil {
+			return &Problem{Type: "/problems/invalid_request", Title: "Bad Request", Status: fiber.StatusBadRequest,
+				Code: "invalid_request", Field: "as_of", Detail: "as_of must be an RFC 3339 time"}
+		}
+		s, v, err := a.deps.Expenses.AsOf(c.UserContext(), c.Params("id"), at)
+		if err != nil {
+			return err
+		}
+		_, hasReceipt := s.Receipt()
+		by, reason := s.Decision()
+		c.Set(fiber.HeaderETag, etag(uint64(v)))
+		return writeJSON(c, fiber.StatusOK, expenseView{ID: s.ID(), Owner: s.Owner(), Category: s.Category(), Amount: s.Amount(),
+			SpentOn: s.SpentOn(), Description: s.Description(), Status: string(s.Status()), HasReceipt: hasReceipt,
+			DecidedBy: by, Reason: reason, Version: int64(v)})
+	}
 	e, err := a.deps.ExpenseQueries.Get(c.UserContext(), c.Params("id"))
 	if errors.Is(err, projections.ErrNotFound) {
 		return problem(fiber.StatusNotFound, "expense_not_found", "no such expense")

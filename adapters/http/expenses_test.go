@@ -96,6 +96,16 @@ func TestExpenseWorkflow(t *testing.T) {
 		t.Fatalf("expense %v", got)
 	}
 
+	// Its state at a time: before anything (404), and now.
+	if r := emp.do("GET", "/api/v1/expenses/"+id+"?as_of=2026-11-01T00:00:00Z", ""); r.status != 404 {
+		t.Fatalf("as_of before the claim: %d %s", r.status, r.body)
+	}
+	if r := emp.do("GET", "/api/v1/expenses/"+id+"?as_of=2026-11-24T00:00:00Z", ""); r.status != 200 || r.json(t)["status"] != "reimbursed" {
+		t.Fatalf("as_of now: %d %s", r.status, r.body)
+	}
+	if r := other.do("GET", "/api/v1/expenses/"+id+"?as_of=2026-11-24T00:00:00Z", ""); r.status != 404 {
+		t.Fatalf("another employee reading a claim as of a time: %d", r.status)
+	}
 	// Monthly totals of accepted spend, by category and by employee.
 	byCat := mgr.do("GET", "/api/v1/expenses/totals?by=category", "").json(t)["items"].([]any)
 	if len(byCat) != 1 || byCat[0].(map[string]any)["category"] != "meals" || byCat[0].(map[string]any)["month"] != "2026-11" ||

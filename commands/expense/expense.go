@@ -252,3 +252,37 @@ func (h *Handler) Reimburse(ctx context.Context, req commands.Request, id string
 		return expense.DecideReimburse(s, string(p.ID), h.now())
 	})
 }
+
+// AsOf returns the claim as it was at asOf, to its owner or to those who read
+// all claims, and its version then.
+func (h *Handler) AsOf(ctx context.Context, id string, asOf time.Time) (expense.State, streams.Version, error) {
+	p, err := member(ctx)
+	if err != nil {
+		return expense.State{}, 0, err
+	}
+	stream, err := StreamOf(ctx, id)
+	if err != nil {
+		return expense.State{}, 0, err
+	}
+	_, recs, err := h.x.Load(ctx, stream)
+	if err != nil {
+		return expense.State{}, 0, err
+	}
+	var evs []domain.Event
+	var v streams.Version
+	for _, r := range recs {
+		if r.RecordedAt.After(asOf) {
+			break
+		}
+		e, err := h.x.Registry.Decode(r.Type, r.Data)
+		if err != nil {
+			return expense.State{}, 0, err
+		}
+		evs, v = append(evs, e), r.Version
+	}
+	s := expense.Fold(evs)
+	if !s.Exists() || (s.Owner() != string(p.ID) && !p.Has(ReadAllRoles...)) {
+		return expense.State{}, 0, domain.NotFoundf("expense_not_found", "no such expense at that time")
+	}
+	return s, v, nil
+}

@@ -83,13 +83,35 @@ func (Reimbursed) EventName() string      { return "expense.reimbursed.v1" }
 
 // State is a claim as its events left it.
 type State struct {
-	id       string
-	owner    string
-	status   Status
-	category string
-	amount   money.Money
-	receipt  *ReceiptAttached
+	id          string
+	owner       string
+	status      Status
+	category    string
+	amount      money.Money
+	spentOn     string
+	description string
+	reason      string
+	decidedBy   string
+	receipt     *ReceiptAttached
 }
+
+// ID returns the claim id.
+func (s State) ID() string { return s.id }
+
+// Category returns the claim's category.
+func (s State) Category() string { return s.category }
+
+// Amount returns the amount claimed.
+func (s State) Amount() money.Money { return s.amount }
+
+// SpentOn returns the date of the expense.
+func (s State) SpentOn() string { return s.spentOn }
+
+// Description returns what the expense was.
+func (s State) Description() string { return s.description }
+
+// Decision returns who approved or rejected the claim, and why it was rejected.
+func (s State) Decision() (by, reason string) { return s.decidedBy, s.reason }
 
 // Exists reports whether the claim was drafted.
 func (s State) Exists() bool { return s.status != "" }
@@ -112,16 +134,17 @@ func (s State) Receipt() (ReceiptAttached, bool) {
 func Evolve(s State, e domain.Event) State {
 	switch e := e.(type) {
 	case Drafted:
-		s = State{id: e.ExpenseID, owner: e.Owner, status: StatusDraft, category: e.Category, amount: e.Amount}
+		s = State{id: e.ExpenseID, owner: e.Owner, status: StatusDraft, category: e.Category, amount: e.Amount,
+			spentOn: e.SpentOn, description: e.Description}
 	case ReceiptAttached:
 		r := e
 		s.receipt = &r
 	case Submitted:
 		s.status = StatusSubmitted
 	case Approved:
-		s.status = StatusApproved
+		s.status, s.decidedBy = StatusApproved, e.By
 	case Rejected:
-		s.status = StatusRejected
+		s.status, s.decidedBy, s.reason = StatusRejected, e.By, e.Reason
 	case Reimbursed:
 		s.status = StatusReimbursed
 	}
