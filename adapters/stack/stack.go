@@ -112,6 +112,9 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if cfg.Passwords == nil {
 		cfg.Passwords = auth.Argon2{}
 	}
+	// The first check against an unknown email builds the dummy hash; build
+	// it now so that first answer is not slower than the others.
+	go cfg.Passwords.Dummy("warm up")
 	if cfg.RefreshTTL == 0 {
 		cfg.RefreshTTL = 30 * 24 * time.Hour
 	}
