@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 
@@ -41,3 +42,6 @@ func (checkpoints) Migrations(d Dialect) (fs.FS, error) { return CheckpointMigra
 func (checkpoints) Apply(context.Context, Tx, Dialect, streams.Record, domain.Event) error {
 	return nil
 }
+
+// ErrUnknownReadModel is returned for a read model name no projector has.
+var ErrUnknownReadModel = errors.New("projections: no such read model")

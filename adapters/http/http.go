@@ -88,9 +88,11 @@ type ReadyCheck struct {
 
 // Deps are the layers the API calls.
 type Deps struct {
-	Invoices         *invoicecmd.Handler
-	Tenancy          *tenancycmd.Handler
-	Catalog          Catalog
+	Invoices *invoicecmd.Handler
+	Tenancy  *tenancycmd.Handler
+	Catalog  Catalog
+	// Rebuild rebuilds one read model of the ctx tenant from its events.
+	Rebuild          func(ctx context.Context, readModel string) error
 	Identity         *identitycmd.Handler
 	Expenses         *expensecmd.Handler
 	ExpenseQueries   *expenselist.Queries

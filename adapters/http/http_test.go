@@ -71,6 +71,7 @@ func newStackApp(t *testing.T) (*fiber.App, *stack.Stack) {
 		Invoices:         st.Invoices,
 		Tenancy:          st.Tenancy,
 		Catalog:          st.Catalog,
+		Rebuild:          st.Rebuild,
 		InvoiceQueries:   invoicelist.NewQueries(st.Reads, clock),
 		Aging:            aging.NewQueries(st.Reads, clock),
 		ClientRisk:       clientrisk.NewQueries(st.Reads, clock),

@@ -31,6 +31,7 @@ func (a *api) routes(app *fiber.App) {
 	admin.Post("/tenants/:slug/suspend", a.suspendTenant)
 	admin.Post("/tenants/:slug/resume", a.resumeTenant)
 	admin.Put("/tenants/:slug/domains", a.changeDomains)
+	admin.Post("/tenants/:slug/projections/:name/rebuild", a.rebuildReadModel)
 
 	v1 := app.Group("/api/v1", a.scoped)
 	v1.Put("/branding", a.putBranding)

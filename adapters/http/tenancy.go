@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/atrium-platform/atrium/domain/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/projections"
 )
 
 // Catalog is the tenant catalog as the API reads it.
@@ -341,4 +343,26 @@ func (a *api) resumeTenant(c *fiber.Ctx) error {
 	}
 	s, _ := a.deps.Catalog.Get(tenant.ID(c.Params("slug")))
 	return writeJSON(c, fiber.StatusOK, viewTenant(s))
+}
+
+// rebuildReadModel rebuilds one read model of a tenant from its events,
+// without stopping the other tenants: 202, the replay runs on.
+func (a *api) rebuildReadModel(c *fiber.Ctx) error {
+	t, err := tenant.ParseClient(c.Params("slug"))
+	if err != nil {
+		return problem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+	}
+	if _, ok := a.deps.Catalog.Get(t); !ok {
+		return problem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+	}
+	if a.deps.Rebuild == nil {
+		return problem(fiber.StatusNotImplemented, "not_supported", "rebuilds are not available here")
+	}
+	if err := a.deps.Rebuild(tenant.With(c.UserContext(), t), c.Params("name")); err != nil {
+		if errors.Is(err, projections.ErrUnknownReadModel) {
+			return problem(fiber.StatusNotFound, "read_model_not_found", "no such read model")
+		}
+		return err
+	}
+	return writeJSON(c, fiber.StatusAccepted, map[string]string{"tenant": string(t), "read_model": c.Params("name"), "status": "rebuilding"})
 }

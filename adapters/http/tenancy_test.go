@@ -264,3 +264,50 @@ func TestChangeDomains(t *testing.T) {
 		t.Fatalf("acme token on globex branding: %s", code)
 	}
 }
+
+// TestRebuildReadModel empties acme's invoice list and replays it from the
+// events, while globex goes on being served.
+func TestRebuildReadModel(t *testing.T) {
+	app := newApp(t)
+	root := as(t, app, "", "root", "platform_admin")
+	fin := as(t, app, "acme", "u-fin", "finance")
+	gfin := as(t, app, "globex", "u-gfin", "finance")
+	var ids []string
+	var pos string
+	for i := range 5 {
+		id, p := create(t, fin, 1000+i)
+		ids, pos = append(ids, id), p
+	}
+	pos = position(t, fin.do("POST", "/api/v1/invoices/"+ids[0]+"/issue", ""))
+	r := root.do("POST", "/admin/v1/tenants/acme/projections/invoicelist/rebuild", "")
+	if r.status != 202 {
+		t.Fatalf("rebuild: %d %s", r.status, r.body)
+	}
+	// Globex is served throughout.
+	if _, gp := create(t, gfin, 500); gfin.do("GET", "/api/v1/invoices", "", "X-Read-After", gp).status != 200 {
+		t.Fatal("globex not served during acme's rebuild")
+	}
+	items := fin.do("GET", "/api/v1/invoices", "", "X-Read-After", pos).json(t)["items"].([]any)
+	if len(items) != 5 {
+		t.Fatalf("%d invoices after the rebuild, want 5", len(items))
+	}
+	inv := fin.do("GET", "/api/v1/invoices/"+ids[0], "").json(t)
+	if inv["status"] != "issued" || inv["number"] != "INV-2026-000001" {
+		t.Fatalf("rebuilt invoice %v", inv)
+	}
+	for _, tc := range []struct {
+		path   string
+		status int
+		code   string
+	}{
+		{"/admin/v1/tenants/acme/projections/nothing/rebuild", 404, "read_model_not_found"},
+		{"/admin/v1/tenants/hooli/projections/invoicelist/rebuild", 404, "tenant_not_found"},
+	} {
+		if code := problemCode(t, root.do("POST", tc.path, ""), tc.status); code != tc.code {
+			t.Errorf("%s: %s", tc.path, code)
+		}
+	}
+	if code := problemCode(t, as(t, app, "acme", "u", "admin").do("POST", "/admin/v1/tenants/acme/projections/invoicelist/rebuild", ""), 403); code != "tenant_mismatch" {
+		t.Fatalf("a tenant admin rebuilding: %s", code)
+	}
+}

@@ -384,3 +384,40 @@ func (s *Store) Tenants() ([]tenant.ID, error) {
 	}
 	return out, nil
 }
+
+// Reset empties p's read model in the ctx tenant's database, for a rebuild:
+// its migrations are rolled back and applied again (dropping and recreating
+// its tables) and its checkpoint is removed, in that order, under the
+// tenant's migration lock. Stop projecting the tenant first.
+func (s *Store) Reset(ctx context.Context, p projections.Projector) error {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return err
+	}
+	lock := s.migrateLock(t)
+	lock.Lock()
+	defer lock.Unlock()
+	db, err := s.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Release()
+	f, err := p.Migrations(projections.SQLite)
+	if err != nil {
+		return fmt.Errorf("reset %s of %s: %w", p.Name(), t, err)
+	}
+	prov, err := provider(db.DB, p.Name(), f)
+	if err != nil {
+		return fmt.Errorf("reset %s of %s: %w", p.Name(), t, err)
+	}
+	if _, err := prov.DownTo(ctx, 0); err != nil {
+		return fmt.Errorf("reset %s of %s: %w", p.Name(), t, err)
+	}
+	if _, err := prov.Up(ctx); err != nil {
+		return fmt.Errorf("reset %s of %s: %w", p.Name(), t, err)
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM projection_checkpoint WHERE projector = ?`, p.Name()); err != nil {
+		return fmt.Errorf("reset %s of %s: %w", p.Name(), t, err)
+	}
+	return nil
+}

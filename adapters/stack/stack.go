@@ -256,6 +256,30 @@ func (s *Stack) tenantChanged(t tenancy.State) {
 	}
 }
 
+// Rebuild rebuilds one read model of the ctx tenant from its events: the
+// tenant's projections stop, the read model's tables are emptied and its
+// checkpoint removed, and projection resumes, replaying every event into
+// that read model while the others skip what they have. Other tenants go
+// on untouched.
+func (s *Stack) Rebuild(ctx context.Context, name string) error {
+	var target projections.Projector
+	for _, p := range s.Projectors {
+		if p.Name() == name {
+			target = p
+		}
+	}
+	if target == nil {
+		return fmt.Errorf("%w: %q", projections.ErrUnknownReadModel, name)
+	}
+	if err := s.Runner.Stop(ctx); err != nil {
+		return fmt.Errorf("rebuild %s: stop: %w", name, err)
+	}
+	if err := s.Reads.Reset(ctx, target); err != nil {
+		return errors.Join(err, s.Runner.Start(context.WithoutCancel(ctx)))
+	}
+	return s.Runner.Start(context.WithoutCancel(ctx))
+}
+
 // retryUnprojected starts, every interval, the tenants that are not being
 // projected: one refused because its read database was behind is picked
 // up once `atrium migrate` has run, without a restart.

@@ -30,6 +30,7 @@ func newHTTP(s *serveCmd, st *stack.Stack, log *slog.Logger) (*fiber.App, error)
 		Invoices:         st.Invoices,
 		Tenancy:          st.Tenancy,
 		Catalog:          st.Catalog,
+		Rebuild:          st.Rebuild,
 		InvoiceQueries:   invoicelist.NewQueries(st.Reads, time.Now),
 		Aging:            aging.NewQueries(st.Reads, time.Now),
 		ClientRisk:       clientrisk.NewQueries(st.Reads, time.Now),
