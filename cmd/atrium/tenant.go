@@ -25,6 +25,16 @@ type tenantCmd struct {
 	List    tenantListCmd    `cmd:"" help:"List the tenants."`
 	Suspend tenantSuspendCmd `cmd:"" help:"Stop serving a tenant."`
 	Resume  tenantResumeCmd  `cmd:"" help:"Serve a suspended tenant again."`
+	Rebuild tenantRebuildCmd `cmd:"" help:"Rebuild one read model of a tenant from its events."`
+}
+
+type tenantRebuildCmd struct {
+	Slug      string `arg:""`
+	ReadModel string `arg:"" help:"invoicelist, aging, clientrisk, expenselist, objectivelist or memberlist."`
+}
+
+func (c *tenantRebuildCmd) Run(t *tenantCmd) error {
+	return t.call(http.MethodPost, "/admin/v1/tenants/"+c.Slug+"/projections/"+c.ReadModel+"/rebuild", nil)
 }
 
 type tenantCreateCmd struct {
