@@ -102,6 +102,7 @@ func (a *api) getReceipt(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderContentType, obj.ContentType)
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="receipt"`)
 	return c.Status(fiber.StatusOK).Send(b)
 }
 

@@ -67,7 +67,7 @@ func TestExpenseWorkflow(t *testing.T) {
 	// The same bytes and type come back, to the owner and to a manager, not to another employee.
 	for _, c := range []caller{emp, mgr} {
 		r := c.do("GET", "/api/v1/expenses/"+id+"/receipt", "")
-		if r.status != 200 || !bytes.Equal(r.body, pdf) || r.header.Get("Content-Type") != "application/pdf" {
+		if r.status != 200 || !bytes.Equal(r.body, pdf) || r.header.Get("Content-Type") != "application/pdf" || r.header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Fatalf("receipt: %d %q %s", r.status, r.body, r.header.Get("Content-Type"))
 		}
 	}

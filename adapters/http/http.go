@@ -201,6 +201,7 @@ func (a *api) observe(c *fiber.Ctx) error {
 		corr = uuid.NewString()
 	}
 	c.Set("X-Correlation-ID", corr)
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	ctx := context.WithValue(c.UserContext(), keyCorrelation, corr)
 	ctx = streams.WithCorrelation(ctx, corr, c.Get("X-Causation-ID"))
 	c.SetUserContext(ctx)
