@@ -15,7 +15,6 @@ import (
 	"github.com/atrium-platform/atrium/domain/identity"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
-	"github.com/atrium-platform/atrium/projections/memberlist"
 )
 
 // BearerAuth authenticates "Authorization: Bearer <access token>": a valid
@@ -253,9 +252,6 @@ func (a *api) listUsers(c *fiber.Ctx) error {
 		return err
 	}
 	ms, next, err := a.deps.Members.List(c.UserContext(), n, c.Query("cursor"))
-	if errors.Is(err, memberlist.ErrBadCursor) {
-		return problem(fiber.StatusBadRequest, "invalid_cursor", "the cursor is not one this list gave")
-	}
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,6 @@
 package http
 
 import (
-	"errors"
-
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/atrium-platform/atrium/commands"
@@ -60,9 +58,6 @@ func (a *api) listObjectives(c *fiber.Ctx) error {
 	items, next, err := a.deps.ObjectiveQueries.List(c.UserContext(), objectivelist.Filter{
 		Period: c.Query("period"), Assignee: c.Query("assignee"), Limit: n, Cursor: c.Query("cursor"),
 	})
-	if errors.Is(err, objectivelist.ErrBadCursor) {
-		return problem(fiber.StatusBadRequest, "invalid_cursor", "the cursor is not one this list gave")
-	}
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/projections"
-	"github.com/atrium-platform/atrium/projections/invoicelist"
 	"github.com/atrium-platform/atrium/streams"
 )
 
@@ -66,7 +65,7 @@ func problemOf(err error) (*Problem, bool) {
 		return problem(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used for another request"), true
 	case errors.Is(err, commands.ErrContention):
 		return problem(http.StatusConflict, "concurrent_modification", "the resource is being changed by others; try again"), true
-	case errors.Is(err, invoicelist.ErrBadCursor):
+	case errors.Is(err, projections.ErrBadCursor):
 		return problem(http.StatusBadRequest, "invalid_cursor", "the cursor is not one this list gave"), true
 	case errors.Is(err, projections.ErrLagging):
 		return problem(http.StatusServiceUnavailable, "projection_lagging", "the read model has not reached the requested position yet"), true

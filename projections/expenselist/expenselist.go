@@ -7,11 +7,8 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"io/fs"
-	"strconv"
 	"strings"
 	"time"
 
@@ -93,7 +90,7 @@ type Filter struct {
 }
 
 // ErrBadCursor is returned for a cursor this list did not give.
-var ErrBadCursor = errors.New("expenselist: bad cursor")
+var ErrBadCursor = projections.ErrBadCursor
 
 // Queries reads the ctx tenant's claims.
 type Queries struct{ rs projections.ReadStore }
@@ -132,13 +129,9 @@ func (q *Queries) List(ctx context.Context, f Filter) ([]Expense, string, error)
 		where, args = append(where, "owner = ?"), append(args, f.Owner)
 	}
 	if f.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
+		n, err := projections.DecodeCursor(f.Cursor)
 		if err != nil {
-			return nil, "", ErrBadCursor
-		}
-		n, err := strconv.ParseInt(string(b), 10, 64)
-		if err != nil {
-			return nil, "", ErrBadCursor
+			return nil, "", err
 		}
 		where, args = append(where, "created_position < ?"), append(args, n)
 	}
@@ -151,11 +144,7 @@ func (q *Queries) List(ctx context.Context, f Filter) ([]Expense, string, error)
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	if db.Dialect == projections.SQLServer {
-		query = strings.Replace(query, "SELECT ", fmt.Sprintf("SELECT TOP (%d) ", f.Limit+1), 1) + " ORDER BY created_position DESC"
-	} else {
-		query += fmt.Sprintf(" ORDER BY created_position DESC LIMIT %d", f.Limit+1)
-	}
+	query = projections.Limited(db.Dialect, query, "created_position DESC", f.Limit+1)
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list expenses: %w", err)
@@ -176,7 +165,7 @@ func (q *Queries) List(ctx context.Context, f Filter) ([]Expense, string, error)
 	next := ""
 	if len(out) > f.Limit {
 		out = out[:f.Limit]
-		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(created[f.Limit-1], 10)))
+		next = projections.EncodeCursor(created[f.Limit-1])
 	}
 	return out, next, nil
 }

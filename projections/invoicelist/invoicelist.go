@@ -7,12 +7,9 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
-	"strconv"
 	"strings"
 	"time"
 
@@ -122,7 +119,7 @@ type Page struct {
 }
 
 // ErrBadCursor is returned for a cursor this list did not give.
-var ErrBadCursor = errors.New("invoicelist: bad cursor")
+var ErrBadCursor = projections.ErrBadCursor
 
 // Queries reads the invoice list of the ctx tenant.
 type Queries struct {
@@ -172,7 +169,7 @@ func (q *Queries) List(ctx context.Context, f Filter) (Page, error) {
 		where, args = append(where, "client_id = ?"), append(args, f.ClientID)
 	}
 	if f.Cursor != "" {
-		before, err := decodeCursor(f.Cursor)
+		before, err := projections.DecodeCursor(f.Cursor)
 		if err != nil {
 			return Page{}, err
 		}
@@ -182,11 +179,7 @@ func (q *Queries) List(ctx context.Context, f Filter) (Page, error) {
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	if db.Dialect == projections.SQLServer {
-		query = strings.Replace(query, "SELECT ", fmt.Sprintf("SELECT TOP (%d) ", f.Limit+1), 1) + " ORDER BY created_position DESC"
-	} else {
-		query += fmt.Sprintf(" ORDER BY created_position DESC LIMIT %d", f.Limit+1)
-	}
+	query = projections.Limited(db.Dialect, query, "created_position DESC", f.Limit+1)
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return Page{}, fmt.Errorf("list invoices: %w", err)
@@ -207,7 +200,7 @@ func (q *Queries) List(ctx context.Context, f Filter) (Page, error) {
 	}
 	if len(page.Items) > f.Limit {
 		page.Items = page.Items[:f.Limit]
-		page.NextCursor = encodeCursor(created[f.Limit-1])
+		page.NextCursor = projections.EncodeCursor(created[f.Limit-1])
 	}
 	return page, nil
 }
@@ -271,24 +264,4 @@ func Overdue(status, dueDate string, due int64, now time.Time) bool {
 		return false
 	}
 	return dueDate < now.UTC().Format(time.DateOnly)
-}
-
-func encodeCursor(createdPosition int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("inv:" + strconv.FormatInt(createdPosition, 10)))
-}
-
-func decodeCursor(c string) (int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return 0, ErrBadCursor
-	}
-	s, ok := strings.CutPrefix(string(b), "inv:")
-	if !ok {
-		return 0, ErrBadCursor
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return 0, ErrBadCursor
-	}
-	return n, nil
 }

@@ -5,12 +5,9 @@ package memberlist
 import (
 	"context"
 	"embed"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
-	"strconv"
 	"time"
 
 	"github.com/atrium-platform/atrium/domain"
@@ -58,7 +55,7 @@ type Member struct {
 }
 
 // ErrBadCursor is returned for a cursor this list did not give.
-var ErrBadCursor = errors.New("memberlist: bad cursor")
+var ErrBadCursor = projections.ErrBadCursor
 
 // Queries reads the ctx tenant's members.
 type Queries struct{ rs projections.ReadStore }
@@ -77,12 +74,8 @@ func (q *Queries) List(ctx context.Context, limit int, cursor string) ([]Member,
 	}
 	var after int64
 	if cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil {
-			return nil, "", ErrBadCursor
-		}
-		if after, err = strconv.ParseInt(string(b), 10, 64); err != nil {
-			return nil, "", ErrBadCursor
+		if after, err = projections.DecodeCursor(cursor); err != nil {
+			return nil, "", err
 		}
 	}
 	db, err := q.rs.Open(ctx)
@@ -90,10 +83,7 @@ func (q *Queries) List(ctx context.Context, limit int, cursor string) ([]Member,
 		return nil, "", err
 	}
 	defer db.Release()
-	query := fmt.Sprintf(`SELECT user_id, email, name, roles, added_at, position FROM members WHERE position > ? ORDER BY position LIMIT %d`, limit+1)
-	if db.Dialect == projections.SQLServer {
-		query = fmt.Sprintf(`SELECT TOP (%d) user_id, email, name, roles, added_at, position FROM members WHERE position > ? ORDER BY position`, limit+1)
-	}
+	query := projections.Limited(db.Dialect, `SELECT user_id, email, name, roles, added_at, position FROM members WHERE position > ?`, "position", limit+1)
 	rows, err := db.QueryContext(ctx, query, after)
 	if err != nil {
 		return nil, "", fmt.Errorf("list members: %w", err)
@@ -121,7 +111,7 @@ func (q *Queries) List(ctx context.Context, limit int, cursor string) ([]Member,
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
-		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(last[limit-1], 10)))
+		next = projections.EncodeCursor(last[limit-1])
 	}
 	return out, next, nil
 }

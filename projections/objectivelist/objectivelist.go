@@ -8,11 +8,8 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"io/fs"
-	"strconv"
 	"strings"
 	"time"
 
@@ -93,7 +90,7 @@ type Filter struct {
 }
 
 // ErrBadCursor is returned for a cursor this list did not give.
-var ErrBadCursor = errors.New("objectivelist: bad cursor")
+var ErrBadCursor = projections.ErrBadCursor
 
 // Queries reads the ctx tenant's objectives.
 type Queries struct{ rs projections.ReadStore }
@@ -134,13 +131,9 @@ func (q *Queries) List(ctx context.Context, f Filter) ([]Objective, string, erro
 		where, args = append(where, "o.assignee = ?"), append(args, f.Assignee)
 	}
 	if f.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
+		n, err := projections.DecodeCursor(f.Cursor)
 		if err != nil {
-			return nil, "", ErrBadCursor
-		}
-		n, err := strconv.ParseInt(string(b), 10, 64)
-		if err != nil {
-			return nil, "", ErrBadCursor
+			return nil, "", err
 		}
 		where, args = append(where, "o.created_position < ?"), append(args, n)
 	}
@@ -153,11 +146,7 @@ func (q *Queries) List(ctx context.Context, f Filter) ([]Objective, string, erro
 	if len(where) > 0 {
 		sqlText += " WHERE " + strings.Join(where, " AND ")
 	}
-	if db.Dialect == projections.SQLServer {
-		sqlText = strings.Replace(sqlText, "SELECT o.id", fmt.Sprintf("SELECT TOP (%d) o.id", f.Limit+1), 1) + " ORDER BY o.created_position DESC"
-	} else {
-		sqlText += fmt.Sprintf(" ORDER BY o.created_position DESC LIMIT %d", f.Limit+1)
-	}
+	sqlText = projections.Limited(db.Dialect, sqlText, "o.created_position DESC", f.Limit+1)
 	rows, err := db.QueryContext(ctx, sqlText, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list objectives: %w", err)
@@ -178,7 +167,7 @@ func (q *Queries) List(ctx context.Context, f Filter) ([]Objective, string, erro
 	next := ""
 	if len(out) > f.Limit {
 		out = out[:f.Limit]
-		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(created[f.Limit-1], 10)))
+		next = projections.EncodeCursor(created[f.Limit-1])
 	}
 	return out, next, nil
 }
