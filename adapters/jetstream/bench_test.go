@@ -45,3 +45,17 @@ func BenchmarkAppendNew(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkAppendBatchOf2(b *testing.B) {
+	s := jetstreamtest.NewStore(b)
+	ctx := tenant.With(context.Background(), "acme")
+	if err := s.Provision(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		n, _ := streams.NewName("acme", "invoice", uuid.NewString())
+		if _, err := s.Append(ctx, n, streams.NoStream, streams.EventData{ID: uuid.New(), Type: "x.y.v1", Data: []byte(`{}`)}, streams.EventData{ID: uuid.New(), Type: "x.y.v1", Data: []byte(`{}`)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -21,16 +19,13 @@ import (
 // ATRIUM_EV_<tenant>, holding subjects ev.<tenant>.>.
 const TenantStreamPrefix = "ATRIUM_EV_"
 
-// maxBatch is JetStream's limit of messages in one atomic batch.
-const maxBatch = 1000
-
-// JetStream API error codes this adapter translates.
+// Limits of one append.
 const (
-	errCodeWrongLastSeq      = 10071
-	errCodeBatchDuplicate    = 10201
-	errCodeTooManyInflight   = 10210
-	errCodeDuplicateConflict = 10158
-	errCodeStreamNotFound    = 10059
+	// maxBatch is JetStream's limit of messages in one atomic batch.
+	maxBatch = 1000
+	// maxEventSize bounds one stored event, headers included; it is the
+	// tenant streams' MaxMsgSize.
+	maxEventSize = 4 << 20
 )
 
 // StoreConfig configures the event store.
@@ -46,8 +41,12 @@ type StoreConfig struct {
 	VersionCache int
 	// Replicas of each tenant stream on a NATS cluster; default 1.
 	Replicas int
-	// ReadTimeout bounds a read's wait for the server; default 10s.
-	ReadTimeout time.Duration
+	// RequestTimeout bounds each wait for the server when ctx has no earlier
+	// deadline; default 10s.
+	RequestTimeout time.Duration
+	// MaxInflightBatches bounds the atomic batches this store has open on the
+	// server at once (the server refuses more than 50 per stream); default 32.
+	MaxInflightBatches int
 }
 
 func (c *StoreConfig) setDefaults() {
@@ -63,38 +62,68 @@ func (c *StoreConfig) setDefaults() {
 	if c.Replicas == 0 {
 		c.Replicas = 1
 	}
-	if c.ReadTimeout == 0 {
-		c.ReadTimeout = 10 * time.Second
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 10 * time.Second
+	}
+	if c.MaxInflightBatches == 0 {
+		c.MaxInflightBatches = 32
 	}
 }
 
+// Validate reports every problem of c.
+func (c StoreConfig) Validate() error {
+	var errs []error
+	if c.Duplicates < 0 {
+		errs = append(errs, errors.New("jetstream store: Duplicates is negative"))
+	}
+	if c.VersionCache < 0 {
+		errs = append(errs, errors.New("jetstream store: VersionCache is negative"))
+	}
+	if c.Replicas < 0 || c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("jetstream store: Replicas %d, want 1 to 5", c.Replicas))
+	}
+	if c.RequestTimeout < 0 {
+		errs = append(errs, errors.New("jetstream store: RequestTimeout is negative"))
+	}
+	if c.MaxInflightBatches < 0 || c.MaxInflightBatches > 50 {
+		errs = append(errs, fmt.Errorf("jetstream store: MaxInflightBatches %d, want 1 to 50", c.MaxInflightBatches))
+	}
+	return errors.Join(errs...)
+}
+
 // Store is a streams.Store on NATS JetStream: one JetStream stream per
-// tenant, one subject per event stream, the tenant position being the
-// JetStream sequence. It is safe for concurrent use.
+// tenant (ATRIUM_EV_<tenant>), one subject per event stream
+// (ev.<tenant>.<aggregate>.<id>), the tenant position being the JetStream
+// stream sequence, so positions are gap-free per tenant. Expected versions
+// are enforced by the server (Nats-Expected-Last-Subject-Sequence); several
+// events are written as one JetStream atomic batch. It is safe for
+// concurrent use, also by several processes on one server.
 type Store struct {
 	nc  *nats.Conn
 	js  jetstream.JetStream
 	cfg StoreConfig
 
-	mu    sync.Mutex
-	tails map[string]tail // subject -> last known version and sequence
-}
-
-type tail struct {
-	version streams.Version
-	seq     uint64
+	tails   *tailCache
+	batches chan struct{} // a slot per atomic batch in flight
 }
 
 var _ streams.Store = (*Store)(nil)
 
-// NewStore returns an event store on nc.
+// NewStore returns an event store on nc. It does not provision any tenant.
 func NewStore(nc *nats.Conn, cfg StoreConfig) (*Store, error) {
 	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	return &Store{nc: nc, js: js, cfg: cfg, tails: map[string]tail{}}, nil
+	return &Store{
+		nc: nc, js: js, cfg: cfg,
+		tails:   newTailCache(cfg.VersionCache),
+		batches: make(chan struct{}, cfg.MaxInflightBatches),
+	}, nil
 }
 
 // StreamName is the JetStream stream of tenant t.
@@ -123,7 +152,16 @@ func tenantOf(ctx context.Context, names ...streams.Name) (tenant.ID, error) {
 	return t, nil
 }
 
-// Provision creates the ctx tenant's JetStream stream; it is idempotent.
+// withTimeout bounds ctx by the request timeout unless it ends earlier.
+func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= s.cfg.RequestTimeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.cfg.RequestTimeout)
+}
+
+// Provision creates the ctx tenant's JetStream stream, or updates its
+// configuration; it is idempotent.
 func (s *Store) Provision(ctx context.Context) error {
 	t, err := tenantOf(ctx)
 	if err != nil {
@@ -141,7 +179,7 @@ func (s *Store) Provision(ctx context.Context) error {
 		AllowAtomicPublish: true,
 		DenyDelete:         true,
 		DenyPurge:          true,
-		MaxMsgSize:         4 << 20,
+		MaxMsgSize:         maxEventSize,
 	})
 	if err != nil {
 		return translate(fmt.Errorf("provision %s: %w", t, err))
@@ -166,280 +204,30 @@ func (s *Store) Tenants(ctx context.Context) ([]tenant.ID, error) {
 	return out, nil
 }
 
-// Append implements streams.Store.
-func (s *Store) Append(ctx context.Context, stream streams.Name, expected streams.ExpectedVersion, events ...streams.EventData) (streams.AppendResult, error) {
-	res, err := s.AppendMulti(ctx, streams.Append{Stream: stream, Expected: expected, Events: events})
-	if err != nil {
-		return streams.AppendResult{}, err
-	}
-	return res[0], nil
-}
-
-// AppendMulti implements streams.Store: every part is written in one
-// JetStream atomic batch, each stream guarded by its expected last subject
-// sequence.
-func (s *Store) AppendMulti(ctx context.Context, appends ...streams.Append) ([]streams.AppendResult, error) {
-	names := make([]streams.Name, len(appends))
-	total := 0
-	for i, a := range appends {
-		names[i] = a.Stream
-		if len(a.Events) == 0 {
-			return nil, fmt.Errorf("append to %s: no events", a.Stream)
-		}
-		total += len(a.Events)
-	}
-	if len(appends) == 0 {
-		return nil, errors.New("append: nothing to append")
-	}
-	t, err := tenantOf(ctx, names...)
-	if err != nil {
-		return nil, err
-	}
-	if total > maxBatch {
-		return nil, fmt.Errorf("%w: %d events, at most %d", streams.ErrTooLarge, total, maxBatch)
-	}
-	seen := map[streams.Name]bool{}
-	for _, a := range appends {
-		if seen[a.Stream] {
-			return nil, fmt.Errorf("append: stream %s named twice", a.Stream)
-		}
-		seen[a.Stream] = true
-	}
-
-	for attempt := 0; ; attempt++ {
-		res, retry, err := s.appendOnce(ctx, t, appends)
-		if !retry || attempt >= 50 {
-			return res, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * time.Millisecond):
-		}
-	}
-}
-
-// appendOnce tries the append once. retry is true when the attempt failed
-// for a reason that a new attempt may not meet (the stream moved under an
-// Any append, too many batches in flight).
-func (s *Store) appendOnce(ctx context.Context, t tenant.ID, appends []streams.Append) ([]streams.AppendResult, bool, error) {
-	now := s.cfg.Now().UTC()
-	type part struct {
-		subject string
-		base    tail
-	}
-	parts := make([]part, len(appends))
-	for i, a := range appends {
-		subj := subjectOf(a.Stream)
-		cur, err := s.tail(ctx, t, subj, a.Expected)
-		if err != nil {
-			return nil, false, err
-		}
-		if !a.Expected.IsAny() && cur.version != a.Expected.Version() {
-			// A retry of an append that succeeded finds its own events at the end.
-			if res, ok := s.alreadyAppended(ctx, t, appends); ok {
-				return res, false, nil
-			}
-			return nil, false, fmt.Errorf("%w: %s is at version %d, expected %d", streams.ErrConflict, a.Stream, cur.version, a.Expected.Version())
-		}
-		parts[i] = part{subject: subj, base: cur}
-	}
-
-	var msgs []*nats.Msg
-	for i, a := range appends {
-		for j, e := range a.Events {
-			md := e.Metadata
-			md.Tenant = t
-			m := nats.NewMsg(parts[i].subject)
-			m.Data = e.Data
-			for k, v := range streams.EventMetadata(a.Stream, e.Type, parts[i].base.version+streams.Version(j+1), now, md) {
-				m.Header.Set(k, v)
-			}
-			m.Header.Set(nats.MsgIdHdr, e.ID.String())
-			if j == 0 {
-				m.Header.Set(nats.ExpectedLastSubjSeqHdr, strconv.FormatUint(parts[i].base.seq, 10))
-			}
-			msgs = append(msgs, m)
-		}
-	}
-
-	lastSeq, err := s.publish(ctx, t, msgs)
-	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) {
-			switch apiErr.ErrorCode {
-			case errCodeWrongLastSeq, errCodeBatchDuplicate, errCodeDuplicateConflict:
-				s.forget(parts[0].subject)
-				for _, p := range parts {
-					s.forget(p.subject)
-				}
-				if res, ok := s.alreadyAppended(ctx, t, appends); ok {
-					return res, false, nil
-				}
-				anyAppend := false
-				for _, a := range appends {
-					anyAppend = anyAppend || a.Expected.IsAny()
-				}
-				return nil, anyAppend, fmt.Errorf("%w: %w", streams.ErrConflict, err)
-			case errCodeTooManyInflight:
-				return nil, true, fmt.Errorf("%w: %w", streams.ErrUnavailable, err)
-			}
-		}
-		return nil, false, translate(err)
-	}
-
-	// The batch occupies the sequences lastSeq-total+1 .. lastSeq, in order.
-	results := make([]streams.AppendResult, len(appends))
-	seq := lastSeq - uint64(len(msgs))
-	for i, a := range appends {
-		seq += uint64(len(a.Events))
-		v := parts[i].base.version + streams.Version(len(a.Events))
-		results[i] = streams.AppendResult{Version: v, Position: streams.Position(lastSeq)}
-		s.remember(parts[i].subject, tail{version: v, seq: seq})
-	}
-	return results, false, nil
-}
-
-// publish writes msgs: one message as a plain publish, several as one atomic
-// batch. It returns the sequence of the last message; a duplicate single
-// message returns the original's sequence.
-func (s *Store) publish(ctx context.Context, t tenant.ID, msgs []*nats.Msg) (uint64, error) {
-	for _, m := range msgs {
-		m.Header.Set(nats.ExpectedStreamHdr, StreamName(t))
-	}
-	if len(msgs) == 1 {
-		ack, err := s.js.PublishMsg(ctx, msgs[0])
-		if err != nil {
-			return 0, err
-		}
-		if ack.Duplicate {
-			// Already stored: report it as the conflict-then-verify path does.
-			return 0, &jetstream.APIError{ErrorCode: errCodeBatchDuplicate, Description: "duplicate message id"}
-		}
-		return ack.Sequence, nil
-	}
-	id := uuid.NewString()
-	for i, m := range msgs {
-		m.Header.Set("Nats-Batch-Id", id)
-		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
-		if i < len(msgs)-1 {
-			if err := s.nc.PublishMsg(m); err != nil {
-				return 0, err
-			}
-			continue
-		}
-		m.Header.Set("Nats-Batch-Commit", "1")
-	}
-	ack, err := s.js.PublishMsg(ctx, msgs[len(msgs)-1])
-	if err != nil {
-		return 0, err
-	}
-	return ack.Sequence, nil
-}
-
-// alreadyAppended reports whether every append's events are already the
-// last events of their streams, in order (a retried append that succeeded),
-// and returns the original results.
-func (s *Store) alreadyAppended(ctx context.Context, t tenant.ID, appends []streams.Append) ([]streams.AppendResult, bool) {
-	results := make([]streams.AppendResult, len(appends))
-	var pos streams.Position
-	for i, a := range appends {
-		recs, err := s.readSubject(ctx, t, a.Stream)
-		if err != nil || len(recs) < len(a.Events) {
-			return nil, false
-		}
-		tailRecs := recs[len(recs)-len(a.Events):]
-		for j, e := range a.Events {
-			if tailRecs[j].ID != e.ID {
-				return nil, false
-			}
-		}
-		last := tailRecs[len(tailRecs)-1]
-		results[i] = streams.AppendResult{Version: last.Version}
-		pos = max(pos, last.Position)
-	}
-	for i := range results {
-		results[i].Position = pos
-	}
-	return results, true
-}
-
-// tail returns the stream's current version and last sequence, from the
-// cache when it agrees with an exact expectation, else from the server.
-func (s *Store) tail(ctx context.Context, t tenant.ID, subject string, expected streams.ExpectedVersion) (tail, error) {
-	if !expected.IsAny() {
-		if expected.Version() == 0 {
-			// NoStream: the server checks "no message on this subject" itself.
-			return tail{}, nil
-		}
-		s.mu.Lock()
-		c, ok := s.tails[subject]
-		s.mu.Unlock()
-		if ok && c.version == expected.Version() {
-			return c, nil
-		}
-	}
-	raw, err := s.js.Stream(ctx, StreamName(t))
-	if err != nil {
-		return tail{}, translate(err)
-	}
-	msg, err := raw.GetLastMsgForSubject(ctx, subject)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return tail{}, nil
-	}
-	if err != nil {
-		return tail{}, translate(err)
-	}
-	v, err := strconv.ParseUint(msg.Header.Get(streams.MetaVersion), 10, 64)
-	if err != nil {
-		return tail{}, fmt.Errorf("stream %s: last event has no version: %w", subject, err)
-	}
-	c := tail{version: streams.Version(v), seq: msg.Sequence}
-	s.remember(subject, c)
-	return c, nil
-}
-
-func (s *Store) remember(subject string, c tail) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.tails) >= s.cfg.VersionCache {
-		for k := range s.tails { // evict an arbitrary entry
-			delete(s.tails, k)
-			break
-		}
-	}
-	if prev, ok := s.tails[subject]; !ok || prev.seq < c.seq {
-		s.tails[subject] = c
-	}
-}
-
-func (s *Store) forget(subject string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.tails, subject)
-}
-
-// ReadStream implements streams.Store.
+// ReadStream implements streams.Store: one direct-get request per 256
+// events.
 func (s *Store) ReadStream(ctx context.Context, stream streams.Name) ([]streams.Record, error) {
 	t, err := tenantOf(ctx, stream)
 	if err != nil {
 		return nil, err
 	}
-	recs, err := s.readSubject(ctx, t, stream)
+	recs, err := s.readSubject(ctx, t, subjectOf(stream), 1, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read %s: %w", stream, err)
 	}
 	if n := len(recs); n > 0 {
-		s.remember(subjectOf(stream), tail{version: recs[n-1].Version, seq: uint64(recs[n-1].Position)})
+		s.tails.put(subjectOf(stream), tail{version: recs[n-1].Version, seq: uint64(recs[n-1].Position)})
 	}
 	return recs, nil
 }
 
-func (s *Store) readSubject(ctx context.Context, t tenant.ID, stream streams.Name) ([]streams.Record, error) {
+// readSubject returns the events on subject from sequence from on, at most
+// limit of them (0: all).
+func (s *Store) readSubject(ctx context.Context, t tenant.ID, subject string, from uint64, limit int) ([]streams.Record, error) {
 	var out []streams.Record
-	err := s.directGet(ctx, t, 1, subjectOf(stream), 0, func(r streams.Record) bool {
+	err := s.directGet(ctx, t, from, subject, limit, func(r streams.Record) bool {
 		out = append(out, r)
-		return true
+		return limit == 0 || len(out) < limit
 	})
 	return out, err
 }
@@ -458,10 +246,13 @@ func (s *Store) ReadTenant(ctx context.Context, after streams.Position, limit in
 		out = append(out, r)
 		return len(out) < limit
 	})
-	return out, err
+	if err != nil {
+		return nil, fmt.Errorf("read tenant %s after %d: %w", t, after, err)
+	}
+	return out, nil
 }
 
-// Head implements streams.Store.
+// Head implements streams.Store with one stream-info request.
 func (s *Store) Head(ctx context.Context) (streams.Position, error) {
 	t, err := tenantOf(ctx)
 	if err != nil {
@@ -469,17 +260,15 @@ func (s *Store) Head(ctx context.Context) (streams.Position, error) {
 	}
 	st, err := s.js.Stream(ctx, StreamName(t))
 	if err != nil {
-		return 0, translate(err)
+		return 0, translate(fmt.Errorf("head of %s: %w", t, err))
 	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return 0, translate(err)
-	}
-	return streams.Position(info.State.LastSeq), nil
+	return streams.Position(st.CachedInfo().State.LastSeq), nil
 }
 
 // Subscribe implements streams.Store with an ordered consumer: catch-up
-// then live, in order, one handler call at a time.
+// then live, in order, one handler call at a time. The ordered consumer
+// recreates itself after a disconnection, resuming after the last event
+// handed to handle.
 func (s *Store) Subscribe(ctx context.Context, after streams.Position, handle func(context.Context, streams.Record) error) error {
 	t, err := tenantOf(ctx)
 	if err != nil {
@@ -491,11 +280,11 @@ func (s *Store) Subscribe(ctx context.Context, after streams.Position, handle fu
 		OptStartSeq:    uint64(after) + 1,
 	})
 	if err != nil {
-		return translate(err)
+		return translate(fmt.Errorf("subscribe %s: %w", t, err))
 	}
 	it, err := cons.Messages()
 	if err != nil {
-		return translate(err)
+		return translate(fmt.Errorf("subscribe %s: %w", t, err))
 	}
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
@@ -506,7 +295,7 @@ func (s *Store) Subscribe(ctx context.Context, after streams.Position, handle fu
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return translate(err)
+			return translate(fmt.Errorf("subscribe %s: %w", t, err))
 		}
 		meta, err := msg.Metadata()
 		if err != nil {
@@ -526,21 +315,122 @@ func recordOf(h nats.Header, data []byte, pos streams.Position) (streams.Record,
 	return streams.RecordFromMetadata(h.Get(nats.MsgIdHdr), data, h.Get, pos)
 }
 
-// translate maps NATS errors onto the streams sentinels.
+// JetStream API error codes this adapter translates (nats-server's
+// errors.json).
+const (
+	errCodeMsgTooLarge        = 10054 // message size exceeds maximum allowed
+	errCodeStreamNotFound     = 10059 // stream not found
+	errCodeWrongLastSeq       = 10071 // wrong last sequence: {seq}
+	errCodeDuplicateInProcess = 10158 // duplicate message id is in process
+	errCodeWrongLastSeqBusy   = 10164 // wrong last sequence (subject written concurrently)
+	errCodeBatchIncomplete    = 10176 // atomic publish batch is incomplete
+	errCodeBatchTooLarge      = 10199 // atomic publish batch is too large
+	errCodeBatchDuplicate     = 10201 // atomic publish batch contains duplicate message id
+	errCodeBatchInflight      = 10210 // atomic publish too many inflight
+)
+
+// apiErrCode returns the JetStream API error code of err, 0 when none.
+func apiErrCode(err error) jetstream.ErrorCode {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode
+	}
+	return 0
+}
+
+// errNoResponders: nothing answered on the tenant's subjects, so either the
+// tenant is not provisioned or its stream is momentarily without a leader.
+var errNoResponders = errors.New("no stream answers")
+
+func isNoResponders(err error) bool {
+	return errors.Is(err, errNoResponders) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)
+}
+
+// fail translates err from an operation on tenant t's stream. A request
+// nobody answered is ErrUnknownTenant when the stream does not exist, else
+// ErrUnavailable.
+func (s *Store) fail(ctx context.Context, t tenant.ID, err error) error {
+	if !isNoResponders(err) {
+		return translate(err)
+	}
+	_, serr := s.js.Stream(ctx, StreamName(t))
+	if errors.Is(serr, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("%w: %s: %w", streams.ErrUnknownTenant, t, err)
+	}
+	return fmt.Errorf("%w: %w", streams.ErrUnavailable, err)
+}
+
+// translate maps NATS errors onto the streams sentinels, keeping the cause.
 func translate(err error) error {
 	if err == nil {
 		return nil
 	}
-	var apiErr *jetstream.APIError
 	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, jetstream.ErrNoStreamResponse),
-		errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStreamNotFound:
+	case errors.Is(err, jetstream.ErrStreamNotFound), apiErrCode(err) == errCodeStreamNotFound:
 		return fmt.Errorf("%w: %w", streams.ErrUnknownTenant, err)
-	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrTimeout),
-		errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrJetStreamNotEnabled):
+	case apiErrCode(err) == errCodeMsgTooLarge, apiErrCode(err) == errCodeBatchTooLarge, errors.Is(err, nats.ErrMaxPayload):
+		return fmt.Errorf("%w: %w", streams.ErrTooLarge, err)
+	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining),
+		errors.Is(err, nats.ErrDisconnected), errors.Is(err, nats.ErrConnectionReconnecting),
+		errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount),
+		isNoResponders(err):
 		return fmt.Errorf("%w: %w", streams.ErrUnavailable, err)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return err
 	}
 	return err
+}
+
+// tail is what the store knows of a stream's end: its version and the
+// sequence of its last event. Streams only grow, so a (version, sequence)
+// pair once true stays true: a cached pair can be stale (the stream has
+// moved on, and the server refuses an append made on it) but never wrong.
+type tail struct {
+	version streams.Version
+	seq     uint64
+}
+
+// tailCache is a bounded map subject -> tail in two generations: when the
+// current one is full it becomes the old one, and entries read from the old
+// one move back to the current one, so the streams in use stay cached.
+type tailCache struct {
+	mu       sync.Mutex
+	size     int
+	cur, old map[string]tail
+}
+
+func newTailCache(size int) *tailCache {
+	return &tailCache{size: max(size/2, 1), cur: map[string]tail{}}
+}
+
+func (c *tailCache) get(subject string) (tail, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.cur[subject]; ok {
+		return t, true
+	}
+	t, ok := c.old[subject]
+	if ok {
+		c.setLocked(subject, t)
+	}
+	return t, ok
+}
+
+// put records t unless a later tail of subject is known.
+func (c *tailCache) put(subject string, t tail) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, ok := c.cur[subject]; ok && prev.seq >= t.seq {
+		return
+	}
+	if prev, ok := c.old[subject]; ok && prev.seq >= t.seq {
+		t = prev
+	}
+	c.setLocked(subject, t)
+}
+
+func (c *tailCache) setLocked(subject string, t tail) {
+	if _, ok := c.cur[subject]; !ok && len(c.cur) >= c.size {
+		c.old, c.cur = c.cur, make(map[string]tail, c.size)
+	}
+	c.cur[subject] = t
 }
