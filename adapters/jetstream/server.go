@@ -7,8 +7,12 @@ package jetstream
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -17,20 +21,27 @@ import (
 
 // ServerConfig configures the embedded NATS server.
 type ServerConfig struct {
-	// DataDir holds JetStream's files, under DataDir/nats.
+	// DataDir holds JetStream's files, under DataDir/nats. One server at a
+	// time may use it: a second one fails to start.
 	DataDir string
 	// Listen, when set ("127.0.0.1:4222", "127.0.0.1:0"), also accepts NATS
 	// clients over TCP. Empty: in-process connections only.
 	Listen string
-	// SyncAlways fsyncs every acknowledged write before the acknowledgement.
+	// SyncAlways fsyncs every write before it is acknowledged, so that
+	// acknowledged events survive a power loss. Without it, JetStream
+	// fsyncs every SyncInterval: acknowledged events survive a killed
+	// process (kill -9, they are in the OS page cache) but the last
+	// interval's may be lost on a power loss or a kernel crash.
 	SyncAlways bool
-	// SyncInterval is how often JetStream fsyncs otherwise; zero keeps the
-	// server's default (2 minutes). Acknowledged writes survive a killed
-	// process either way (they are in the OS page cache); only SyncAlways
-	// makes them survive a power loss.
+	// SyncInterval is how often JetStream fsyncs when not SyncAlways; zero
+	// keeps the server's default (2 minutes).
 	SyncInterval time.Duration
-	// ReadyTimeout bounds the start-up; default 30s.
+	// ReadyTimeout bounds the start-up, recovery of the stored streams
+	// included; default 30s.
 	ReadyTimeout time.Duration
+	// Logger, when set, receives the server's warnings and errors; by
+	// default the server logs nothing.
+	Logger *slog.Logger
 }
 
 func (c *ServerConfig) setDefaults() {
@@ -45,77 +56,103 @@ func (c ServerConfig) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("jetstream server: DataDir is empty"))
 	}
+	if c.Listen != "" {
+		if _, _, err := splitHostPort(c.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("jetstream server: Listen %q: %w", c.Listen, err))
+		}
+	}
 	if c.SyncAlways && c.SyncInterval != 0 {
 		errs = append(errs, errors.New("jetstream server: SyncAlways and SyncInterval are exclusive"))
 	}
 	if c.SyncInterval < 0 {
 		errs = append(errs, errors.New("jetstream server: SyncInterval is negative"))
 	}
+	if c.ReadyTimeout < 0 {
+		errs = append(errs, errors.New("jetstream server: ReadyTimeout is negative"))
+	}
 	return errors.Join(errs...)
 }
 
 // Server is a NATS server with JetStream running in this process.
 type Server struct {
-	ns *server.Server
+	ns     *server.Server
+	unlock func()
+	once   sync.Once
 }
 
-// StartServer starts an embedded NATS server and waits until it is ready.
+// StartServer starts an embedded NATS server with JetStream, its files in
+// DataDir/nats, and returns once it accepts connections and has recovered
+// its streams. It fails at once, with the server's reason, when JetStream
+// cannot start (an unwritable or locked directory).
 func StartServer(cfg ServerConfig) (*Server, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	storeDir := filepath.Join(cfg.DataDir, "nats")
+	if err := os.MkdirAll(storeDir, 0o750); err != nil {
+		return nil, fmt.Errorf("jetstream server: %w", err)
+	}
+	unlock, err := lockDir(storeDir)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream server: %s: %w", storeDir, err)
+	}
 	opts := &server.Options{
 		ServerName:         "atrium",
 		JetStream:          true,
-		StoreDir:           filepath.Join(cfg.DataDir, "nats"),
+		StoreDir:           storeDir,
 		SyncAlways:         cfg.SyncAlways,
 		SyncInterval:       cfg.SyncInterval,
 		NoSigs:             true,
-		NoLog:              true,
 		MaxPayload:         8 << 20,
 		JetStreamMaxMemory: 256 << 20,
 	}
 	if cfg.Listen == "" {
 		opts.DontListen = true
 	} else {
-		host, port, err := splitHostPort(cfg.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("jetstream server: listen %q: %w", cfg.Listen, err)
-		}
-		opts.Host, opts.Port = host, port
+		opts.Host, opts.Port, _ = splitHostPort(cfg.Listen)
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("jetstream server: %w", err)
 	}
-	go ns.Start()
-	if !ns.ReadyForConnections(cfg.ReadyTimeout) {
+	log := &serverLog{log: cfg.Logger, fatal: make(chan string, 1)}
+	ns.SetLoggerV2(log, false, false, false)
+	ns.Start() // returns once JetStream is up, or has failed
+	select {
+	case reason := <-log.fatal:
 		ns.Shutdown()
+		unlock()
+		return nil, fmt.Errorf("jetstream server: %s", reason)
+	default:
+	}
+	if !ns.ReadyForConnections(cfg.ReadyTimeout) || !ns.JetStreamEnabled() {
+		ns.Shutdown()
+		unlock()
 		return nil, fmt.Errorf("jetstream server: not ready after %s", cfg.ReadyTimeout)
 	}
-	return &Server{ns: ns}, nil
+	return &Server{ns: ns, unlock: unlock}, nil
 }
 
 func splitHostPort(addr string) (string, int, error) {
-	for i := len(addr) - 1; i >= 0; i-- {
-		if addr[i] == ':' {
-			p, err := strconv.Atoi(addr[i+1:])
-			if err != nil || p < 0 || p > 65535 {
-				return "", 0, fmt.Errorf("bad port %q", addr[i+1:])
-			}
-			host := addr[:i]
-			if host == "" {
-				host = "0.0.0.0"
-			}
-			return host, p, nil
-		}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
 	}
-	return "", 0, errors.New("want host:port")
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", port)
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	return host, p, nil
 }
 
-// Connect returns a client connection to the server: in-process when it does
-// not listen on TCP.
+// Connect returns a client connection to the server. It is in-process (no
+// socket) even when the server also listens on TCP. The connection
+// reconnects while the server runs; close or drain it before Shutdown.
 func (s *Server) Connect(name string) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name(name), nats.InProcessServer(s.ns), nats.MaxReconnects(-1),
@@ -130,7 +167,8 @@ func (s *Server) Connect(name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
-// ClientURL is the server's TCP URL, empty when it does not listen.
+// ClientURL is the server's TCP URL ("nats://127.0.0.1:4222"), empty when
+// it does not listen.
 func (s *Server) ClientURL() string {
 	if s.ns.Addr() == nil {
 		return ""
@@ -138,8 +176,47 @@ func (s *Server) ClientURL() string {
 	return s.ns.ClientURL()
 }
 
-// Shutdown stops the server and waits for it to finish.
+// Shutdown stops the server, waits for it to finish and releases its data
+// directory. It may be called more than once.
 func (s *Server) Shutdown() {
-	s.ns.Shutdown()
-	s.ns.WaitForShutdown()
+	s.once.Do(func() {
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+		s.unlock()
+	})
 }
+
+// serverLog is the server's logger: warnings and errors to an optional
+// slog logger, the rest dropped, and the first fatal error kept for
+// StartServer (the server's own fatal logging would exit the process).
+type serverLog struct {
+	log   *slog.Logger
+	fatal chan string
+}
+
+func (l *serverLog) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	select {
+	case l.fatal <- msg:
+	default:
+	}
+	if l.log != nil {
+		l.log.Error("nats server: " + msg)
+	}
+}
+
+func (l *serverLog) Errorf(format string, v ...any) {
+	if l.log != nil {
+		l.log.Error("nats server: " + fmt.Sprintf(format, v...))
+	}
+}
+
+func (l *serverLog) Warnf(format string, v ...any) {
+	if l.log != nil {
+		l.log.Warn("nats server: " + fmt.Sprintf(format, v...))
+	}
+}
+
+func (*serverLog) Noticef(string, ...any) {}
+func (*serverLog) Debugf(string, ...any)  {}
+func (*serverLog) Tracef(string, ...any)  {}
