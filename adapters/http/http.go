@@ -7,7 +7,9 @@ package http
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -160,9 +162,17 @@ func New(cfg Config, deps Deps) (*fiber.App, error) {
 		return nil, err
 	}
 	a := &api{cfg: cfg, deps: deps, metrics: m}
+	app := a.app()
+	a.routes(app)
+	return app, nil
+}
+
+// app is the Fiber app with the middleware every request goes through and
+// no route yet.
+func (a *api) app() *fiber.App {
 	app := fiber.New(fiber.Config{
 		AppName:               "atrium",
-		BodyLimit:             max(cfg.BodyLimit, cfg.UploadLimit),
+		BodyLimit:             max(a.cfg.BodyLimit, a.cfg.UploadLimit),
 		DisableStartupMessage: true,
 		ErrorHandler:          a.errorHandler,
 		ReadTimeout:           30 * time.Second,
@@ -171,9 +181,10 @@ func New(cfg Config, deps Deps) (*fiber.App, error) {
 		ReadBufferSize:        16 << 10,
 		JSONEncoder:           jsonMarshal,
 	})
-	app.Use(a.recover, a.observe, a.jsonLimit)
-	a.routes(app)
-	return app, nil
+	// The inner recover turns a handler's panic into an error observe logs
+	// and counts like any other; the outer one guards observe itself.
+	app.Use(a.recover, a.observe, a.recover, a.jsonLimit)
+	return app
 }
 
 type ctxKey int
@@ -182,12 +193,20 @@ const (
 	keyCorrelation ctxKey = iota
 )
 
-// recover turns a panic into a 500 problem; the request goes on being logged.
+// panicked is a recovered panic, answered 500 and logged with its stack.
+type panicked struct {
+	value any
+	stack []byte
+}
+
+func (p *panicked) Error() string { return fmt.Sprintf("panic: %v", p.value) }
+
+// recover turns a panic below it into an error: a 500 problem that shows
+// nothing of it, logged once by errorHandler.
 func (a *api) recover(c *fiber.Ctx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			a.deps.Logger.Error("panic serving request", "panic", r, "path", c.Path())
-			err = errors.New("panic")
+			err = &panicked{value: r, stack: debug.Stack()}
 		}
 	}()
 	return c.Next()
@@ -214,7 +233,7 @@ func (a *api) observe(c *fiber.Ctx) error {
 	}
 	status := c.Response().StatusCode()
 	route := c.Route().Path
-	if status == fiber.StatusNotFound && route == "/" {
+	if route == "/" { // only the middleware ran: no route matched
 		route = "unmatched"
 	}
 	tn, _ := tenant.From(c.UserContext())
@@ -245,7 +264,12 @@ func (a *api) errorHandler(c *fiber.Ctx, err error) error {
 	if !known {
 		tn, _ := tenant.From(c.UserContext())
 		corr, _ := c.UserContext().Value(keyCorrelation).(string)
-		a.deps.Logger.Error("request failed", "err", err, "tenant", string(tn), "correlation_id", corr, "path", c.Path())
+		attrs := []any{"err", err, "tenant", string(tn), "correlation_id", corr, "method", c.Method(), "path", c.Path()}
+		var pe *panicked
+		if errors.As(err, &pe) {
+			attrs = append(attrs, "stack", string(pe.stack))
+		}
+		a.deps.Logger.Error("request failed", attrs...)
 	}
 	return writeProblem(c, p)
 }

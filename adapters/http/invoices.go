@@ -3,6 +3,8 @@ package http
 import (
 	"bufio"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/invoice"
 	"github.com/atrium-platform/atrium/domain/money"
+	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/projections"
 	"github.com/atrium-platform/atrium/projections/audit"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
@@ -301,14 +304,9 @@ func (a *api) agingReport(c *fiber.Ctx) error {
 
 func (a *api) auditEvents(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	var after uint64
-	if s := c.Query("after"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return &Problem{Type: "/problems/invalid_request", Title: "Bad Request", Status: fiber.StatusBadRequest,
-				Code: "invalid_request", Field: "after", Detail: "after must be a position, a non-negative integer"}
-		}
-		after = n
+	after, err := auditAfter(c)
+	if err != nil {
+		return err
 	}
 	if strings.Contains(c.Get(fiber.HeaderAccept), "application/x-ndjson") {
 		return a.auditStream(c, after)
@@ -328,6 +326,33 @@ func (a *api) auditEvents(c *fiber.Ctx) error {
 	return writeJSON(c, fiber.StatusOK, list(evs, next))
 }
 
+// auditAfter reads where an audit read starts: ?after=<position>, or
+// ?cursor=, the next_cursor of the previous page, which is the same.
+func auditAfter(c *fiber.Ctx) (uint64, error) {
+	after, cursor := c.Query("after"), c.Query("cursor")
+	var n uint64
+	if after != "" {
+		v, err := strconv.ParseUint(after, 10, 64)
+		if err != nil {
+			return 0, &Problem{Type: "/problems/invalid_request", Title: "Bad Request", Status: fiber.StatusBadRequest,
+				Code: "invalid_request", Field: "after", Detail: "after must be a position, a non-negative integer"}
+		}
+		n = v
+	}
+	if cursor != "" {
+		v, err := strconv.ParseUint(cursor, 10, 64)
+		if err != nil {
+			return 0, projections.ErrBadCursor
+		}
+		if after != "" && v != n {
+			return 0, &Problem{Type: "/problems/invalid_request", Title: "Bad Request", Status: fiber.StatusBadRequest,
+				Code: "invalid_request", Field: "cursor", Detail: "give after or cursor, not two different starts"}
+		}
+		n = v
+	}
+	return n, nil
+}
+
 // auditStream answers the whole log after a position as NDJSON, one event a
 // line, read page by page as it is written out.
 func (a *api) auditStream(c *fiber.Ctx, after uint64) error {
@@ -338,7 +363,17 @@ func (a *api) auditStream(c *fiber.Ctx, after uint64) error {
 	}
 	c.Status(fiber.StatusOK)
 	c.Set(fiber.HeaderContentType, "application/x-ndjson")
+	tn, _ := tenant.From(ctx)
+	corr, _ := ctx.Value(keyCorrelation).(string)
+	// The writer runs after the handler has returned, out of reach of the
+	// middleware: it recovers and logs on its own.
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer func() {
+			if r := recover(); r != nil {
+				a.deps.Logger.Error("audit stream failed", "err", fmt.Sprintf("panic: %v", r), "stack", string(debug.Stack()),
+					"tenant", string(tn), "correlation_id", corr)
+			}
+		}()
 		err := a.deps.Audit.Stream(ctx, parsePos(after), func(e audit.Event) error {
 			b, err := jsonMarshal(e)
 			if err != nil {
@@ -350,7 +385,7 @@ func (a *api) auditStream(c *fiber.Ctx, after uint64) error {
 			return w.Flush()
 		})
 		if err != nil {
-			a.deps.Logger.Error("audit stream ended early", "err", err)
+			a.deps.Logger.Warn("audit stream ended early", "err", err, "tenant", string(tn), "correlation_id", corr)
 		}
 	})
 	return nil

@@ -38,6 +38,22 @@ func fieldProblem(field, detail string) *Problem {
 	return p
 }
 
+// kindProblem is how a kind of domain error is answered, with the code
+// used when the error has none.
+func kindProblem(k domain.Kind) (status int, code string) {
+	switch k {
+	case domain.Invalid:
+		return http.StatusBadRequest, "invalid_request"
+	case domain.WrongState:
+		return http.StatusConflict, "invalid_state"
+	case domain.NotFound:
+		return http.StatusNotFound, "not_found"
+	case domain.Forbidden:
+		return http.StatusForbidden, "forbidden"
+	}
+	return http.StatusUnprocessableEntity, "rejected"
+}
+
 // problemOf translates an error from below into what the client sees. The
 // second result is false for errors the client could not have caused: they
 // are logged and answered 500 without details.
@@ -49,14 +65,11 @@ func problemOf(err error) (*Problem, bool) {
 	case errors.As(err, &p):
 		return p, true
 	case errors.As(err, &de):
-		status := map[domain.Kind]int{
-			domain.Invalid: http.StatusBadRequest, domain.Rejected: http.StatusUnprocessableEntity,
-			domain.WrongState: http.StatusConflict, domain.NotFound: http.StatusNotFound, domain.Forbidden: http.StatusForbidden,
-		}[de.Kind]
-		if status == 0 {
-			status = http.StatusUnprocessableEntity
+		status, code := kindProblem(de.Kind)
+		if de.Code != "" {
+			code = de.Code
 		}
-		out := problem(status, de.Code, de.Message)
+		out := problem(status, code, de.Message)
 		out.Field = de.Field
 		return out, true
 	case errors.Is(err, commands.ErrVersionConflict):

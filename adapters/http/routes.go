@@ -1,8 +1,12 @@
 package http
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
 	"strconv"
 	"strings"
 
@@ -25,7 +29,7 @@ func (a *api) routes(app *fiber.App) {
 	app.Post("/api/v1/auth/refresh", a.refresh)
 	app.Post("/api/v1/auth/logout", a.authenticated, a.logout)
 
-	admin := app.Group("/admin/v1", a.platform)
+	admin := guarded{app.Group("/admin/v1"), a.platform}
 	admin.Post("/tenants", a.provisionTenant)
 	admin.Get("/tenants", a.listTenants)
 	admin.Post("/tenants/:slug/suspend", a.suspendTenant)
@@ -33,7 +37,7 @@ func (a *api) routes(app *fiber.App) {
 	admin.Put("/tenants/:slug/domains", a.changeDomains)
 	admin.Post("/tenants/:slug/projections/:name/rebuild", a.rebuildReadModel)
 
-	v1 := app.Group("/api/v1", a.scoped)
+	v1 := guarded{app.Group("/api/v1"), a.scoped}
 	v1.Put("/branding", a.putBranding)
 	v1.Get("/settings", a.getSettings)
 	v1.Put("/settings", a.putSettings)
@@ -52,8 +56,45 @@ func (a *api) routes(app *fiber.App) {
 	v1.Get("/collections/aging", reads(a.agingReport)...)
 	v1.Get("/collections/clients", reads(a.clientRisk)...)
 	v1.Get("/audit/events", reads(a.auditEvents)...)
+	// A request no route matches is left to Fiber: 405 with Allow when the
+	// path has routes for other methods, else 404; errorHandler words both.
+}
 
-	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+// guarded registers its routes with a guard (tenant and caller, platform
+// administrator) run before their handlers, and only for them: a path or
+// method no route serves is 404 or 405 whoever asks.
+type guarded struct {
+	fiber.Router
+	guard fiber.Handler
+}
+
+func (g guarded) handlers(hs []fiber.Handler) []fiber.Handler {
+	return append([]fiber.Handler{g.guard}, hs...)
+}
+
+// Get registers a GET (and HEAD) route behind the guard.
+func (g guarded) Get(path string, hs ...fiber.Handler) fiber.Router {
+	return g.Router.Get(path, g.handlers(hs)...)
+}
+
+// Post registers a POST route behind the guard.
+func (g guarded) Post(path string, hs ...fiber.Handler) fiber.Router {
+	return g.Router.Post(path, g.handlers(hs)...)
+}
+
+// Put registers a PUT route behind the guard.
+func (g guarded) Put(path string, hs ...fiber.Handler) fiber.Router {
+	return g.Router.Put(path, g.handlers(hs)...)
+}
+
+// Patch registers a PATCH route behind the guard.
+func (g guarded) Patch(path string, hs ...fiber.Handler) fiber.Router {
+	return g.Router.Patch(path, g.handlers(hs)...)
+}
+
+// Delete registers a DELETE route behind the guard.
+func (g guarded) Delete(path string, hs ...fiber.Handler) fiber.Router {
+	return g.Router.Delete(path, g.handlers(hs)...)
 }
 
 // request reads the command options a client gives in headers.
@@ -64,12 +105,8 @@ func request(c *fiber.Ctx) (commands.Request, error) {
 			return r, problem(fiber.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key is at most 200 characters")
 		}
 		t, _ := tenant.From(c.UserContext())
-		h := sha256.New()
-		for _, part := range [][]byte{[]byte(t), []byte(c.Method()), []byte(c.Route().Path), []byte(c.Params("id")), c.Body()} {
-			h.Write(part)
-			h.Write([]byte{0})
-		}
-		r.CommandID, r.RequestHash = key, hex.EncodeToString(h.Sum(nil))
+		r.CommandID = key
+		r.RequestHash = requestHash(t, c.Method(), c.Route().Path, c.Params("id"), c.Body())
 	} else {
 		r.CommandID = uuid.NewString()
 	}
@@ -81,6 +118,42 @@ func request(c *fiber.Ctx) (commands.Request, error) {
 		r.IfMatch = &v
 	}
 	return r, nil
+}
+
+// requestHash identifies what a keyed command asked: the hex SHA-256 of the
+// tenant, the method, the route (its pattern and the id it names) and the
+// body in canonical form, so a retry that sends the same JSON with other
+// spacing or key order is the same request. A body that is not JSON is
+// hashed as sent (the route refuses it anyway).
+func requestHash(t tenant.ID, method, route, id string, body []byte) string {
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(t), []byte(method), []byte(route), []byte(id), canonicalJSON(body)} {
+		h.Write(part)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// canonicalJSON re-encodes one JSON value with object keys sorted and no
+// spacing, numbers kept as written; an empty body stays empty.
+func canonicalJSON(body []byte) []byte {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return body
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return body
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return body
+	}
+	return out
 }
 
 func parseETag(s string) (streams.Version, error) {
