@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
 )
 
 func TestRoutingBeforeIdentity(t *testing.T) {
@@ -267,5 +271,69 @@ func TestHostileInputIsNeverA500(t *testing.T) {
 	t.Logf("statuses: %v", statuses)
 	if statuses[200]+statuses[201] == 0 || statuses[400] == 0 {
 		t.Fatalf("the mutations were all refused or all accepted: %v", statuses)
+	}
+}
+
+func TestReadAfterAPositionNotReached(t *testing.T) {
+	app, _ := newStackAppWith(t, atriumhttp.Config{Now: clock, ReadAfterMax: 50 * time.Millisecond})
+	fin := as(t, app, "acme", "u-fin", "finance")
+	_, pos := create(t, fin, 1000)
+	r := fin.do("GET", "/api/v1/invoices", "", "X-Read-After", pos)
+	if r.status != 200 {
+		t.Fatalf("read after the create: %d %s", r.status, r.body)
+	}
+	got, err := strconv.ParseUint(r.header.Get("X-Projection-Position"), 10, 64)
+	if want, _ := strconv.ParseUint(pos, 10, 64); err != nil || got < want {
+		t.Fatalf("X-Projection-Position %q after waiting for %s", r.header.Get("X-Projection-Position"), pos)
+	}
+	if code := problemCode(t, fin.do("GET", "/api/v1/invoices", "", "X-Read-After", "1000000"), 503); code != "projection_lagging" {
+		t.Fatalf("a position never reached: %s", code)
+	}
+}
+
+func TestRejectPartialPaymentAndCancel(t *testing.T) {
+	app := newApp(t)
+	fin := as(t, app, "acme", "u-fin", "finance")
+	mgr := as(t, app, "acme", "u-mgr", "manager")
+	status := func(id string, after reply) string {
+		t.Helper()
+		return fin.do("GET", "/api/v1/invoices/"+id, "", "X-Read-After", position(t, after)).json(t)["status"].(string)
+	}
+
+	big, _ := create(t, fin, 500_000)
+	fin.do("POST", "/api/v1/invoices/"+big+"/issue", "")
+	if code := problemCode(t, mgr.do("POST", "/api/v1/invoices/"+big+"/reject", `{}`), 400); code == "" {
+		t.Fatal("reject without a reason")
+	}
+	r := mgr.do("POST", "/api/v1/invoices/"+big+"/reject", `{"reason":"price not agreed ✗"}`)
+	if r.status != 200 || status(big, r) != "rejected" {
+		t.Fatalf("reject: %d %s", r.status, r.body)
+	}
+
+	small, _ := create(t, fin, 10_000) // 300.00
+	fin.do("POST", "/api/v1/invoices/"+small+"/issue", "")
+	r = fin.do("POST", "/api/v1/invoices/"+small+"/payments", `{"amount":{"amount":10000,"currency":"EUR"},"paid_at":"2026-11-20T09:30:00Z","reference":"wire"}`)
+	if r.status != 200 || status(small, r) != "partially_paid" {
+		t.Fatalf("partial payment: %d %s", r.status, r.body)
+	}
+	inv := fin.do("GET", "/api/v1/invoices/"+small, "").json(t)
+	if inv["paid"].(map[string]any)["amount"].(float64) != 10_000 || inv["due"].(map[string]any)["amount"].(float64) != 20_000 {
+		t.Fatalf("after a partial payment: %v", inv)
+	}
+	if code := problemCode(t, fin.do("POST", "/api/v1/invoices/"+small+"/payments", `{"amount":{"amount":10,"currency":"USD"},"paid_at":"2026-11-20"}`), 400); code == "" {
+		t.Fatal("a payment in another currency")
+	}
+
+	draft, _ := create(t, fin, 1000)
+	r = fin.do("POST", "/api/v1/invoices/"+draft+"/cancel", `{"reason":"duplicate"}`)
+	if r.status != 200 || r.header.Get("ETag") != `"2"` || status(draft, r) != "cancelled" {
+		t.Fatalf("cancel: %d %s", r.status, r.body)
+	}
+	if code := problemCode(t, fin.do("POST", "/api/v1/invoices/"+draft+"/issue", ""), 409); code != "invalid_state" {
+		t.Fatalf("issuing a cancelled invoice: %s", code)
+	}
+	cancelled := fin.do("GET", "/api/v1/invoices?status=cancelled", "").json(t)["items"].([]any)
+	if len(cancelled) != 1 || cancelled[0].(map[string]any)["id"] != draft {
+		t.Fatalf("cancelled list %v", cancelled)
 	}
 }

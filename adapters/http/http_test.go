@@ -50,6 +50,12 @@ func newApp(t *testing.T) *fiber.App {
 
 func newStackApp(t *testing.T) (*fiber.App, *stack.Stack) {
 	t.Helper()
+	return newStackAppWith(t, atriumhttp.Config{Now: clock, ReadAfterMax: 2 * time.Second})
+}
+
+// newStackAppWith is newStackApp with cfg for the API.
+func newStackAppWith(t *testing.T, cfg atriumhttp.Config) (*fiber.App, *stack.Stack) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	st, err := stack.Open(ctx, stack.Config{DataDir: t.TempDir(), Now: clock, BaseDomain: "atrium.test",
@@ -67,7 +73,7 @@ func newStackApp(t *testing.T) (*fiber.App, *stack.Stack) {
 		}
 	}
 	log := slog.New(slog.DiscardHandler)
-	app, err := atriumhttp.New(atriumhttp.Config{Now: clock, ReadAfterMax: 2 * time.Second}, atriumhttp.Deps{
+	app, err := atriumhttp.New(cfg, atriumhttp.Deps{
 		Invoices:         st.Invoices,
 		Tenancy:          st.Tenancy,
 		Catalog:          st.Catalog,
