@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -426,5 +427,15 @@ func TestBodyOverTheLimit(t *testing.T) {
 	}
 	if r := send(t, app, "PUT", "/expenses/e-1/receipt", big); r.status != 204 {
 		t.Fatalf("an upload over the JSON limit: %d %s", r.status, r.body)
+	}
+}
+
+func TestNewReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	_, err := New(Config{BodyLimit: -1, ReadAfterMax: -time.Second}, Deps{})
+	for _, want := range []string{"BodyLimit", "ReadAfterMax", "missing Invoices", "missing Audit", "missing Progress", "missing Tenants", "missing Auth", "missing Logger", "missing Metrics"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not report %s", err, want)
+		}
 	}
 }

@@ -63,6 +63,21 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// Validate reports every value out of range, after defaults are set.
+func (c Config) Validate() error {
+	var errs []error
+	if c.BodyLimit < 0 {
+		errs = append(errs, errors.New("http: BodyLimit is negative"))
+	}
+	if c.UploadLimit < 0 {
+		errs = append(errs, errors.New("http: UploadLimit is negative"))
+	}
+	if c.ReadAfterMax < 0 {
+		errs = append(errs, errors.New("http: ReadAfterMax is negative"))
+	}
+	return errors.Join(errs...)
+}
+
 // TenantResolver finds the request's tenant. Resolve returns
 // tenant.ErrNoTenant when the request names none, and a *Problem for a
 // tenant that cannot be served.
@@ -154,7 +169,7 @@ type api struct {
 // New returns the Fiber app serving the API.
 func New(cfg Config, deps Deps) (*fiber.App, error) {
 	cfg.setDefaults()
-	if err := deps.Validate(); err != nil {
+	if err := errors.Join(cfg.Validate(), deps.Validate()); err != nil {
 		return nil, err
 	}
 	m, err := newMetrics(deps.Metrics)
