@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +56,7 @@ func (s *Store) AppendMulti(ctx context.Context, appends ...streams.Append) ([]s
 	if err != nil {
 		return nil, err
 	}
+	defer s.lockAny(appends)()
 	for attempt := 1; ; attempt++ {
 		res, again, err := s.appendOnce(ctx, t, appends)
 		if !again || attempt == maxAttempts {
@@ -66,6 +69,28 @@ func (s *Store) AppendMulti(ctx context.Context, appends ...streams.Append) ([]s
 		case <-ctx.Done():
 			return nil, translate(fmt.Errorf("append: %w (after %w)", ctx.Err(), err))
 		case <-time.After(wait):
+		}
+	}
+}
+
+// lockAny serialises this store's Any appends to a stream: each reads the
+// stream's tail then writes after it, so concurrent ones would refuse each
+// other and retry. Writers in other processes are still met by retrying.
+func (s *Store) lockAny(appends []streams.Append) (unlock func()) {
+	var stripes []int
+	for _, a := range appends {
+		if a.Expected.IsAny() {
+			stripes = append(stripes, int(maphash.String(s.seed, string(a.Stream))%uint64(len(s.anyLocks))))
+		}
+	}
+	slices.Sort(stripes) // always in the same order: no deadlock
+	stripes = slices.Compact(stripes)
+	for _, i := range stripes {
+		s.anyLocks[i].Lock()
+	}
+	return func() {
+		for _, i := range stripes {
+			s.anyLocks[i].Unlock()
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"time"
@@ -103,8 +104,10 @@ type Store struct {
 	js  jetstream.JetStream
 	cfg StoreConfig
 
-	tails   *tailCache
-	batches chan struct{} // a slot per atomic batch in flight
+	tails    *tailCache
+	batches  chan struct{} // a slot per atomic batch in flight
+	seed     maphash.Seed
+	anyLocks [64]sync.Mutex // Any appends, by stream hash
 }
 
 var _ streams.Store = (*Store)(nil)
@@ -123,6 +126,7 @@ func NewStore(nc *nats.Conn, cfg StoreConfig) (*Store, error) {
 		nc: nc, js: js, cfg: cfg,
 		tails:   newTailCache(cfg.VersionCache),
 		batches: make(chan struct{}, cfg.MaxInflightBatches),
+		seed:    maphash.MakeSeed(),
 	}, nil
 }
 
