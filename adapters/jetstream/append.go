@@ -241,7 +241,7 @@ func (s *Store) conflict(ctx context.Context, t tenant.ID, appends []streams.App
 	res, ok, err := s.alreadyAppended(ctx, t, appends)
 	switch {
 	case err != nil:
-		return nil, false, fmt.Errorf("append after %v: %w", cause, err)
+		return nil, false, fmt.Errorf("append after %w: %w", cause, err)
 	case ok:
 		return res, false, nil
 	}
