@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -25,73 +27,160 @@ import (
 // Each Subscribe creates an ephemeral consumer starting right after the
 // given position: the projections' checkpoint in the read database is the
 // truth, JetStream acknowledgements only pace delivery. Messages are handed
-// out one at a time, in order; a nacked message is handed out again after a
-// pause rather than redelivered later out of order.
+// out one at a time, in position order, the next only once the previous is
+// acked; a nacked message is handed out again after a pause, before any
+// later one, and a message the server redelivers (its ack came too late) is
+// not handed out twice.
 //
-// The source has its own delivery loop rather than watermill-nats'
-// pkg/jetstream subscriber: in v2.1.3 that subscriber can send on its closed
-// output channel, and so panic, when a subscription's context ends while a
-// message is in flight.
+// The consumer is created by a watermill-nats ResourceInitializer and
+// messages are turned into watermill messages by a watermill-nats
+// Unmarshaler, but the delivery loop is the source's own rather than
+// watermill-nats' pkg/jetstream subscriber: in v2.1.3 that subscriber can
+// send on its closed output channel, and so panic, when a subscription's
+// context ends while a message is in flight; it dereferences a nil message
+// when unmarshalling fails; and a nacked message is redelivered by the
+// server after later ones.
 type Source struct {
 	js     jetstream.JetStream
+	nc     *nats.Conn
 	logger watermill.LoggerAdapter
+
+	mu     sync.Mutex
+	closed bool
+	subs   map[*subscription]struct{}
+	wg     sync.WaitGroup
 }
 
-// NewSource returns a source on nc. Its subscriptions end with their
-// contexts; drain nc after they have, so acknowledgements are flushed.
+// subscription is one Subscribe in progress.
+type subscription struct{ cancel context.CancelFunc }
+
+// ErrSourceClosed is returned by Subscribe after Close.
+var ErrSourceClosed = errors.New("jetstream: event source closed")
+
+// NewSource returns a source on nc, which it does not close.
 func NewSource(nc *nats.Conn, logger watermill.LoggerAdapter) (*Source, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	return &Source{js: js, logger: logger}, nil
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	return &Source{js: js, nc: nc, logger: logger, subs: map[*subscription]struct{}{}}, nil
 }
 
-// Subscribe implements projections.Source. The channel is closed when ctx
-// ends or the subscription fails; the consumer is deleted then.
+// tenantConsumer is the watermill-nats ResourceInitializer of a
+// subscription: an ephemeral consumer of the tenant stream named by topic,
+// from sequence after+1, deleted by the returned closer.
+func tenantConsumer(after streams.Position) wmjs.ResourceInitializer {
+	return func(ctx context.Context, js jetstream.JetStream, topic string) (jetstream.Consumer, func(context.Context, watermill.LoggerAdapter), error) {
+		st, err := js.Stream(ctx, topic)
+		if err != nil {
+			return nil, nil, err
+		}
+		cons, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{
+			DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+			OptStartSeq:   uint64(after) + 1,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			// A consumer whose process died is removed by the server.
+			InactiveThreshold: time.Minute,
+			MaxAckPending:     1024,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		name := cons.CachedInfo().Name
+		return cons, func(ctx context.Context, logger watermill.LoggerAdapter) {
+			if err := st.DeleteConsumer(ctx, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+				logger.Debug("delete consumer", watermill.LogFields{"consumer": name, "err": err})
+			}
+		}, nil
+	}
+}
+
+// Subscribe implements projections.Source for the ctx tenant. The channel
+// is closed when ctx ends, the subscription fails or the source is closed;
+// the consumer is deleted then.
 func (s *Source) Subscribe(ctx context.Context, after streams.Position) (<-chan *message.Message, error) {
 	t, err := tenant.From(ctx)
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.js.Stream(ctx, StreamName(t))
-	if err != nil {
-		return nil, translate(fmt.Errorf("subscribe %s: %w", t, err))
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, ErrSourceClosed
 	}
-	cons, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       uint64(after) + 1,
-		AckPolicy:         jetstream.AckExplicitPolicy,
-		FilterSubject:     tenantSubjects(t),
-		InactiveThreshold: time.Minute,
-		MaxAckPending:     1024,
-	})
+	cons, closeConsumer, err := tenantConsumer(after)(ctx, s.js, StreamName(t))
 	if err != nil {
-		return nil, translate(fmt.Errorf("subscribe %s: %w", t, err))
+		return nil, translate(fmt.Errorf("subscribe %s after %d: %w", t, after, err))
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(512))
 	if err != nil {
-		return nil, translate(fmt.Errorf("subscribe %s: %w", t, err))
+		closeConsumer(context.WithoutCancel(ctx), s.logger)
+		return nil, translate(fmt.Errorf("subscribe %s after %d: %w", t, after, err))
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	sub := &subscription{cancel: cancel}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		it.Stop()
+		closeConsumer(context.WithoutCancel(ctx), s.logger)
+		cancel()
+		return nil, ErrSourceClosed
+	}
+	s.subs[sub] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
 	out := make(chan *message.Message)
-	go s.deliver(ctx, t, it, out, func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := st.DeleteConsumer(dctx, cons.CachedInfo().Name); err != nil {
-			s.logger.Debug("delete consumer", watermill.LogFields{"tenant": string(t), "err": err})
-		}
-	})
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			delete(s.subs, sub)
+			s.mu.Unlock()
+			cancel()
+		}()
+		defer func() {
+			dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer dcancel()
+			closeConsumer(dctx, s.logger)
+		}()
+		s.deliver(ctx, t, it, out)
+	}()
 	return out, nil
+}
+
+// Close ends every subscription (their channels are closed and their
+// consumers deleted), waits for them, and flushes the acknowledgements
+// still buffered on the connection. Subscribe fails after Close.
+func (s *Source) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	for sub := range s.subs {
+		sub.cancel()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	if s.nc.IsClosed() {
+		return nil
+	}
+	if err := s.nc.FlushTimeout(5 * time.Second); err != nil {
+		return fmt.Errorf("event source: flush acknowledgements: %w", err)
+	}
+	return nil
 }
 
 // deliver hands messages out one at a time, and is the only goroutine that
 // sends on or closes out.
-func (s *Source) deliver(ctx context.Context, t tenant.ID, it jetstream.MessagesContext, out chan<- *message.Message, cleanup func()) {
-	defer cleanup()
+func (s *Source) deliver(ctx context.Context, t tenant.ID, it jetstream.MessagesContext, out chan<- *message.Message) {
 	defer close(out)
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
+	var delivered uint64 // the last sequence handed out and acked
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -100,7 +189,17 @@ func (s *Source) deliver(ctx context.Context, t tenant.ID, it jetstream.Messages
 			}
 			return
 		}
-		wm, err := unmarshal(msg)
+		meta, err := msg.Metadata()
+		if err != nil {
+			s.logger.Error("event without metadata skipped", err, watermill.LogFields{"tenant": string(t), "subject": msg.Subject()})
+			_ = msg.Term()
+			continue
+		}
+		if meta.Sequence.Stream <= delivered {
+			_ = msg.Ack() // a redelivery of an event already handled
+			continue
+		}
+		wm, err := unmarshaler{}.Unmarshal(msg)
 		if err != nil {
 			s.logger.Error("unreadable stored event skipped", err, watermill.LogFields{"tenant": string(t), "subject": msg.Subject()})
 			_ = msg.Term()
@@ -117,6 +216,7 @@ func (s *Source) deliver(ctx context.Context, t tenant.ID, it jetstream.Messages
 			select {
 			case <-m.Acked():
 				_ = msg.Ack()
+				delivered = meta.Sequence.Stream
 			case <-m.Nacked():
 				select {
 				case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, 5*time.Second)):
@@ -132,16 +232,27 @@ func (s *Source) deliver(ctx context.Context, t tenant.ID, it jetstream.Messages
 	}
 }
 
-// unmarshal turns a stored event into a watermill message.
-func unmarshal(msg jetstream.Msg) (*message.Message, error) {
+// unmarshaler is the watermill-nats Unmarshaler of stored events.
+type unmarshaler struct{}
+
+var _ wmjs.Unmarshaler = unmarshaler{}
+
+// Unmarshal turns a stored event into a watermill message: its id, its
+// data, its Atrium-* headers, and its position and pending count from the
+// delivery's metadata.
+func (unmarshaler) Unmarshal(msg jetstream.Msg) (*message.Message, error) {
 	h := msg.Headers()
 	meta, err := msg.Metadata()
 	if err != nil {
 		return nil, err
 	}
-	m := message.NewMessage(h.Get(nats.MsgIdHdr), msg.Data())
+	id := h.Get(nats.MsgIdHdr)
+	if id == "" {
+		return nil, fmt.Errorf("event at %d has no id", meta.Sequence.Stream)
+	}
+	m := message.NewMessage(id, msg.Data())
 	for k, v := range h {
-		if len(v) > 0 && len(k) > 7 && k[:7] == "Atrium-" {
+		if len(v) > 0 && strings.HasPrefix(k, "Atrium-") {
 			m.Metadata.Set(k, v[0])
 		}
 	}
@@ -156,6 +267,9 @@ func NewPoisonPublisher(ctx context.Context, nc *nats.Conn, logger watermill.Log
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err
+	}
+	if logger == nil {
+		logger = watermill.NopLogger{}
 	}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: "ATRIUM_POISON", Subjects: []string{"poison.>"}, Storage: jetstream.FileStorage,

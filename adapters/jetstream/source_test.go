@@ -2,72 +2,244 @@ package jetstream_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/atrium-platform/atrium/adapters/jetstream"
-	"github.com/atrium-platform/atrium/adapters/jetstream/jetstreamtest"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/streams"
 )
 
-func TestSourceDeliversTenantEventsAfterPosition(t *testing.T) {
-	_, nc := jetstreamtest.Start(t)
-	store, err := jetstream.NewStore(nc, jetstream.StoreConfig{})
+// receive waits for the next message on ch, failing at the deadline or
+// when ch is closed.
+func receive(t *testing.T, ch <-chan *message.Message, deadline <-chan time.Time) *message.Message {
+	t.Helper()
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			t.Fatal("subscription closed")
+		}
+		return m
+	case <-deadline:
+		t.Fatal("no message before the deadline")
+	}
+	return nil
+}
+
+// eventually waits until cond holds, failing at the deadline.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not before the deadline", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+func consumers(t *testing.T, js natsjs.JetStream, ctx context.Context, tn tenant.ID) int {
+	t.Helper()
+	st, err := js.Stream(ctx, jetstream.StreamName(tn))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	acme, globex := tenant.With(ctx, "acme"), tenant.With(ctx, "globex")
-	for _, c := range []context.Context{acme, globex} {
-		if err := store.Provision(c); err != nil {
-			t.Fatal(err)
-		}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Consumers
+}
+
+func TestSourceDeliversTenantEventsInOrderAfterPosition(t *testing.T) {
+	store, nc, acme := newStore(t, jetstream.StoreConfig{})
+	globex := tenant.With(acme, "globex")
+	if err := store.Provision(globex); err != nil {
+		t.Fatal(err)
 	}
 	var ids []uuid.UUID
-	for i := range 5 {
-		n, _ := streams.NewName("acme", "invoice", uuid.NewString())
-		id := uuid.New()
-		ids = append(ids, id)
-		if _, err := store.Append(acme, n, streams.NoStream, streams.EventData{ID: id, Type: "invoice.drafted.v1", Data: []byte(`{}`), Metadata: streams.Metadata{UserID: "u1", CorrelationID: "c" + string(rune('0'+i))}}); err != nil {
+	appendBoth := func(i int) streams.AppendResult {
+		t.Helper()
+		ev := streams.EventData{ID: uuid.New(), Type: "invoice.drafted.v1", Data: []byte(`{}`),
+			Metadata: streams.Metadata{UserID: "u1", CorrelationID: "c" + strconv.Itoa(i), CommandID: "cmd"}}
+		ids = append(ids, ev.ID)
+		r, err := store.Append(acme, newName(t), streams.NoStream, ev)
+		if err != nil {
 			t.Fatal(err)
 		}
 		gn, _ := streams.NewName("globex", "invoice", uuid.NewString())
-		if _, err := store.Append(globex, gn, streams.NoStream, streams.EventData{ID: uuid.New(), Type: "invoice.drafted.v1", Data: []byte(`{}`)}); err != nil {
+		if _, err := store.Append(globex, gn, streams.NoStream, someEvents(1)...); err != nil {
 			t.Fatal(err)
 		}
+		return r
+	}
+	for i := range 5 {
+		appendBoth(i)
 	}
 	src, err := jetstream.NewSource(nc, jetstream.QuietLogger(slog.Default()))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = src.Close() })
 	ch, err := src.Subscribe(acme, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 2; i < 5; i++ {
-		select {
-		case m := <-ch:
-			rec, err := streams.RecordFromMetadata(m.UUID, m.Payload, m.Metadata.Get, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m.Ack()
-			if rec.ID != ids[i] || rec.Position != streams.Position(i+1) || rec.Metadata.Tenant != "acme" || rec.Metadata.UserID != "u1" {
-				t.Fatalf("message %d: %+v", i, rec)
-			}
-			if want := []string{"2", "1", "0"}[i-2]; m.Metadata.Get(streams.MetaPending) != want {
-				t.Fatalf("message %d: pending %q, want %s", i, m.Metadata.Get(streams.MetaPending), want)
-			}
-		case <-ctx.Done():
-			t.Fatalf("message %d not delivered", i)
+	deadline := time.After(30 * time.Second)
+	check := func(i int, pending string) {
+		t.Helper()
+		m := receive(t, ch, deadline)
+		rec, err := streams.RecordFromMetadata(m.UUID, m.Payload, m.Metadata.Get, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Ack()
+		want := streams.Metadata{Tenant: "acme", UserID: "u1", CorrelationID: "c" + strconv.Itoa(i), CommandID: "cmd"}
+		if rec.ID != ids[i] || rec.Position != streams.Position(i+1) || rec.Metadata != want || rec.Version != 1 || rec.Type != "invoice.drafted.v1" {
+			t.Fatalf("message %d: %+v", i, rec)
+		}
+		if got := m.Metadata.Get(streams.MetaPending); got != pending {
+			t.Fatalf("message %d: pending %q, want %s", i, got, pending)
 		}
 	}
-	if _, err := src.Subscribe(ctx, 0); err == nil {
-		t.Fatal("subscribe without a tenant succeeded")
+	// Stored events after position 2, then new ones as they are appended.
+	for i := 2; i < 5; i++ {
+		check(i, strconv.Itoa(4-i))
+	}
+	for i := 5; i < 8; i++ {
+		appendBoth(i)
+		check(i, "0")
+	}
+
+	if _, err := src.Subscribe(context.Background(), 0); !errors.Is(err, tenant.ErrNoTenant) {
+		t.Fatalf("subscribe without a tenant: %v", err)
+	}
+	if _, err := src.Subscribe(tenant.With(acme, "ghost"), 0); !errors.Is(err, streams.ErrUnknownTenant) {
+		t.Fatalf("subscribe to an unprovisioned tenant: %v", err)
+	}
+}
+
+func TestSourceHandsANackedEventAgainBeforeLaterOnes(t *testing.T) {
+	store, nc, ctx := newStore(t, jetstream.StoreConfig{})
+	for range 3 {
+		if _, err := store.Append(ctx, newName(t), streams.NoStream, someEvents(1)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := jetstream.NewSource(nc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = src.Close() })
+	ch, err := src.Subscribe(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(30 * time.Second)
+	var got []string
+	nacks := 0
+	for range 5 {
+		m := receive(t, ch, deadline)
+		pos := m.Metadata.Get(streams.MetaPosition)
+		got = append(got, pos)
+		if pos == "2" && nacks < 2 {
+			nacks++
+			m.Nack()
+			continue
+		}
+		m.Ack()
+	}
+	if want := []string{"1", "2", "2", "2", "3"}; !slices.Equal(got, want) {
+		t.Fatalf("delivered positions %v, want %v", got, want)
+	}
+}
+
+func TestSourceEndsSubscriptions(t *testing.T) {
+	store, nc, ctx := newStore(t, jetstream.StoreConfig{})
+	if _, err := store.Append(ctx, newName(t), streams.NoStream, someEvents(1)...); err != nil {
+		t.Fatal(err)
+	}
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := jetstream.NewSource(nc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Ending the context closes the channel and deletes the consumer.
+	sctx, cancel := context.WithCancel(ctx)
+	ch, err := src.Subscribe(sctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receive(t, ch, time.After(30*time.Second)) // in flight, never acked
+	cancel()
+	for range ch {
+	}
+	eventually(t, "consumer deleted after its context ended", func() bool { return consumers(t, js, ctx, "acme") == 0 })
+
+	// Close ends every subscription and refuses new ones.
+	a, err := src.Subscribe(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := src.Subscribe(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []<-chan *message.Message{a, b} {
+		for m := range ch {
+			m.Ack()
+		}
+	}
+	if n := consumers(t, js, ctx, "acme"); n != 0 {
+		t.Fatalf("%d consumers left after Close", n)
+	}
+	if _, err := src.Subscribe(ctx, 0); !errors.Is(err, jetstream.ErrSourceClosed) {
+		t.Fatalf("subscribe after Close: %v", err)
+	}
+}
+
+func TestPoisonPublisher(t *testing.T) {
+	_, nc, ctx := newStore(t, jetstream.StoreConfig{})
+	pub, err := jetstream.NewPoisonPublisher(ctx, nc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := message.NewMessage(uuid.NewString(), []byte(`{"n":1}`))
+	m.Metadata.Set(streams.MetaPosition, "7")
+	if err := pub.Publish("poison.acme", m); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Close(); err != nil || nc.IsClosed() {
+		t.Fatalf("closing the publisher: %v, connection closed: %v", err, nc.IsClosed())
+	}
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, "ATRIUM_POISON")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetLastMsgForSubject(ctx, "poison.acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Data) != `{"n":1}` || got.Header.Get(streams.MetaPosition) != "7" {
+		t.Fatalf("poison queue holds %q with headers %v", got.Data, got.Header)
 	}
 }
