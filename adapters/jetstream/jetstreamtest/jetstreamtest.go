@@ -10,8 +10,10 @@ import (
 	"github.com/atrium-platform/atrium/adapters/jetstream"
 )
 
-// Start runs an embedded server with its data in t.TempDir() and returns it
-// with a connection; both are closed by t.Cleanup.
+// Start runs an embedded server (in-process connections only) with its data
+// in t.TempDir() and returns it with a connection. t.Cleanup closes the
+// connection and then shuts the server down, after the cleanups the test
+// registers later (closing a source, say) have run.
 func Start(t testing.TB) (*jetstream.Server, *nats.Conn) {
 	t.Helper()
 	srv, err := jetstream.StartServer(jetstream.ServerConfig{DataDir: t.TempDir()})
@@ -24,7 +26,7 @@ func Start(t testing.TB) (*jetstream.Server, *nats.Conn) {
 		t.Fatalf("connect embedded nats: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = nc.Drain()
+		nc.Close()
 		srv.Shutdown()
 	})
 	return srv, nc
