@@ -323,7 +323,9 @@ func msgSize(m *nats.Msg) int {
 // batch-duplicate API error (batch).
 func (s *Store) publish(ctx context.Context, t tenant.ID, msgs []*nats.Msg) (uint64, error) {
 	if len(msgs) == 1 {
-		ack, err := s.js.PublishMsg(ctx, msgs[0])
+		rctx, cancel := s.withTimeout(ctx)
+		defer cancel()
+		ack, err := s.js.PublishMsg(rctx, msgs[0])
 		if err != nil {
 			return 0, err
 		}
