@@ -67,7 +67,24 @@ func startMinIO(t *testing.T) minio.Config {
 		}
 		time.Sleep(50 * time.Millisecond) // polling another process
 	}
-	return minio.Config{Endpoint: addr, AccessKey: "atrium-test", SecretKey: "atrium-test-secret"}
+	cfg := minio.Config{Endpoint: addr, AccessKey: "atrium-test", SecretKey: "atrium-test-secret"}
+	// The health probe can answer before the server takes requests: wait
+	// until a real operation goes through.
+	probe, err := minio.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, err := probe.List(tenant.With(context.Background(), "probe"), "")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("minio never took requests: %v\n%s", err, out.String())
+		}
+		time.Sleep(50 * time.Millisecond) // polling another process
+	}
+	return cfg
 }
 
 func TestConformance(t *testing.T) {
