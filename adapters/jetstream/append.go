@@ -51,6 +51,13 @@ func (s *Store) Append(ctx context.Context, stream streams.Name, expected stream
 // its expected version. The events of one part occupy consecutive
 // positions, parts in the order given. Every result's Position is the
 // position of the batch's last event.
+//
+// Transient refusals (too many batches in flight on the server, an Any
+// stream written by another process between its read and the write) are
+// retried with a jittered backoff, at most 40 times. An error wrapping
+// ErrUnavailable leaves the outcome unknown: retrying with the same event
+// ids is safe, and answers the original result if the first attempt
+// was written.
 func (s *Store) AppendMulti(ctx context.Context, appends ...streams.Append) ([]streams.AppendResult, error) {
 	t, err := s.checkAppends(ctx, appends)
 	if err != nil {
