@@ -140,7 +140,7 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 		}
 	}
 	nc := s.NC
-	s.closers = append(s.closers, func() error { return nc.Drain() })
+	s.closers = append(s.closers, func() error { return drain(nc, 5*time.Second) })
 
 	if s.Store, err = jetstream.NewStore(nc, jetstream.StoreConfig{Now: cfg.Now}); err != nil {
 		return nil, fmt.Errorf("event store: %w", err)
@@ -162,6 +162,7 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("event source: %w", err)
 	}
+	s.closers = append(s.closers, source.Close)
 	poison, err := jetstream.NewPoisonPublisher(ctx, nc, wlog)
 	if err != nil {
 		return nil, fmt.Errorf("poison queue: %w", err)
@@ -350,4 +351,24 @@ func (s *Stack) Close() error {
 	}
 	s.closers = nil
 	return errors.Join(errs...)
+}
+
+// drain flushes what the connection still has to send (acknowledgements,
+// unsubscriptions) and waits, at most timeout, until it is closed: Drain
+// itself returns at once, and the embedded server shuts down right after.
+func drain(nc *nats.Conn, timeout time.Duration) error {
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		if nc.IsClosed() {
+			return nil
+		}
+		return err
+	}
+	select {
+	case <-closed:
+	case <-time.After(timeout):
+		nc.Close()
+	}
+	return nil
 }
