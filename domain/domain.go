@@ -5,6 +5,9 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Event is something that happened, named in the past tense. EventName is
@@ -87,4 +90,21 @@ func NotFoundf(code, format string, args ...any) *Error {
 // Forbiddenf returns a Forbidden error with the code "forbidden".
 func Forbiddenf(format string, args ...any) *Error {
 	return &Error{Kind: Forbidden, Code: "forbidden", Message: fmt.Sprintf(format, args...)}
+}
+
+// Text checks free text a client gives: trimmed, valid UTF-8, at most max
+// characters, no control characters but line breaks and tabs; required
+// refuses an empty one. It returns the trimmed text.
+func Text(field, v string, max int, required bool) (string, error) {
+	v = strings.TrimSpace(v)
+	if required && v == "" {
+		return "", Invalidf(field, "required", "%s is required", field)
+	}
+	if !utf8.ValidString(v) || utf8.RuneCountInString(v) > max {
+		return "", Invalidf(field, "invalid_text", "%s must be text of at most %d characters", field, max)
+	}
+	if strings.ContainsFunc(v, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) {
+		return "", Invalidf(field, "invalid_text", "%s must not hold control characters", field)
+	}
+	return v, nil
 }

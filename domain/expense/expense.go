@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/money"
@@ -201,9 +200,9 @@ func DecideDraft(s State, c Draft) ([]domain.Event, error) {
 	if spent.After(c.At) {
 		return nil, domain.Invalidf("spent_on", "invalid_date", "spent_on is in the future")
 	}
-	d := strings.TrimSpace(c.Description)
-	if !utf8.ValidString(d) || utf8.RuneCountInString(d) > 500 {
-		return nil, domain.Invalidf("description", "invalid_text", "description is at most 500 characters")
+	d, err := domain.Text("description", c.Description, 500, false)
+	if err != nil {
+		return nil, err
 	}
 	return []domain.Event{Drafted{ExpenseID: c.ExpenseID, Owner: c.Owner, Category: cat, Amount: c.Amount,
 		SpentOn: c.SpentOn, Description: d, At: c.At.UTC()}}, nil
@@ -280,9 +279,9 @@ func DecideReject(s State, by, reason string, at time.Time) ([]domain.Event, err
 	if err := review(s, by); err != nil {
 		return nil, err
 	}
-	r := strings.TrimSpace(reason)
-	if r == "" || utf8.RuneCountInString(r) > 500 {
-		return nil, domain.Invalidf("reason", "required", "a reason of at most 500 characters is required")
+	r, err := domain.Text("reason", reason, 500, true)
+	if err != nil {
+		return nil, err
 	}
 	return []domain.Event{Rejected{ExpenseID: s.id, Reason: r, By: by, At: at.UTC()}}, nil
 }

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/tenant"
@@ -68,11 +67,7 @@ func NormalizeEmail(s string) (string, error) {
 
 // ValidateName checks a person's display name.
 func ValidateName(n string) (string, error) {
-	n = strings.TrimSpace(n)
-	if n == "" || !utf8.ValidString(n) || utf8.RuneCountInString(n) > 120 {
-		return "", domain.Invalidf("name", "invalid_name", "name is required, at most 120 characters")
-	}
-	return n, nil
+	return domain.Text("name", n, 120, true)
 }
 
 // ValidateRoles checks tenant roles: at least one, each known, no repeats.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/money"
@@ -152,15 +151,9 @@ const (
 	maxQuantity = 1_000_000_000
 )
 
-func text(field, v string, required bool) *domain.Error {
-	v = strings.TrimSpace(v)
-	switch {
-	case required && v == "":
-		return domain.Invalidf(field, "required", "%s is required", field)
-	case !utf8.ValidString(v) || utf8.RuneCountInString(v) > maxTextLen:
-		return domain.Invalidf(field, "invalid_text", "%s must be valid text of at most %d characters", field, maxTextLen)
-	}
-	return nil
+func text(field, v string, required bool) error {
+	_, err := domain.Text(field, v, maxTextLen, required)
+	return err
 }
 
 // DecideDraft validates a draft and returns its Drafted event.
@@ -168,7 +161,7 @@ func DecideDraft(s State, c Draft) ([]domain.Event, error) {
 	if s.Exists() {
 		return nil, domain.WrongStatef("invoice_exists", "invoice %s already exists", c.InvoiceID)
 	}
-	for _, e := range []*domain.Error{
+	for _, e := range []error{
 		text("client.id", c.ClientID, true), text("client.name", c.ClientName, true), text("sales_rep", c.SalesRep, false),
 	} {
 		if e != nil {

@@ -50,6 +50,8 @@ func TestDraftValidation(t *testing.T) {
 		{"bad currency", func(d *invoice.Draft) { d.Currency = "eur" }, "invalid_currency"},
 		{"bad due date", func(d *invoice.Draft) { d.DueDate = "2026-13-01" }, "invalid_date"},
 		{"no lines", func(d *invoice.Draft) { d.Lines = nil }, "no_lines"},
+		{"control character", func(d *invoice.Draft) { d.Lines[0].Description = "lamp\x00" }, "invalid_text"},
+		{"line break allowed", func(d *invoice.Draft) { d.Lines[0].Description = "two\nlines" }, ""},
 		{"zero quantity", func(d *invoice.Draft) { d.Lines[0].Quantity = 0 }, "invalid_quantity"},
 		{"negative price", func(d *invoice.Draft) { d.Lines[0].UnitPrice = eur(-1) }, "invalid_amount"},
 		{"price in another currency", func(d *invoice.Draft) { d.Lines[0].UnitPrice = money.New(1, "USD") }, "currency_mismatch"},

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/money"
@@ -202,9 +201,9 @@ func DecideReject(s State, by, reason string, at time.Time) ([]domain.Event, err
 	if err := decided(s, by); err != nil {
 		return nil, err
 	}
-	r := strings.TrimSpace(reason)
-	if r == "" || utf8.RuneCountInString(r) > 500 {
-		return nil, domain.Invalidf("reason", "required", "a reason of at most 500 characters is required")
+	r, err := domain.Text("reason", reason, 500, true)
+	if err != nil {
+		return nil, err
 	}
 	return []domain.Event{Rejected{ObjectiveID: s.id, Reason: r, By: by, At: at.UTC()}}, nil
 }

@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/money"
@@ -198,14 +197,8 @@ func ValidateDomains(domains []string, baseDomain string) ([]string, error) {
 }
 
 func text(field, v string, max int, required bool) error {
-	v = strings.TrimSpace(v)
-	if required && v == "" {
-		return domain.Invalidf(field, "required", "%s is required", field)
-	}
-	if !utf8.ValidString(v) || utf8.RuneCountInString(v) > max {
-		return domain.Invalidf(field, "invalid_text", "%s must be text of at most %d characters", field, max)
-	}
-	return nil
+	_, err := domain.Text(field, v, max, required)
+	return err
 }
 
 // ValidateBranding checks branding; name is required.
