@@ -231,7 +231,7 @@ func (a *api) invoiceAsOf(c *fiber.Ctx, id, raw string) error {
 	if err != nil {
 		return err
 	}
-	recs, err := a.deps.Audit.UpTo(ctx, stream, at, invoice.ReadRoles)
+	recs, err := a.deps.Audit.UpTo(ctx, stream, at, invoice.ReadRoles())
 	if err != nil {
 		return err
 	}
@@ -268,7 +268,7 @@ func (a *api) invoiceHistory(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	evs, err := a.deps.Audit.History(ctx, stream, invoice.ReadRoles)
+	evs, err := a.deps.Audit.History(ctx, stream, invoice.ReadRoles())
 	if err != nil {
 		return err
 	}

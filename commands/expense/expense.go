@@ -45,9 +45,6 @@ func Register(r *streams.Registry) {
 		expense.Rejected{}, expense.Reimbursed{})
 }
 
-// ReadAllRoles may read every claim; everyone reads their own.
-var ReadAllRoles = []user.Role{user.Manager, user.Finance, user.Admin, user.Auditor}
-
 // StreamOf returns the stream of expense id in the ctx tenant.
 func StreamOf(ctx context.Context, id string) (streams.Name, error) {
 	t, err := tenant.From(ctx)
@@ -195,7 +192,7 @@ func (h *Handler) Receipt(ctx context.Context, id string) (io.ReadCloser, docume
 		return nil, documents.Object{}, err
 	}
 	s := expense.Fold(evs)
-	if !s.Exists() || (s.Owner() != string(p.ID) && !p.Has(ReadAllRoles...)) {
+	if !s.Exists() || (s.Owner() != string(p.ID) && !p.Has(user.Overseers()...)) {
 		return nil, documents.Object{}, domain.NotFoundf("expense_not_found", "no such expense")
 	}
 	r, ok := s.Receipt()
@@ -281,7 +278,7 @@ func (h *Handler) AsOf(ctx context.Context, id string, asOf time.Time) (expense.
 		evs, v = append(evs, e), r.Version
 	}
 	s := expense.Fold(evs)
-	if !s.Exists() || (s.Owner() != string(p.ID) && !p.Has(ReadAllRoles...)) {
+	if !s.Exists() || (s.Owner() != string(p.ID) && !p.Has(user.Overseers()...)) {
 		return expense.State{}, 0, domain.NotFoundf("expense_not_found", "no such expense at that time")
 	}
 	return s, v, nil

@@ -125,4 +125,6 @@ const (
 )
 
 // ReadRoles may read invoices and collections: every role but employee.
-var ReadRoles = []user.Role{user.Admin, user.Finance, user.Manager, user.Sales, user.Auditor}
+func ReadRoles() []user.Role {
+	return []user.Role{user.Admin, user.Finance, user.Manager, user.Sales, user.Auditor}
+}

@@ -96,7 +96,7 @@ func (q *Queries) Report(ctx context.Context) ([]Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !p.Has(invoice.ReadRoles...) {
+	if !p.Has(invoice.ReadRoles()...) {
 		return nil, domain.Forbiddenf("your roles do not allow reading collections")
 	}
 	db, err := q.rs.Open(ctx)

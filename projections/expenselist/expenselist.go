@@ -98,9 +98,6 @@ type Queries struct{ rs projections.ReadStore }
 // NewQueries returns the expense queries.
 func NewQueries(rs projections.ReadStore) *Queries { return &Queries{rs: rs} }
 
-// readAll may read every claim; everyone else reads their own.
-var readAll = []user.Role{user.Manager, user.Finance, user.Admin, user.Auditor}
-
 const columns = `id, owner, category, amount, currency, spent_on, description, status, has_receipt, decided_by, reason, created_at, updated_at, version, created_position`
 
 // List returns claims newest first: an employee's own only, whatever the
@@ -113,7 +110,7 @@ func (q *Queries) List(ctx context.Context, f Filter) ([]Expense, string, error)
 	if len(p.Roles) == 0 {
 		return nil, "", domain.Forbiddenf("your roles do not allow reading expenses")
 	}
-	if !p.Has(readAll...) {
+	if !p.Has(user.Overseers()...) {
 		f.Owner = string(p.ID)
 	}
 	if f.Limit <= 0 {
@@ -197,7 +194,7 @@ func (q *Queries) Get(ctx context.Context, id string) (Expense, error) {
 	if err != nil {
 		return Expense{}, err
 	}
-	if e.Owner != string(p.ID) && !p.Has(readAll...) {
+	if e.Owner != string(p.ID) && !p.Has(user.Overseers()...) {
 		return Expense{}, projections.ErrNotFound
 	}
 	return e, nil
@@ -237,7 +234,7 @@ func (q *Queries) Totals(ctx context.Context, by string) ([]Total, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !p.Has(readAll...) {
+	if !p.Has(user.Overseers()...) {
 		return nil, domain.Forbiddenf("your roles do not allow reading expense totals")
 	}
 	col := map[string]string{"category": "category", "employee": "owner"}[by]

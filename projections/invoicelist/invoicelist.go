@@ -137,7 +137,7 @@ func canRead(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !p.Has(invoice.ReadRoles...) {
+	if !p.Has(invoice.ReadRoles()...) {
 		return domain.Forbiddenf("your roles do not allow reading invoices")
 	}
 	return nil

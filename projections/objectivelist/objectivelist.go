@@ -98,8 +98,6 @@ type Queries struct{ rs projections.ReadStore }
 // NewQueries returns the objective queries.
 func NewQueries(rs projections.ReadStore) *Queries { return &Queries{rs: rs} }
 
-var readAll = []user.Role{user.Manager, user.Finance, user.Admin, user.Auditor}
-
 const query = `SELECT o.id, o.assignee, o.period, o.metric, o.target, o.currency, o.status, o.reason, o.version, o.created_position,
 	COALESCE((SELECT SUM(p.amount) FROM sales_payments p WHERE p.sales_rep = o.assignee AND p.currency = o.currency
 		AND p.paid_at >= o.period_start AND p.paid_at < o.period_end), 0)
@@ -112,7 +110,7 @@ func (q *Queries) List(ctx context.Context, f Filter) ([]Objective, string, erro
 		return nil, "", err
 	}
 	switch {
-	case p.Has(readAll...):
+	case p.Has(user.Overseers()...):
 	case p.Has(user.Sales):
 		f.Assignee = string(p.ID)
 	default:
