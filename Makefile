@@ -1,7 +1,7 @@
 # Atrium — build, run, test.
 #
 #   make run               build and start `atrium serve` with the embedded defaults
-#   make test              every check CI runs: gofmt, go vet, golangci-lint, go test -race
+#   make test              every check CI runs: gofmt, go vet, go mod tidy -diff, golangci-lint, go test -race
 #   make test-integration  the conformance suites against KurrentDB and SQL Server
 #   make bench             throughput and lag, as ratios to raw baselines measured in the same run
 #   make lint              golangci-lint only
@@ -16,7 +16,7 @@ GOFILES    = $(shell find . -name '*.go' -not -path './.bin/*' -not -path './var
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO := $(BIN)/minio-$(MINIO_VERSION)
 
-.PHONY: all build run test test-integration bench lint fmt fmt-check vet unit clean
+.PHONY: all build run test test-integration bench lint fmt fmt-check vet tidy-check unit clean
 
 all: build
 
@@ -26,7 +26,7 @@ build:
 run: build
 	$(BIN)/atrium serve
 
-test: fmt-check vet lint unit
+test: fmt-check vet tidy-check lint unit
 
 unit: $(MINIO)
 	ATRIUM_MINIO_BIN=$(MINIO) ATRIUM_REQUIRE_MINIO=1 $(GO) test -race -count=1 -timeout 20m ./...
@@ -45,6 +45,10 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+# go.mod lists exactly what the code imports, direct requirements unmarked.
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy (run 'go mod tidy')"; exit 1; }
 
 # The linter is pinned and built from the module proxy once, then cached in .bin.
 $(GOLANGCI_LINT):

@@ -38,6 +38,16 @@ type Request struct {
 // Keyed reports whether the client gave an idempotency key.
 func (r Request) Keyed() bool { return r.RequestHash != "" && r.CommandID != "" }
 
+// scopedKey is the command id a client's idempotency key stands for: a
+// digest of the tenant, the caller and the key, so the same key given by
+// two callers, or in two tenants, names two commands (as payment APIs scope
+// keys to the account). Every id derived from the key (the aggregate's,
+// the events', the idempotency record's stream) is derived from this one.
+func scopedKey(t tenant.ID, who user.ID, key string) string {
+	sum := sha256.Sum256([]byte("idempotency-key\x00" + string(t) + "\x00" + string(who) + "\x00" + key))
+	return hex.EncodeToString(sum[:16])
+}
+
 // Result is a command's answer: the aggregate id, its version and the
 // tenant's position after the command.
 type Result struct {
@@ -61,16 +71,20 @@ var (
 var idNamespace = uuid.MustParse("6f1c2b8e-3a59-4d7e-9a43-2f0d5c1e7b90")
 
 // NewAggregateID returns the id of an aggregate a command creates: derived
-// from the tenant and the command id when the client gave an idempotency
-// key (so a retry lands on the same stream), else random. Pass the id to
+// from the tenant, the caller and the idempotency key when the client gave
+// one (so a retry lands on the same stream), else random. Pass the id to
 // RunNew.
 func NewAggregateID(ctx context.Context, req Request) (string, error) {
 	t, err := tenant.From(ctx)
 	if err != nil {
 		return "", err
 	}
+	who, err := user.From(ctx)
+	if err != nil {
+		return "", err
+	}
 	if req.Keyed() {
-		return uuid.NewSHA1(idNamespace, []byte("aggregate\x00"+string(t)+"\x00"+req.CommandID)).String(), nil
+		return uuid.NewSHA1(idNamespace, []byte("aggregate\x00"+scopedKey(t, who.ID, req.CommandID))).String(), nil
 	}
 	return uuid.NewString(), nil
 }
@@ -157,8 +171,8 @@ func (x *Executor) run(ctx context.Context, req Request, stream streams.Name, de
 	}
 	var record streams.Name
 	if req.Keyed() {
-		sum := sha256.Sum256([]byte(req.CommandID))
-		if record, err = streams.NewName(t, "idempotency", hex.EncodeToString(sum[:16])); err != nil {
+		req.CommandID = scopedKey(t, who.ID, req.CommandID)
+		if record, err = streams.NewName(t, "idempotency", req.CommandID); err != nil {
 			return Result{}, err
 		}
 		if res, ok, err := x.recorded(ctx, record, req); ok || err != nil {
@@ -288,6 +302,31 @@ func (Completed) EventName() string { return "command.completed.v1" }
 
 // Register registers the events of this package.
 func Register(r *streams.Registry) { streams.Register(r, Completed{}) }
+
+// Answered returns the first answer of a keyed command the ctx caller ran
+// before, with ok true; ErrIdempotencyKeyReused when the key was used for
+// another request. A command with effects outside the event store (a
+// credential, a stored file) asks before it makes them, so that a retry or
+// a reused key writes nothing.
+func (x *Executor) Answered(ctx context.Context, req Request) (Result, bool, error) {
+	if !req.Keyed() {
+		return Result{}, false, nil
+	}
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return Result{}, false, err
+	}
+	who, err := user.From(ctx)
+	if err != nil {
+		return Result{}, false, err
+	}
+	req.CommandID = scopedKey(t, who.ID, req.CommandID)
+	record, err := streams.NewName(t, "idempotency", req.CommandID)
+	if err != nil {
+		return Result{}, false, err
+	}
+	return x.recorded(ctx, record, req)
+}
 
 func (x *Executor) recorded(ctx context.Context, record streams.Name, req Request) (Result, bool, error) {
 	evs, _, err := x.Load(ctx, record)

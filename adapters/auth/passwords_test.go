@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -110,7 +111,7 @@ func TestDummyCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cheap, err := Argon2{MemoryKiB: 64, Passes: 1}.Hash("correct horse battery")
+	cheap, err := Argon2{MemoryKiB: 64, Passes: 1}.Hash(context.Background(), "correct horse battery")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,8 +124,8 @@ func TestDummyCheck(t *testing.T) {
 		withError error
 	}{
 		{"DummyCheck", DummyCheck, real, argonMemory, argonTime, nil},
-		{"Argon2 zero value", Argon2{}.Dummy, real, argonMemory, argonTime, nil},
-		{"Argon2 with a lower cost", Argon2{MemoryKiB: 64, Passes: 1}.Dummy, cheap, 64, 1, nil},
+		{"Argon2 zero value", func(pw string) { _ = Argon2{}.Dummy(context.Background(), pw) }, real, argonMemory, argonTime, nil},
+		{"Argon2 with a lower cost", func(pw string) { _ = Argon2{MemoryKiB: 64, Passes: 1}.Dummy(context.Background(), pw) }, cheap, 64, 1, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,7 +1,11 @@
 package auth
 
 import (
+	"context"
+	"errors"
 	"time"
+
+	"github.com/atrium-platform/atrium/adapters/admission"
 
 	"github.com/atrium-platform/atrium/commands/identity"
 	"github.com/atrium-platform/atrium/domain/tenant"
@@ -20,7 +24,7 @@ type Argon2 struct {
 var _ identity.Passwords = Argon2{}
 
 // Hash implements identity.Passwords.
-func (a Argon2) Hash(pw string) (string, error) {
+func (a Argon2) Hash(_ context.Context, pw string) (string, error) {
 	if a.MemoryKiB == 0 || a.Passes == 0 {
 		return HashPassword(pw)
 	}
@@ -28,16 +32,72 @@ func (a Argon2) Hash(pw string) (string, error) {
 }
 
 // Check implements identity.Passwords.
-func (Argon2) Check(hash, pw string) (bool, error) { return CheckPassword(hash, pw) }
+func (Argon2) Check(_ context.Context, hash, pw string) (bool, error) { return CheckPassword(hash, pw) }
 
 // Dummy implements identity.Passwords: it spends the time Check spends on
 // a hash made by Hash with the same cost.
-func (a Argon2) Dummy(pw string) {
+func (a Argon2) Dummy(_ context.Context, pw string) error {
 	if a.MemoryKiB == 0 || a.Passes == 0 {
 		DummyCheck(pw)
-		return
+		return nil
 	}
 	dummyCheck(pw, a.MemoryKiB, a.Passes)
+	return nil
+}
+
+// Pool bounds the password work of a process: each hash or check takes a
+// slot of its gate, keyed by the ctx tenant (the platform's own logins
+// share one key), so at most the gate's slots run at once (each argon2id
+// check holds its memory cost, 64 MiB by default), a bounded number wait,
+// and waiting tenants are served in turn. Beyond that it answers
+// identity.ErrBusy at once.
+type Pool struct {
+	Passwords identity.Passwords
+	Gate      *admission.Gate
+}
+
+var _ identity.Passwords = Pool{}
+
+func (p Pool) acquire(ctx context.Context) (func(), error) {
+	key := "platform"
+	if t, err := tenant.From(ctx); err == nil {
+		key = string(t)
+	}
+	release, err := p.Gate.Acquire(ctx, key)
+	if errors.Is(err, admission.ErrFull) {
+		return nil, identity.ErrBusy
+	}
+	return release, err
+}
+
+// Hash implements identity.Passwords.
+func (p Pool) Hash(ctx context.Context, pw string) (string, error) {
+	release, err := p.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return p.Passwords.Hash(ctx, pw)
+}
+
+// Check implements identity.Passwords.
+func (p Pool) Check(ctx context.Context, hash, pw string) (bool, error) {
+	release, err := p.acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return p.Passwords.Check(ctx, hash, pw)
+}
+
+// Dummy implements identity.Passwords.
+func (p Pool) Dummy(ctx context.Context, pw string) error {
+	release, err := p.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return p.Passwords.Dummy(ctx, pw)
 }
 
 // TokenPort adapts an Issuer to identity.Tokens.

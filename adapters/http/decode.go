@@ -35,7 +35,10 @@ func writeJSON(c *fiber.Ctx, status int, v any) error {
 // and wrong types are 400 invalid_request naming the field. An empty body
 // decodes as {} when allowEmpty.
 func decode(c *fiber.Ctx, v any, allowEmpty bool) error {
-	body := c.Body()
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		if allowEmpty {
 			return nil

@@ -85,7 +85,10 @@ func (a *api) putReceipt(c *fiber.Ctx) error {
 		return err
 	}
 	ct := strings.ToLower(strings.TrimSpace(strings.Split(c.Get(fiber.HeaderContentType), ";")[0]))
-	body := append([]byte(nil), c.Body()...) // fasthttp reuses its buffer after the handler
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
 	res, err := a.deps.Expenses.AttachReceipt(c.UserContext(), req, c.Params("id"), ct, body)
 	return a.answer(c, "attach_receipt", fiber.StatusOK, res, err)
 }

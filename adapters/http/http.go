@@ -10,12 +10,12 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/atrium-platform/atrium/adapters/auth"
 	expensecmd "github.com/atrium-platform/atrium/commands/expense"
@@ -39,9 +39,18 @@ import (
 type Config struct {
 	// BodyLimit caps JSON request bodies; default 1 MiB.
 	BodyLimit int
+	// AuthBodyLimit caps the bodies of the sign-in routes, which anyone may
+	// call; default 16 KiB.
+	AuthBodyLimit int
 	// UploadLimit caps document uploads (receipts); default 50 MiB. A
 	// tenant's own limit, lower, is checked by the command.
 	UploadLimit int
+	// TrustedProxies are the addresses (IPs or CIDR ranges) of reverse
+	// proxies whose X-Forwarded-For names the client; empty trusts none,
+	// and the client is the connection's peer.
+	TrustedProxies []string
+	// Admission bounds each tenant's requests; see Admission.
+	Admission Admission
 	// ReadAfterMax bounds how long a read waits for X-Read-After; default 5s.
 	ReadAfterMax time.Duration
 	// Now is the clock; default time.Now.
@@ -52,6 +61,10 @@ func (c *Config) setDefaults() {
 	if c.BodyLimit == 0 {
 		c.BodyLimit = 1 << 20
 	}
+	if c.AuthBodyLimit == 0 {
+		c.AuthBodyLimit = 16 << 10
+	}
+	c.Admission.setDefaults()
 	if c.UploadLimit == 0 {
 		c.UploadLimit = 50 << 20
 	}
@@ -66,9 +79,10 @@ func (c *Config) setDefaults() {
 // Validate reports every value out of range, after defaults are set.
 func (c Config) Validate() error {
 	var errs []error
-	if c.BodyLimit < 0 {
-		errs = append(errs, errors.New("http: BodyLimit is negative"))
+	if c.BodyLimit < 0 || c.AuthBodyLimit < 0 {
+		errs = append(errs, errors.New("http: BodyLimit and AuthBodyLimit must not be negative"))
 	}
+	errs = append(errs, c.Admission.Validate())
 	if c.UploadLimit < 0 {
 		errs = append(errs, errors.New("http: UploadLimit is negative"))
 	}
@@ -160,10 +174,12 @@ func (d Deps) Validate() error {
 }
 
 type api struct {
-	cfg     Config
-	deps    Deps
-	metrics *metrics
-	limiter loginLimiter
+	cfg      Config
+	deps     Deps
+	metrics  *metrics
+	logins   *loginLimits
+	security *keyedLimiter
+	admit    *admitter
 }
 
 // New returns the Fiber app serving the API.
@@ -176,7 +192,15 @@ func New(cfg Config, deps Deps) (*fiber.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &api{cfg: cfg, deps: deps, metrics: m}
+	adm, err := newAdmitter(cfg.Admission)
+	if err != nil {
+		return nil, err
+	}
+	a := &api{cfg: cfg, deps: deps, metrics: m, logins: newLoginLimits(),
+		// At most 3 cross-tenant attempts of one login a minute reach the
+		// security logs; the rest are counted.
+		security: newKeyedLimiter(rate.Every(20*time.Second), 3, 10_000),
+		admit:    adm}
 	app := a.app()
 	a.routes(app)
 	return app, nil
@@ -186,20 +210,37 @@ func New(cfg Config, deps Deps) (*fiber.App, error) {
 // no route yet.
 func (a *api) app() *fiber.App {
 	app := fiber.New(fiber.Config{
-		AppName:               "atrium",
-		BodyLimit:             max(a.cfg.BodyLimit, a.cfg.UploadLimit),
-		DisableStartupMessage: true,
-		ErrorHandler:          a.errorHandler,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          60 * time.Second,
-		IdleTimeout:           2 * time.Minute,
-		ReadBufferSize:        16 << 10,
-		JSONEncoder:           jsonMarshal,
+		AppName: "atrium",
+		// Bodies are streamed and read by readBody under each route's limit.
+		StreamRequestBody: true,
+		BodyLimit:         max(a.cfg.BodyLimit, a.cfg.UploadLimit, a.cfg.AuthBodyLimit),
+		// Strings taken from a request (parameters, headers, the method) are
+		// copies: fasthttp reuses its buffers for the next request on the
+		// connection, and some outlive the handler (metric labels, map keys,
+		// context values).
+		Immutable:               true,
+		EnableTrustedProxyCheck: len(a.cfg.TrustedProxies) > 0,
+		TrustedProxies:          a.cfg.TrustedProxies,
+		ProxyHeader:             proxyHeader(a.cfg.TrustedProxies),
+		DisableStartupMessage:   true,
+		ErrorHandler:            a.errorHandler,
+		ReadTimeout:             30 * time.Second,
+		WriteTimeout:            60 * time.Second,
+		IdleTimeout:             2 * time.Minute,
+		ReadBufferSize:          16 << 10,
+		JSONEncoder:             jsonMarshal,
 	})
 	// The inner recover turns a handler's panic into an error observe logs
 	// and counts like any other; the outer one guards observe itself.
-	app.Use(a.recover, a.observe, a.recover, a.jsonLimit)
+	app.Use(a.recover, a.observe, a.recover, a.limitBody)
 	return app
+}
+
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
 }
 
 type ctxKey int
@@ -263,16 +304,6 @@ func (a *api) observe(c *fiber.Ctx) error {
 	return nil
 }
 
-// jsonLimit holds request bodies to BodyLimit everywhere but uploads, which
-// the server lets through up to UploadLimit.
-func (a *api) jsonLimit(c *fiber.Ctx) error {
-	upload := c.Method() == fiber.MethodPut && strings.HasSuffix(c.Path(), "/receipt")
-	if len(c.Body()) > a.cfg.BodyLimit && !upload {
-		return fiber.ErrRequestEntityTooLarge
-	}
-	return c.Next()
-}
-
 // errorHandler answers every error as a problem document.
 func (a *api) errorHandler(c *fiber.Ctx, err error) error {
 	p, known := problemOf(err)
@@ -289,7 +320,8 @@ func (a *api) errorHandler(c *fiber.Ctx, err error) error {
 	return writeProblem(c, p)
 }
 
-// scoped resolves the tenant and the caller for tenant-scoped routes.
+// scoped resolves the tenant, admits the request under the tenant's
+// limits, and finds the caller, for tenant-scoped routes.
 func (a *api) scoped(c *fiber.Ctx) error {
 	t, err := a.deps.Tenants.Resolve(c)
 	if err != nil {
@@ -297,12 +329,40 @@ func (a *api) scoped(c *fiber.Ctx) error {
 	}
 	ctx := tenant.With(c.UserContext(), t)
 	c.SetUserContext(ctx)
-	p, err := a.deps.Auth.Authenticate(ctx, c)
+	release, err := a.admit.enter(ctx, t)
+	if err != nil {
+		var p *Problem
+		if errors.As(err, &p) {
+			a.metrics.refused.WithLabelValues(string(t), p.Code).Inc()
+		}
+		return err
+	}
+	defer release()
+	p, err := a.authenticate(ctx, c)
 	if err != nil {
 		return err
 	}
 	c.SetUserContext(user.With(ctx, p))
 	return c.Next()
+}
+
+// authenticate finds the caller; a token of another tenant is recorded in
+// both tenants' security logs, within the rate allowed per login, and
+// refused with 403 tenant_mismatch.
+func (a *api) authenticate(ctx context.Context, c *fiber.Ctx) (user.Principal, error) {
+	p, err := a.deps.Auth.Authenticate(ctx, c)
+	var cross *CrossTenant
+	if !errors.As(err, &cross) {
+		return p, err
+	}
+	if a.security.allow(cross.SessionID) {
+		if rerr := a.deps.Identity.RecordCrossTenant(ctx, cross.attempt(c)); rerr != nil {
+			a.deps.Logger.Error("recording a cross-tenant attempt", "err", rerr, "tenant", string(cross.RequestTenant))
+		}
+	} else {
+		a.metrics.securitySuppressed.WithLabelValues(string(cross.RequestTenant)).Inc()
+	}
+	return user.Principal{}, problem(fiber.StatusForbidden, "tenant_mismatch", "this token was issued for another tenant")
 }
 
 // readAfter makes a read wait for X-Read-After and answers the projection

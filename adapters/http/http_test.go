@@ -53,13 +53,18 @@ func newStackApp(t *testing.T) (*fiber.App, *stack.Stack) {
 	return newStackAppWith(t, atriumhttp.Config{Now: clock, ReadAfterMax: 2 * time.Second})
 }
 
-// newStackAppWith is newStackApp with cfg for the API.
-func newStackAppWith(t *testing.T, cfg atriumhttp.Config) (*fiber.App, *stack.Stack) {
+// newStackAppWith is newStackApp with cfg for the API, and the stack's
+// configuration changed by mods.
+func newStackAppWith(t *testing.T, cfg atriumhttp.Config, mods ...func(*stack.Config)) (*fiber.App, *stack.Stack) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	st, err := stack.Open(ctx, stack.Config{DataDir: t.TempDir(), Now: clock, BaseDomain: "atrium.test",
-		Passwords: auth.Argon2{MemoryKiB: 1024, Passes: 1}}) // a light cost: these tests hash hundreds of passwords
+	sc := stack.Config{DataDir: t.TempDir(), Now: clock, BaseDomain: "atrium.test",
+		Passwords: auth.Argon2{MemoryKiB: 1024, Passes: 1}} // a light cost: these tests hash hundreds of passwords
+	for _, m := range mods {
+		m(&sc)
+	}
+	st, err := stack.Open(ctx, sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +89,7 @@ func newStackAppWith(t *testing.T, cfg atriumhttp.Config) (*fiber.App, *stack.St
 		Audit:            audit.NewReader(st.Store),
 		Progress:         st.Runner,
 		Tenants:          atriumhttp.HostTenants{BaseDomain: "atrium.test", Catalog: st.Catalog},
-		Auth:             atriumhttp.BearerAuth{Issuer: st.Issuer, Identity: st.Identity, Logger: log},
+		Auth:             atriumhttp.BearerAuth{Issuer: st.Issuer, Identity: st.Identity},
 		Identity:         st.Identity,
 		Expenses:         st.Expenses,
 		ExpenseQueries:   expenselist.NewQueries(st.Reads),

@@ -3,12 +3,11 @@ package http
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"golang.org/x/time/rate"
 
 	"github.com/atrium-platform/atrium/adapters/auth"
 	identitycmd "github.com/atrium-platform/atrium/commands/identity"
@@ -19,14 +18,37 @@ import (
 
 // BearerAuth authenticates "Authorization: Bearer <access token>": a valid
 // signature, an open login, and a token of the request's tenant. A token of
-// another tenant is refused with 403 tenant_mismatch, and the attempt is
-// recorded in both tenants' security logs.
+// another tenant is refused with a *CrossTenant error, which the API
+// answers 403 tenant_mismatch and records in both tenants' security logs.
 type BearerAuth struct {
 	Issuer   *auth.Issuer
 	Identity *identitycmd.Handler
-	Logger   interface {
-		Error(msg string, args ...any)
+}
+
+// CrossTenant is a valid token of one tenant presented on another.
+type CrossTenant struct {
+	UserID        string
+	SessionID     string
+	TokenTenant   tenant.ID
+	RequestTenant tenant.ID
+}
+
+func (e *CrossTenant) Error() string {
+	return fmt.Sprintf("a token of %s presented on %s", e.TokenTenant, e.RequestTenant)
+}
+
+// maxLoggedPath bounds the request path a security event records.
+const maxLoggedPath = 256
+
+// attempt is what the security logs record of it: the route and a bounded
+// part of the path, never more.
+func (e *CrossTenant) attempt(c *fiber.Ctx) identity.CrossTenantAttempt {
+	path := c.Path()
+	if len(path) > maxLoggedPath {
+		path = strings.ToValidUTF8(path[:maxLoggedPath], "") + "…"
 	}
+	return identity.CrossTenantAttempt{UserID: e.UserID, TokenTenant: e.TokenTenant, RequestTenant: e.RequestTenant,
+		Method: metricMethod(c.Method()), Route: c.Route().Path, Path: path}
 }
 
 // Authenticate implements Authenticator.
@@ -50,50 +72,12 @@ func (b BearerAuth) Authenticate(ctx context.Context, c *fiber.Ctx) (user.Princi
 	reqTenant, _ := tenant.From(ctx)
 	if claims.Tenant != reqTenant {
 		if claims.Tenant != "" && reqTenant != "" {
-			if err := b.Identity.RecordCrossTenant(ctx, identity.CrossTenantAttempt{
-				UserID: string(claims.Subject), TokenTenant: claims.Tenant, RequestTenant: reqTenant, Method: c.Method(), Path: c.Path(),
-			}); err != nil {
-				b.Logger.Error("recording a cross-tenant attempt", "err", err)
-			}
+			return user.Principal{}, &CrossTenant{UserID: string(claims.Subject), SessionID: claims.SessionID,
+				TokenTenant: claims.Tenant, RequestTenant: reqTenant}
 		}
 		return user.Principal{}, problem(fiber.StatusForbidden, "tenant_mismatch", "this token was issued for another tenant")
 	}
 	return user.Principal{ID: claims.Subject, Roles: claims.Roles, SessionID: claims.SessionID}, nil
-}
-
-// loginLimiter allows each tenant and email a few attempts, then one every
-// few seconds.
-type loginLimiter struct {
-	mu       sync.Mutex
-	limiters map[string]*limiterEntry
-}
-
-type limiterEntry struct {
-	l    *rate.Limiter
-	seen time.Time
-}
-
-func (l *loginLimiter) allow(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	if l.limiters == nil {
-		l.limiters = map[string]*limiterEntry{}
-	}
-	if len(l.limiters) > 100_000 { // forget idle entries rather than grow without bound
-		for k, e := range l.limiters {
-			if now.Sub(e.seen) > 10*time.Minute {
-				delete(l.limiters, k)
-			}
-		}
-	}
-	e, ok := l.limiters[key]
-	if !ok {
-		e = &limiterEntry{l: rate.NewLimiter(rate.Every(12*time.Second), 5)}
-		l.limiters[key] = e
-	}
-	e.seen = now
-	return e.l.Allow()
 }
 
 // optionalTenant resolves the tenant when the request names one: auth
@@ -138,12 +122,16 @@ func (a *api) login(c *fiber.Ctx) error {
 		return err
 	}
 	t, _ := tenant.From(ctx)
-	if !a.limiter.allow(string(t) + "\x00" + strings.ToLower(strings.TrimSpace(b.Email))) {
-		c.Set(fiber.HeaderRetryAfter, "12")
-		return problem(fiber.StatusTooManyRequests, "too_many_attempts", "too many login attempts; wait and try again")
+	address := c.IP()
+	account := string(t) + "\x00" + strings.ToLower(strings.TrimSpace(b.Email)) + "\x00" + address
+	if wait := a.logins.admit(t, address, account); wait > 0 {
+		p := problem(fiber.StatusTooManyRequests, "too_many_attempts", "too many login attempts; wait and try again")
+		p.RetryAfter = retryAfter(wait)
+		return p
 	}
 	pair, err := a.deps.Identity.Login(ctx, b.Email, b.Password)
 	if errors.Is(err, identitycmd.ErrInvalidCredentials) {
+		a.logins.failed(address, account)
 		return invalidCredentials()
 	}
 	if err != nil {
@@ -181,7 +169,7 @@ func (a *api) authenticated(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p, err := a.deps.Auth.Authenticate(ctx, c)
+	p, err := a.authenticate(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -217,6 +205,7 @@ type userView struct {
 	Email   string      `json:"email"`
 	Name    string      `json:"name,omitempty"`
 	Roles   []user.Role `json:"roles"`
+	Status  string      `json:"status"`
 	AddedAt *time.Time  `json:"added_at,omitempty"`
 }
 
@@ -243,7 +232,7 @@ func (a *api) addUser(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderLocation, "/api/v1/users/"+res.ID)
-	return writeJSON(c, fiber.StatusCreated, userView{UserID: m.UserID, Email: m.Email, Name: m.Name, Roles: m.Roles})
+	return writeJSON(c, fiber.StatusCreated, userView{UserID: m.UserID, Email: m.Email, Name: m.Name, Roles: m.Roles, Status: m.Status()})
 }
 
 func (a *api) listUsers(c *fiber.Ctx) error {
@@ -258,7 +247,7 @@ func (a *api) listUsers(c *fiber.Ctx) error {
 	items := make([]userView, len(ms))
 	for i, m := range ms {
 		at := m.AddedAt
-		items[i] = userView{UserID: m.UserID, Email: m.Email, Name: m.Name, Roles: m.Roles, AddedAt: &at}
+		items[i] = userView{UserID: m.UserID, Email: m.Email, Name: m.Name, Roles: m.Roles, Status: m.Status, AddedAt: &at}
 	}
 	return writeJSON(c, fiber.StatusOK, list(items, next))
 }

@@ -14,10 +14,12 @@ import (
 )
 
 type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	commands *prometheus.CounterVec
-	handler  fiber.Handler
+	requests           *prometheus.CounterVec
+	duration           *prometheus.HistogramVec
+	commands           *prometheus.CounterVec
+	securitySuppressed *prometheus.CounterVec
+	refused            *prometheus.CounterVec
+	handler            fiber.Handler
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -32,17 +34,37 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "atrium_commands_total", Help: "Commands by tenant, name and outcome (ok or the problem code).",
 		}, []string{"tenant", "command", "outcome"}),
+		securitySuppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "atrium_security_events_suppressed_total",
+			Help: "Cross-tenant attempts not written to the security logs because their login was over the rate recorded, by the tenant asked.",
+		}, []string{"tenant"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "atrium_admission_refused_total", Help: "Requests refused by admission control, by tenant and reason (the problem code).",
+		}, []string{"tenant", "reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.commands} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.commands, m.securitySuppressed, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
-	m.handler = adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// A collector that fails does not fail the page: what can be gathered
+	// is served.
+	m.handler = adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	return m, nil
 }
 
+// metricMethod is a method as a label: one of the methods the API serves,
+// else OTHER, so a client cannot mint label values.
+func metricMethod(m string) string {
+	switch m {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch, fiber.MethodDelete, fiber.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
 func (m *metrics) observe(route, method string, status int, tenant string, d time.Duration) {
+	method = metricMethod(method)
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status), tenant).Inc()
 	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/atrium-platform/atrium/commands"
+	identitycmd "github.com/atrium-platform/atrium/commands/identity"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
@@ -24,6 +26,8 @@ type Problem struct {
 	Detail string `json:"detail,omitempty"`
 	Code   string `json:"code"`
 	Field  string `json:"field,omitempty"`
+	// RetryAfter, in seconds, is sent as the Retry-After header when set.
+	RetryAfter int `json:"-"`
 }
 
 func (p *Problem) Error() string { return p.Code + ": " + p.Detail }
@@ -90,6 +94,12 @@ func problemOf(err error) (*Problem, bool) {
 		return problem(http.StatusUnauthorized, "unauthorized", "authentication required"), true
 	case errors.Is(err, streams.ErrUnknownTenant):
 		return problem(http.StatusNotFound, "tenant_not_found", "no such tenant"), true
+	case errors.As(err, new(*CrossTenant)):
+		return problem(http.StatusForbidden, "tenant_mismatch", "this token was issued for another tenant"), true
+	case errors.Is(err, identitycmd.ErrBusy):
+		p := problem(http.StatusServiceUnavailable, "busy", "too many sign-ins are being checked; retry shortly")
+		p.RetryAfter = 1
+		return p, true
 	case errors.Is(err, streams.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return problem(http.StatusServiceUnavailable, "unavailable", "a dependency did not answer in time; try again"), true
 	case errors.As(err, &fe):
@@ -114,6 +124,9 @@ func problemOf(err error) (*Problem, bool) {
 
 func writeProblem(c *fiber.Ctx, p *Problem) error {
 	c.Status(p.Status)
+	if p.RetryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(p.RetryAfter))
+	}
 	c.Set(fiber.HeaderContentType, "application/problem+json")
 	body, err := jsonMarshal(p)
 	if err != nil {

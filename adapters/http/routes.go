@@ -104,9 +104,13 @@ func request(c *fiber.Ctx) (commands.Request, error) {
 		if len(key) > 200 {
 			return r, problem(fiber.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key is at most 200 characters")
 		}
+		body, err := readBody(c)
+		if err != nil {
+			return r, err
+		}
 		t, _ := tenant.From(c.UserContext())
 		r.CommandID = key
-		r.RequestHash = requestHash(t, c.Method(), c.Route().Path, c.Params("id"), c.Body())
+		r.RequestHash = requestHash(t, c.Method(), c.Route().Path, c.Params("id"), body)
 	} else {
 		r.CommandID = uuid.NewString()
 	}

@@ -105,7 +105,7 @@ func (a *api) branding(c *fiber.Ctx) error {
 		return err
 	}
 	if c.Get(fiber.HeaderAuthorization) != "" {
-		if _, err := a.deps.Auth.Authenticate(tenant.With(c.UserContext(), t), c); err != nil {
+		if _, err := a.authenticate(tenant.With(c.UserContext(), t), c); err != nil {
 			return err
 		}
 	}
@@ -218,7 +218,7 @@ func (a *api) putSettings(c *fiber.Ctx) error {
 // platform authenticates a platform administrator for /admin routes, with
 // a token that names no tenant.
 func (a *api) platform(c *fiber.Ctx) error {
-	p, err := a.deps.Auth.Authenticate(c.UserContext(), c)
+	p, err := a.authenticate(c.UserContext(), c)
 	if err != nil {
 		return err
 	}

@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/atrium-platform/atrium/adapters/admission"
 	"github.com/atrium-platform/atrium/adapters/auth"
 	"github.com/atrium-platform/atrium/adapters/jetstream"
 	"github.com/atrium-platform/atrium/adapters/sqlite"
@@ -59,8 +61,12 @@ type Config struct {
 	// Documents keeps receipts; default the JetStream object store.
 	Documents documents.Store
 	// Passwords hashes passwords; default argon2id with RFC 9106's
-	// parameters.
+	// parameters. The stack bounds how many run at once (PasswordSlots).
 	Passwords identitycmd.Passwords
+	// PasswordSlots is how many password hashes or checks run at once;
+	// default GOMAXPROCS. Up to 8 per slot wait, served tenant by tenant;
+	// beyond, logins answer 503 busy.
+	PasswordSlots int
 	// NoProjections opens tenants without projecting them (for maintenance
 	// commands such as migrate).
 	NoProjections bool
@@ -114,7 +120,16 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	}
 	// The first check against an unknown email builds the dummy hash; build
 	// it now so that first answer is not slower than the others.
-	go cfg.Passwords.Dummy("warm up")
+	go func() { _ = cfg.Passwords.Dummy(ctx, "warm up") }()
+	if cfg.PasswordSlots == 0 {
+		cfg.PasswordSlots = runtime.GOMAXPROCS(0)
+	}
+	gate, err := admission.New(admission.Config{Slots: cfg.PasswordSlots, QueuePerKey: 8 * cfg.PasswordSlots,
+		Queue: 32 * cfg.PasswordSlots, MaxWait: 3 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("password pool: %w", err)
+	}
+	cfg.Passwords = auth.Pool{Passwords: cfg.Passwords, Gate: gate}
 	if cfg.RefreshTTL == 0 {
 		cfg.RefreshTTL = 30 * 24 * time.Hour
 	}

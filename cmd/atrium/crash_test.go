@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -110,7 +111,20 @@ type apiResponse struct {
 	Header     http.Header
 }
 
+// do sends a request as a well-behaved client does: a 429 is retried after
+// its Retry-After, a few times.
 func (a *apiClient) do(method, path, _, body string, hdr map[string]string) (apiResponse, []byte, error) {
+	for attempt := 0; ; attempt++ {
+		resp, b, err := a.send(method, path, body, hdr)
+		if err != nil || resp.StatusCode != http.StatusTooManyRequests || attempt == 20 {
+			return resp, b, err
+		}
+		wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		time.Sleep(time.Duration(max(wait, 1)) * time.Second)
+	}
+}
+
+func (a *apiClient) send(method, path, body string, hdr map[string]string) (apiResponse, []byte, error) {
 	req, err := http.NewRequest(method, a.base+path, strings.NewReader(body))
 	if err != nil {
 		return apiResponse{}, nil, err

@@ -37,7 +37,7 @@ func newHTTP(s *serveCmd, st *stack.Stack, log *slog.Logger) (*fiber.App, error)
 		Audit:            audit.NewReader(st.Store),
 		Progress:         st.Runner,
 		Tenants:          atriumhttp.HostTenants{BaseDomain: s.BaseDomain, Catalog: st.Catalog},
-		Auth:             atriumhttp.BearerAuth{Issuer: st.Issuer, Identity: st.Identity, Logger: log},
+		Auth:             atriumhttp.BearerAuth{Issuer: st.Issuer, Identity: st.Identity},
 		Identity:         st.Identity,
 		Expenses:         st.Expenses,
 		ExpenseQueries:   expenselist.NewQueries(st.Reads),

@@ -54,12 +54,15 @@ type Sessions interface {
 	Update(ctx context.Context, s Session, revision uint64) error
 }
 
-// Passwords hashes and checks passwords.
+// Passwords hashes and checks passwords. Hashing is the most expensive
+// thing a request can ask for, so an implementation may bound how much of
+// it runs at once and refuse beyond with ErrBusy; ctx carries the tenant
+// for fair scheduling and the deadline of the request.
 type Passwords interface {
-	Hash(pw string) (string, error)
-	Check(hash, pw string) (bool, error)
+	Hash(ctx context.Context, pw string) (string, error)
+	Check(ctx context.Context, hash, pw string) (bool, error)
 	// Dummy spends the time of a check, for unknown users.
-	Dummy(pw string)
+	Dummy(ctx context.Context, pw string) error
 }
 
 // Tokens issues access tokens.
@@ -75,6 +78,9 @@ var (
 	ErrInvalidRefresh     = errors.New("identity: invalid refresh token")
 	ErrRefreshReused      = errors.New("identity: refresh token reused; the login is revoked")
 	ErrWeakPassword       = errors.New("identity: password must be 10 to 256 bytes long")
+	// ErrBusy: too many password checks are running or waiting; nothing
+	// was done, try again shortly.
+	ErrBusy = errors.New("identity: too many password checks at once")
 )
 
 // Handler runs the identity commands.
@@ -96,7 +102,8 @@ func NewHandler(store streams.Store, reg *streams.Registry, creds Credentials, s
 
 // Register registers the identity events in r.
 func Register(r *streams.Registry) {
-	streams.Register(r, identity.Registered{}, identity.EmailClaimed{}, identity.MemberAdded{}, identity.CrossTenantAttempt{})
+	streams.Register(r, identity.Registered{}, identity.EmailClaimed{}, identity.MemberAdded{}, identity.MemberInvited{},
+		identity.MemberJoined{}, identity.CrossTenantAttempt{})
 }
 
 func emailStream(email string) (streams.Name, error) {
@@ -142,45 +149,64 @@ func (h *Handler) member(ctx context.Context, t tenant.ID, userID string) (ident
 	return m, m.UserID != "", nil
 }
 
-// ensureUser returns the user registered with email, registering them with
-// password when there is none. An existing user keeps their password.
-func (h *Handler) ensureUser(ctx context.Context, req commands.Request, email, name, password string) (string, error) {
+// errEmailTaken stops a registration that found the address taken.
+var errEmailTaken = errors.New("identity: email taken meanwhile")
+
+// ensureUser returns the account registered with email, registering one
+// with password when there is none (created true). An existing account is
+// never touched: its credentials are its owner's. t is the tenant whose
+// admin asks (tenant.Platform for the platform's own administrators).
+func (h *Handler) ensureUser(ctx context.Context, t tenant.ID, email, name, password string) (id string, created bool, err error) {
 	if id, err := h.userByEmail(ctx, email); err != nil || id != "" {
-		return id, err
+		return id, false, err
 	}
-	hash, err := h.passwords.Hash(password)
+	hash, err := h.passwords.Hash(ctx, password)
 	if err != nil {
-		return "", domain.Invalidf("password", "weak_password", "password must be 10 to 256 bytes long")
+		if errors.Is(err, ErrBusy) || ctx.Err() != nil {
+			return "", false, err
+		}
+		return "", false, domain.Invalidf("password", "weak_password", "password must be 10 to 256 bytes long")
 	}
-	pctx := tenant.With(ctx, tenant.Platform)
-	id, err := commands.NewAggregateID(pctx, req)
-	if err != nil {
-		return "", err
-	}
-	// The credential first: a crash before the events leaves a hash no user
-	// points to, never a user without a password.
+	// A random id: nothing a client sends names an account.
+	id = uuid.NewString()
+	// The credential first: a crash before the events leaves a hash no
+	// account points to, never an account without a password.
 	if err := h.creds.SetPasswordHash(ctx, id, hash); err != nil {
-		return "", err
+		return "", false, err
 	}
 	us, err := streams.NewName(tenant.Platform, "user", id)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	es, err := emailStream(email)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	_, err = h.x.RunNew(pctx, req, us, func(context.Context, []domain.Event) (commands.Decision, error) {
+	origin := t
+	if origin == tenant.Platform {
+		origin = ""
+	}
+	pctx := tenant.With(ctx, tenant.Platform)
+	_, err = h.x.RunNew(pctx, commands.Request{CommandID: uuid.NewString()}, us, func(ctx context.Context, _ []domain.Event) (commands.Decision, error) {
+		if other, err := h.userByEmail(ctx, email); err != nil {
+			return commands.Decision{}, err
+		} else if other != "" {
+			return commands.Decision{}, errEmailTaken
+		}
 		return commands.Decision{
-			Events: []domain.Event{identity.Registered{UserID: id, Email: email, Name: name, At: h.now().UTC()}},
+			Events: []domain.Event{identity.Registered{UserID: id, Email: email, Name: name, Tenant: origin, At: h.now().UTC()}},
 			Extras: []commands.Extra{{Stream: es, Expected: streams.NoStream, Events: []domain.Event{identity.EmailClaimed{Email: email, UserID: id}}}},
 		}, nil
 	})
-	if errors.Is(err, commands.ErrContention) {
-		// Someone registered this address meanwhile: use theirs.
-		return h.userByEmail(ctx, email)
+	if errors.Is(err, errEmailTaken) || errors.Is(err, commands.ErrContention) {
+		// Someone registered this address meanwhile: theirs it is.
+		id, err := h.userByEmail(ctx, email)
+		return id, false, err
 	}
-	return id, err
+	if err != nil {
+		return "", false, err
+	}
+	return id, true, nil
 }
 
 // AddMember adds a person to the ctx tenant with roles.
@@ -192,8 +218,12 @@ type AddMember struct {
 	Roles    []string
 }
 
-// AddMember adds a member (role admin): a new person gets an account with
-// the password; a person who already has one keeps theirs.
+// AddMember invites a person to the ctx tenant (role admin). A person with
+// no account gets one with the password given; a person who has one keeps
+// it, untouched, and the password given is ignored. Either way the
+// membership is pending until the person signs in to the tenant once, and
+// the answer, the members list and the time taken are the same: a tenant
+// admin cannot learn whether an address had an account elsewhere.
 func (h *Handler) AddMember(ctx context.Context, c AddMember) (commands.Result, error) {
 	t, err := tenant.From(ctx)
 	if err != nil {
@@ -206,12 +236,14 @@ func (h *Handler) AddMember(ctx context.Context, c AddMember) (commands.Result, 
 	if !p.Has(user.Admin) {
 		return commands.Result{}, domain.Forbiddenf("only the tenant's admins add members")
 	}
-	return h.addMember(ctx, t, string(p.ID), c)
+	return h.addMember(ctx, t, string(p.ID), c, true)
 }
 
 // EnsureFirstAdmin makes the person an admin of the ctx tenant, for
-// provisioning: it validates first, and succeeds again when they already
-// are one, so a provisioning retried after a failure does not trip on it.
+// provisioning by a platform administrator: it validates first, and
+// succeeds again when they already are one, so a provisioning retried
+// after a failure does not trip on it. A person who has an account keeps
+// its credentials.
 func (h *Handler) EnsureFirstAdmin(ctx context.Context, email, name, password string) error {
 	t, err := tenant.From(ctx)
 	if err != nil {
@@ -221,7 +253,7 @@ func (h *Handler) EnsureFirstAdmin(ctx context.Context, email, name, password st
 	if p, err := user.From(ctx); err == nil {
 		by = string(p.ID)
 	}
-	_, err = h.addMember(ctx, t, by, AddMember{Email: email, Name: name, Password: password, Roles: []string{string(user.Admin)}})
+	_, err = h.addMember(ctx, t, by, AddMember{Email: email, Name: name, Password: password, Roles: []string{string(user.Admin)}}, false)
 	if errors.Is(err, &domain.Error{Code: "member_exists"}) {
 		return nil
 	}
@@ -231,24 +263,31 @@ func (h *Handler) EnsureFirstAdmin(ctx context.Context, email, name, password st
 // ValidateFirstAdmin checks what EnsureFirstAdmin would refuse, without
 // writing.
 func (h *Handler) ValidateFirstAdmin(email, name, password string) error {
-	if _, err := identity.NormalizeEmail(email); err != nil {
-		return err
-	}
-	if _, err := identity.ValidateName(name); err != nil {
-		return err
-	}
-	if len(password) < 10 || len(password) > 256 {
-		return domain.Invalidf("password", "weak_password", "password must be 10 to 256 bytes long")
-	}
-	return nil
+	_, _, err := validateMember(email, name, password)
+	return err
 }
 
-func (h *Handler) addMember(ctx context.Context, t tenant.ID, by string, c AddMember) (commands.Result, error) {
-	email, err := identity.NormalizeEmail(c.Email)
+func validateMember(email, name, password string) (string, string, error) {
+	e, err := identity.NormalizeEmail(email)
 	if err != nil {
-		return commands.Result{}, err
+		return "", "", err
 	}
-	name, err := identity.ValidateName(c.Name)
+	n, err := identity.ValidateName(name)
+	if err != nil {
+		return "", "", err
+	}
+	if len(password) < 10 || len(password) > 256 {
+		return "", "", domain.Invalidf("password", "weak_password", "password must be 10 to 256 bytes long")
+	}
+	return e, n, nil
+}
+
+// addMember adds a membership of t: an invitation (pending until the
+// person signs in) when invite, else an active membership.
+func (h *Handler) addMember(ctx context.Context, t tenant.ID, by string, c AddMember, invite bool) (commands.Result, error) {
+	// Everything a refusal depends on is checked before anything is
+	// written: the fields, then the idempotency key.
+	email, name, err := validateMember(c.Email, c.Name, c.Password)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -258,20 +297,37 @@ func (h *Handler) addMember(ctx context.Context, t tenant.ID, by string, c AddMe
 	} else if roles, err = identity.ValidateRoles(c.Roles); err != nil {
 		return commands.Result{}, err
 	}
-	uid, err := h.ensureUser(ctx, c.Request, email, name, c.Password)
+	tctx := tenant.With(ctx, t)
+	if res, ok, err := h.x.Answered(tctx, c.Request); ok || err != nil {
+		return res, err
+	}
+	uid, created, err := h.ensureUser(ctx, t, email, name, c.Password)
 	if err != nil {
 		return commands.Result{}, err
+	}
+	if !created && invite {
+		// Spend what hashing the password would have, so the time taken
+		// does not tell an existing account from a new one.
+		if err := h.passwords.Dummy(ctx, c.Password); err != nil {
+			return commands.Result{}, err
+		}
 	}
 	ms, err := streams.NewName(t, "member", uid)
 	if err != nil {
 		return commands.Result{}, err
 	}
-	return h.x.Run(tenant.With(ctx, t), c.Request, ms, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+	return h.x.Run(tctx, c.Request, ms, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
 		if len(history) > 0 {
 			return commands.Decision{}, domain.WrongStatef("member_exists", "%s is already a member", email)
 		}
+		at := h.now().UTC()
+		if invite {
+			return commands.Decision{Events: []domain.Event{identity.MemberInvited{
+				Tenant: t, UserID: uid, Email: email, Name: name, Roles: roles, By: by, At: at,
+			}}}, nil
+		}
 		return commands.Decision{Events: []domain.Event{identity.MemberAdded{
-			Tenant: t, UserID: uid, Email: email, Name: name, Roles: roles, By: by, At: h.now().UTC(),
+			Tenant: t, UserID: uid, Email: email, Name: name, Roles: roles, By: by, At: at,
 		}}}, nil
 	})
 }
@@ -292,7 +348,7 @@ func (h *Handler) EnsurePlatformAdmin(ctx context.Context, email, password strin
 		}
 	}
 	ctx = user.With(ctx, user.Principal{ID: "bootstrap", Roles: []user.Role{user.PlatformAdmin}})
-	_, err = h.addMember(ctx, tenant.Platform, "bootstrap", AddMember{Email: e, Name: "Platform administrator", Password: password})
+	_, err = h.addMember(ctx, tenant.Platform, "bootstrap", AddMember{Email: e, Name: "Platform administrator", Password: password}, false)
 	return err
 }
 
@@ -312,7 +368,9 @@ func (h *Handler) Login(ctx context.Context, email, password string) (TokenPair,
 		t = tenant.Platform
 	}
 	refuse := func() (TokenPair, error) {
-		h.passwords.Dummy(password)
+		if err := h.passwords.Dummy(ctx, password); err != nil {
+			return TokenPair{}, err
+		}
 		return TokenPair{}, ErrInvalidCredentials
 	}
 	e, err := identity.NormalizeEmail(email)
@@ -340,8 +398,16 @@ func (h *Handler) Login(ctx context.Context, email, password string) (TokenPair,
 	if err != nil {
 		return TokenPair{}, err
 	}
-	if ok, err := h.passwords.Check(hash, password); err != nil || !ok {
+	if ok, err := h.passwords.Check(ctx, hash, password); errors.Is(err, ErrBusy) || ctx.Err() != nil {
+		return TokenPair{}, errors.Join(err, ctx.Err())
+	} else if err != nil || !ok {
 		return TokenPair{}, ErrInvalidCredentials
+	}
+	if m.Pending {
+		// Signing in with one's own credentials accepts the invitation.
+		if err := h.join(ctx, t, uid); err != nil {
+			return TokenPair{}, err
+		}
 	}
 	secret, secretHash, err := newSecret()
 	if err != nil {
@@ -352,6 +418,26 @@ func (h *Handler) Login(ctx context.Context, email, password string) (TokenPair,
 		return TokenPair{}, err
 	}
 	return h.pair(s, secret)
+}
+
+// join accepts a pending invitation of uid to t.
+func (h *Handler) join(ctx context.Context, t tenant.ID, uid string) error {
+	ms, err := streams.NewName(t, "member", uid)
+	if err != nil {
+		return err
+	}
+	jctx := user.With(tenant.With(ctx, t), user.Principal{ID: user.ID(uid)})
+	_, err = h.x.Run(jctx, commands.Request{CommandID: uuid.NewString()}, ms, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+		var m identity.Member
+		for _, e := range history {
+			m = identity.EvolveMember(m, e)
+		}
+		if !m.Pending {
+			return commands.Decision{}, nil
+		}
+		return commands.Decision{Events: []domain.Event{identity.MemberJoined{Tenant: t, UserID: uid, At: h.now().UTC()}}}, nil
+	})
+	return err
 }
 
 func (h *Handler) pair(s Session, secret string) (TokenPair, error) {

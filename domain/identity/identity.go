@@ -17,10 +17,13 @@ import (
 // Events.
 type (
 	// Registered: a person got a platform account ("platform.user-<id>").
+	// Tenant is the tenant whose admin created it (empty for the platform's
+	// own administrators).
 	Registered struct {
 		UserID string    `json:"user_id"`
 		Email  string    `json:"email"`
 		Name   string    `json:"name"`
+		Tenant tenant.ID `json:"tenant,omitempty"`
 		At     time.Time `json:"at"`
 	}
 	// EmailClaimed reserves an address for one user ("platform.email-<hash>").
@@ -38,13 +41,36 @@ type (
 		By     string      `json:"by"`
 		At     time.Time   `json:"at"`
 	}
+	// MemberInvited: a tenant's admin asked a person to join with roles
+	// ("<tenant>.member-<user id>"). The membership is pending until the
+	// person signs in to the tenant with their own credentials (MemberJoined):
+	// an admin never sets or learns the credentials of an account that
+	// existed before.
+	MemberInvited struct {
+		Tenant tenant.ID   `json:"tenant"`
+		UserID string      `json:"user_id"`
+		Email  string      `json:"email"`
+		Name   string      `json:"name"`
+		Roles  []user.Role `json:"roles"`
+		By     string      `json:"by"`
+		At     time.Time   `json:"at"`
+	}
+	// MemberJoined: an invited person signed in to the tenant, accepting
+	// the invitation.
+	MemberJoined struct {
+		Tenant tenant.ID `json:"tenant"`
+		UserID string    `json:"user_id"`
+		At     time.Time `json:"at"`
+	}
 	// CrossTenantAttempt: a token of one tenant was presented on another.
-	// It is recorded in both tenants' logs ("<tenant>.security-log").
+	// It is recorded in both tenants' logs ("<tenant>.security-log"): the
+	// route's pattern, and the path cut to a bounded length.
 	CrossTenantAttempt struct {
 		UserID        string    `json:"user_id"`
 		TokenTenant   tenant.ID `json:"token_tenant"`
 		RequestTenant tenant.ID `json:"request_tenant"`
 		Method        string    `json:"method"`
+		Route         string    `json:"route,omitempty"`
 		Path          string    `json:"path"`
 		At            time.Time `json:"at"`
 	}
@@ -53,6 +79,8 @@ type (
 func (Registered) EventName() string         { return "user.registered.v1" }
 func (EmailClaimed) EventName() string       { return "user.email_claimed.v1" }
 func (MemberAdded) EventName() string        { return "member.added.v1" }
+func (MemberInvited) EventName() string      { return "member.invited.v1" }
+func (MemberJoined) EventName() string       { return "member.joined.v1" }
 func (CrossTenantAttempt) EventName() string { return "security.cross_tenant_attempt.v1" }
 
 // NormalizeEmail lower-cases and trims an address and checks it.
@@ -89,18 +117,40 @@ func ValidateRoles(roles []string) ([]user.Role, error) {
 }
 
 // Member is a user's membership in a tenant, folded from its stream.
+// Pending is true for an invitation not accepted yet: such a member holds
+// its roles but cannot act until it signs in once.
 type Member struct {
-	UserID string
-	Email  string
-	Name   string
-	Roles  []user.Role
-	Since  time.Time
+	UserID  string
+	Email   string
+	Name    string
+	Roles   []user.Role
+	Since   time.Time
+	Pending bool
 }
+
+// Status names a membership's state as reads show it.
+func (m Member) Status() string {
+	if m.Pending {
+		return StatusInvited
+	}
+	return StatusActive
+}
+
+// Membership states.
+const (
+	StatusActive  = "active"
+	StatusInvited = "invited"
+)
 
 // EvolveMember applies a membership event.
 func EvolveMember(m Member, e domain.Event) Member {
-	if a, ok := e.(MemberAdded); ok {
-		m = Member{UserID: a.UserID, Email: a.Email, Name: a.Name, Roles: a.Roles, Since: a.At}
+	switch e := e.(type) {
+	case MemberAdded:
+		m = Member{UserID: e.UserID, Email: e.Email, Name: e.Name, Roles: e.Roles, Since: e.At}
+	case MemberInvited:
+		m = Member{UserID: e.UserID, Email: e.Email, Name: e.Name, Roles: e.Roles, Since: e.At, Pending: true}
+	case MemberJoined:
+		m.Pending = false
 	}
 	return m
 }

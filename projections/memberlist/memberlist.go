@@ -32,26 +32,40 @@ func (projector) Migrations(d projections.Dialect) (fs.FS, error) {
 }
 
 func (projector) Apply(ctx context.Context, tx projections.Tx, _ projections.Dialect, rec streams.Record, ev domain.Event) error {
-	a, ok := ev.(identity.MemberAdded)
-	if !ok || rec.Stream.Aggregate() != "member" {
+	if rec.Stream.Aggregate() != "member" {
 		return nil
 	}
-	roles, err := json.Marshal(a.Roles)
+	switch e := ev.(type) {
+	case identity.MemberAdded:
+		return insert(ctx, tx, rec, identity.Member{UserID: e.UserID, Email: e.Email, Name: e.Name, Roles: e.Roles, Since: e.At})
+	case identity.MemberInvited:
+		return insert(ctx, tx, rec, identity.Member{UserID: e.UserID, Email: e.Email, Name: e.Name, Roles: e.Roles, Since: e.At, Pending: true})
+	case identity.MemberJoined:
+		_, err := tx.ExecContext(ctx, `UPDATE members SET status = ? WHERE user_id = ?`, identity.StatusActive, e.UserID)
+		return err
+	}
+	return nil
+}
+
+func insert(ctx context.Context, tx projections.Tx, rec streams.Record, m identity.Member) error {
+	roles, err := json.Marshal(m.Roles)
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO members (user_id, email, name, roles, added_at, position) VALUES (?, ?, ?, ?, ?, ?)`,
-		a.UserID, a.Email, a.Name, string(roles), a.At.UTC().Format(time.RFC3339Nano), int64(rec.Position))
+	_, err = tx.ExecContext(ctx, `INSERT INTO members (user_id, email, name, roles, added_at, position, status) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		m.UserID, m.Email, m.Name, string(roles), m.Since.UTC().Format(time.RFC3339Nano), int64(rec.Position), m.Status())
 	return err
 }
 
-// Member is one row.
+// Member is one row. Status is active, or invited until the member signs
+// in to the tenant once.
 type Member struct {
 	UserID  string
 	Email   string
 	Name    string
 	Roles   []user.Role
 	AddedAt time.Time
+	Status  string
 }
 
 // ErrBadCursor is returned for a cursor this list did not give.
@@ -83,7 +97,7 @@ func (q *Queries) List(ctx context.Context, limit int, cursor string) ([]Member,
 		return nil, "", err
 	}
 	defer db.Release()
-	query := projections.Limited(db.Dialect, `SELECT user_id, email, name, roles, added_at, position FROM members WHERE position > ?`, "position", limit+1)
+	query := projections.Limited(db.Dialect, `SELECT user_id, email, name, roles, added_at, position, status FROM members WHERE position > ?`, "position", limit+1)
 	rows, err := db.QueryContext(ctx, query, after)
 	if err != nil {
 		return nil, "", fmt.Errorf("list members: %w", err)
@@ -95,7 +109,7 @@ func (q *Queries) List(ctx context.Context, limit int, cursor string) ([]Member,
 		var m Member
 		var roles, added string
 		var pos int64
-		if err := rows.Scan(&m.UserID, &m.Email, &m.Name, &roles, &added, &pos); err != nil {
+		if err := rows.Scan(&m.UserID, &m.Email, &m.Name, &roles, &added, &pos, &m.Status); err != nil {
 			return nil, "", err
 		}
 		if err := json.Unmarshal([]byte(roles), &m.Roles); err != nil {

@@ -1,0 +1,500 @@
+package http_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	nethttp "net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/atrium-platform/atrium/adapters/auth"
+	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
+	"github.com/atrium-platform/atrium/adapters/stack"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// These tests attack the API from outside as a hostile tenant admin, an
+// anonymous client and a noisy customer would.
+
+const firstAdminPassword = "first admin password"
+
+// login signs email in on tn (empty: the platform) and returns the answer.
+func login(t *testing.T, app *fiber.App, tn, email, password string, hdr ...string) reply {
+	t.Helper()
+	return caller{t: t, app: app, tenant: tn}.do("POST", "/api/v1/auth/login",
+		fmt.Sprintf(`{"email":%q,"password":%q}`, email, password), hdr...)
+}
+
+// signIn logs in and returns a caller holding the access token.
+func signIn(t *testing.T, app *fiber.App, tn, email, password string) caller {
+	t.Helper()
+	r := login(t, app, tn, email, password)
+	if r.status != 200 {
+		t.Fatalf("login %s on %s: %d %s", email, tn, r.status, r.body)
+	}
+	return caller{t: t, app: app, tenant: tn, token: r.json(t)["access_token"].(string)}
+}
+
+func addUser(c caller, email, password, key string) reply {
+	c.t.Helper()
+	body := fmt.Sprintf(`{"email":%q,"name":"Someone","password":%q,"roles":["employee"]}`, email, password)
+	if key == "" {
+		return c.do("POST", "/api/v1/users", body)
+	}
+	return c.do("POST", "/api/v1/users", body, "Idempotency-Key", key)
+}
+
+// Tenant A's admin adds a member with key K; tenant B's admin uses K for
+// another person. Before, B got 422 and A's member's password became B's.
+func TestIdempotencyKeyOfAnotherTenantTakesNoAccount(t *testing.T) {
+	app := newApp(t)
+	acme := signIn(t, app, "acme", "admin@acme.example", firstAdminPassword)
+	globex := signIn(t, app, "globex", "admin@globex.example", firstAdminPassword)
+
+	if r := addUser(acme, "ada@people.example", "ada's own password", "K-shared"); r.status != 201 {
+		t.Fatalf("acme adds ada: %d %s", r.status, r.body)
+	}
+	if r := addUser(globex, "bob@people.example", "bob's own password", "K-shared"); r.status != 201 {
+		t.Fatalf("globex, same key, another person: %d %s", r.status, r.body)
+	}
+	if r := login(t, app, "acme", "ada@people.example", "ada's own password"); r.status != 200 {
+		t.Fatalf("ada lost her own password: %d %s", r.status, r.body)
+	}
+	if r := login(t, app, "acme", "ada@people.example", "bob's own password"); r.status != 401 {
+		t.Fatalf("ada's account took globex's password: %d %s", r.status, r.body)
+	}
+	if r := login(t, app, "globex", "bob@people.example", "bob's own password"); r.status != 200 {
+		t.Fatalf("bob: %d %s", r.status, r.body)
+	}
+
+	// The same caller reusing its key for another request: 422, and nothing
+	// written (no account for the new address).
+	if code := problemCode(t, addUser(acme, "eve@people.example", "eve's own password", "K-shared"), 422); code != "idempotency_key_reused" {
+		t.Fatalf("reused key: %s", code)
+	}
+	if r := addUser(globex, "eve@people.example", "a globex password", ""); r.status != 201 {
+		t.Fatalf("globex adds eve: %d %s", r.status, r.body)
+	}
+	if r := login(t, app, "globex", "eve@people.example", "eve's own password"); r.status != 401 {
+		t.Fatalf("the refused request created eve's account with its password: %d %s", r.status, r.body)
+	}
+	if r := login(t, app, "globex", "eve@people.example", "a globex password"); r.status != 200 {
+		t.Fatalf("eve: %d %s", r.status, r.body)
+	}
+}
+
+// Two callers of one tenant giving the same key run two commands.
+func TestIdempotencyKeyOfAnotherCaller(t *testing.T) {
+	app := newApp(t)
+	a := as(t, app, "acme", "u-fin-1", "finance")
+	b := as(t, app, "acme", "u-fin-2", "finance")
+	body := fmt.Sprintf(invoiceBody, 1000)
+	ra := a.do("POST", "/api/v1/invoices", body, "Idempotency-Key", "order-7")
+	rb := b.do("POST", "/api/v1/invoices", body, "Idempotency-Key", "order-7")
+	if ra.status != 201 || rb.status != 201 {
+		t.Fatalf("answers %d %s / %d %s", ra.status, ra.body, rb.status, rb.body)
+	}
+	if ra.json(t)["id"] == rb.json(t)["id"] {
+		t.Fatal("two callers' commands with one key landed on one invoice")
+	}
+	if again := a.do("POST", "/api/v1/invoices", body, "Idempotency-Key", "order-7"); again.json(t)["id"] != ra.json(t)["id"] {
+		t.Fatal("a retry by the first caller was not answered with its first answer")
+	}
+}
+
+// An admin adding an address that has an account elsewhere (another
+// tenant's admin, the platform administrator) gets the answer a new address
+// gets, sets nothing of that account, and the person joins only by signing
+// in with their own password.
+func TestAddingAnExistingAccountIsAnInvitation(t *testing.T) {
+	app, st := newStackApp(t)
+	ctx := context.Background()
+	if err := st.Identity.EnsurePlatformAdmin(ctx, "root@platform.example", "the platform's password"); err != nil {
+		t.Fatal(err)
+	}
+	acme := signIn(t, app, "acme", "admin@acme.example", firstAdminPassword)
+
+	fresh := addUser(acme, "new@people.example", "chosen by acme", "")
+	shapeOf := func(r reply) string {
+		t.Helper()
+		if r.status != 201 {
+			t.Fatalf("add: %d %s", r.status, r.body)
+		}
+		m := r.json(t)
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		return fmt.Sprint(len(keys), m["status"], m["roles"])
+	}
+	want := shapeOf(fresh)
+	for _, existing := range []string{"admin@globex.example", "root@platform.example"} {
+		r := addUser(acme, existing, "chosen by acme", "")
+		if got := shapeOf(r); got != want {
+			t.Fatalf("adding %s answered %s, a new address %s", existing, got, want)
+		}
+		if l := login(t, app, "acme", existing, "chosen by acme"); l.status != 401 {
+			t.Fatalf("acme's admin set the password of %s: %d %s", existing, l.status, l.body)
+		}
+	}
+	if r := login(t, app, "globex", "admin@globex.example", firstAdminPassword); r.status != 200 {
+		t.Fatalf("globex's admin lost their password: %d %s", r.status, r.body)
+	}
+	if r := login(t, app, "", "root@platform.example", "the platform's password"); r.status != 200 {
+		t.Fatalf("the platform administrator lost their password: %d %s", r.status, r.body)
+	}
+
+	list := acme.do("GET", "/api/v1/users", "")
+	var members struct {
+		Items []struct {
+			Email  string `json:"email"`
+			Status string `json:"status"`
+		} `json:"items"`
+	}
+	waitFor(t, func() bool {
+		list = acme.do("GET", "/api/v1/users", "")
+		members.Items = nil
+		_ = json.Unmarshal(list.body, &members)
+		return len(members.Items) == 4
+	})
+	for _, m := range members.Items {
+		if m.Email != "admin@acme.example" && m.Status != "invited" {
+			t.Fatalf("%s is %s before signing in", m.Email, m.Status)
+		}
+	}
+	// globex's admin accepts with their own password: a member of acme.
+	joined := signIn(t, app, "acme", "admin@globex.example", firstAdminPassword)
+	if r := joined.do("GET", "/api/v1/me", ""); r.status != 200 || r.json(t)["tenant"] != "acme" {
+		t.Fatalf("me: %d %s", r.status, r.body)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// serve runs app on a loopback port, as the process does, for tests that
+// need a real connection (keep-alive, streamed bodies).
+func serve(t *testing.T, app *fiber.App) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = app.Listener(ln) }()
+	t.Cleanup(func() { _ = app.Shutdown() })
+	return ln.Addr().String()
+}
+
+// Labels taken from one request must not change with the next request on
+// the connection: before, /metrics showed method="POS" and tenant="acmeex"
+// and then answered 500.
+func TestMetricLabelsOutliveTheirRequest(t *testing.T) {
+	app := newApp(t)
+	addr := serve(t, app)
+	tokens := map[string]string{
+		"acme":   mint(t, app, "acme", "u-fin", []user.Role{user.Finance, user.Admin}),
+		"globex": mint(t, app, "globex", "u-fin", []user.Role{user.Finance, user.Admin}),
+	}
+	client := &nethttp.Client{Transport: &nethttp.Transport{MaxConnsPerHost: 2, MaxIdleConnsPerHost: 2}}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 60 {
+				tn := []string{"acme", "globex"}[(w+i)%2]
+				method, path, body := "GET", "/api/v1/invoices?limit=7", ""
+				switch i % 3 {
+				case 1:
+					method, path, body = "POST", "/api/v1/invoices", fmt.Sprintf(invoiceBody, 100+i)
+				case 2:
+					method, path = "PUT", "/api/v1/settings"
+					body = `{"time_zone":"Europe/Paris"}`
+				}
+				req, _ := nethttp.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+				req.Header.Set("X-Tenant", tn)
+				req.Header.Set("Authorization", "Bearer "+tokens[tn])
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	resp, err := client.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics answered %d: %s", resp.StatusCode, b)
+	}
+	label := regexp.MustCompile(`(method|tenant)="([^"]*)"`)
+	for _, m := range label.FindAllStringSubmatch(string(b), -1) {
+		ok := map[string]bool{"GET": true, "POST": true, "PUT": true, "HEAD": true, "acme": true, "globex": true, "": true}[m[2]]
+		if !ok {
+			t.Errorf("label %s=%q was never sent", m[1], m[2])
+		}
+	}
+}
+
+// rawRequest writes head and then up to sent bytes of a body of declared
+// length, and returns the status line the server answers.
+func rawRequest(t *testing.T, addr, head string, declared, sent int) string {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A deadline only so a server that waits for the whole body fails the
+	// test instead of hanging it.
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := fmt.Fprintf(conn, "%sContent-Length: %d\r\n\r\n", head, declared); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write([]byte(strings.Repeat("x", sent))); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no answer before the body was sent whole: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// A body over the route's limit is refused before it is read, and before
+// any authentication work: before, a 49 MiB login was read whole first
+// (the server takes a first few KiB of any body before its routes run).
+func TestBodyLimitsApplyWhileReading(t *testing.T) {
+	app := newApp(t)
+	addr := serve(t, app)
+	for _, tc := range []struct{ name, head string }{
+		{"login", "POST /api/v1/auth/login HTTP/1.1\r\nHost: acme.atrium.test\r\nContent-Type: application/json\r\n"},
+		{"command", "POST /api/v1/invoices HTTP/1.1\r\nHost: acme.atrium.test\r\nContent-Type: application/json\r\nAuthorization: Bearer x\r\n"},
+		{"receipt", "PUT /api/v1/expenses/0b9f1c1e-8a51-4a39-9f69-6a3c1c4ae0f5/receipt HTTP/1.1\r\nHost: acme.atrium.test\r\nContent-Type: application/pdf\r\n"},
+	} {
+		declared := 49 << 20
+		if tc.name == "receipt" {
+			declared = 60 << 20
+		}
+		if got := rawRequest(t, addr, tc.head, declared, 16<<10); !strings.HasPrefix(got, "HTTP/1.1 413") {
+			t.Errorf("%s with a body of %d bytes: %s", tc.name, declared, got)
+		}
+	}
+	// A login body over 16 KiB is refused; a command body of 100 KiB is not.
+	if got := rawRequest(t, addr, "POST /api/v1/auth/login HTTP/1.1\r\nHost: acme.atrium.test\r\nContent-Type: application/json\r\n", 20<<10, 20<<10); !strings.HasPrefix(got, "HTTP/1.1 413") {
+		t.Errorf("a 20 KiB login: %s", got)
+	}
+
+	// A chunked body (no length) stops being read at the limit.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprint(conn, "POST /api/v1/auth/login HTTP/1.1\r\nHost: acme.atrium.test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+	answered := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(conn).ReadString('\n')
+		answered <- line
+	}()
+	chunk := strings.Repeat("y", 4096)
+	for sent := 0; sent < 1<<20; sent += len(chunk) {
+		if _, err := fmt.Fprintf(conn, "%x\r\n%s\r\n", len(chunk), chunk); err != nil {
+			break // the server closed the connection after its answer
+		}
+		select {
+		case line := <-answered:
+			if !strings.Contains(line, " 413") {
+				t.Fatalf("chunked login: %s", line)
+			}
+			return
+		default:
+		}
+	}
+	if line := <-answered; !strings.Contains(line, " 413") {
+		t.Fatalf("chunked login: %q", line)
+	}
+}
+
+// A compressed body would be expanded before its limit applies: refused.
+func TestCompressedBodyRefused(t *testing.T) {
+	app := newApp(t)
+	fin := as(t, app, "acme", "u-fin", "finance")
+	r := fin.do("POST", "/api/v1/invoices", "\x1f\x8b\x08\x00\x00\x00\x00\x00", "Content-Encoding", "gzip")
+	if code := problemCode(t, r, 415); code != "unsupported_content_encoding" {
+		t.Fatalf("gzip body: %s", code)
+	}
+}
+
+// An attacker's failed logins on an account lock out the attacker, not the
+// account's owner signing in from elsewhere; successful logins are not
+// counted against anyone.
+func TestLoginFailuresDoNotLockTheOwnerOut(t *testing.T) {
+	app, _ := newStackAppWith(t, atriumhttp.Config{Now: clock, ReadAfterMax: 2 * time.Second, TrustedProxies: []string{"0.0.0.0"}})
+	attacker := []string{"X-Forwarded-For", "203.0.113.9"}
+	owner := []string{"X-Forwarded-For", "198.51.100.4"}
+	limited := false
+	for range 12 {
+		r := login(t, app, "acme", "admin@acme.example", "a wrong guess", attacker...)
+		if r.status == 429 {
+			limited = true
+			if r.header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+			break
+		}
+		if r.status != 401 {
+			t.Fatalf("a wrong guess: %d %s", r.status, r.body)
+		}
+	}
+	if !limited {
+		t.Fatal("12 wrong guesses from one address were all checked")
+	}
+	for i := range 10 {
+		if r := login(t, app, "acme", "admin@acme.example", firstAdminPassword, owner...); r.status != 200 {
+			t.Fatalf("the owner's login %d: %d %s", i, r.status, r.body)
+		}
+	}
+}
+
+// countingPasswords is the real hasher, counting how many checks run at
+// once.
+type countingPasswords struct {
+	auth.Argon2
+	now, most atomic.Int64
+}
+
+func (c *countingPasswords) enter() func() {
+	n := c.now.Add(1)
+	for m := c.most.Load(); n > m && !c.most.CompareAndSwap(m, n); m = c.most.Load() {
+	}
+	return func() { c.now.Add(-1) }
+}
+
+func (c *countingPasswords) Check(ctx context.Context, hash, pw string) (bool, error) {
+	defer c.enter()()
+	return c.Argon2.Check(ctx, hash, pw)
+}
+
+func (c *countingPasswords) Dummy(ctx context.Context, pw string) error {
+	defer c.enter()()
+	return c.Argon2.Dummy(ctx, pw)
+}
+
+// 64 anonymous logins with unknown emails at once: before, every one ran
+// its argon2id check at once (64 MiB each). Now at most the pool's slots
+// run, the rest wait their turn or are told to come back.
+func TestPasswordWorkIsBounded(t *testing.T) {
+	pw := &countingPasswords{Argon2: auth.Argon2{MemoryKiB: 8 << 10, Passes: 1}}
+	app, _ := newStackAppWith(t, atriumhttp.Config{Now: clock, ReadAfterMax: 2 * time.Second, TrustedProxies: []string{"0.0.0.0"}},
+		func(c *stack.Config) { c.Passwords = pw; c.PasswordSlots = 2 })
+	var wg sync.WaitGroup
+	var busy, refused atomic.Int64
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := login(t, app, []string{"acme", "globex"}[i%2], fmt.Sprintf("nobody%d@nowhere.example", i), "some password",
+				"X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i))
+			switch r.status {
+			case 401:
+				refused.Add(1)
+			case 503:
+				if r.header.Get("Retry-After") == "" {
+					t.Error("503 without Retry-After")
+				}
+				busy.Add(1)
+			default:
+				t.Errorf("login: %d %s", r.status, r.body)
+			}
+		}()
+	}
+	wg.Wait()
+	if most := pw.most.Load(); most > 2 {
+		t.Fatalf("%d password checks ran at once, the pool has 2 slots", most)
+	}
+	if refused.Load() == 0 {
+		t.Fatal("no login was checked")
+	}
+	t.Logf("%d checked, %d told to retry", refused.Load(), busy.Load())
+}
+
+// The security log records a bounded amount of each attempt: before, 12 KB
+// paths were written whole.
+func TestSecurityLogEntriesAreBounded(t *testing.T) {
+	app, st := newStackApp(t)
+	tok := mint(t, app, "acme", "u-a", []user.Role{user.Admin})
+	long := "/api/v1/invoices/" + strings.Repeat("a", 12<<10)
+	if code := problemCode(t, caller{t: t, app: app, tenant: "globex", token: tok}.do("GET", long, ""), 403); code != "tenant_mismatch" && code != "not_found" {
+		t.Fatalf("code %s", code)
+	}
+	n, _ := streams.NewName("globex", "security", "log")
+	recs, err := st.Store.ReadStream(tenant.With(context.Background(), "globex"), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if len(r.Data) > 1024 {
+			t.Fatalf("a security event of %d bytes", len(r.Data))
+		}
+	}
+}
+
+// A tenant over its request rate is answered 429 with Retry-After; another
+// tenant at the same moment is served.
+func TestTenantOverItsRateLeavesOthersServed(t *testing.T) {
+	app, _ := newStackAppWith(t, atriumhttp.Config{Now: clock, ReadAfterMax: 2 * time.Second,
+		Admission: atriumhttp.Admission{Limits: func(t tenant.ID) atriumhttp.TenantLimits {
+			if t == "acme" {
+				return atriumhttp.TenantLimits{RequestsPerSecond: 5, Burst: 10, Concurrent: 2}
+			}
+			return atriumhttp.TenantLimits{}
+		}}})
+	acme := as(t, app, "acme", "u", "finance")
+	globex := as(t, app, "globex", "u", "finance")
+	var limited int
+	for range 40 {
+		r := acme.do("GET", "/api/v1/invoices", "")
+		if r.status == 429 {
+			limited++
+			if code := problemCode(t, r, 429); code != "rate_limited" || r.header.Get("Retry-After") == "" {
+				t.Fatalf("429 %s without Retry-After %q", code, r.header.Get("Retry-After"))
+			}
+		}
+		if g := globex.do("GET", "/api/v1/invoices", ""); g.status != 200 {
+			t.Fatalf("globex while acme is over its rate: %d %s", g.status, g.body)
+		}
+	}
+	if limited < 20 {
+		t.Fatalf("only %d of 40 requests over a rate of 5/s were refused", limited)
+	}
+}
