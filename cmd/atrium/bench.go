@@ -47,6 +47,7 @@ type benchCmd struct {
 	Sync     string        `default:"default" help:"Embedded JetStream fsync policy: default, always, or a duration."`
 	Tenants  int           `default:"1000" help:"Tenants provisioned for the tenancy measures (0 skips them)."`
 	Parallel int           `default:"8" help:"Tenants migrated at once in the tenancy measures."`
+	Noisy    time.Duration `default:"10s" help:"How long each noisy-neighbour phase runs (0 skips it)."`
 }
 
 func (b *benchCmd) Run() error {
@@ -111,6 +112,18 @@ func (b *benchCmd) Run() error {
 	}
 	fmt.Printf("%-44s %12.0f/s %12.0f/s %8.2f\n", "projection (same rows batched vs projector)", raw, proj, proj/raw)
 	fmt.Printf("%-44s %14s %14s\n", "append-to-visible lag p50 / p99", p50.Round(time.Microsecond), p99.Round(time.Microsecond))
+	if b.Noisy > 0 {
+		n, err := benchNoisy(ctx, dir, b.Noisy)
+		if err != nil {
+			return fmt.Errorf("noisy neighbour: %w", err)
+		}
+		fmt.Printf("\nnoisy neighbour over loopback HTTP, default tenant limits; the quiet tenant sends %d requests/s (commands and read-your-writes reads):\n", quietRate)
+		fmt.Printf("  quiet alone:                                  %s\n", n.Alone)
+		fmt.Printf("  beside %d noisy clients honouring Retry-After: %s\n", noisyClients, n.Beside)
+		fmt.Printf("    (the noisy tenant: %d commands served, %d refused 429)\n", n.NoisyServed, n.NoisyRefused)
+		fmt.Printf("  beside %d noisy clients ignoring Retry-After:  %s\n", noisyClients, n.BesideRude)
+		fmt.Printf("%-44s %14s %14s %8.2f\n", "noisy neighbour: quiet p99 (alone vs beside)", "", "", n.ratio())
+	}
 	if b.Tenants > 0 {
 		return benchTenants(ctx, dir, b.Tenants, b.Parallel)
 	}

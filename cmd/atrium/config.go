@@ -2,14 +2,14 @@ package main
 
 import (
 	"errors"
-
 	"fmt"
-	"github.com/atrium-platform/atrium/adapters/minio"
-	"github.com/atrium-platform/atrium/documents"
 	"log/slog"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/atrium-platform/atrium/adapters/minio"
+	"github.com/atrium-platform/atrium/documents"
 )
 
 // config is the process configuration, read from the environment (CONTRACT.md
@@ -34,6 +34,9 @@ type config struct {
 	MinIOBucket   string `env:"ATRIUM_MINIO_BUCKET" help:"One shared bucket with a prefix per tenant; empty: a bucket per tenant."`
 	AdminEmail    string `env:"ATRIUM_BOOTSTRAP_ADMIN_EMAIL" help:"Make this address a platform administrator on start."`
 	AdminPass     string `env:"ATRIUM_BOOTSTRAP_ADMIN_PASSWORD" help:"Their password, when the account is new."`
+	// TrustedProxies name the reverse proxies whose X-Forwarded-For is the
+	// client's address (for per-address login limits).
+	TrustedProxies []string `env:"ATRIUM_TRUSTED_PROXIES" sep:"," help:"Reverse proxies (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For names the client."`
 }
 
 // validate returns every configuration problem, joined, or nil. (Not

@@ -23,10 +23,11 @@ import (
 	"github.com/atrium-platform/atrium/projections/objectivelist"
 )
 
-func newHTTP(s *serveCmd, st *stack.Stack, log *slog.Logger) (*fiber.App, error) {
+// newHTTP builds the API over a stack, as serve runs it.
+func newHTTP(cfg atriumhttp.Config, baseDomain string, st *stack.Stack, log *slog.Logger) (*fiber.App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return atriumhttp.New(atriumhttp.Config{ReadAfterMax: s.readAfterMax()}, atriumhttp.Deps{
+	return atriumhttp.New(cfg, atriumhttp.Deps{
 		Invoices:         st.Invoices,
 		Tenancy:          st.Tenancy,
 		Catalog:          st.Catalog,
@@ -36,7 +37,7 @@ func newHTTP(s *serveCmd, st *stack.Stack, log *slog.Logger) (*fiber.App, error)
 		ClientRisk:       clientrisk.NewQueries(st.Reads, time.Now),
 		Audit:            audit.NewReader(st.Store),
 		Progress:         st.Runner,
-		Tenants:          atriumhttp.HostTenants{BaseDomain: s.BaseDomain, Catalog: st.Catalog},
+		Tenants:          atriumhttp.HostTenants{BaseDomain: baseDomain, Catalog: st.Catalog},
 		Auth:             atriumhttp.BearerAuth{Issuer: st.Issuer, Identity: st.Identity},
 		Identity:         st.Identity,
 		Expenses:         st.Expenses,

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
 	"github.com/atrium-platform/atrium/adapters/stack"
 )
 
@@ -59,7 +60,7 @@ func (s *serveCmd) Run() error {
 			return fmt.Errorf("demo seed: %w", err)
 		}
 	}
-	app, err := newHTTP(s, st, log)
+	app, err := newHTTP(atriumhttp.Config{ReadAfterMax: s.readAfterMax(), TrustedProxies: s.TrustedProxies}, s.BaseDomain, st, log)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
+	"github.com/atrium-platform/atrium/adapters/stack"
+	"github.com/atrium-platform/atrium/commands"
+	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
+	"github.com/atrium-platform/atrium/domain/user"
+)
+
+// noisyResult is the noisy-neighbour measure: the quiet tenant's latencies
+// alone, beside a noisy tenant that honours Retry-After, and beside one that
+// ignores it.
+type noisyResult struct {
+	Alone, Beside, BesideRude latencies
+	// NoisyServed and NoisyRefused count the noisy tenant's requests in the
+	// second phase.
+	NoisyServed, NoisyRefused int
+}
+
+type latencies struct {
+	CommandP50, CommandP99, ReadP50, ReadP99 time.Duration
+	Requests                                 int
+}
+
+// ratio is how much the noisy tenant raised the quiet one's p99, the worse
+// of commands and reads.
+func (r noisyResult) ratio() float64 {
+	return max(float64(r.Beside.CommandP99)/float64(r.Alone.CommandP99), float64(r.Beside.ReadP99)/float64(r.Alone.ReadP99))
+}
+
+const (
+	quietRate    = 50 // the quiet tenant's requests a second
+	noisyClients = 32
+)
+
+// benchNoisy serves two tenants over loopback HTTP with the product's
+// default admission limits. The quiet tenant sends a steady 50 requests a
+// second (commands and reads in turn) for d, first alone (after a warm-up),
+// then while the noisy tenant's 32 clients send commands as fast as they
+// are answered.
+func benchNoisy(ctx context.Context, dir string, d time.Duration) (noisyResult, error) {
+	var res noisyResult
+	st, err := stack.Open(ctx, stack.Config{DataDir: filepath.Join(dir, "noisy"), BaseDomain: "bench.test"})
+	if err != nil {
+		return res, err
+	}
+	defer st.Close()
+	admin := user.With(ctx, user.Principal{ID: "bench", Roles: []user.Role{user.PlatformAdmin}})
+	for _, tn := range []string{"quiet", "noisy"} {
+		if _, err := st.Tenancy.Provision(admin, tenancycmd.ProvisionTenant{Request: commands.Request{CommandID: newCommandID()},
+			Slug: tn, Name: tn, Admin: tenancycmd.FirstAdmin{Email: "admin@" + tn + ".example", Name: "Admin", Password: "bench admin password"}}); err != nil {
+			return res, fmt.Errorf("provision %s: %w", tn, err)
+		}
+	}
+	app, err := newHTTP(atriumhttp.Config{}, "bench.test", st, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return res, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	go func() { _ = app.Listener(ln) }()
+	defer func() { _ = app.Shutdown() }()
+	base := "http://" + ln.Addr().String()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * noisyClients}, Timeout: 30 * time.Second}
+	quiet, err := benchLogin(client, base, "quiet")
+	if err != nil {
+		return res, err
+	}
+	noisy, err := benchLogin(client, base, "noisy")
+	if err != nil {
+		return res, err
+	}
+
+	if _, err = quietLoad(client, base, quiet, 2*time.Second); err != nil { // warm-up
+		return res, err
+	}
+	if res.Alone, err = quietLoad(client, base, quiet, d); err != nil {
+		return res, err
+	}
+	for _, rude := range []bool{false, true} {
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		served, refused := 0, 0
+		for range noisyClients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					status, hdr, _, err := benchDo(client, base, noisy, "POST", "/api/v1/invoices", benchInvoiceBody)
+					mu.Lock()
+					if status == http.StatusCreated {
+						served++
+					} else {
+						refused++
+					}
+					mu.Unlock()
+					if err == nil && status == http.StatusTooManyRequests && !rude {
+						wait, _ := strconv.Atoi(hdr.Get("Retry-After"))
+						select {
+						case <-stop:
+							return
+						case <-time.After(time.Duration(max(wait, 1)) * time.Second):
+						}
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Second) // the noisy tenant reaches saturation
+		l, err := quietLoad(client, base, quiet, d)
+		close(stop)
+		wg.Wait()
+		if err != nil {
+			return res, err
+		}
+		if rude {
+			res.BesideRude = l
+		} else {
+			res.Beside, res.NoisyServed, res.NoisyRefused = l, served, refused
+		}
+	}
+	return res, nil
+}
+
+const benchInvoiceBody = `{"client":{"id":"C-1","name":"Northwind"},"currency":"EUR","due_date":"2026-12-31",
+	"lines":[{"description":"Consulting","quantity":3,"unit_price":{"amount":95000,"currency":"EUR"}}]}`
+
+type benchTenant struct{ slug, token string }
+
+func benchLogin(client *http.Client, base, slug string) (benchTenant, error) {
+	t := benchTenant{slug: slug}
+	status, _, body, err := benchDo(client, base, t, "POST", "/api/v1/auth/login",
+		fmt.Sprintf(`{"email":"admin@%s.example","password":"bench admin password"}`, slug))
+	if err != nil || status != http.StatusOK {
+		return t, fmt.Errorf("login on %s: %d %s %v", slug, status, body, err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(body, &tok); err != nil {
+		return t, err
+	}
+	t.token = tok.AccessToken
+	return t, nil
+}
+
+func benchDo(client *http.Client, base string, t benchTenant, method, path, body string, hdr ...string) (int, http.Header, []byte, error) {
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	req.Header.Set("X-Tenant", t.slug)
+	req.Header.Set("Content-Type", "application/json")
+	if t.token != "" {
+		req.Header.Set("Authorization", "Bearer "+t.token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b, err
+}
+
+// quietLoad sends, for d, quietRate requests a second on the quiet tenant,
+// a command and a read of what it created in turn, and returns their
+// latencies. Every request must succeed.
+func quietLoad(client *http.Client, base string, t benchTenant, d time.Duration) (latencies, error) {
+	var cmds, reads []time.Duration
+	tick := time.NewTicker(time.Second / quietRate)
+	defer tick.Stop()
+	end := time.Now().Add(d)
+	last, pos := "", uint64(0)
+	for i := 0; time.Now().Before(end); i++ {
+		<-tick.C
+		start := time.Now()
+		if i%2 == 0 || last == "" {
+			status, _, body, err := benchDo(client, base, t, "POST", "/api/v1/invoices", benchInvoiceBody)
+			if err != nil || status != http.StatusCreated {
+				return latencies{}, fmt.Errorf("quiet command: %d %s %v", status, body, err)
+			}
+			cmds = append(cmds, time.Since(start))
+			var a struct {
+				ID       string `json:"id"`
+				Position uint64 `json:"position"`
+			}
+			_ = json.Unmarshal(body, &a)
+			last, pos = a.ID, a.Position
+			continue
+		}
+		// Read your writes, as an SPA does: the read waits until the
+		// tenant's projections have the invoice.
+		status, _, body, err := benchDo(client, base, t, "GET", "/api/v1/invoices/"+last, "", "X-Read-After", strconv.FormatUint(pos, 10))
+		if err != nil || status != http.StatusOK {
+			return latencies{}, fmt.Errorf("quiet read: %d %s %v", status, body, err)
+		}
+		reads = append(reads, time.Since(start))
+	}
+	p := func(xs []time.Duration, q int) time.Duration {
+		slices.Sort(xs)
+		return xs[min(len(xs)-1, len(xs)*q/100)]
+	}
+	return latencies{CommandP50: p(cmds, 50), CommandP99: p(cmds, 99), ReadP50: p(reads, 50), ReadP99: p(reads, 99), Requests: len(cmds) + len(reads)}, nil
+}
+
+func (l latencies) String() string {
+	return fmt.Sprintf("commands p50 %s p99 %s, reads p50 %s p99 %s (%d requests)", l.CommandP50.Round(10*time.Microsecond),
+		l.CommandP99.Round(10*time.Microsecond), l.ReadP50.Round(10*time.Microsecond), l.ReadP99.Round(10*time.Microsecond), l.Requests)
+}
