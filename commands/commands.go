@@ -143,7 +143,8 @@ func (x *Executor) RunNew(ctx context.Context, req Request, stream streams.Name,
 	if req.Keyed() || req.IfMatch != nil {
 		return x.Run(ctx, req, stream, decide)
 	}
-	return x.run(ctx, req, stream, decide, true)
+	res, _, err := x.run(ctx, req, stream, decide, true)
+	return res, err
 }
 
 // Run executes one command on stream: it loads the stream, decides, and
@@ -151,20 +152,30 @@ func (x *Executor) RunNew(ctx context.Context, req Request, stream streams.Name,
 // retried from the load; with it, a stale version fails with
 // ErrVersionConflict. A command id seen before answers its first result.
 func (x *Executor) Run(ctx context.Context, req Request, stream streams.Name, decide DecideFunc) (Result, error) {
+	res, _, err := x.run(ctx, req, stream, decide, false)
+	return res, err
+}
+
+// RunCommitted is Run that also tells whether this call appended the
+// events of decide's last call (committed true), rather than answering
+// from an earlier command with the same idempotency key or having nothing
+// to write. A command with an effect outside the event store (a stored
+// file) keeps that effect only when its own events committed.
+func (x *Executor) RunCommitted(ctx context.Context, req Request, stream streams.Name, decide DecideFunc) (Result, bool, error) {
 	return x.run(ctx, req, stream, decide, false)
 }
 
-func (x *Executor) run(ctx context.Context, req Request, stream streams.Name, decide DecideFunc, fresh bool) (Result, error) {
+func (x *Executor) run(ctx context.Context, req Request, stream streams.Name, decide DecideFunc, fresh bool) (Result, bool, error) {
 	t, err := tenant.From(ctx)
 	if err != nil {
-		return Result{}, err
+		return Result{}, false, err
 	}
 	who, err := user.From(ctx)
 	if err != nil {
-		return Result{}, err
+		return Result{}, false, err
 	}
 	if stream.Tenant() != t {
-		return Result{}, fmt.Errorf("%w: %s", streams.ErrTenantMismatch, stream)
+		return Result{}, false, fmt.Errorf("%w: %s", streams.ErrTenantMismatch, stream)
 	}
 	if req.CommandID == "" {
 		req.CommandID = uuid.NewString()
@@ -172,11 +183,11 @@ func (x *Executor) run(ctx context.Context, req Request, stream streams.Name, de
 	var record streams.Name
 	if req.Keyed() {
 		req.CommandID = scopedKey(t, who.ID, req.CommandID)
-		if record, err = streams.NewName(t, "idempotency", req.CommandID); err != nil {
-			return Result{}, err
+		if record, err = idempotencyRecord(t, req.CommandID); err != nil {
+			return Result{}, false, err
 		}
 		if res, ok, err := x.recorded(ctx, record, req); ok || err != nil {
-			return res, err
+			return res, false, err
 		}
 	}
 	corr, cause := streams.Correlation(ctx)
@@ -194,57 +205,108 @@ func (x *Executor) run(ctx context.Context, req Request, stream streams.Name, de
 		var recs []streams.Record
 		if !fresh || attempt > 0 {
 			if history, recs, err = x.Load(ctx, stream); err != nil {
-				return Result{}, err
+				return Result{}, false, err
 			}
 		}
 		version := streams.Version(len(recs))
 		if req.Keyed() {
 			if res, ok, err := replay(stream, recs, req); ok || err != nil {
-				return res, err
+				return res, false, err
 			}
 		}
 		if req.IfMatch != nil && *req.IfMatch != version {
-			return Result{}, fmt.Errorf("%w: %s is at version %d, not %d", ErrVersionConflict, stream, version, *req.IfMatch)
+			return Result{}, false, fmt.Errorf("%w: %s is at version %d, not %d", ErrVersionConflict, stream, version, *req.IfMatch)
 		}
 		d, err := decide(ctx, history)
 		if err != nil {
-			return Result{}, err
+			return Result{}, false, err
 		}
 		if len(d.Events) == 0 {
 			head, err := x.Store.Head(ctx)
 			if err != nil {
-				return Result{}, err
+				return Result{}, false, err
 			}
-			return Result{ID: stream.ID(), Version: version, Position: head}, nil
+			return Result{ID: stream.ID(), Version: version, Position: head}, false, nil
 		}
 		appends := []streams.Append{{Stream: stream, Expected: streams.Exactly(version)}}
 		if appends[0].Events, err = x.encode(t, req.CommandID, stream, md, d.Events); err != nil {
-			return Result{}, err
+			return Result{}, false, err
 		}
 		for _, e := range d.Extras {
 			evs, err := x.encode(t, req.CommandID, e.Stream, md, e.Events)
 			if err != nil {
-				return Result{}, err
+				return Result{}, false, err
 			}
 			appends = append(appends, streams.Append{Stream: e.Stream, Expected: e.Expected, Events: evs})
 		}
 		res, err := x.Store.AppendMulti(ctx, appends...)
 		if errors.Is(err, streams.ErrConflict) {
 			if err := backoff(ctx, attempt); err != nil {
-				return Result{}, err
+				return Result{}, false, err
 			}
 			continue
 		}
 		if err != nil {
-			return Result{}, err
+			return Result{}, false, err
 		}
 		out := Result{ID: stream.ID(), Version: res[0].Version, Position: res[0].Position}
 		if req.Keyed() {
 			x.record(ctx, record, req, md, out)
 		}
-		return out, nil
+		return out, true, nil
 	}
-	return Result{}, fmt.Errorf("%w: %s", ErrContention, stream)
+	return Result{}, false, fmt.Errorf("%w: %s", ErrContention, stream)
+}
+
+// Precheck answers, without writing anything, what Run would answer before
+// deciding on stream, whose records the caller has just loaded: the result
+// of an earlier command with the same idempotency key (done true),
+// ErrIdempotencyKeyReused, or ErrVersionConflict for a stale If-Match.
+// done false and no error: Run would decide. A command with an effect
+// outside the event store (a stored file) calls it before that effect, so
+// a request Run would replay or refuse does nothing; Run checks all of it
+// again, so a race between the two is still answered right.
+func (x *Executor) Precheck(ctx context.Context, req Request, stream streams.Name, recs []streams.Record) (res Result, done bool, err error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return Result{}, false, err
+	}
+	if stream.Tenant() != t {
+		return Result{}, false, fmt.Errorf("%w: %s", streams.ErrTenantMismatch, stream)
+	}
+	if req.Keyed() {
+		who, err := user.From(ctx)
+		if err != nil {
+			return Result{}, false, err
+		}
+		req.CommandID = scopedKey(t, who.ID, req.CommandID)
+		record, err := idempotencyRecord(t, req.CommandID)
+		if err != nil {
+			return Result{}, false, err
+		}
+		if res, ok, err := x.recorded(ctx, record, req); ok || err != nil {
+			return res, ok && err == nil, err
+		}
+		if res, ok, err := replay(stream, recs, req); ok || err != nil {
+			return res, ok && err == nil, err
+		}
+	}
+	if version := streams.Version(len(recs)); req.IfMatch != nil && *req.IfMatch != version {
+		return Result{}, false, fmt.Errorf("%w: %s is at version %d, not %d", ErrVersionConflict, stream, version, *req.IfMatch)
+	}
+	return Result{}, false, nil
+}
+
+// Refused reports whether err, from Run, is an answer given before
+// anything was appended: a rejection by the decision, a stale If-Match, a
+// reused idempotency key, or every attempt lost to other writers. Any
+// other error (the store unavailable, the context ended) may have come
+// after the append reached the store, so whether the command committed is
+// unknown.
+func Refused(err error) bool {
+	var de *domain.Error
+	return errors.As(err, &de) || errors.Is(err, ErrVersionConflict) || errors.Is(err, ErrIdempotencyKeyReused) ||
+		errors.Is(err, ErrContention)
 }
 
 func backoff(ctx context.Context, attempt int) error {
@@ -288,6 +350,12 @@ func replay(stream streams.Name, recs []streams.Record, req Request) (Result, bo
 	return Result{ID: stream.ID(), Version: found.Version, Position: found.Position}, true, nil
 }
 
+// idempotencyRecord names the stream that keeps the answer of the command
+// with this scoped id (a digest, from scopedKey) in tenant t.
+func idempotencyRecord(t tenant.ID, scopedID string) (streams.Name, error) {
+	return streams.NewName(t, "idempotency", scopedID)
+}
+
 // Completed records a command's answer under its idempotency key.
 type Completed struct {
 	Key         string `json:"key"`
@@ -321,7 +389,7 @@ func (x *Executor) Answered(ctx context.Context, req Request) (Result, bool, err
 		return Result{}, false, err
 	}
 	req.CommandID = scopedKey(t, who.ID, req.CommandID)
-	record, err := streams.NewName(t, "idempotency", req.CommandID)
+	record, err := idempotencyRecord(t, req.CommandID)
 	if err != nil {
 		return Result{}, false, err
 	}

@@ -33,6 +33,12 @@ func (t threshold) ValidationThreshold(context.Context) (money.Money, error) {
 	return money.New(int64(t), "EUR"), nil
 }
 
+// noMembers answers that the tenants have no members: these invoices name
+// no sales_rep.
+type noMembers struct{}
+
+func (noMembers) Roles(context.Context, string) ([]user.Role, bool, error) { return nil, false, nil }
+
 var today = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 func clock() time.Time { return today }
@@ -69,7 +75,7 @@ func newStack(t *testing.T) *stack {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	s := &stack{nc: nc, store: store, reg: reg, reads: reads, readDir: dir, ctx: ctx,
-		h:     invoicecmd.NewHandler(store, reg, threshold(1_000_000), clock),
+		h:     invoicecmd.NewHandler(store, reg, threshold(1_000_000), noMembers{}, clock),
 		list:  invoicelist.NewQueries(reads, clock),
 		aging: aging.NewQueries(reads, clock),
 		projs: []projections.Projector{invoicelist.New(), aging.New()},

@@ -219,7 +219,7 @@ func problemCode(t *testing.T, r reply, status int) string {
 	return m["code"].(string)
 }
 
-const invoiceBody = `{"client":{"id":"C-1","name":"Northwind"},"currency":"EUR","due_date":"2026-10-01","sales_rep":"rep-1",
+const invoiceBody = `{"client":{"id":"C-1","name":"Northwind"},"currency":"EUR","due_date":"2026-10-01",
 	"lines":[{"description":"Consulting","quantity":3,"unit_price":{"amount":%d,"currency":"EUR"}}]}`
 
 func create(t *testing.T, c caller, price int) (id string, position string) {

@@ -9,12 +9,12 @@ func TestObjectiveCycle(t *testing.T) {
 	app := newApp(t) // the clock stands at 2026-11-23
 	mgr := as(t, app, "acme", "u-mgr", "manager")
 	fin := as(t, app, "acme", "u-fin", "finance")
-	rep := as(t, app, "acme", "u-rep", "sales")
+	rep, repID := join(t, app, "acme", "sales")
 	otherRep := as(t, app, "acme", "u-rep2", "sales")
 
 	set := func(period string) string {
 		t.Helper()
-		r := mgr.do("POST", "/api/v1/objectives", fmt.Sprintf(`{"assignee":"u-rep","period":%q,"metric":"revenue","target":{"amount":100000,"currency":"EUR"}}`, period))
+		r := mgr.do("POST", "/api/v1/objectives", fmt.Sprintf(`{"assignee":%q,"period":%q,"metric":"revenue","target":{"amount":100000,"currency":"EUR"}}`, repID, period))
 		if r.status != 201 {
 			t.Fatalf("set %s: %d %s", period, r.status, r.body)
 		}
@@ -22,23 +22,23 @@ func TestObjectiveCycle(t *testing.T) {
 	}
 	q3, q4 := set("2026-Q3"), set("2026-Q4")
 	for _, tc := range []struct{ body, code string }{
-		{`{"assignee":"u-rep","period":"2026-Q5","metric":"revenue","target":{"amount":1,"currency":"EUR"}}`, "invalid_period"},
-		{`{"assignee":"u-rep","period":"2026-Q1","metric":"smiles","target":{"amount":1,"currency":"EUR"}}`, "invalid_metric"},
-		{`{"assignee":"u-rep","period":"2026-Q1","metric":"revenue","target":{"amount":0,"currency":"EUR"}}`, "invalid_amount"},
+		{`{"assignee":%q,"period":"2026-Q5","metric":"revenue","target":{"amount":1,"currency":"EUR"}}`, "invalid_period"},
+		{`{"assignee":%q,"period":"2026-Q1","metric":"smiles","target":{"amount":1,"currency":"EUR"}}`, "invalid_metric"},
+		{`{"assignee":%q,"period":"2026-Q1","metric":"revenue","target":{"amount":0,"currency":"EUR"}}`, "invalid_amount"},
 	} {
-		if code := problemCode(t, mgr.do("POST", "/api/v1/objectives", tc.body), 400); code != tc.code {
+		if code := problemCode(t, mgr.do("POST", "/api/v1/objectives", fmt.Sprintf(tc.body, repID)), 400); code != tc.code {
 			t.Errorf("%s: %s, want %s", tc.body, code, tc.code)
 		}
 	}
-	if code := problemCode(t, rep.do("POST", "/api/v1/objectives", `{"assignee":"u-rep","period":"2026-Q1","metric":"revenue","target":{"amount":1,"currency":"EUR"}}`), 403); code != "forbidden" {
+	if code := problemCode(t, rep.do("POST", "/api/v1/objectives", fmt.Sprintf(`{"assignee":%q,"period":"2026-Q1","metric":"revenue","target":{"amount":1,"currency":"EUR"}}`, repID)), 403); code != "forbidden" {
 		t.Fatalf("a salesperson setting objectives: %s", code)
 	}
 
-	// Revenue credited to u-rep: 300.00 paid in Q3 counts for Q3, 200.00 paid in Q4 for Q4.
+	// Revenue credited to the salesperson: 300.00 paid in Q3 counts for Q3, 200.00 paid in Q4 for Q4.
 	sell := func(paidAt string, amount int) string {
 		t.Helper()
-		r := fin.do("POST", "/api/v1/invoices", fmt.Sprintf(`{"client":{"id":"C","name":"C"},"currency":"EUR","due_date":"2026-12-31","sales_rep":"u-rep",
-			"lines":[{"description":"x","quantity":1,"unit_price":{"amount":%d,"currency":"EUR"}}]}`, amount))
+		r := fin.do("POST", "/api/v1/invoices", fmt.Sprintf(`{"client":{"id":"C","name":"C"},"currency":"EUR","due_date":"2026-12-31","sales_rep":%q,
+			"lines":[{"description":"x","quantity":1,"unit_price":{"amount":%d,"currency":"EUR"}}]}`, repID, amount))
 		id := r.json(t)["id"].(string)
 		fin.do("POST", "/api/v1/invoices/"+id+"/issue", "")
 		r = fin.do("POST", "/api/v1/invoices/"+id+"/payments", fmt.Sprintf(`{"amount":{"amount":%d,"currency":"EUR"},"paid_at":%q}`, amount, paidAt))

@@ -247,13 +247,13 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 		go s.retryUnprojected(cctx, 30*time.Second)
 	}
 	s.Identity = identitycmd.NewHandler(s.Store, s.Registry, s.Secrets, s.Secrets, cfg.Passwords, auth.TokenPort{Issuer: s.Issuer}, cfg.Now)
-	s.Invoices = invoicecmd.NewHandler(s.Store, s.Registry, settings{s.Catalog}, cfg.Now)
+	s.Invoices = invoicecmd.NewHandler(s.Store, s.Registry, settings{s.Catalog}, members{s.Identity}, cfg.Now)
 	if s.Documents = cfg.Documents; s.Documents == nil {
 		if s.Documents, err = jetstream.NewDocuments(nc); err != nil {
 			return nil, fmt.Errorf("documents: %w", err)
 		}
 	}
-	s.Objectives = objectivecmd.NewHandler(s.Store, s.Registry, cfg.Now)
+	s.Objectives = objectivecmd.NewHandler(s.Store, s.Registry, members{s.Identity}, cfg.Now)
 	s.Expenses = expensecmd.NewHandler(s.Store, s.Registry, s.Documents, settings{s.Catalog}, cfg.Now)
 	s.Tenancy = tenancycmd.NewHandler(s.Store, s.Registry, resources{s}, s.Identity, s.Catalog, cfg.BaseDomain, cfg.Now)
 	return s, nil

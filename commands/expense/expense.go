@@ -3,10 +3,7 @@
 package expense
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -111,95 +108,6 @@ func (h *Handler) run(ctx context.Context, req commands.Request, id string, deci
 		evs, err := decide(s)
 		return commands.Decision{Events: evs}, err
 	})
-}
-
-// receiptTypes are the accepted receipt types and how their bytes begin.
-var receiptTypes = map[string][][]byte{
-	"application/pdf": {[]byte("%PDF-")},
-	"image/png":       {[]byte("\x89PNG\r\n\x1a\n")},
-	"image/jpeg":      {[]byte("\xff\xd8\xff")},
-	"image/webp":      {[]byte("RIFF")},
-}
-
-// checkReceipt refuses a type that is not an image or a PDF, a size over
-// the policy, and bytes that are not of the declared type.
-func checkReceipt(contentType string, body []byte, max int64) error {
-	magics, ok := receiptTypes[contentType]
-	if !ok {
-		return domain.Rejectf("unsupported_receipt_type", "receipts are PDF, PNG, JPEG or WebP")
-	}
-	if len(body) == 0 {
-		return domain.Invalidf("body", "required", "the receipt is empty")
-	}
-	if max > 0 && int64(len(body)) > max {
-		return domain.Rejectf("receipt_too_large", "receipts are at most %d bytes", max)
-	}
-	if !slices.ContainsFunc(magics, func(m []byte) bool { return bytes.HasPrefix(body, m) }) ||
-		(contentType == "image/webp" && (len(body) < 12 || string(body[8:12]) != "WEBP")) {
-		return domain.Rejectf("receipt_type_mismatch", "the bytes are not a %s", contentType)
-	}
-	return nil
-}
-
-// AttachReceipt stores a receipt for the caller's draft and records it.
-func (h *Handler) AttachReceipt(ctx context.Context, req commands.Request, id, contentType string, body []byte) (commands.Result, error) {
-	p, err := member(ctx)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	pol, err := h.policies.ExpensePolicy(ctx)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if err := checkReceipt(contentType, body, pol.MaxReceiptBytes); err != nil {
-		return commands.Result{}, err
-	}
-	// Check ownership and state before storing anything.
-	stream, err := StreamOf(ctx, id)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	evs, _, err := h.x.Load(ctx, stream)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if _, err := expense.DecideAttach(expense.Fold(evs), string(p.ID), expense.ReceiptAttached{}); err != nil {
-		return commands.Result{}, err
-	}
-	key := "receipts/" + id
-	obj, err := h.docs.Put(ctx, key, contentType, bytes.NewReader(body), int64(len(body)))
-	if err != nil {
-		return commands.Result{}, err
-	}
-	return h.run(ctx, req, id, func(s expense.State) ([]domain.Event, error) {
-		return expense.DecideAttach(s, string(p.ID), expense.ReceiptAttached{Key: obj.Key, ContentType: contentType, Size: obj.Size, At: h.now().UTC()})
-	})
-}
-
-// Receipt returns a claim's receipt to its owner or to those who read all
-// claims.
-func (h *Handler) Receipt(ctx context.Context, id string) (io.ReadCloser, documents.Object, error) {
-	p, err := member(ctx)
-	if err != nil {
-		return nil, documents.Object{}, err
-	}
-	stream, err := StreamOf(ctx, id)
-	if err != nil {
-		return nil, documents.Object{}, err
-	}
-	evs, _, err := h.x.Load(ctx, stream)
-	if err != nil {
-		return nil, documents.Object{}, err
-	}
-	s := expense.Fold(evs)
-	if !s.Exists() || (s.Owner() != string(p.ID) && !p.Has(user.Overseers()...)) {
-		return nil, documents.Object{}, domain.NotFoundf("expense_not_found", "no such expense")
-	}
-	r, ok := s.Receipt()
-	if !ok {
-		return nil, documents.Object{}, domain.NotFoundf("receipt_not_found", "this claim has no receipt")
-	}
-	return h.docs.Get(ctx, r.Key)
 }
 
 // Submit sends the caller's draft for approval under the tenant's policy.

@@ -2,6 +2,7 @@ package invoice
 
 import (
 	"context"
+	"strings"
 
 	"github.com/atrium-platform/atrium/commands"
 	"github.com/atrium-platform/atrium/domain"
@@ -28,7 +29,9 @@ type CreateInvoice struct {
 	Lines      []LineInput
 }
 
-// Create drafts an invoice: roles finance, admin or sales.
+// Create drafts an invoice: roles finance, admin or sales. A sales_rep,
+// when given, is the user_id of a member of the tenant holding the role
+// sales (422 unknown_member or member_role_required otherwise).
 func (h *Handler) Create(ctx context.Context, c CreateInvoice) (commands.Result, error) {
 	p, err := allow(ctx, user.Finance, user.Admin, user.Sales)
 	if err != nil {
@@ -46,11 +49,19 @@ func (h *Handler) Create(ctx context.Context, c CreateInvoice) (commands.Result,
 	for i, l := range c.Lines {
 		lines[i] = invoice.LineInput(l)
 	}
-	return h.x.RunNew(ctx, c.Request, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+	return h.x.RunNew(ctx, c.Request, stream, func(ctx context.Context, history []domain.Event) (commands.Decision, error) {
 		evs, err := invoice.DecideDraft(invoice.Fold(history), invoice.Draft{
 			InvoiceID: id, ClientID: c.ClientID, ClientName: c.ClientName, Currency: c.Currency,
 			DueDate: c.DueDate, SalesRep: c.SalesRep, Lines: lines, By: string(p.ID), At: h.now(),
 		})
-		return commands.Decision{Events: evs}, err
+		if err != nil {
+			return commands.Decision{}, err
+		}
+		if rep := strings.TrimSpace(c.SalesRep); rep != "" { // as the draft records it
+			if err := commands.RequireMember(ctx, h.members, "sales_rep", rep, user.Sales); err != nil {
+				return commands.Decision{}, err
+			}
+		}
+		return commands.Decision{Events: evs}, nil
 	})
 }

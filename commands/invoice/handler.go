@@ -30,12 +30,14 @@ type Settings interface {
 type Handler struct {
 	x        *commands.Executor
 	settings Settings
+	members  commands.Members
 	now      func() time.Time
 }
 
-// NewHandler returns the invoice command handler.
-func NewHandler(store streams.Store, reg *streams.Registry, settings Settings, now func() time.Time) *Handler {
-	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, settings: settings, now: now}
+// NewHandler returns the invoice command handler; members answers whether
+// a sales_rep is a salesperson of the tenant.
+func NewHandler(store streams.Store, reg *streams.Registry, settings Settings, members commands.Members, now func() time.Time) *Handler {
+	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, settings: settings, members: members, now: now}
 }
 
 // Register registers every invoice event, and the command bookkeeping

@@ -26,6 +26,31 @@ func (t threshold) ValidationThreshold(context.Context) (money.Money, error) {
 	return money.New(int64(t), "EUR"), nil
 }
 
+// members holds each tenant's members and their roles, as the identity
+// records answer them in the running stack.
+type members map[tenant.ID]map[string][]user.Role
+
+func (m members) Roles(ctx context.Context, userID string) ([]user.Role, bool, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	roles, ok := m[t][userID]
+	return roles, ok, nil
+}
+
+// The people the invoices name.
+const (
+	rep       = "0e5b8f0c-6a7d-4c0e-9a55-1f3d2c4b5a60" // sales in acme
+	acmeMgr   = "5f0c2a1e-3b4d-4e6f-8a9b-0c1d2e3f4a5b" // manager in acme
+	globexRep = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d" // sales in globex only
+)
+
+var people = members{
+	"acme":   {rep: {user.Sales}, acmeMgr: {user.Manager}},
+	"globex": {globexRep: {user.Sales}},
+}
+
 type fixture struct {
 	h     *invoicecmd.Handler
 	store streams.Store
@@ -46,7 +71,7 @@ func setup(t *testing.T) fixture {
 		}
 	}
 	now := func() time.Time { return time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC) }
-	return fixture{h: invoicecmd.NewHandler(store, reg, threshold(1_000_000), now), store: store, reg: reg, ctx: ctx}
+	return fixture{h: invoicecmd.NewHandler(store, reg, threshold(1_000_000), people, now), store: store, reg: reg, ctx: ctx}
 }
 
 func as(ctx context.Context, tn tenant.ID, id string, roles ...user.Role) context.Context {
@@ -55,7 +80,7 @@ func as(ctx context.Context, tn tenant.ID, id string, roles ...user.Role) contex
 
 func draft(price int64) invoicecmd.CreateInvoice {
 	return invoicecmd.CreateInvoice{
-		ClientID: "C-1", ClientName: "Northwind", Currency: "EUR", DueDate: "2026-12-31", SalesRep: "rep-1",
+		ClientID: "C-1", ClientName: "Northwind", Currency: "EUR", DueDate: "2026-12-31", SalesRep: rep,
 		Lines: []invoicecmd.LineInput{{Description: "Consulting", Quantity: 2, UnitPrice: money.New(price, "EUR")}},
 	}
 }
@@ -228,6 +253,46 @@ func TestIfMatchAndIdempotency(t *testing.T) {
 	current := streams.Version(1)
 	if r, err := f.h.Issue(fin, invoicecmd.IssueInvoice{Request: commands.Request{IfMatch: &current}, InvoiceID: first.ID}); err != nil || r.Version != 2 {
 		t.Fatalf("current If-Match: %+v %v", r, err)
+	}
+}
+
+func TestSalesRepIsASalespersonOfTheTenant(t *testing.T) {
+	f := setup(t)
+	fin := as(f.ctx, "acme", "fin-1", user.Finance)
+	tests := []struct {
+		name, salesRep, code string
+	}{
+		{"a salesperson", rep, ""},
+		{"the same, spaced", " " + rep + " ", ""},
+		{"none", "", ""},
+		{"nobody's id", "3c2b1a09-8f7e-4d6c-9b5a-4f3e2d1c0b9a", "unknown_member"},
+		{"not an id", "rep-1", "unknown_member"},
+		{"a salesperson of another tenant", globexRep, "unknown_member"},
+		{"a member without the role", acmeMgr, "member_role_required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before, err := f.store.Head(fin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := draft(10_000)
+			c.SalesRep = tc.salesRep
+			_, err = f.h.Create(fin, c)
+			if tc.code == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var de *domain.Error
+			if !errors.As(err, &de) || de.Code != tc.code || de.Field != "sales_rep" || de.Kind != domain.Rejected {
+				t.Fatalf("err %v, want %s on sales_rep", err, tc.code)
+			}
+			if after, err := f.store.Head(fin); err != nil || after != before {
+				t.Fatalf("a refused draft moved the tenant from %d to %d (%v)", before, after, err)
+			}
+		})
 	}
 }
 

@@ -19,13 +19,15 @@ import (
 
 // Handler runs the objective commands.
 type Handler struct {
-	x   *commands.Executor
-	now func() time.Time
+	x       *commands.Executor
+	members commands.Members
+	now     func() time.Time
 }
 
-// NewHandler returns the objective handler.
-func NewHandler(store streams.Store, reg *streams.Registry, now func() time.Time) *Handler {
-	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, now: now}
+// NewHandler returns the objective handler; members answers whether an
+// assignee is a salesperson of the tenant.
+func NewHandler(store streams.Store, reg *streams.Registry, members commands.Members, now func() time.Time) *Handler {
+	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, members: members, now: now}
 }
 
 // Register registers the objective events in r.
@@ -64,7 +66,9 @@ type SetObjective struct {
 	Target   money.Money
 }
 
-// Set creates an objective: roles manager or admin.
+// Set creates an objective: roles manager or admin. The assignee is the
+// user_id of a member of the tenant holding the role sales (422
+// unknown_member or member_role_required otherwise).
 func (h *Handler) Set(ctx context.Context, c SetObjective) (commands.Result, error) {
 	p, err := allow(ctx, user.Manager, user.Admin)
 	if err != nil {
@@ -78,10 +82,16 @@ func (h *Handler) Set(ctx context.Context, c SetObjective) (commands.Result, err
 	if err != nil {
 		return commands.Result{}, err
 	}
-	return h.x.RunNew(ctx, c.Request, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+	return h.x.RunNew(ctx, c.Request, stream, func(ctx context.Context, history []domain.Event) (commands.Decision, error) {
 		evs, err := objective.DecideSet(objective.Fold(history), objective.Set{ObjectiveID: id, Assignee: c.Assignee,
 			Period: c.Period, Metric: c.Metric, Target: c.Target, By: string(p.ID), At: h.now()})
-		return commands.Decision{Events: evs}, err
+		if err != nil {
+			return commands.Decision{}, err
+		}
+		if err := commands.RequireMember(ctx, h.members, "assignee", c.Assignee, user.Sales); err != nil {
+			return commands.Decision{}, err
+		}
+		return commands.Decision{Events: evs}, nil
 	})
 }
 

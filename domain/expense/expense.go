@@ -38,12 +38,15 @@ type (
 		At          time.Time   `json:"at"`
 	}
 	// ReceiptAttached: a receipt was stored for the claim (the document key,
-	// never the bytes).
+	// never the bytes). The claim's receipt is the object under Key of its
+	// last ReceiptAttached. SHA256 is the hex SHA-256 of the bytes; events
+	// recorded before it existed have none.
 	ReceiptAttached struct {
 		ExpenseID   string    `json:"expense_id"`
 		Key         string    `json:"key"`
 		ContentType string    `json:"content_type"`
 		Size        int64     `json:"size"`
+		SHA256      string    `json:"sha256,omitempty"`
 		At          time.Time `json:"at"`
 	}
 	// Submitted: the owner sent the claim for approval.
