@@ -11,6 +11,7 @@ import (
 
 	"github.com/atrium-platform/atrium/commands"
 	identitycmd "github.com/atrium-platform/atrium/commands/identity"
+	"github.com/atrium-platform/atrium/documents"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
@@ -86,7 +87,7 @@ func problemOf(err error) (*Problem, bool) {
 		return problem(http.StatusBadRequest, "invalid_cursor", "the cursor is not one this list gave"), true
 	case errors.Is(err, projections.ErrLagging):
 		return problem(http.StatusServiceUnavailable, "projection_lagging", "the read model has not reached the requested position yet"), true
-	case errors.Is(err, projections.ErrNotFound):
+	case errors.Is(err, projections.ErrNotFound), errors.Is(err, documents.ErrNotFound):
 		return problem(http.StatusNotFound, "not_found", "no such resource"), true
 	case errors.Is(err, tenant.ErrNoTenant):
 		return problem(http.StatusBadRequest, "tenant_required", "this route needs a tenant: use the tenant's host name or the X-Tenant header"), true
