@@ -2,7 +2,11 @@ package http_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"testing"
+
+	"github.com/atrium-platform/atrium/domain/user"
 )
 
 // usdPolicy accepts USD beside EUR on acme, with its own threshold (5,000.00),
@@ -96,5 +100,200 @@ func TestCurrencySettings(t *testing.T) {
 	// Another tenant is untouched.
 	if g := as(t, app, "globex", "u-g", "admin").do("GET", "/api/v1/settings", "").json(t); len(g["currencies"].([]any)) != 1 {
 		t.Fatalf("globex %v", g)
+	}
+}
+
+// eventTypes returns the types of the tenant's events, read from its
+// audit log: what commands wrote.
+func eventTypes(t *testing.T, app caller) []string {
+	t.Helper()
+	aud := caller{t: t, app: app.app, tenant: app.tenant, token: mint(t, app.app, app.tenant, "u-audit", []user.Role{user.Auditor})}
+	r := aud.do("GET", "/api/v1/audit/events?limit=500", "")
+	if r.status != 200 {
+		t.Fatalf("audit: %d %s", r.status, r.body)
+	}
+	var page struct {
+		Items []struct {
+			Type string `json:"type"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(r.body, &page); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range page.Items {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+func invoiceIn(currency, lineCurrency string, quantity, price int64) string {
+	return fmt.Sprintf(`{"client":{"id":"C-9","name":"Initrode"},"currency":%q,"due_date":"2026-12-31","sales_rep":"u-rep",
+		"lines":[{"description":"Work","quantity":%d,"unit_price":{"amount":%d,"currency":%q}}]}`, currency, quantity, price, lineCurrency)
+}
+
+// TestCurrenciesTheTenantAccepts: a document or payment in a currency the
+// tenant does not accept is 422 and writes nothing; once a currency is
+// accepted, its own policies apply to it.
+func TestCurrenciesTheTenantAccepts(t *testing.T) {
+	app := newApp(t)
+	fin := as(t, app, "acme", "u-fin", "finance")
+	mgr := as(t, app, "acme", "u-mgr", "manager")
+	emp := as(t, app, "acme", "u-emp", "employee")
+	admin := as(t, app, "acme", "u-adm", "admin")
+	eurInvoice, _ := create(t, fin, 10_000)
+	if r := fin.do("POST", "/api/v1/invoices/"+eurInvoice+"/issue", ""); r.status != 200 {
+		t.Fatalf("issue: %d %s", r.status, r.body)
+	}
+	before := eventTypes(t, fin)
+
+	refused := []struct {
+		name        string
+		c           caller
+		path, body  string
+		code, field string
+	}{
+		{"an invoice in USD", fin, "/api/v1/invoices", invoiceIn("USD", "USD", 1, 100), "currency_not_accepted", "currency"},
+		{"an invoice in ZZZ", fin, "/api/v1/invoices", invoiceIn("ZZZ", "ZZZ", 1, 100), "invalid_currency", "currency"},
+		{"an invoice in XXX", fin, "/api/v1/invoices", invoiceIn("XXX", "XXX", 1, 100), "invalid_currency", "currency"},
+		{"a line in USD", fin, "/api/v1/invoices", invoiceIn("EUR", "USD", 1, 100), "currency_not_accepted", "lines[0].unit_price.currency"},
+		{"a payment in USD", fin, "/api/v1/invoices/" + eurInvoice + "/payments", `{"amount":{"amount":100,"currency":"USD"},"paid_at":"2026-11-20"}`,
+			"currency_not_accepted", "amount.currency"},
+		{"a claim in USD", emp, "/api/v1/expenses", `{"category":"meals","amount":{"amount":100,"currency":"USD"},"spent_on":"2026-11-20"}`,
+			"currency_not_accepted", "amount.currency"},
+		{"a claim in ZZZ", emp, "/api/v1/expenses", `{"category":"meals","amount":{"amount":100,"currency":"ZZZ"},"spent_on":"2026-11-20"}`,
+			"invalid_currency", "amount.currency"},
+		{"a target in USD", mgr, "/api/v1/objectives", `{"assignee":"u-rep","period":"2026-Q4","metric":"revenue","target":{"amount":100,"currency":"USD"}}`,
+			"currency_not_accepted", "target.currency"},
+	}
+	for _, tc := range refused {
+		r := tc.c.do("POST", tc.path, tc.body)
+		if code := problemCode(t, r, 422); code != tc.code || r.json(t)["field"] != tc.field {
+			t.Errorf("%s: %s, want %s naming %s", tc.name, r.body, tc.code, tc.field)
+		}
+	}
+	if after := eventTypes(t, fin); !slices.Equal(after, before) {
+		t.Fatalf("refused commands wrote %v", after[len(before):])
+	}
+
+	// USD accepted, with its own policies: threshold 5,000.00, receipts
+	// above 30.00, travel at most 60.00 (EUR's: 10,000.00, 25.00, 500.00).
+	if r := admin.do("PUT", "/api/v1/settings", usdPolicy); r.status != 200 {
+		t.Fatalf("accept USD: %d %s", r.status, r.body)
+	}
+	issue := func(body string) string {
+		t.Helper()
+		r := fin.do("POST", "/api/v1/invoices", body)
+		if r.status != 201 {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		id := r.json(t)["id"].(string)
+		r = fin.do("POST", "/api/v1/invoices/"+id+"/issue", "")
+		if r.status != 200 {
+			t.Fatalf("issue: %d %s", r.status, r.body)
+		}
+		return fin.do("GET", "/api/v1/invoices/"+id, "", "X-Read-After", position(t, r)).json(t)["status"].(string)
+	}
+	if got := issue(invoiceIn("USD", "USD", 1, 600_000)); got != "pending_validation" { // 6,000.00 USD: below EUR's threshold, above USD's
+		t.Fatalf("a USD invoice above the USD threshold is %s", got)
+	}
+	if got := issue(invoiceIn("USD", "USD", 1, 499_999)); got != "issued" {
+		t.Fatalf("a USD invoice below the USD threshold is %s", got)
+	}
+	if got := issue(invoiceIn("EUR", "EUR", 1, 600_000)); got != "issued" {
+		t.Fatalf("an EUR invoice below the EUR threshold is %s", got)
+	}
+	if r := fin.do("POST", "/api/v1/invoices", invoiceIn("USD", "EUR", 1, 100)); problemCode(t, r, 400) != "currency_mismatch" {
+		t.Fatalf("a line in another accepted currency: %s", r.body)
+	}
+	if r := fin.do("POST", "/api/v1/invoices/"+eurInvoice+"/payments", `{"amount":{"amount":100,"currency":"USD"},"paid_at":"2026-11-20"}`); problemCode(t, r, 400) != "currency_mismatch" {
+		t.Fatalf("a USD payment on an EUR invoice: %s", r.body)
+	}
+	claim := func(body string) string {
+		t.Helper()
+		r := emp.do("POST", "/api/v1/expenses", body)
+		if r.status != 201 {
+			t.Fatalf("claim: %d %s", r.status, r.body)
+		}
+		return r.json(t)["id"].(string)
+	}
+	trip := claim(`{"category":"travel","amount":{"amount":7000,"currency":"USD"},"spent_on":"2026-11-20"}`) // 70.00 USD: under EUR's ceiling, over USD's
+	if code := problemCode(t, emp.do("POST", "/api/v1/expenses/"+trip+"/submit", ""), 422); code != "category_ceiling_exceeded" {
+		t.Fatalf("a USD claim over the USD ceiling: %s", code)
+	}
+	lunch := claim(`{"category":"meals","amount":{"amount":3100,"currency":"USD"},"spent_on":"2026-11-20"}`)
+	if code := problemCode(t, emp.do("POST", "/api/v1/expenses/"+lunch+"/submit", ""), 422); code != "receipt_required" {
+		t.Fatalf("a USD claim over the USD receipt threshold: %s", code)
+	}
+	snack := claim(`{"category":"meals","amount":{"amount":2800,"currency":"USD"},"spent_on":"2026-11-20"}`) // over EUR's 25.00, under USD's 30.00
+	if r := emp.do("POST", "/api/v1/expenses/"+snack+"/submit", ""); r.status != 200 {
+		t.Fatalf("a USD claim under the USD receipt threshold: %d %s", r.status, r.body)
+	}
+	if r := mgr.do("POST", "/api/v1/objectives", `{"assignee":"u-rep","period":"2026-Q4","metric":"revenue","target":{"amount":100,"currency":"USD"}}`); r.status != 201 {
+		t.Fatalf("a USD target: %d %s", r.status, r.body)
+	}
+
+	// USD dropped: drafts in USD are not issued nor submitted any more, with
+	// no policy to apply.
+	usdDraft := fin.do("POST", "/api/v1/invoices", invoiceIn("USD", "USD", 1, 100)).json(t)["id"].(string)
+	usdClaim := claim(`{"category":"meals","amount":{"amount":100,"currency":"USD"},"spent_on":"2026-11-20"}`)
+	if r := admin.do("PUT", "/api/v1/settings", `{"currencies":["EUR"],"currency_policies":{}}`); r.status != 200 {
+		t.Fatalf("drop USD: %d %s", r.status, r.body)
+	}
+	if r := fin.do("POST", "/api/v1/invoices/"+usdDraft+"/issue", ""); problemCode(t, r, 422) != "currency_not_accepted" {
+		t.Fatalf("issue a USD draft after USD was dropped: %s", r.body)
+	}
+	if r := emp.do("POST", "/api/v1/expenses/"+usdClaim+"/submit", ""); problemCode(t, r, 422) != "currency_not_accepted" {
+		t.Fatalf("submit a USD claim after USD was dropped: %s", r.body)
+	}
+}
+
+// TestAmountBounds: an amount beyond money.MaxAmount (10^15 minor units),
+// or a product or sum of amounts beyond it, is 422 amount_out_of_range
+// naming the field, and writes nothing.
+func TestAmountBounds(t *testing.T) {
+	app := newApp(t)
+	fin := as(t, app, "acme", "u-fin", "finance")
+	mgr := as(t, app, "acme", "u-mgr", "manager")
+	emp := as(t, app, "acme", "u-emp", "employee")
+	inv, _ := create(t, fin, 10_000)
+	if r := fin.do("POST", "/api/v1/invoices/"+inv+"/issue", ""); r.status != 200 {
+		t.Fatalf("issue: %d %s", r.status, r.body)
+	}
+	before := eventTypes(t, fin)
+	const beyond = 1_000_000_000_000_001
+	refused := []struct {
+		name       string
+		c          caller
+		path, body string
+		field      string
+	}{
+		{"a unit price beyond the bound", fin, "/api/v1/invoices", invoiceIn("EUR", "EUR", 1, beyond), "lines[0].unit_price.amount"},
+		{"9e18 as a unit price", fin, "/api/v1/invoices", invoiceIn("EUR", "EUR", 1, 9_000_000_000_000_000_000), "lines[0].unit_price.amount"},
+		{"quantity × price beyond the bound", fin, "/api/v1/invoices", invoiceIn("EUR", "EUR", 1_000, 1_000_000_000_001), "lines[0]"},
+		{"quantity × price that wraps 64 bits", fin, "/api/v1/invoices", invoiceIn("EUR", "EUR", 1_000_000_000, 9_223_372_037), "lines[0]"},
+		{"quantity × price that wraps to a small number", fin, "/api/v1/invoices", invoiceIn("EUR", "EUR", 1_000_000, 18_446_744_073_710), "lines[0]"},
+		{"a total beyond the bound", fin, "/api/v1/invoices", `{"client":{"id":"C","name":"C"},"currency":"EUR","due_date":"2026-12-31",
+			"lines":[{"description":"a","quantity":1,"unit_price":{"amount":1000000000000000,"currency":"EUR"}},
+			{"description":"b","quantity":1,"unit_price":{"amount":1,"currency":"EUR"}}]}`, "lines"},
+		{"a payment beyond the bound", fin, "/api/v1/invoices/" + inv + "/payments", fmt.Sprintf(`{"amount":{"amount":%d,"currency":"EUR"},"paid_at":"2026-11-20"}`, beyond), "amount.amount"},
+		{"a claim beyond the bound", emp, "/api/v1/expenses", fmt.Sprintf(`{"category":"meals","amount":{"amount":%d,"currency":"EUR"},"spent_on":"2026-11-20"}`, beyond), "amount.amount"},
+		{"a target beyond the bound", mgr, "/api/v1/objectives", fmt.Sprintf(`{"assignee":"u-rep","period":"2026-Q4","metric":"revenue","target":{"amount":%d,"currency":"EUR"}}`, beyond), "target.amount"},
+	}
+	for _, tc := range refused {
+		r := tc.c.do("POST", tc.path, tc.body)
+		if code := problemCode(t, r, 422); code != "amount_out_of_range" || r.json(t)["field"] != tc.field {
+			t.Errorf("%s: %s, want amount_out_of_range naming %s", tc.name, r.body, tc.field)
+		}
+	}
+	if after := eventTypes(t, fin); !slices.Equal(after, before) {
+		t.Fatalf("refused commands wrote %v", after[len(before):])
+	}
+	// At the bound, everything is taken.
+	if r := fin.do("POST", "/api/v1/invoices", invoiceIn("EUR", "EUR", 1, 1_000_000_000_000_000)); r.status != 201 {
+		t.Fatalf("an invoice at the bound: %d %s", r.status, r.body)
+	}
+	if r := fin.do("POST", "/api/v1/invoices", invoiceIn("EUR", "EUR", 1_000_000, 1_000_000_000)); r.status != 201 {
+		t.Fatalf("a line at the bound: %d %s", r.status, r.body)
 	}
 }

@@ -42,6 +42,10 @@ func (h *Handler) Create(ctx context.Context, c CreateInvoice) (commands.Result,
 	if err != nil {
 		return commands.Result{}, err
 	}
+	policy, err := h.settings.InvoicePolicy(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
 	lines := make([]invoice.LineInput, len(c.Lines))
 	for i, l := range c.Lines {
 		lines[i] = invoice.LineInput(l)
@@ -49,7 +53,7 @@ func (h *Handler) Create(ctx context.Context, c CreateInvoice) (commands.Result,
 	return h.x.RunNew(ctx, c.Request, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
 		evs, err := invoice.DecideDraft(invoice.Fold(history), invoice.Draft{
 			InvoiceID: id, ClientID: c.ClientID, ClientName: c.ClientName, Currency: c.Currency,
-			DueDate: c.DueDate, SalesRep: c.SalesRep, Lines: lines, By: string(p.ID), At: h.now(),
+			DueDate: c.DueDate, SalesRep: c.SalesRep, Lines: lines, Policy: policy, By: string(p.ID), At: h.now(),
 		})
 		return commands.Decision{Events: evs}, err
 	})

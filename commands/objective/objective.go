@@ -17,15 +17,21 @@ import (
 	"github.com/atrium-platform/atrium/streams"
 )
 
+// Currencies answers the currencies the ctx tenant accepts.
+type Currencies interface {
+	Currencies(ctx context.Context) ([]money.Currency, error)
+}
+
 // Handler runs the objective commands.
 type Handler struct {
-	x   *commands.Executor
-	now func() time.Time
+	x          *commands.Executor
+	currencies Currencies
+	now        func() time.Time
 }
 
 // NewHandler returns the objective handler.
-func NewHandler(store streams.Store, reg *streams.Registry, now func() time.Time) *Handler {
-	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, now: now}
+func NewHandler(store streams.Store, reg *streams.Registry, currencies Currencies, now func() time.Time) *Handler {
+	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, currencies: currencies, now: now}
 }
 
 // Register registers the objective events in r.
@@ -64,9 +70,14 @@ type SetObjective struct {
 	Target   money.Money
 }
 
-// Set creates an objective: roles manager or admin.
+// Set creates an objective: roles manager or admin; its target in a
+// currency the tenant accepts.
 func (h *Handler) Set(ctx context.Context, c SetObjective) (commands.Result, error) {
 	p, err := allow(ctx, user.Manager, user.Admin)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	accepted, err := h.currencies.Currencies(ctx)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -80,7 +91,7 @@ func (h *Handler) Set(ctx context.Context, c SetObjective) (commands.Result, err
 	}
 	return h.x.RunNew(ctx, c.Request, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
 		evs, err := objective.DecideSet(objective.Fold(history), objective.Set{ObjectiveID: id, Assignee: c.Assignee,
-			Period: c.Period, Metric: c.Metric, Target: c.Target, By: string(p.ID), At: h.now()})
+			Period: c.Period, Metric: c.Metric, Target: c.Target, By: string(p.ID), At: h.now()}, accepted)
 		return commands.Decision{Events: evs}, err
 	})
 }
