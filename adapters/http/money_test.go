@@ -1,12 +1,23 @@
 package http_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/atrium-platform/atrium/adapters/stack"
+	"github.com/atrium-platform/atrium/domain"
+	"github.com/atrium-platform/atrium/domain/expense"
+	"github.com/atrium-platform/atrium/domain/invoice"
+	"github.com/atrium-platform/atrium/domain/money"
+	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/streams"
 )
 
 // usdPolicy accepts USD beside EUR on acme, with its own threshold (5,000.00),
@@ -295,5 +306,188 @@ func TestAmountBounds(t *testing.T) {
 	}
 	if r := fin.do("POST", "/api/v1/invoices", invoiceIn("EUR", "EUR", 1_000_000, 1_000_000_000)); r.status != 201 {
 		t.Fatalf("a line at the bound: %d %s", r.status, r.body)
+	}
+}
+
+// amountOf reads {"amount": n} at key of m.
+func amountOf(t *testing.T, m map[string]any, key string) int64 {
+	t.Helper()
+	a, ok := m[key].(map[string]any)
+	if !ok {
+		t.Fatalf("no %s in %v", key, m)
+	}
+	return int64(a["amount"].(float64)) // exact: every amount answered is below 2^53
+}
+
+// TestReportsAtTheBound: two invoices at the bound, issued and paid in
+// part, and two claims at the bound: every report answers 200 with exact,
+// non-negative totals.
+func TestReportsAtTheBound(t *testing.T) {
+	app := newApp(t)
+	fin := as(t, app, "acme", "u-fin", "finance")
+	mgr := as(t, app, "acme", "u-mgr", "manager")
+	emp := as(t, app, "acme", "u-emp", "employee")
+	const bound = money.MaxAmount
+	var last reply
+	for _, paid := range []int64{1, bound - 1} {
+		r := fin.do("POST", "/api/v1/invoices", fmt.Sprintf(`{"client":{"id":"C-BIG","name":"Big"},"currency":"EUR","due_date":"2026-10-01","sales_rep":"u-rep",
+			"lines":[{"description":"Everything","quantity":1,"unit_price":{"amount":%d,"currency":"EUR"}}]}`, bound))
+		if r.status != 201 {
+			t.Fatalf("invoice at the bound: %d %s", r.status, r.body)
+		}
+		id := r.json(t)["id"].(string)
+		for _, step := range []struct {
+			c    caller
+			path string
+		}{{fin, "/issue"}, {mgr, "/approve"}} {
+			if r := step.c.do("POST", "/api/v1/invoices/"+id+step.path, ""); r.status != 200 {
+				t.Fatalf("%s: %d %s", step.path, r.status, r.body)
+			}
+		}
+		last = fin.do("POST", "/api/v1/invoices/"+id+"/payments", fmt.Sprintf(`{"amount":{"amount":%d,"currency":"EUR"},"paid_at":"2026-11-20"}`, paid))
+		if last.status != 200 {
+			t.Fatalf("payment: %d %s", last.status, last.body)
+		}
+	}
+	if r := mgr.do("POST", "/api/v1/objectives", fmt.Sprintf(`{"assignee":"u-rep","period":"2026-Q4","metric":"revenue","target":{"amount":%d,"currency":"EUR"}}`, bound/2)); r.status != 201 {
+		t.Fatalf("objective: %d %s", r.status, r.body)
+	}
+	for range 2 {
+		r := emp.do("POST", "/api/v1/expenses", fmt.Sprintf(`{"category":"other","amount":{"amount":%d,"currency":"EUR"},"spent_on":"2026-11-20"}`, bound))
+		if r.status != 201 {
+			t.Fatalf("claim at the bound: %d %s", r.status, r.body)
+		}
+		id := r.json(t)["id"].(string)
+		if r := emp.upload("/api/v1/expenses/"+id+"/receipt", "application/pdf", []byte("%PDF-1.7 receipt")); r.status != 200 {
+			t.Fatalf("receipt: %d %s", r.status, r.body)
+		}
+		if r := emp.do("POST", "/api/v1/expenses/"+id+"/submit", ""); r.status != 200 {
+			t.Fatalf("submit: %d %s", r.status, r.body)
+		}
+		if last = mgr.do("POST", "/api/v1/expenses/"+id+"/approve", ""); last.status != 200 {
+			t.Fatalf("approve: %d %s", last.status, last.body)
+		}
+	}
+	pos := position(t, last)
+
+	aging := fin.do("GET", "/api/v1/collections/aging", "", "X-Read-After", pos)
+	items := aging.json(t)["items"].([]any)
+	if aging.status != 200 || len(items) != 1 {
+		t.Fatalf("aging: %d %s", aging.status, aging.body)
+	}
+	a := items[0].(map[string]any)
+	if amountOf(t, a, "31_60") != bound || amountOf(t, a, "total") != bound || amountOf(t, a, "current") != 0 {
+		t.Fatalf("aging %v", a)
+	}
+	clients := fin.do("GET", "/api/v1/collections/clients", "")
+	items = clients.json(t)["items"].([]any)
+	if clients.status != 200 || len(items) != 1 {
+		t.Fatalf("clients: %d %s", clients.status, clients.body)
+	}
+	c := items[0].(map[string]any)
+	if amountOf(t, c, "invoiced_90_days") != 2*bound || amountOf(t, c, "outstanding") != bound || amountOf(t, c, "overdue") != bound ||
+		c["days_sales_outstanding"].(float64) != 45 {
+		t.Fatalf("client risk %v", c)
+	}
+	objectives := mgr.do("GET", "/api/v1/objectives?period=2026-Q4", "")
+	items = objectives.json(t)["items"].([]any)
+	if objectives.status != 200 || len(items) != 1 {
+		t.Fatalf("objectives: %d %s", objectives.status, objectives.body)
+	}
+	o := items[0].(map[string]any)
+	if amountOf(t, o, "progress") != bound || o["achieved_ratio"].(float64) != 2 {
+		t.Fatalf("objective %v", o)
+	}
+	totals := mgr.do("GET", "/api/v1/expenses/totals?by=category", "")
+	items = totals.json(t)["items"].([]any)
+	if totals.status != 200 || len(items) != 1 {
+		t.Fatalf("expense totals: %d %s", totals.status, totals.body)
+	}
+	if e := items[0].(map[string]any); amountOf(t, e, "amount") != 2*bound || e["expenses"].(float64) != 2 || e["category"] != "other" {
+		t.Fatalf("expense totals %v", e)
+	}
+}
+
+// record appends evs to the stream of aggregate id in tenant tn directly,
+// as commands recorded them before amounts were bounded; it returns the
+// tenant's position after them.
+func record(t *testing.T, st *stack.Stack, tn tenant.ID, aggregate, id string, evs ...domain.Event) string {
+	t.Helper()
+	ctx := tenant.With(context.Background(), tn)
+	name, err := streams.NewName(tn, aggregate, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]streams.EventData, len(evs))
+	for i, e := range evs {
+		typ, b, err := st.Registry.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[i] = streams.EventData{ID: uuid.New(), Type: typ, Data: b, Metadata: streams.Metadata{Tenant: tn, UserID: "u-old"}}
+	}
+	res, err := st.Store.Append(ctx, name, streams.Any, data...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprint(res.Position)
+}
+
+// TestAmountsRecordedBeforeTheBound: a tenant whose events hold amounts
+// recorded before amounts were bounded (invoices and claims of 5e18 and
+// 9e18) gets 422 total_out_of_range from the reports those amounts would
+// overflow, never a wrapped, negative total nor a 500; the rest is served,
+// and such a draft is not issued.
+func TestAmountsRecordedBeforeTheBound(t *testing.T) {
+	app, st := newStackApp(t)
+	fin := as(t, app, "acme", "u-fin", "finance")
+	mgr := as(t, app, "acme", "u-mgr", "manager")
+	eur := func(n int64) money.Money { return money.New(n, "EUR") }
+	at := time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)
+	client := invoice.Client{ID: "C-OLD", Name: "Old"}
+	if r := mgr.do("POST", "/api/v1/objectives", `{"assignee":"u-rep","period":"2026-Q4","metric":"revenue","target":{"amount":100000,"currency":"EUR"}}`); r.status != 201 {
+		t.Fatalf("objective: %d %s", r.status, r.body)
+	}
+	for _, id := range []string{uuid.NewString(), uuid.NewString()} { // 9e18 each, outstanding: their sum wraps around
+		record(t, st, "acme", "invoice", id,
+			invoice.Drafted{InvoiceID: id, Client: client, Currency: "EUR", DueDate: "2026-10-01", SalesRep: "u-rep", Total: eur(9_000_000_000_000_000_000), CreatedBy: "u-old", CreatedAt: at},
+			invoice.Issued{InvoiceID: id, Number: "INV-OLD-" + id[:4], Total: eur(9_000_000_000_000_000_000), DueDate: "2026-10-01", IssuedBy: "u-old", IssuedAt: at})
+	}
+	for _, id := range []string{uuid.NewString(), uuid.NewString()} { // 5e18 each, paid: their SQL SUM overflows
+		record(t, st, "acme", "invoice", id,
+			invoice.Drafted{InvoiceID: id, Client: client, Currency: "EUR", DueDate: "2026-12-01", SalesRep: "u-rep", Total: eur(5_000_000_000_000_000_000), CreatedBy: "u-old", CreatedAt: at},
+			invoice.Issued{InvoiceID: id, Number: "INV-OLD-" + id[:4], Total: eur(5_000_000_000_000_000_000), DueDate: "2026-12-01", IssuedBy: "u-old", IssuedAt: at},
+			invoice.PaymentRecorded{InvoiceID: id, PaymentID: "p", Amount: eur(5_000_000_000_000_000_000), PaidAt: at, Paid: eur(5_000_000_000_000_000_000), Due: eur(0), SalesRep: "u-rep", RecordedBy: "u-old"})
+		record(t, st, "acme", "expense", id,
+			expense.Drafted{ExpenseID: id, Owner: "u-emp", Category: "meals", Amount: eur(5_000_000_000_000_000_000), SpentOn: "2026-11-01", At: at},
+			expense.Submitted{ExpenseID: id, By: "u-emp", At: at},
+			expense.Approved{ExpenseID: id, By: "u-mgr", At: at})
+	}
+	draft := uuid.NewString()
+	pos := record(t, st, "acme", "invoice", draft, // the last: reads wait for it
+		invoice.Drafted{InvoiceID: draft, Client: client, Currency: "EUR", DueDate: "2026-12-01", Total: eur(9_000_000_000_000_000_000), CreatedBy: "u-old", CreatedAt: at})
+
+	for _, rt := range []struct {
+		c    caller
+		path string
+	}{
+		{fin, "/api/v1/collections/aging"},
+		{fin, "/api/v1/collections/clients"},
+		{mgr, "/api/v1/objectives"},
+		{mgr, "/api/v1/expenses/totals?by=category"},
+	} {
+		if code := problemCode(t, rt.c.do("GET", rt.path, "", "X-Read-After", pos), 422); code != "total_out_of_range" {
+			t.Errorf("%s: %s, want total_out_of_range", rt.path, code)
+		}
+	}
+	if r := fin.do("GET", "/api/v1/invoices", ""); r.status != 200 || len(r.json(t)["items"].([]any)) != 5 {
+		t.Fatalf("invoice list: %d %s", r.status, r.body)
+	}
+	if r := fin.do("POST", "/api/v1/invoices/"+draft+"/issue", ""); problemCode(t, r, 422) != "amount_out_of_range" {
+		t.Fatalf("issuing a draft of 9e18: %s", r.body)
+	}
+	// Globex, whose amounts are all within the bound, is served as ever.
+	if r := as(t, app, "globex", "u-g", "finance").do("GET", "/api/v1/collections/aging", ""); r.status != 200 {
+		t.Fatalf("globex aging: %d %s", r.status, r.body)
 	}
 }
