@@ -18,6 +18,7 @@ import (
 	"github.com/atrium-platform/atrium/adapters/jetstream/jetstreamtest"
 	"github.com/atrium-platform/atrium/adapters/sqlite"
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
+	"github.com/atrium-platform/atrium/domain/invoice"
 	"github.com/atrium-platform/atrium/domain/money"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
@@ -29,8 +30,9 @@ import (
 
 type threshold int64
 
-func (t threshold) ValidationThreshold(context.Context) (money.Money, error) {
-	return money.New(int64(t), "EUR"), nil
+// InvoicePolicy accepts EUR only, with the threshold t.
+func (t threshold) InvoicePolicy(context.Context) (invoice.Policy, error) {
+	return invoice.Policy{Thresholds: map[money.Currency]money.Money{"EUR": money.New(int64(t), "EUR")}}, nil
 }
 
 // noMembers answers that the tenants have no members: these invoices name

@@ -320,8 +320,8 @@ func TestRejectPartialPaymentAndCancel(t *testing.T) {
 	if inv["paid"].(map[string]any)["amount"].(float64) != 10_000 || inv["due"].(map[string]any)["amount"].(float64) != 20_000 {
 		t.Fatalf("after a partial payment: %v", inv)
 	}
-	if code := problemCode(t, fin.do("POST", "/api/v1/invoices/"+small+"/payments", `{"amount":{"amount":10,"currency":"USD"},"paid_at":"2026-11-20"}`), 400); code == "" {
-		t.Fatal("a payment in another currency")
+	if code := problemCode(t, fin.do("POST", "/api/v1/invoices/"+small+"/payments", `{"amount":{"amount":10,"currency":"USD"},"paid_at":"2026-11-20"}`), 422); code != "currency_not_accepted" {
+		t.Fatalf("a payment in a currency the tenant does not accept: %s", code)
 	}
 
 	draft, _ := create(t, fin, 1000)

@@ -154,14 +154,17 @@ type expensePolicyBody struct {
 }
 
 type settingsBody struct {
-	Currency                   *money.Currency    `json:"currency"`
-	TimeZone                   *string            `json:"time_zone"`
-	InvoiceValidationThreshold *money.Money       `json:"invoice_validation_threshold"`
-	ExpensePolicy              *expensePolicyBody `json:"expense_policy"`
+	Currency                   *money.Currency                            `json:"currency"`
+	Currencies                 *[]money.Currency                          `json:"currencies"`
+	TimeZone                   *string                                    `json:"time_zone"`
+	InvoiceValidationThreshold *money.Money                               `json:"invoice_validation_threshold"`
+	ExpensePolicy              *expensePolicyBody                         `json:"expense_policy"`
+	CurrencyPolicies           *map[money.Currency]tenancy.CurrencyPolicy `json:"currency_policies"`
 }
 
 func (b settingsBody) patch() tenancy.SettingsPatch {
-	p := tenancy.SettingsPatch{Currency: b.Currency, TimeZone: b.TimeZone, InvoiceValidationThreshold: b.InvoiceValidationThreshold}
+	p := tenancy.SettingsPatch{Currency: b.Currency, Currencies: b.Currencies, TimeZone: b.TimeZone,
+		InvoiceValidationThreshold: b.InvoiceValidationThreshold, CurrencyPolicies: b.CurrencyPolicies}
 	if e := b.ExpensePolicy; e != nil {
 		p.ExpensePolicy = &tenancy.ExpensePolicyPatch{Categories: e.Categories, ReceiptRequiredAbove: e.ReceiptRequiredAbove,
 			CategoryCeilings: e.CategoryCeilings, MaxReceiptBytes: e.MaxReceiptBytes}
@@ -169,10 +172,22 @@ func (b settingsBody) patch() tenancy.SettingsPatch {
 	return p
 }
 
+// settingsView is the settings as clients read them: every list and map
+// present, the accepted currencies of settings recorded before there was
+// a choice spelled out.
 func settingsView(s tenancy.Settings) tenancy.Settings {
 	if s.ExpensePolicy.CategoryCeilings == nil {
 		s.ExpensePolicy.CategoryCeilings = map[string]money.Money{}
 	}
+	s.Currencies = s.Accepted()
+	policies := make(map[money.Currency]tenancy.CurrencyPolicy, len(s.CurrencyPolicies))
+	for c, p := range s.CurrencyPolicies {
+		if p.CategoryCeilings == nil {
+			p.CategoryCeilings = map[string]int64{}
+		}
+		policies[c] = p
+	}
+	s.CurrencyPolicies = policies
 	return s
 }
 

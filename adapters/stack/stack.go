@@ -27,6 +27,7 @@ import (
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/documents"
 	"github.com/atrium-platform/atrium/domain/expense"
+	"github.com/atrium-platform/atrium/domain/invoice"
 	"github.com/atrium-platform/atrium/domain/money"
 	"github.com/atrium-platform/atrium/domain/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
@@ -253,7 +254,7 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 			return nil, fmt.Errorf("documents: %w", err)
 		}
 	}
-	s.Objectives = objectivecmd.NewHandler(s.Store, s.Registry, members{s.Identity}, cfg.Now)
+	s.Objectives = objectivecmd.NewHandler(s.Store, s.Registry, settings{s.Catalog}, members{s.Identity}, cfg.Now)
 	s.Expenses = expensecmd.NewHandler(s.Store, s.Registry, s.Documents, settings{s.Catalog}, cfg.Now)
 	s.Tenancy = tenancycmd.NewHandler(s.Store, s.Registry, resources{s}, s.Identity, s.Catalog, cfg.BaseDomain, cfg.Now)
 	return s, nil
@@ -329,26 +330,55 @@ type resources struct{ s *Stack }
 
 func (r resources) Provision(ctx context.Context) error { return r.s.OpenTenant(ctx) }
 
-// settings answers the invoice commands from the catalog.
+// settings answers the commands' policies from the catalog: for every
+// currency the tenant accepts, that currency's policy. A currency without
+// a whole policy is left out, so documents in it are refused.
 type settings struct{ c *catalog.Catalog }
 
-func (s settings) ValidationThreshold(ctx context.Context) (money.Money, error) {
+// InvoicePolicy answers the invoice commands.
+func (s settings) InvoicePolicy(ctx context.Context) (invoice.Policy, error) {
 	st, err := s.c.Settings(ctx)
 	if err != nil {
-		return money.Money{}, err
+		return invoice.Policy{}, err
 	}
-	return st.InvoiceValidationThreshold, nil
+	p := invoice.Policy{Thresholds: map[money.Currency]money.Money{}}
+	for _, c := range st.Accepted() {
+		if cp, ok := st.PolicyIn(c); ok {
+			p.Thresholds[c] = cp.InvoiceValidationThreshold
+		}
+	}
+	return p, nil
 }
 
-// ExpensePolicy answers the expense commands from the catalog.
+// ExpensePolicy answers the expense commands.
 func (s settings) ExpensePolicy(ctx context.Context) (expense.Policy, error) {
 	st, err := s.c.Settings(ctx)
 	if err != nil {
 		return expense.Policy{}, err
 	}
-	p := st.ExpensePolicy
-	return expense.Policy{Categories: p.Categories, ReceiptRequiredAbove: p.ReceiptRequiredAbove,
-		CategoryCeilings: p.CategoryCeilings, MaxReceiptBytes: p.MaxReceiptBytes}, nil
+	p := expense.Policy{Categories: st.ExpensePolicy.Categories, MaxReceiptBytes: st.ExpensePolicy.MaxReceiptBytes,
+		Limits: map[money.Currency]expense.Limits{}}
+	for _, c := range st.Accepted() {
+		if cp, ok := st.PolicyIn(c); ok {
+			p.Limits[c] = expense.Limits{ReceiptRequiredAbove: cp.ReceiptRequiredAbove, CategoryCeilings: cp.CategoryCeilings}
+		}
+	}
+	return p, nil
+}
+
+// Currencies answers the objective commands.
+func (s settings) Currencies(ctx context.Context) ([]money.Currency, error) {
+	st, err := s.c.Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []money.Currency
+	for _, c := range st.Accepted() {
+		if _, ok := st.PolicyIn(c); ok {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // Close stops everything, in reverse order of start.

@@ -25,6 +25,7 @@ import (
 	"github.com/atrium-platform/atrium/adapters/sqlite"
 	"github.com/atrium-platform/atrium/commands"
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
+	"github.com/atrium-platform/atrium/domain/invoice"
 	"github.com/atrium-platform/atrium/domain/money"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
@@ -384,11 +385,12 @@ func rawBatch(ctx context.Context, db *sql.DB, from, to int) error {
 	return tx.Commit()
 }
 
-// benchSettings gives every benchmark tenant the same validation threshold.
+// benchSettings gives every benchmark tenant the same policy: EUR, with
+// the same validation threshold.
 type benchSettings struct{}
 
-func (benchSettings) ValidationThreshold(context.Context) (money.Money, error) {
-	return money.New(1_000_000, "EUR"), nil
+func (benchSettings) InvoicePolicy(context.Context) (invoice.Policy, error) {
+	return invoice.Policy{Thresholds: map[money.Currency]money.Money{"EUR": money.New(1_000_000, "EUR")}}, nil
 }
 
 // benchMembers answers that benchmark tenants have no members: their

@@ -18,7 +18,8 @@ import (
 	"github.com/atrium-platform/atrium/streams"
 )
 
-// Policies answers the ctx tenant's expense policy.
+// Policies answers the ctx tenant's expense policy, with the currencies it
+// accepts.
 type Policies interface {
 	ExpensePolicy(ctx context.Context) (expense.Policy, error)
 }
@@ -74,9 +75,14 @@ type CreateExpense struct {
 	Description string
 }
 
-// Create drafts a claim: any member, for themselves.
+// Create drafts a claim: any member, for themselves, in a currency the
+// tenant accepts.
 func (h *Handler) Create(ctx context.Context, c CreateExpense) (commands.Result, error) {
 	p, err := member(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	pol, err := h.policies.ExpensePolicy(ctx)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -90,7 +96,7 @@ func (h *Handler) Create(ctx context.Context, c CreateExpense) (commands.Result,
 	}
 	return h.x.RunNew(ctx, c.Request, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
 		evs, err := expense.DecideDraft(expense.Fold(history), expense.Draft{ExpenseID: id, Owner: string(p.ID), Category: c.Category,
-			Amount: c.Amount, SpentOn: c.SpentOn, Description: c.Description, At: h.now()})
+			Amount: c.Amount, SpentOn: c.SpentOn, Description: c.Description, Accepted: pol.Accepted(), At: h.now()})
 		return commands.Decision{Events: evs}, err
 	})
 }

@@ -45,6 +45,10 @@ func (h *Handler) Create(ctx context.Context, c CreateInvoice) (commands.Result,
 	if err != nil {
 		return commands.Result{}, err
 	}
+	policy, err := h.settings.InvoicePolicy(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
 	lines := make([]invoice.LineInput, len(c.Lines))
 	for i, l := range c.Lines {
 		lines[i] = invoice.LineInput(l)
@@ -52,7 +56,7 @@ func (h *Handler) Create(ctx context.Context, c CreateInvoice) (commands.Result,
 	return h.x.RunNew(ctx, c.Request, stream, func(ctx context.Context, history []domain.Event) (commands.Decision, error) {
 		evs, err := invoice.DecideDraft(invoice.Fold(history), invoice.Draft{
 			InvoiceID: id, ClientID: c.ClientID, ClientName: c.ClientName, Currency: c.Currency,
-			DueDate: c.DueDate, SalesRep: c.SalesRep, Lines: lines, By: string(p.ID), At: h.now(),
+			DueDate: c.DueDate, SalesRep: c.SalesRep, Lines: lines, Policy: policy, By: string(p.ID), At: h.now(),
 		})
 		if err != nil {
 			return commands.Decision{}, err

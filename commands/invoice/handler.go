@@ -13,7 +13,6 @@ import (
 	"github.com/atrium-platform/atrium/commands"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/invoice"
-	"github.com/atrium-platform/atrium/domain/money"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/streams"
@@ -21,9 +20,10 @@ import (
 
 // Settings answers the ctx tenant's configuration the invoice commands need.
 type Settings interface {
-	// ValidationThreshold is the total at or above which an invoice waits
+	// InvoicePolicy is the ctx tenant's invoicing policy: the currencies it
+	// accepts, each with the total at or above which an invoice in it waits
 	// for approval before it is issued.
-	ValidationThreshold(ctx context.Context) (money.Money, error)
+	InvoicePolicy(ctx context.Context) (invoice.Policy, error)
 }
 
 // Handler runs the invoice commands.

@@ -22,8 +22,9 @@ import (
 
 type threshold int64
 
-func (t threshold) ValidationThreshold(context.Context) (money.Money, error) {
-	return money.New(int64(t), "EUR"), nil
+// InvoicePolicy accepts EUR only, with the threshold t.
+func (t threshold) InvoicePolicy(context.Context) (invoice.Policy, error) {
+	return invoice.Policy{Thresholds: map[money.Currency]money.Money{"EUR": money.New(int64(t), "EUR")}}, nil
 }
 
 // members holds each tenant's members and their roles, as the identity

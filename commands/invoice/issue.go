@@ -9,7 +9,8 @@ import (
 )
 
 // IssueInvoice issues a draft: it gets its number, or waits for approval
-// when its total is at or above the tenant's validation threshold.
+// when its total is at or above the tenant's validation threshold for its
+// currency.
 type IssueInvoice struct {
 	Request   commands.Request
 	InvoiceID string
@@ -21,15 +22,15 @@ func (h *Handler) Issue(ctx context.Context, c IssueInvoice) (commands.Result, e
 	if err != nil {
 		return commands.Result{}, err
 	}
-	threshold, err := h.settings.ValidationThreshold(ctx)
+	policy, err := h.settings.InvoicePolicy(ctx)
 	if err != nil {
 		return commands.Result{}, err
 	}
 	return h.existing(ctx, c.Request, c.InvoiceID, func(ctx context.Context, s invoice.State) (commands.Decision, error) {
 		at := h.now()
-		cmd := invoice.Issue{Threshold: threshold, By: string(p.ID), At: at}
+		cmd := invoice.Issue{Policy: policy, By: string(p.ID), At: at}
 		var extras []commands.Extra
-		if s.Status() == invoice.StatusDraft && !invoice.NeedsValidation(s, threshold) {
+		if s.Status() == invoice.StatusDraft && !invoice.NeedsValidation(s, policy) {
 			number, extra, err := h.number(ctx, s.ID(), at)
 			if err != nil {
 				return commands.Decision{}, err

@@ -17,17 +17,23 @@ import (
 	"github.com/atrium-platform/atrium/streams"
 )
 
+// Currencies answers the currencies the ctx tenant accepts.
+type Currencies interface {
+	Currencies(ctx context.Context) ([]money.Currency, error)
+}
+
 // Handler runs the objective commands.
 type Handler struct {
-	x       *commands.Executor
-	members commands.Members
-	now     func() time.Time
+	x          *commands.Executor
+	currencies Currencies
+	members    commands.Members
+	now        func() time.Time
 }
 
 // NewHandler returns the objective handler; members answers whether an
 // assignee is a salesperson of the tenant.
-func NewHandler(store streams.Store, reg *streams.Registry, members commands.Members, now func() time.Time) *Handler {
-	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, members: members, now: now}
+func NewHandler(store streams.Store, reg *streams.Registry, currencies Currencies, members commands.Members, now func() time.Time) *Handler {
+	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, currencies: currencies, members: members, now: now}
 }
 
 // Register registers the objective events in r.
@@ -66,11 +72,16 @@ type SetObjective struct {
 	Target   money.Money
 }
 
-// Set creates an objective: roles manager or admin. The assignee is the
-// user_id of a member of the tenant holding the role sales (422
-// unknown_member or member_role_required otherwise).
+// Set creates an objective: roles manager or admin; its target in a
+// currency the tenant accepts. The assignee is the user_id of a member of
+// the tenant holding the role sales (422 unknown_member or
+// member_role_required otherwise).
 func (h *Handler) Set(ctx context.Context, c SetObjective) (commands.Result, error) {
 	p, err := allow(ctx, user.Manager, user.Admin)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	accepted, err := h.currencies.Currencies(ctx)
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -84,7 +95,7 @@ func (h *Handler) Set(ctx context.Context, c SetObjective) (commands.Result, err
 	}
 	return h.x.RunNew(ctx, c.Request, stream, func(ctx context.Context, history []domain.Event) (commands.Decision, error) {
 		evs, err := objective.DecideSet(objective.Fold(history), objective.Set{ObjectiveID: id, Assignee: c.Assignee,
-			Period: c.Period, Metric: c.Metric, Target: c.Target, By: string(p.ID), At: h.now()})
+			Period: c.Period, Metric: c.Metric, Target: c.Target, By: string(p.ID), At: h.now()}, accepted)
 		if err != nil {
 			return commands.Decision{}, err
 		}

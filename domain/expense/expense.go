@@ -5,6 +5,7 @@
 package expense
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -162,13 +163,24 @@ func Fold(evs []domain.Event) State {
 	return s
 }
 
-// Policy is the tenant's expense policy, checked at submit.
+// Policy is the tenant's expense policy, checked at submit. Limits holds,
+// for each currency the tenant accepts, the limits of claims in it: a claim
+// in any other currency is refused, never let through without limits.
 type Policy struct {
-	Categories           []string
+	Categories      []string
+	MaxReceiptBytes int64
+	Limits          map[money.Currency]Limits
+}
+
+// Limits are the amounts a policy sets for claims in one currency, in
+// that currency.
+type Limits struct {
 	ReceiptRequiredAbove money.Money
 	CategoryCeilings     map[string]money.Money
-	MaxReceiptBytes      int64
 }
+
+// Accepted returns the currencies the policy accepts claims in, in no order.
+func (p Policy) Accepted() []money.Currency { return slices.Collect(maps.Keys(p.Limits)) }
 
 // Draft is the command starting a claim.
 type Draft struct {
@@ -178,7 +190,9 @@ type Draft struct {
 	Amount      money.Money
 	SpentOn     string
 	Description string
-	At          time.Time
+	// Accepted are the currencies the tenant accepts.
+	Accepted []money.Currency
+	At       time.Time
 }
 
 // DecideDraft validates a new claim.
@@ -190,11 +204,14 @@ func DecideDraft(s State, c Draft) ([]domain.Event, error) {
 	if cat == "" || len(cat) > 40 {
 		return nil, domain.Invalidf("category", "required", "category is required")
 	}
-	if _, err := money.ParseCurrency(string(c.Amount.Currency)); err != nil {
-		return nil, domain.Invalidf("amount.currency", "invalid_currency", "currency must be an ISO 4217 code such as EUR")
+	if err := money.CheckCurrency("amount.currency", c.Amount.Currency, c.Accepted); err != nil {
+		return nil, err
 	}
 	if c.Amount.Amount <= 0 {
 		return nil, domain.Invalidf("amount.amount", "invalid_amount", "amount must be positive")
+	}
+	if err := money.CheckAmount("amount.amount", c.Amount.Amount); err != nil {
+		return nil, err
 	}
 	spent, err := time.Parse(time.DateOnly, c.SpentOn)
 	if err != nil {
@@ -247,13 +264,37 @@ func DecideSubmit(s State, by string, p Policy, at time.Time) ([]domain.Event, e
 	if len(p.Categories) > 0 && !slices.Contains(p.Categories, s.category) {
 		return nil, domain.Rejectf("category_not_allowed", "category %q is not in the expense policy", s.category)
 	}
-	if limit, ok := p.CategoryCeilings[s.category]; ok && limit.Currency == s.amount.Currency && s.amount.Amount > limit.Amount {
-		return nil, domain.Rejectf("category_ceiling_exceeded", "%s is above the %s ceiling of %s", s.amount, s.category, limit)
+	limits, ok := p.Limits[s.amount.Currency]
+	if !ok {
+		return nil, notAccepted(s.amount.Currency)
 	}
-	if p.ReceiptRequiredAbove.Currency == s.amount.Currency && s.amount.Amount > p.ReceiptRequiredAbove.Amount && s.receipt == nil {
-		return nil, domain.Rejectf("receipt_required", "a receipt is required above %s", p.ReceiptRequiredAbove)
+	if !money.InRange(s.amount.Amount) { // a draft recorded before amounts were bounded
+		return nil, money.OutOfRange("amount")
+	}
+	if ceiling, ok := limits.CategoryCeilings[s.category]; ok {
+		above, err := s.amount.Cmp(ceiling)
+		if err != nil {
+			return nil, notAccepted(s.amount.Currency)
+		}
+		if above > 0 {
+			return nil, domain.Rejectf("category_ceiling_exceeded", "%s is above the %s ceiling of %s", s.amount, s.category, ceiling)
+		}
+	}
+	above, err := s.amount.Cmp(limits.ReceiptRequiredAbove)
+	if err != nil {
+		return nil, notAccepted(s.amount.Currency)
+	}
+	if above > 0 && s.receipt == nil {
+		return nil, domain.Rejectf("receipt_required", "a receipt is required above %s", limits.ReceiptRequiredAbove)
 	}
 	return []domain.Event{Submitted{ExpenseID: s.id, By: by, At: at.UTC()}}, nil
+}
+
+// notAccepted refuses a claim in a currency the tenant does not accept (any
+// more), or whose limits are not all in that currency.
+func notAccepted(c money.Currency) error {
+	return &domain.Error{Kind: domain.Rejected, Code: "currency_not_accepted", Field: "amount.currency",
+		Message: "this tenant does not accept " + string(c) + "; see the currencies of its settings"}
 }
 
 func review(s State, by string) error {

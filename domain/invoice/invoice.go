@@ -2,6 +2,8 @@ package invoice
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -125,6 +127,17 @@ func Fold(events []domain.Event) State {
 	return s
 }
 
+// Policy is the tenant's invoicing policy: the currencies it accepts, each
+// with the total at or above which an invoice in it waits for approval
+// (zero: never). An invoice, a line or a payment in a currency that is not
+// a key is refused.
+type Policy struct {
+	Thresholds map[money.Currency]money.Money
+}
+
+// Accepted returns the currencies the policy accepts, in no order.
+func (p Policy) Accepted() []money.Currency { return slices.Collect(maps.Keys(p.Thresholds)) }
+
 // LineInput is a line as the client sends it.
 type LineInput struct {
 	Description string
@@ -141,6 +154,7 @@ type Draft struct {
 	DueDate    string
 	SalesRep   string
 	Lines      []LineInput
+	Policy     Policy
 	By         string
 	At         time.Time
 }
@@ -168,9 +182,9 @@ func DecideDraft(s State, c Draft) ([]domain.Event, error) {
 			return nil, e
 		}
 	}
-	cur, err := money.ParseCurrency(c.Currency)
-	if err != nil {
-		return nil, domain.Invalidf("currency", "invalid_currency", "currency must be an ISO 4217 code such as EUR")
+	cur, accepted := money.Currency(c.Currency), c.Policy.Accepted()
+	if err := money.CheckCurrency("currency", cur, accepted); err != nil {
+		return nil, err
 	}
 	if _, err := time.Parse(time.DateOnly, c.DueDate); err != nil {
 		return nil, domain.Invalidf("due_date", "invalid_date", "due_date must be a date YYYY-MM-DD")
@@ -181,8 +195,8 @@ func DecideDraft(s State, c Draft) ([]domain.Event, error) {
 	if len(c.Lines) > maxLines {
 		return nil, domain.Invalidf("lines", "too_many_lines", "an invoice has at most %d lines", maxLines)
 	}
-	total := money.Zero(cur)
 	lines := make([]Line, 0, len(c.Lines))
+	totals := make([]money.Money, 0, len(c.Lines))
 	for i, l := range c.Lines {
 		f := fmt.Sprintf("lines[%d]", i)
 		if e := text(f+".description", l.Description, true); e != nil {
@@ -191,20 +205,28 @@ func DecideDraft(s State, c Draft) ([]domain.Event, error) {
 		if l.Quantity <= 0 || l.Quantity > maxQuantity {
 			return nil, domain.Invalidf(f+".quantity", "invalid_quantity", "quantity must be between 1 and %d", maxQuantity)
 		}
+		if err := money.CheckCurrency(f+".unit_price.currency", l.UnitPrice.Currency, accepted); err != nil {
+			return nil, err
+		}
 		if l.UnitPrice.Currency != cur {
 			return nil, domain.Invalidf(f+".unit_price.currency", "currency_mismatch", "unit price must be in %s", cur)
 		}
 		if l.UnitPrice.Amount < 0 {
 			return nil, domain.Invalidf(f+".unit_price.amount", "invalid_amount", "unit price must not be negative")
 		}
-		lt, err := l.UnitPrice.Mul(l.Quantity)
-		if err == nil {
-			total, err = total.Add(lt)
+		if err := money.CheckAmount(f+".unit_price.amount", l.UnitPrice.Amount); err != nil {
+			return nil, err
 		}
+		lt, err := l.UnitPrice.Mul(l.Quantity)
 		if err != nil {
-			return nil, domain.Invalidf(f, "amount_too_large", "the invoice total does not fit")
+			return nil, money.OutOfRange(f) // quantity × unit price
 		}
 		lines = append(lines, Line{Description: strings.TrimSpace(l.Description), Quantity: l.Quantity, UnitPrice: l.UnitPrice, Total: lt})
+		totals = append(totals, lt)
+	}
+	total, err := money.Sum(cur, totals...)
+	if err != nil {
+		return nil, money.OutOfRange("lines") // the invoice total
 	}
 	return []domain.Event{Drafted{
 		InvoiceID: c.InvoiceID, Client: Client{ID: strings.TrimSpace(c.ClientID), Name: strings.TrimSpace(c.ClientName)},
@@ -224,25 +246,38 @@ func wrongState(s State, action string) error {
 	return domain.WrongStatef("invalid_state", "cannot %s an invoice that is %s", action, s.status)
 }
 
-// Issue is the command to issue an invoice. Threshold is the tenant's
-// validation threshold; Number the number it gets if issued now.
+// Issue is the command to issue an invoice under the tenant's Policy;
+// Number is the number it gets if issued now.
 type Issue struct {
-	Threshold money.Money
-	Number    string
-	By        string
-	At        time.Time
+	Policy Policy
+	Number string
+	By     string
+	At     time.Time
 }
 
-// NeedsValidation reports whether issuing s must wait for approval.
-func NeedsValidation(s State, threshold money.Money) bool {
-	if threshold.Currency != s.total.Currency || threshold.Amount <= 0 {
-		return false
+// threshold returns the validation threshold of s's currency, or the
+// refusal of an invoice in a currency the tenant no longer accepts: no
+// invoice is issued without its currency's policy.
+func threshold(s State, p Policy) (money.Money, error) {
+	t, ok := p.Thresholds[s.currency]
+	if !ok || t.Currency != s.currency {
+		return money.Money{}, &domain.Error{Kind: domain.Rejected, Code: "currency_not_accepted", Field: "currency",
+			Message: "this tenant no longer accepts " + string(s.currency) + "; see the currencies of its settings"}
 	}
-	return s.total.Amount >= threshold.Amount
+	return t, nil
+}
+
+// NeedsValidation reports whether issuing s under p must wait for
+// approval: its total is at or above its currency's threshold. It is true
+// for an invoice in a currency p does not accept, which DecideIssue
+// refuses: such an invoice is never issued at once.
+func NeedsValidation(s State, p Policy) bool {
+	t, err := threshold(s, p)
+	return err != nil || (t.Amount > 0 && s.total.Amount >= t.Amount)
 }
 
 // DecideIssue issues a draft, or submits it for validation when its total
-// is at or above the threshold.
+// is at or above its currency's threshold.
 func DecideIssue(s State, c Issue) ([]domain.Event, error) {
 	if err := notFound(s); err != nil {
 		return nil, err
@@ -250,9 +285,16 @@ func DecideIssue(s State, c Issue) ([]domain.Event, error) {
 	if s.status != StatusDraft {
 		return nil, wrongState(s, "issue")
 	}
+	t, err := threshold(s, c.Policy)
+	if err != nil {
+		return nil, err
+	}
+	if !money.InRange(s.total.Amount) { // a draft recorded before amounts were bounded
+		return nil, money.OutOfRange("total")
+	}
 	at := c.At.UTC()
-	if NeedsValidation(s, c.Threshold) {
-		return []domain.Event{SubmittedForValidation{InvoiceID: s.id, Threshold: c.Threshold, SubmittedBy: c.By, SubmittedAt: at}}, nil
+	if NeedsValidation(s, c.Policy) {
+		return []domain.Event{SubmittedForValidation{InvoiceID: s.id, Threshold: t, SubmittedBy: c.By, SubmittedAt: at}}, nil
 	}
 	return []domain.Event{issued(s, c.Number, c.By, at)}, nil
 }
@@ -302,12 +344,13 @@ func DecideReject(s State, c Review) ([]domain.Event, error) {
 	return []domain.Event{Rejected{InvoiceID: s.id, Reason: strings.TrimSpace(c.Reason), RejectedBy: c.By, RejectedAt: c.At.UTC()}}, nil
 }
 
-// Pay is the command to record a payment.
+// Pay is the command to record a payment under the tenant's Policy.
 type Pay struct {
 	PaymentID string
 	Amount    money.Money
 	PaidAt    time.Time
 	Reference string
+	Policy    Policy
 	By        string
 }
 
@@ -319,11 +362,17 @@ func DecidePayment(s State, c Pay) ([]domain.Event, error) {
 	if s.status != StatusIssued && s.status != StatusPartiallyPaid {
 		return nil, wrongState(s, "record a payment on")
 	}
+	if err := money.CheckCurrency("amount.currency", c.Amount.Currency, c.Policy.Accepted()); err != nil {
+		return nil, err
+	}
 	if c.Amount.Currency != s.currency {
 		return nil, domain.Invalidf("amount.currency", "currency_mismatch", "payment must be in %s", s.currency)
 	}
 	if c.Amount.Amount <= 0 {
 		return nil, domain.Invalidf("amount.amount", "invalid_amount", "payment amount must be positive")
+	}
+	if err := money.CheckAmount("amount.amount", c.Amount.Amount); err != nil {
+		return nil, err
 	}
 	if c.PaidAt.IsZero() {
 		return nil, domain.Invalidf("paid_at", "required", "paid_at is required")
@@ -337,9 +386,12 @@ func DecidePayment(s State, c Pay) ([]domain.Event, error) {
 	}
 	paid, err := s.paid.Add(c.Amount)
 	if err != nil {
-		return nil, domain.Invalidf("amount", "amount_too_large", "payment does not fit")
+		return nil, money.OutOfRange("amount") // paid so far
 	}
-	left, _ := due.Sub(c.Amount)
+	left, err := due.Sub(c.Amount)
+	if err != nil {
+		return nil, money.OutOfRange("amount")
+	}
 	return []domain.Event{PaymentRecorded{
 		InvoiceID: s.id, PaymentID: c.PaymentID, Amount: c.Amount, PaidAt: c.PaidAt.UTC(),
 		Reference: strings.TrimSpace(c.Reference), Paid: paid, Due: left, SalesRep: s.salesRep, RecordedBy: c.By,

@@ -133,8 +133,9 @@ func Fold(evs []domain.Event) State {
 	return s
 }
 
-// DecideSet validates a new objective.
-func DecideSet(s State, c Set) ([]domain.Event, error) {
+// DecideSet validates a new objective; accepted are the currencies the
+// tenant accepts.
+func DecideSet(s State, c Set, accepted []money.Currency) ([]domain.Event, error) {
 	if s.Exists() {
 		return nil, domain.WrongStatef("objective_exists", "objective %s already exists", c.ObjectiveID)
 	}
@@ -148,11 +149,14 @@ func DecideSet(s State, c Set) ([]domain.Event, error) {
 	if c.Metric != "revenue" {
 		return nil, domain.Invalidf("metric", "invalid_metric", "the metric is revenue")
 	}
-	if _, err := money.ParseCurrency(string(c.Target.Currency)); err != nil {
-		return nil, domain.Invalidf("target.currency", "invalid_currency", "currency must be an ISO 4217 code such as EUR")
+	if err := money.CheckCurrency("target.currency", c.Target.Currency, accepted); err != nil {
+		return nil, err
 	}
 	if c.Target.Amount <= 0 {
 		return nil, domain.Invalidf("target.amount", "invalid_amount", "the target must be positive")
+	}
+	if err := money.CheckAmount("target.amount", c.Target.Amount); err != nil {
+		return nil, err
 	}
 	c.Period, c.At = p.String(), c.At.UTC()
 	return []domain.Event{c}, nil

@@ -38,7 +38,7 @@ func TestPeriods(t *testing.T) {
 
 func TestCycle(t *testing.T) {
 	evs, err := objective.DecideSet(objective.State{}, objective.Set{ObjectiveID: "o", Assignee: "rep", Period: "2026-Q3",
-		Metric: "revenue", Target: money.New(100, "EUR"), By: "mgr"})
+		Metric: "revenue", Target: money.New(100, "EUR"), By: "mgr"}, []money.Currency{"EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,5 +73,29 @@ func TestCycle(t *testing.T) {
 	s = objective.Evolve(s, rej[0])
 	if _, err := objective.DecideSubmit(s, "rep", after); err != nil {
 		t.Fatalf("resubmit after rejection: %v", err)
+	}
+}
+
+func TestSetTarget(t *testing.T) {
+	accepted := []money.Currency{"EUR", "USD"}
+	tests := []struct {
+		name   string
+		target money.Money
+		code   string
+	}{
+		{"EUR", money.New(100, "EUR"), ""},
+		{"another accepted currency", money.New(100, "USD"), ""},
+		{"at the bound", money.New(money.MaxAmount, "EUR"), ""},
+		{"beyond the bound", money.New(money.MaxAmount+1, "EUR"), "amount_out_of_range"},
+		{"zero", money.New(0, "EUR"), "invalid_amount"},
+		{"a currency not accepted", money.New(100, "GBP"), "currency_not_accepted"},
+		{"no currency at all", money.New(100, "ZZZ"), "invalid_currency"},
+	}
+	for _, tc := range tests {
+		_, err := objective.DecideSet(objective.State{}, objective.Set{ObjectiveID: "o", Assignee: "rep", Period: "2026-Q3",
+			Metric: "revenue", Target: tc.target, By: "mgr"}, accepted)
+		if tc.code == "" && err != nil || tc.code != "" && !errors.Is(err, &domain.Error{Code: tc.code}) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.code)
+		}
 	}
 }

@@ -6,6 +6,7 @@ package tenancy
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -33,18 +34,26 @@ type ExpensePolicy struct {
 	MaxReceiptBytes      int64                  `json:"max_receipt_bytes"`
 }
 
-// Settings is a tenant's configuration.
+// Settings is a tenant's configuration. Currency is its primary currency:
+// InvoiceValidationThreshold and ExpensePolicy's amounts are in it.
+// Currencies are all the currencies it accepts documents and payments in,
+// Currency among them; for each of the others, CurrencyPolicies holds the
+// same policies in that currency, so every accepted currency has them all.
 type Settings struct {
-	Currency                   money.Currency `json:"currency"`
-	TimeZone                   string         `json:"time_zone"`
-	InvoiceValidationThreshold money.Money    `json:"invoice_validation_threshold"`
-	ExpensePolicy              ExpensePolicy  `json:"expense_policy"`
+	Currency money.Currency `json:"currency"`
+	// Currencies is nil in settings recorded before tenants chose several:
+	// those accept Currency only.
+	Currencies                 []money.Currency                  `json:"currencies"`
+	TimeZone                   string                            `json:"time_zone"`
+	InvoiceValidationThreshold money.Money                       `json:"invoice_validation_threshold"`
+	ExpensePolicy              ExpensePolicy                     `json:"expense_policy"`
+	CurrencyPolicies           map[money.Currency]CurrencyPolicy `json:"currency_policies"`
 }
 
 // DefaultSettings are a new tenant's settings in currency c.
 func DefaultSettings(c money.Currency) Settings {
 	return Settings{
-		Currency: c, TimeZone: "UTC",
+		Currency: c, Currencies: []money.Currency{c}, TimeZone: "UTC",
 		InvoiceValidationThreshold: money.New(1_000_000, c),
 		ExpensePolicy: ExpensePolicy{
 			Categories:           []string{"travel", "meals", "lodging", "supplies", "training", "other"},
@@ -230,10 +239,7 @@ func ValidateSettings(s Settings) error {
 		if m.Currency != s.Currency {
 			return domain.Invalidf(field, "currency_mismatch", "%s must be in %s", field, s.Currency)
 		}
-		if m.Amount < 0 {
-			return domain.Invalidf(field, "invalid_amount", "%s must not be negative", field)
-		}
-		return nil
+		return policyAmount(field, m.Amount)
 	}
 	if err := amount("invoice_validation_threshold", s.InvoiceValidationThreshold); err != nil {
 		return err
@@ -250,18 +256,18 @@ func ValidateSettings(s Settings) error {
 	if err := amount("expense_policy.receipt_required_above", p.ReceiptRequiredAbove); err != nil {
 		return err
 	}
-	for c, m := range p.CategoryCeilings {
+	for _, c := range slices.Sorted(maps.Keys(p.CategoryCeilings)) {
 		if !slices.Contains(p.Categories, c) {
 			return domain.Invalidf("expense_policy.category_ceilings."+c, "unknown_category", "%q is not one of the categories", c)
 		}
-		if err := amount("expense_policy.category_ceilings."+c, m); err != nil {
+		if err := amount("expense_policy.category_ceilings."+c, p.CategoryCeilings[c]); err != nil {
 			return err
 		}
 	}
 	if p.MaxReceiptBytes < 1024 || p.MaxReceiptBytes > 50<<20 {
 		return domain.Invalidf("expense_policy.max_receipt_bytes", "invalid_size", "max_receipt_bytes must be between 1 KiB and 50 MiB")
 	}
-	return nil
+	return validateCurrencies(s)
 }
 
 // Provision is the command registering a tenant.
@@ -355,12 +361,14 @@ func DecideSettings(s State, next Settings, by string, at time.Time) ([]domain.E
 }
 
 // SettingsPatch holds the fields of a settings change; nil fields keep
-// their value.
+// their value. Lists and maps are replaced whole.
 type SettingsPatch struct {
 	Currency                   *money.Currency
+	Currencies                 *[]money.Currency
 	TimeZone                   *string
 	InvoiceValidationThreshold *money.Money
 	ExpensePolicy              *ExpensePolicyPatch
+	CurrencyPolicies           *map[money.Currency]CurrencyPolicy
 }
 
 // ExpensePolicyPatch holds the fields of an expense policy change.
@@ -371,10 +379,21 @@ type ExpensePolicyPatch struct {
 	MaxReceiptBytes      *int64
 }
 
-// Apply returns s with the patch's fields replaced.
+// Apply returns s with the patch's fields replaced. A tenant that accepts
+// its currency only goes on accepting its currency only when the currency
+// changes and the patch names no currencies.
 func (p SettingsPatch) Apply(s Settings) Settings {
 	if p.Currency != nil {
+		if p.Currencies == nil && (s.Currencies == nil || slices.Equal(s.Currencies, []money.Currency{s.Currency})) {
+			s.Currencies = []money.Currency{*p.Currency}
+		}
 		s.Currency = *p.Currency
+	}
+	if p.Currencies != nil {
+		s.Currencies = *p.Currencies
+	}
+	if p.CurrencyPolicies != nil {
+		s.CurrencyPolicies = *p.CurrencyPolicies
 	}
 	if p.TimeZone != nil {
 		s.TimeZone = *p.TimeZone

@@ -85,7 +85,8 @@ func NewQueries(rs projections.ReadStore, now func() time.Time) *Queries {
 }
 
 // Report returns, per client and currency, the outstanding amounts by days
-// past due as of today, clients in name order.
+// past due as of today, clients in name order. A total beyond
+// money.MaxTotal is the rejection total_out_of_range.
 func (q *Queries) Report(ctx context.Context) ([]ClientAging, error) {
 	p, err := user.From(ctx)
 	if err != nil {
@@ -124,9 +125,13 @@ func (q *Queries) Report(ctx context.Context) ([]ClientAging, error) {
 		if err != nil {
 			return nil, fmt.Errorf("aging: due date %q: %w", dueDate, err)
 		}
-		bucket := bucketOf(a, int(today.Sub(due).Hours()/24))
-		*bucket = money.New(bucket.Amount+amount, c)
-		a.Total = money.New(a.Total.Amount+amount, c)
+		bucket := bucketOf(a, daysLate(due, today))
+		if *bucket, err = projections.AddTotal(*bucket, money.New(amount, c)); err != nil {
+			return nil, err
+		}
+		if a.Total, err = projections.AddTotal(a.Total, money.New(amount, c)); err != nil {
+			return nil, err
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("aging: %w", err)
@@ -147,7 +152,13 @@ func (q *Queries) Report(ctx context.Context) ([]ClientAging, error) {
 	return out, nil
 }
 
-func bucketOf(a *ClientAging, daysLate int) *money.Money {
+// daysLate is how many days today is after due, exact for any two dates of
+// years 0 to 9999 (a time.Duration would saturate past 292 years).
+func daysLate(due, today time.Time) int64 {
+	return (today.Unix() - due.Unix()) / 86_400
+}
+
+func bucketOf(a *ClientAging, daysLate int64) *money.Money {
 	switch {
 	case daysLate <= 0:
 		return &a.Current

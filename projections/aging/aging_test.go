@@ -191,3 +191,42 @@ func TestReadPermission(t *testing.T) {
 		t.Errorf("no tenant: %v", err)
 	}
 }
+
+// TestTotalsAreChecked: amounts at the bound add up exactly; totals that
+// would pass money.MaxTotal, or amounts recorded before amounts were
+// bounded, are the rejection total_out_of_range, never a wrapped number.
+func TestTotalsAreChecked(t *testing.T) {
+	tests := []struct {
+		name    string
+		amounts []int64
+		total   int64
+	}{
+		{"two at the bound", []int64{money.MaxAmount, money.MaxAmount}, 2 * money.MaxAmount},
+		{"nine at the bound", []int64{money.MaxAmount, money.MaxAmount, money.MaxAmount, money.MaxAmount, money.MaxAmount,
+			money.MaxAmount, money.MaxAmount, money.MaxAmount, money.MaxAmount}, 9 * money.MaxAmount},
+		{"up to MaxTotal", []int64{money.MaxAmount, money.MaxTotal - money.MaxAmount}, money.MaxTotal},
+		{"beyond MaxTotal", []int64{money.MaxAmount, money.MaxTotal - money.MaxAmount + 1}, -1},
+		{"two of 9e18, which wrap around 64 bits", []int64{9_000_000_000_000_000_000, 9_000_000_000_000_000_000}, -1},
+		{"one of 9e18", []int64{9_000_000_000_000_000_000}, -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			for _, a := range tc.amounts {
+				_, recs := f.issued("C1", "EUR", a, 40)
+				f.apply(recs...)
+			}
+			report, err := f.q.Report(f.ctx)
+			if tc.total < 0 {
+				if !errors.Is(err, &domain.Error{Kind: domain.Rejected, Code: "total_out_of_range"}) {
+					t.Fatalf("report %+v (%v), want total_out_of_range", report, err)
+				}
+				return
+			}
+			if err != nil || len(report) != 1 || report[0].Total.Amount != tc.total || report[0].Days31To60.Amount != tc.total {
+				t.Fatalf("report %+v (%v), want a total of %d", report, err, tc.total)
+			}
+		})
+	}
+}

@@ -90,7 +90,8 @@ func NewQueries(rs projections.ReadStore, now func() time.Time) *Queries {
 }
 
 // Report returns every client with issued invoices, riskiest (most
-// overdue) first.
+// overdue) first. A total beyond money.MaxTotal is the rejection
+// total_out_of_range.
 func (q *Queries) Report(ctx context.Context) ([]Client, error) {
 	p, err := user.From(ctx)
 	if err != nil {
@@ -122,20 +123,15 @@ func (q *Queries) Report(ctx context.Context) ([]Client, error) {
 		if err := rows.Scan(&id, &name, &cur, &total, &paid, &issued, &due, &settled); err != nil {
 			return nil, err
 		}
-		k := key{id, cur}
+		k, cu := key{id, cur}, money.Currency(cur)
 		c, ok := acc[k]
 		if !ok {
-			z := money.Zero(money.Currency(cur))
-			c = &Client{ClientID: id, ClientName: name, Currency: money.Currency(cur), Invoiced: z, Outstanding: z, Overdue: z}
+			z := money.Zero(cu)
+			c = &Client{ClientID: id, ClientName: name, Currency: cu, Invoiced: z, Outstanding: z, Overdue: z}
 			acc[k] = c
 		}
-		open := total - paid
-		if issued >= since {
-			c.Invoiced.Amount += total
-		}
-		c.Outstanding.Amount += open
-		if open > 0 && due < today {
-			c.Overdue.Amount += open
+		if err := c.add(money.New(total, cu), money.New(paid, cu), issued >= since, due < today); err != nil {
+			return nil, err
 		}
 		if settled.Valid {
 			c.PaidInvoices++
@@ -152,7 +148,11 @@ func (q *Queries) Report(ctx context.Context) ([]Client, error) {
 	for k, c := range acc {
 		c.DSO = -1
 		if c.Invoiced.Amount > 0 {
-			c.DSO = int(c.Outstanding.Amount * 90 / c.Invoiced.Amount)
+			dso, err := money.MulDiv(c.Outstanding.Amount, 90, c.Invoiced.Amount)
+			if err != nil {
+				return nil, projections.TotalOutOfRange()
+			}
+			c.DSO = int(dso)
 		}
 		if c.PaidLate > 0 {
 			c.AverageDaysLate = lateDays[k] / c.PaidLate
@@ -168,11 +168,37 @@ func (q *Queries) Report(ctx context.Context) ([]Client, error) {
 	return out, nil
 }
 
+// add counts one invoice of total with paid received: invoiced when it was
+// issued recently, outstanding, and overdue when past due.
+func (c *Client) add(total, paid money.Money, recent, pastDue bool) error {
+	open, err := projections.AddTotal(total, money.New(-paid.Amount, paid.Currency))
+	if err != nil {
+		return err
+	}
+	if recent {
+		if c.Invoiced, err = projections.AddTotal(c.Invoiced, total); err != nil {
+			return err
+		}
+	}
+	if c.Outstanding, err = projections.AddTotal(c.Outstanding, open); err != nil {
+		return err
+	}
+	if open.Amount > 0 && pastDue {
+		if c.Overdue, err = projections.AddTotal(c.Overdue, open); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// daysBetween is the number of days from one date to another, exact for
+// any two dates of years 0 to 9999 (a time.Duration would saturate past
+// 292 years).
 func daysBetween(from, to string) int {
 	a, err1 := time.Parse(time.DateOnly, from)
 	b, err2 := time.Parse(time.DateOnly, to)
 	if err1 != nil || err2 != nil {
 		return 0
 	}
-	return int(b.Sub(a).Hours() / 24)
+	return int((b.Unix() - a.Unix()) / 86_400)
 }

@@ -98,12 +98,17 @@ type Queries struct{ rs projections.ReadStore }
 // NewQueries returns the objective queries.
 func NewQueries(rs projections.ReadStore) *Queries { return &Queries{rs: rs} }
 
-const query = `SELECT o.id, o.assignee, o.period, o.metric, o.target, o.currency, o.status, o.reason, o.version, o.created_position,
-	COALESCE((SELECT SUM(p.amount) FROM sales_payments p WHERE p.sales_rep = o.assignee AND p.currency = o.currency
-		AND p.paid_at >= o.period_start AND p.paid_at < o.period_end), 0)
+const query = `SELECT o.id, o.assignee, o.period, o.metric, o.target, o.currency, o.status, o.reason, o.version, o.created_position
 	FROM objectives o`
 
-// List returns objectives newest first; a salesperson sees their own.
+// payments are the payments credited to objectives: each objective's
+// assignee's, in its currency, paid in its period.
+const payments = `SELECT o.id, p.amount FROM objectives o JOIN sales_payments p ON p.sales_rep = o.assignee
+	AND p.currency = o.currency AND p.paid_at >= o.period_start AND p.paid_at < o.period_end WHERE o.id IN `
+
+// List returns objectives newest first, with their progress; a salesperson
+// sees their own. A progress beyond money.MaxTotal is the rejection
+// total_out_of_range.
 func (q *Queries) List(ctx context.Context, f Filter) ([]Objective, string, error) {
 	p, err := user.From(ctx)
 	if err != nil {
@@ -167,21 +172,72 @@ func (q *Queries) List(ctx context.Context, f Filter) ([]Objective, string, erro
 		out = out[:f.Limit]
 		next = projections.EncodeCursor(created[f.Limit-1])
 	}
+	if err := progress(ctx, db, out); err != nil {
+		return nil, "", err
+	}
 	return out, next, nil
+}
+
+// progress sums, checked, the payments credited to each of objs, and sets
+// their progress and achieved ratio.
+func progress(ctx context.Context, db projections.DB, objs []Objective) error {
+	if len(objs) == 0 {
+		return nil
+	}
+	byID := make(map[string]*Objective, len(objs))
+	args := make([]any, len(objs))
+	for i := range objs {
+		byID[objs[i].ID], args[i] = &objs[i], objs[i].ID
+	}
+	rows, err := db.QueryContext(ctx, payments+"(?"+strings.Repeat(", ?", len(objs)-1)+")", args...)
+	if err != nil {
+		return fmt.Errorf("objective progress: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var amount int64
+		if err := rows.Scan(&id, &amount); err != nil {
+			return err
+		}
+		o := byID[id]
+		if o.Progress, err = projections.AddTotal(o.Progress, money.New(amount, o.Target.Currency)); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range objs {
+		objs[i].AchievedRatio = Ratio(objs[i].Progress.Amount, objs[i].Target.Amount)
+	}
+	return nil
+}
+
+// Ratio is progress / target truncated to 4 decimals, without overflow
+// whatever the amounts; 0 for a target that is not positive.
+func Ratio(progress, target int64) float64 {
+	if target <= 0 {
+		return 0
+	}
+	if n, err := money.MulDiv(progress, 10_000, target); err == nil {
+		return float64(n) / 10_000
+	}
+	// progress × 10,000 / target does not fit: the ratio is huge, and its
+	// decimals are those of the remainder.
+	frac, _ := money.MulDiv(progress%target, 10_000, target)
+	return float64(progress/target) + float64(frac)/10_000
 }
 
 func scan(rows *sql.Rows) (Objective, int64, error) {
 	var o Objective
-	var target, progress, cp int64
+	var target, cp int64
 	var cur string
 	var reason sql.NullString
-	if err := rows.Scan(&o.ID, &o.Assignee, &o.Period, &o.Metric, &target, &cur, &o.Status, &reason, &o.Version, &cp, &progress); err != nil {
+	if err := rows.Scan(&o.ID, &o.Assignee, &o.Period, &o.Metric, &target, &cur, &o.Status, &reason, &o.Version, &cp); err != nil {
 		return Objective{}, 0, err
 	}
 	c := money.Currency(cur)
-	o.Target, o.Progress, o.Reason = money.New(target, c), money.New(progress, c), reason.String
-	if target > 0 {
-		o.AchievedRatio = float64(progress*10000/target) / 10000
-	}
+	o.Target, o.Progress, o.Reason = money.New(target, c), money.Zero(c), reason.String
 	return o, cp, nil
 }
