@@ -184,3 +184,21 @@ func TestChecks(t *testing.T) {
 		}
 	}
 }
+
+// The list is ISO 4217 as it stands: currencies introduced lately are
+// accepted, withdrawn ones and funds refused.
+func TestCurrencyListIsCurrent(t *testing.T) {
+	for _, c := range []string{"VES", "MRU", "SLE", "ZWG", "XCG", "EUR", "JPY"} {
+		if _, err := ParseCurrency(c); err != nil {
+			t.Errorf("%s refused: %v", c, err)
+		}
+	}
+	for _, c := range []string{"HRK", "VEF", "MRO", "DEM", "CLF", "USN", "BOV", "XXX", "XTS", "XAU", "XDR", "ZZZ", "eur", "EURO"} {
+		if _, err := ParseCurrency(c); err == nil {
+			t.Errorf("%s accepted", c)
+		}
+	}
+	if got := Currency("IDR").Scale(); got != 2 {
+		t.Errorf("IDR has %d decimals, ISO 4217 says 2", got)
+	}
+}
