@@ -470,15 +470,22 @@ func TestSecurityLogEntriesAreBounded(t *testing.T) {
 }
 
 // A tenant over its request rate is answered 429 with Retry-After; another
-// tenant at the same moment is served.
+// tenant at the same moment is served. The rate is the platform's to set,
+// not the tenant's.
 func TestTenantOverItsRateLeavesOthersServed(t *testing.T) {
-	app, _ := newStackAppWith(t, atriumhttp.Config{Now: clock, ReadAfterMax: 2 * time.Second,
-		Admission: atriumhttp.Admission{Limits: func(t tenant.ID) atriumhttp.TenantLimits {
-			if t == "acme" {
-				return atriumhttp.TenantLimits{RequestsPerSecond: 5, Burst: 10, Concurrent: 2}
-			}
-			return atriumhttp.TenantLimits{}
-		}}})
+	app := newApp(t)
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	acmeAdmin := as(t, app, "acme", "u-adm", "admin")
+	if r := acmeAdmin.do("PUT", "/admin/v1/tenants/acme/limits", `{"requests_per_second":100000}`); r.status != 401 && r.status != 403 {
+		t.Fatalf("a tenant admin set their own limits: %d %s", r.status, r.body)
+	}
+	if r := root.do("PUT", "/admin/v1/tenants/acme/limits", `{"requests_per_second":-1}`); problemCode(t, r, 400) != "invalid_limit" {
+		t.Fatalf("negative rate: %s", r.body)
+	}
+	r := root.do("PUT", "/admin/v1/tenants/acme/limits", `{"requests_per_second":5,"burst":10,"concurrent_requests":2}`)
+	if r.status != 200 || r.json(t)["limits"].(map[string]any)["burst"] != float64(10) {
+		t.Fatalf("set limits: %d %s", r.status, r.body)
+	}
 	acme := as(t, app, "acme", "u", "finance")
 	globex := as(t, app, "globex", "u", "finance")
 	var limited int
@@ -496,5 +503,9 @@ func TestTenantOverItsRateLeavesOthersServed(t *testing.T) {
 	}
 	if limited < 20 {
 		t.Fatalf("only %d of 40 requests over a rate of 5/s were refused", limited)
+	}
+	m := (caller{t: t, app: app}).do("GET", "/metrics", "")
+	if want := fmt.Sprintf(`atrium_admission_refused_total{reason="rate_limited",tenant="acme"} %d`, limited); !strings.Contains(string(m.body), want) {
+		t.Fatalf("/metrics lacks %s", want)
 	}
 }

@@ -192,7 +192,7 @@ func New(cfg Config, deps Deps) (*fiber.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	adm, err := newAdmitter(cfg.Admission)
+	adm, err := newAdmitter(cfg.Admission, deps.Catalog)
 	if err != nil {
 		return nil, err
 	}

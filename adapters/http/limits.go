@@ -133,8 +133,9 @@ type Admission struct {
 	// Queue is how many requests may wait for a slot, per tenant; default
 	// the tenant's Concurrent.
 	Queue int
-	// Limits returns a tenant's limits; nil, or zero fields, take
-	// DefaultTenantLimits.
+	// Limits returns a tenant's limits; zero fields take
+	// DefaultTenantLimits. Default: the limits the catalog records for the
+	// tenant (PUT /admin/v1/tenants/{slug}/limits).
 	Limits func(tenant.ID) TenantLimits
 }
 
@@ -186,7 +187,13 @@ type admitter struct {
 	rates map[tenant.ID]*rate.Limiter
 }
 
-func newAdmitter(cfg Admission) (*admitter, error) {
+func newAdmitter(cfg Admission, catalog Catalog) (*admitter, error) {
+	if cfg.Limits == nil && catalog != nil {
+		cfg.Limits = func(t tenant.ID) TenantLimits {
+			s, _ := catalog.Get(t)
+			return TenantLimits{RequestsPerSecond: s.Limits.RequestsPerSecond, Burst: s.Limits.Burst, Concurrent: s.Limits.ConcurrentRequests}
+		}
+	}
 	a := &admitter{cfg: cfg, rates: map[tenant.ID]*rate.Limiter{}}
 	queue := cfg.Queue
 	if queue == 0 {

@@ -35,6 +35,7 @@ func (a *api) routes(app *fiber.App) {
 	admin.Post("/tenants/:slug/suspend", a.suspendTenant)
 	admin.Post("/tenants/:slug/resume", a.resumeTenant)
 	admin.Put("/tenants/:slug/domains", a.changeDomains)
+	admin.Put("/tenants/:slug/limits", a.changeLimits)
 	admin.Post("/tenants/:slug/projections/:name/rebuild", a.rebuildReadModel)
 
 	v1 := guarded{app.Group("/api/v1"), a.scoped}

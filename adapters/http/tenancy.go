@@ -250,6 +250,7 @@ type tenantView struct {
 	Domains   []string         `json:"domains"`
 	Branding  tenancy.Branding `json:"branding"`
 	Settings  tenancy.Settings `json:"settings"`
+	Limits    tenancy.Limits   `json:"limits"`
 	Suspended bool             `json:"suspended"`
 	Since     time.Time        `json:"since"`
 }
@@ -259,7 +260,7 @@ func viewTenant(s tenancy.State) tenantView {
 	if d == nil {
 		d = []string{}
 	}
-	return tenantView{Slug: string(s.ID), Name: s.Name, Domains: d, Branding: s.Branding, Settings: settingsView(s.Settings), Suspended: s.Suspended, Since: s.Since}
+	return tenantView{Slug: string(s.ID), Name: s.Name, Domains: d, Branding: s.Branding, Settings: settingsView(s.Settings), Limits: s.Limits, Suspended: s.Suspended, Since: s.Since}
 }
 
 type provisionBody struct {
@@ -339,6 +340,24 @@ func (a *api) changeDomains(c *fiber.Ctx) error {
 		return err
 	}
 	if _, err := a.deps.Tenancy.ChangeDomains(c.UserContext(), req, c.Params("slug"), b.Domains); err != nil {
+		return err
+	}
+	s, _ := a.deps.Catalog.Get(tenant.ID(c.Params("slug")))
+	return writeJSON(c, fiber.StatusOK, viewTenant(s))
+}
+
+// changeLimits sets a tenant's admission limits; zero fields take the
+// platform's defaults.
+func (a *api) changeLimits(c *fiber.Ctx) error {
+	req, err := request(c)
+	if err != nil {
+		return err
+	}
+	var b tenancy.Limits
+	if err := decode(c, &b, false); err != nil {
+		return err
+	}
+	if _, err := a.deps.Tenancy.ChangeLimits(c.UserContext(), req, c.Params("slug"), b); err != nil {
 		return err
 	}
 	s, _ := a.deps.Catalog.Get(tenant.ID(c.Params("slug")))

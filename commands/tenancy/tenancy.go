@@ -62,7 +62,7 @@ func NewHandler(store streams.Store, reg *streams.Registry, resources Resources,
 // Register registers the catalog's events in r.
 func Register(r *streams.Registry) {
 	streams.Register(r, tenancy.Provisioned{}, tenancy.DomainsChanged{}, tenancy.BrandingChanged{}, tenancy.SettingsChanged{},
-		tenancy.Suspended{}, tenancy.Resumed{}, tenancy.DomainClaimed{}, tenancy.DomainReleased{})
+		tenancy.Suspended{}, tenancy.Resumed{}, tenancy.DomainClaimed{}, tenancy.DomainReleased{}, tenancy.LimitsChanged{})
 }
 
 func platformAdmin(ctx context.Context) (user.Principal, error) {
@@ -189,6 +189,14 @@ func (h *Handler) Provision(ctx context.Context, c ProvisionTenant) (commands.Re
 func (h *Handler) Suspend(ctx context.Context, req commands.Request, slug, reason string) (commands.Result, error) {
 	return h.platformChange(ctx, req, slug, func(s tenancy.State, by string) ([]domain.Event, error) {
 		return tenancy.DecideSuspend(s, reason, by, h.now())
+	})
+}
+
+// ChangeLimits sets how much of the service a tenant may use (platform
+// administrators).
+func (h *Handler) ChangeLimits(ctx context.Context, req commands.Request, slug string, l tenancy.Limits) (commands.Result, error) {
+	return h.platformChange(ctx, req, slug, func(s tenancy.State, by string) ([]domain.Event, error) {
+		return tenancy.DecideLimits(s, l, by, h.now())
 	})
 }
 

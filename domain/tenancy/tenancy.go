@@ -104,6 +104,14 @@ type (
 		By     string    `json:"by"`
 		At     time.Time `json:"at"`
 	}
+	// LimitsChanged: the platform changed how much of the service the
+	// tenant may use at once.
+	LimitsChanged struct {
+		Tenant tenant.ID `json:"tenant"`
+		Limits Limits    `json:"limits"`
+		By     string    `json:"by"`
+		At     time.Time `json:"at"`
+	}
 	// Resumed: a suspended tenant is served again.
 	Resumed struct {
 		Tenant tenant.ID `json:"tenant"`
@@ -129,6 +137,7 @@ func (BrandingChanged) EventName() string { return "tenant.branding_changed.v1" 
 func (SettingsChanged) EventName() string { return "tenant.settings_changed.v1" }
 func (Suspended) EventName() string       { return "tenant.suspended.v1" }
 func (Resumed) EventName() string         { return "tenant.resumed.v1" }
+func (LimitsChanged) EventName() string   { return "tenant.limits_changed.v1" }
 func (DomainClaimed) EventName() string   { return "tenant.domain_claimed.v1" }
 func (DomainReleased) EventName() string  { return "tenant.domain_released.v1" }
 
@@ -139,8 +148,55 @@ type State struct {
 	Domains   []string
 	Branding  Branding
 	Settings  Settings
+	Limits    Limits
 	Suspended bool
 	Since     time.Time
+}
+
+// Limits bound a tenant's use of the service, set by the platform, never by
+// the tenant's own admins. A zero field takes the platform's default.
+type Limits struct {
+	// RequestsPerSecond is the sustained rate of the tenant's API requests.
+	RequestsPerSecond float64 `json:"requests_per_second"`
+	// Burst is how many requests may come at once above that rate.
+	Burst int `json:"burst"`
+	// ConcurrentRequests is how many of its requests are served at once.
+	ConcurrentRequests int `json:"concurrent_requests"`
+}
+
+// Limit bounds: enough for any one company, small enough that a typo does
+// not hand one tenant the whole service.
+const (
+	maxRequestsPerSecond = 100_000
+	maxBurst             = 1_000_000
+	maxConcurrent        = 10_000
+)
+
+// Validate checks l, naming the field at fault.
+func (l Limits) Validate() error {
+	switch {
+	case l.RequestsPerSecond < 0 || l.RequestsPerSecond > maxRequestsPerSecond || l.RequestsPerSecond != l.RequestsPerSecond:
+		return domain.Invalidf("requests_per_second", "invalid_limit", "requests_per_second must be from 0 (the default) to %d", maxRequestsPerSecond)
+	case l.Burst < 0 || l.Burst > maxBurst:
+		return domain.Invalidf("burst", "invalid_limit", "burst must be from 0 (the default) to %d", maxBurst)
+	case l.ConcurrentRequests < 0 || l.ConcurrentRequests > maxConcurrent:
+		return domain.Invalidf("concurrent_requests", "invalid_limit", "concurrent_requests must be from 0 (the default) to %d", maxConcurrent)
+	}
+	return nil
+}
+
+// DecideLimits changes a tenant's limits.
+func DecideLimits(s State, l Limits, by string, at time.Time) ([]domain.Event, error) {
+	if !s.Exists() {
+		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
+	}
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	if l == s.Limits {
+		return nil, nil
+	}
+	return []domain.Event{LimitsChanged{Tenant: s.ID, Limits: l, By: by, At: at.UTC()}}, nil
 }
 
 // Exists reports whether the tenant was provisioned.
@@ -161,6 +217,8 @@ func Evolve(s State, e domain.Event) State {
 		s.Suspended = true
 	case Resumed:
 		s.Suspended = false
+	case LimitsChanged:
+		s.Limits = e.Limits
 	}
 	return s
 }
