@@ -158,6 +158,9 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 		jwt.WithIssuer(i.iss), jwt.WithAudience(i.aud),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(Leeway),
 		jwt.WithTimeFunc(i.now),
+		// One spelling per token: base64url without padding, unused bits
+		// zero (see compact below for the characters).
+		jwt.WithStrictDecoding(),
 	)
 	return i, nil
 }
@@ -216,6 +219,9 @@ func (i *Issuer) Issue(c Claims) (token string, expiresIn time.Duration, err err
 // present and not past, nbf and iat not in the future (each with 30 s of
 // leeway), a subject and a session id. Every refusal wraps ErrInvalidToken.
 func (i *Issuer) Verify(token string) (Claims, error) {
+	if !compact(token) {
+		return Claims{}, fmt.Errorf("%w: not a compact JWT", ErrInvalidToken)
+	}
 	var claims jwtClaims
 	_, err := i.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
@@ -272,4 +278,22 @@ func (i *Issuer) JWKS() ([]byte, error) {
 		})
 	}
 	return json.Marshal(set)
+}
+
+// compact reports whether token is written in the compact form's alphabet
+// only: base64url and the two dots. Go's base64 decoding skips CR and LF,
+// so without this a token with line breaks inserted would verify as the
+// same token.
+func compact(token string) bool {
+	dots := 0
+	for i := range len(token) {
+		switch c := token[i]; {
+		case c == '.':
+			dots++
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return dots == 2
 }

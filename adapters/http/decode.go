@@ -48,6 +48,14 @@ func decode(c *fiber.Ctx, v any, allowEmpty bool) error {
 	if ct := c.Get(fiber.HeaderContentType); ct != "" && !strings.HasPrefix(strings.ToLower(ct), fiber.MIMEApplicationJSON) {
 		return problem(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
 	}
+	if key, err := duplicateKey(body); err != nil {
+		return decodeProblem(err)
+	} else if key != "" {
+		// encoding/json would merge the repeats into one field, and the
+		// Idempotency-Key hash would keep only the last: refused, so one
+		// body means one request.
+		return fieldProblem(key, fmt.Sprintf("%q appears twice in one object", key))
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -95,4 +103,59 @@ func kindOf(k string) string {
 		return "true or false"
 	}
 	return "of another type"
+}
+
+// duplicateKey returns the first key found twice in one object of the JSON
+// value in body, compared as encoding/json matches keys to fields (without
+// regard to case), or "" when there is none.
+func duplicateKey(body []byte) (string, error) {
+	type frame struct {
+		keys      map[string]bool
+		object    bool
+		expectKey bool
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				if top != nil && top.object {
+					top.expectKey = true // the container is the value of a key
+				}
+				stack = append(stack, &frame{keys: map[string]bool{}, object: d == '{', expectKey: d == '{'})
+			case '}', ']':
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].object {
+					stack[len(stack)-1].expectKey = true
+				}
+			}
+			continue
+		}
+		if top == nil || !top.object {
+			continue
+		}
+		if top.expectKey {
+			k := strings.ToLower(strings.ToUpper(tok.(string))) // a fold as encoding/json matches: ſ and s, K (Kelvin) and k
+			if top.keys[k] {
+				return tok.(string), nil
+			}
+			top.keys[k] = true
+			top.expectKey = false
+			continue
+		}
+		top.expectKey = true
+	}
 }

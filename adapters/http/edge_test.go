@@ -170,6 +170,11 @@ func TestDecode(t *testing.T) {
 		{"trailing garbage", "/strict", `{"reason":"a"}]`, "application/json", 400, "invalid_request", ""},
 		{"not json", "/strict", `reason=a`, "application/x-www-form-urlencoded", 415, "unsupported_media_type", ""},
 		{"invalid utf-8 is replaced, not refused", "/strict", "{\"reason\":\"\xff\xfe\"}", "application/json", 200, "", ""},
+		{"a key twice", "/strict", `{"reason":"a","reason":"b"}`, "application/json", 400, "invalid_request", "reason"},
+		{"a nested key twice", "/strict", `{"lines":[{"unit_price":{"amount":1,"currency":"EUR","currency":"USD"}}]}`, "application/json", 400, "invalid_request", "currency"},
+		{"a key twice in other cases", "/strict", `{"lines":[{"unit_price":{"currency":"EUR","Currency":"USD"}}]}`, "application/json", 400, "invalid_request", "Currency"},
+		{"a key twice through Unicode folding", "/strict", `{"reason":"a","rea\u017fon":"b"}`, "application/json", 400, "invalid_request", "rea\u017fon"},
+		{"the same key in two objects", "/strict", `{"lines":[{"quantity":1},{"quantity":2}],"reason":"r"}`, "application/json", 200, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

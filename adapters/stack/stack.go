@@ -121,7 +121,8 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	}
 	// The first check against an unknown email builds the dummy hash; build
 	// it now so that first answer is not slower than the others.
-	go func() { _ = cfg.Passwords.Dummy(ctx, "warm up") }()
+	warm := cfg.Passwords
+	go func() { _ = warm.Dummy(ctx, "warm up") }()
 	if cfg.PasswordSlots == 0 {
 		cfg.PasswordSlots = runtime.GOMAXPROCS(0)
 	}

@@ -55,14 +55,14 @@ func Zero(c Currency) Money { return Money{Currency: c} }
 // InRange reports whether a is within ±MaxAmount.
 func InRange(a int64) bool { return a >= -MaxAmount && a <= MaxAmount }
 
-// Add returns m+o, or an error when the currencies differ or the sum is
-// beyond ±MaxAmount.
+// Add returns m+o, or an error when the currencies differ, or ErrOutOfRange
+// when m, o or the sum is beyond ±MaxAmount.
 func (m Money) Add(o Money) (Money, error) {
 	return m.add(o, MaxAmount, ErrOutOfRange)
 }
 
-// Sub returns m-o, or an error when the currencies differ or the result is
-// beyond ±MaxAmount.
+// Sub returns m-o, or an error when the currencies differ, or ErrOutOfRange
+// when m, o or the result is beyond ±MaxAmount.
 func (m Money) Sub(o Money) (Money, error) {
 	if o.Amount == math.MinInt64 {
 		return Money{}, ErrOutOfRange
@@ -70,7 +70,8 @@ func (m Money) Sub(o Money) (Money, error) {
 	return m.Add(Money{Amount: -o.Amount, Currency: o.Currency})
 }
 
-// Mul returns m*n, or ErrOutOfRange when the product is beyond ±MaxAmount.
+// Mul returns m*n, or ErrOutOfRange when m or the product is beyond
+// ±MaxAmount.
 func (m Money) Mul(n int64) (Money, error) {
 	hi, lo := bits.Mul64(abs(m.Amount), abs(n))
 	if hi != 0 || lo > uint64(MaxAmount) || !InRange(m.Amount) {

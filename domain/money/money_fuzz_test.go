@@ -22,13 +22,18 @@ func isCode(s string) bool {
 	return true
 }
 
+// FuzzParseCurrency: whatever the input, a currency accepted is three
+// upper-case letters and is the input itself; anything else is
+// ErrInvalidCurrency.
 func FuzzParseCurrency(f *testing.F) {
 	for _, s := range []string{"EUR", "USD", "Eur", "ZZZ", "EURO", "EU", "", "EUR\n", "\nEUR", "E\x00R", "ЕUR", "ＥＵＲ", "\xff\xfe\xfd"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := ParseCurrency(s)
-		if isCode(s) != (err == nil) {
+		if err == nil && !isCode(s) {
+			// Only well-formed codes are currencies; of those, only the
+			// ones ISO 4217 lists as in use.
 			t.Fatalf("ParseCurrency(%q) = %q, %v", s, c, err)
 		}
 		if err != nil {
@@ -98,8 +103,9 @@ func FuzzMoneyJSON(f *testing.F) {
 }
 
 // FuzzArithmetic compares Add, Sub, Mul and Cmp with math/big: each gives
-// the exact result, or an error when the currencies differ or the result
-// does not fit in 64 bits, and never wraps around.
+// the exact result, or an error when the currencies differ, or
+// ErrOutOfRange when an amount or the result is beyond ±MaxAmount, and
+// never wraps around.
 func FuzzArithmetic(f *testing.F) {
 	type seed struct {
 		a, b, n int64
@@ -124,12 +130,13 @@ func FuzzArithmetic(f *testing.F) {
 		x, y, k := big.NewInt(a), big.NewInt(b), big.NewInt(n)
 		mismatch := ca != cb
 
+		operands := InRange(a) && InRange(b)
 		got, err := m.Add(o)
-		checkResult(t, "Add", m, o, got, err, new(big.Int).Add(x, y), mismatch)
+		checkResult(t, "Add", m, o, got, err, new(big.Int).Add(x, y), mismatch, operands)
 		got, err = m.Sub(o)
-		checkResult(t, "Sub", m, o, got, err, new(big.Int).Sub(x, y), mismatch)
+		checkResult(t, "Sub", m, o, got, err, new(big.Int).Sub(x, y), mismatch, operands)
 		got, err = m.Mul(n)
-		checkResult(t, "Mul", m, n, got, err, new(big.Int).Mul(x, k), false)
+		checkResult(t, "Mul", m, n, got, err, new(big.Int).Mul(x, k), false, InRange(a))
 
 		c, err := m.Cmp(o)
 		switch {
@@ -143,21 +150,22 @@ func FuzzArithmetic(f *testing.F) {
 }
 
 // checkResult holds got, err of m op arg against the exact result want: the
-// result if it fits in 64 bits (ErrOverflow only if it does not), an error
-// whenever the currencies differ.
-func checkResult(t *testing.T, op string, m Money, arg any, got Money, err error, want *big.Int, mismatch bool) {
+// result when the operands and it are within ±MaxAmount (ErrOutOfRange
+// otherwise), an error whenever the currencies differ.
+func checkResult(t *testing.T, op string, m Money, arg any, got Money, err error, want *big.Int, mismatch, operandsInRange bool) {
 	t.Helper()
+	bound := big.NewInt(MaxAmount)
 	switch {
 	case mismatch:
 		if err == nil {
 			t.Fatalf("%v.%s(%v) = %v with different currencies", m, op, arg, got)
 		}
-	case !want.IsInt64():
-		if !errors.Is(err, ErrOverflow) {
-			t.Fatalf("%v.%s(%v) = %v, %v: the exact result %s does not fit in 64 bits, want ErrOverflow", m, op, arg, got, err, want)
+	case !operandsInRange || want.CmpAbs(bound) > 0:
+		if !errors.Is(err, ErrOutOfRange) {
+			t.Fatalf("%v.%s(%v) = %v, %v: an operand or the exact result %s is beyond the bound, want ErrOutOfRange", m, op, arg, got, err, want)
 		}
 	case err != nil:
-		t.Fatalf("%v.%s(%v): %v, but the exact result %s fits in 64 bits", m, op, arg, err, want)
+		t.Fatalf("%v.%s(%v): %v, but the operands and the exact result %s are within the bound", m, op, arg, err, want)
 	case got.Amount != want.Int64() || got.Currency != m.Currency:
 		t.Fatalf("%v.%s(%v) = %v, want %s %s", m, op, arg, got, want, m.Currency)
 	}
