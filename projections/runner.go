@@ -31,6 +31,15 @@ type Source interface {
 	Subscribe(ctx context.Context, after streams.Position) (<-chan *message.Message, error)
 }
 
+// Scheduler shares the process's work between tenants: Acquire returns
+// once the tenant may run a piece of work, with the function that ends it,
+// or ctx's error. A tenant's projection takes a turn for each event it
+// applies and each batch it commits, alongside its requests, so a tenant
+// at saturation does not keep more CPUs busy than its share.
+type Scheduler interface {
+	Acquire(ctx context.Context, t tenant.ID) (release func(), err error)
+}
+
 // Migrator reports a tenant's schema version for a read model: the version
 // its database is at, and the latest version the read model has. The tenant
 // comes from ctx.
@@ -55,6 +64,9 @@ type RunnerConfig struct {
 	Registry   *streams.Registry
 	Source     Source
 	Projectors []Projector
+	// Scheduler, when set, gives each piece of a tenant's projection work
+	// its turn; default none (every tenant's projection runs when it can).
+	Scheduler Scheduler
 	// Poison receives, on topic "poison.<tenant>", the events that failed
 	// after retries (or that can never succeed: metadata or data that does
 	// not decode), so the tenant's other events keep flowing.
@@ -693,6 +705,11 @@ func (tr *tenantRun) handle(gen uint64, msg *message.Message) error {
 		}
 	}
 
+	release, err := tr.turn(msg.Context())
+	if err != nil {
+		return err
+	}
+	defer release()
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	if tr.stopped || tr.gen != gen {
@@ -854,7 +871,21 @@ func (tr *tenantRun) begin(ctx context.Context) error {
 	return nil
 }
 
+// turn waits for the tenant's turn to work, when the runner has a
+// scheduler.
+func (tr *tenantRun) turn(ctx context.Context) (func(), error) {
+	if tr.r.cfg.Scheduler == nil {
+		return func() {}, nil
+	}
+	return tr.r.cfg.Scheduler.Acquire(tenant.With(ctx, tr.t), tr.t)
+}
+
 func (tr *tenantRun) flush(gen uint64) {
+	release, err := tr.turn(context.Background())
+	if err != nil {
+		return
+	}
+	defer release()
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	if tr.gen != gen || tr.stopped {

@@ -101,6 +101,18 @@ func (g *Gate) perKey(key string) int {
 // ctx error when ctx ends first. key is kept: pass a string the caller
 // owns.
 func (g *Gate) Acquire(ctx context.Context, key string) (release func(), err error) {
+	return g.acquire(ctx, key, true)
+}
+
+// Wait is Acquire for background work of key (a tenant's projection, of
+// which one job at a time waits): it is queued whatever the queues hold,
+// waits as long as ctx allows, and is served in turn with the other keys'
+// jobs, counting toward key's PerKey.
+func (g *Gate) Wait(ctx context.Context, key string) (release func(), err error) {
+	return g.acquire(ctx, key, false)
+}
+
+func (g *Gate) acquire(ctx context.Context, key string, bounded bool) (release func(), err error) {
 	g.mu.Lock()
 	k := g.keys[key]
 	if k == nil {
@@ -113,7 +125,7 @@ func (g *Gate) Acquire(ctx context.Context, key string) (release func(), err err
 		g.mu.Unlock()
 		return g.releaser(key), nil
 	}
-	if len(k.queue) >= g.cfg.QueuePerKey || g.waiting >= g.cfg.Queue {
+	if bounded && (len(k.queue) >= g.cfg.QueuePerKey || g.waiting >= g.cfg.Queue) {
 		g.forget(key, k)
 		g.mu.Unlock()
 		return nil, ErrFull
@@ -126,14 +138,18 @@ func (g *Gate) Acquire(ctx context.Context, key string) (release func(), err err
 	g.waiting++
 	g.mu.Unlock()
 
-	timer := time.NewTimer(g.cfg.MaxWait)
-	defer timer.Stop()
+	var timeout <-chan time.Time
+	if bounded {
+		timer := time.NewTimer(g.cfg.MaxWait)
+		defer timer.Stop()
+		timeout = timer.C
+	}
 	select {
 	case <-w.ready:
 		return g.releaser(key), nil
 	case <-ctx.Done():
 		err = ctx.Err()
-	case <-timer.C:
+	case <-timeout:
 		err = ErrFull
 	}
 	g.mu.Lock()

@@ -186,3 +186,40 @@ func TestRaceNeverOverSlots(t *testing.T) {
 		t.Fatalf("%d idle keys kept", len(g.keys))
 	}
 }
+
+// Background work waits however full the queues are, for as long as its
+// ctx allows, and counts toward its key's limit.
+func TestWaitIgnoresQueueBounds(t *testing.T) {
+	g := mustGate(t, Config{Slots: 1, QueuePerKey: 1, Queue: 1, MaxWait: time.Millisecond})
+	ctx := context.Background()
+	hold, err := g.Acquire(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = g.Acquire(ctx, "b") }() // fills the queue, gives up after MaxWait
+	got := make(chan error, 1)
+	go func() {
+		release, err := g.Wait(ctx, "a")
+		if err == nil {
+			release()
+		}
+		got <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // longer than MaxWait: Wait must not give up
+	select {
+	case err := <-got:
+		t.Fatalf("Wait returned %v while the slot was held", err)
+	default:
+	}
+	hold()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	hold, _ = g.Acquire(ctx, "a")
+	defer hold()
+	go cancel()
+	if _, err := g.Wait(cctx, "a"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait after its ctx ended: %v", err)
+	}
+}

@@ -64,7 +64,6 @@ func (c *Config) setDefaults() {
 	if c.AuthBodyLimit == 0 {
 		c.AuthBodyLimit = 16 << 10
 	}
-	c.Admission.setDefaults()
 	if c.UploadLimit == 0 {
 		c.UploadLimit = 50 << 20
 	}
@@ -82,7 +81,6 @@ func (c Config) Validate() error {
 	if c.BodyLimit < 0 || c.AuthBodyLimit < 0 {
 		errs = append(errs, errors.New("http: BodyLimit and AuthBodyLimit must not be negative"))
 	}
-	errs = append(errs, c.Admission.Validate())
 	if c.UploadLimit < 0 {
 		errs = append(errs, errors.New("http: UploadLimit is negative"))
 	}
@@ -245,6 +243,9 @@ func proxyHeader(trusted []string) string {
 
 type ctxKey int
 
+// ticketKey holds a request's admission ticket in Fiber's locals.
+type ticketKey struct{}
+
 const (
 	keyCorrelation ctxKey = iota
 )
@@ -329,7 +330,7 @@ func (a *api) scoped(c *fiber.Ctx) error {
 	}
 	ctx := tenant.With(c.UserContext(), t)
 	c.SetUserContext(ctx)
-	release, err := a.admit.enter(ctx, t)
+	tk, err := a.admit.admit(ctx, t)
 	if err != nil {
 		var p *Problem
 		if errors.As(err, &p) {
@@ -337,7 +338,8 @@ func (a *api) scoped(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	defer release()
+	defer tk.end()
+	c.Locals(ticketKey{}, tk)
 	p, err := a.authenticate(ctx, c)
 	if err != nil {
 		return err
@@ -374,11 +376,21 @@ func (a *api) readAfter(c *fiber.Ctx) error {
 		if err != nil {
 			return problem(fiber.StatusBadRequest, "invalid_read_after", "X-Read-After must be a position, a non-negative integer")
 		}
+		// Waiting needs no CPU: the tenant's slot is free meanwhile.
+		tk, _ := c.Locals(ticketKey{}).(*ticket)
+		if tk != nil {
+			tk.pause()
+		}
 		wctx, cancel := context.WithTimeout(ctx, a.cfg.ReadAfterMax)
 		err = a.deps.Progress.WaitFor(wctx, pos)
 		cancel()
 		if err != nil {
 			return err
+		}
+		if tk != nil {
+			if err := tk.resume(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	if pos, err := a.deps.Progress.Position(ctx); err == nil {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/atrium-platform/atrium/adapters/admission"
+	"github.com/atrium-platform/atrium/domain/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
 )
 
@@ -127,92 +128,62 @@ func (l *loginLimits) failed(address, account string) {
 // answered 429 with Retry-After; and a number of requests served at once
 // in all, shared in turn between the tenants waiting for one.
 type Admission struct {
-	// Slots is how many tenant requests are served at once, all tenants
-	// together; default 16 × GOMAXPROCS.
-	Slots int
-	// Queue is how many requests may wait for a slot, per tenant; default
-	// the tenant's Concurrent.
-	Queue int
-	// Limits returns a tenant's limits; zero fields take
-	// DefaultTenantLimits. Default: the limits the catalog records for the
-	// tenant (PUT /admin/v1/tenants/{slug}/limits).
-	Limits func(tenant.ID) TenantLimits
-}
-
-// TenantLimits are one tenant's admission limits.
-type TenantLimits struct {
-	// RequestsPerSecond is the sustained rate of requests.
-	RequestsPerSecond float64
-	// Burst is how many requests may come at once above the rate.
-	Burst int
-	// Concurrent is how many of the tenant's requests are served at once.
-	Concurrent int
-}
-
-// DefaultTenantLimits are the limits of a tenant that names none.
-var DefaultTenantLimits = TenantLimits{RequestsPerSecond: 100, Burst: 200, Concurrent: 8}
-
-func (l TenantLimits) withDefaults() TenantLimits {
-	if l.RequestsPerSecond <= 0 {
-		l.RequestsPerSecond = DefaultTenantLimits.RequestsPerSecond
-	}
-	if l.Burst <= 0 {
-		l.Burst = DefaultTenantLimits.Burst
-	}
-	if l.Concurrent <= 0 {
-		l.Concurrent = DefaultTenantLimits.Concurrent
-	}
-	return l
-}
-
-func (c *Admission) setDefaults() {
-	if c.Slots == 0 {
-		c.Slots = 16 * runtime.GOMAXPROCS(0)
-	}
-}
-
-// Validate reports every value out of range.
-func (c Admission) Validate() error {
-	if c.Slots < 0 || c.Queue < 0 {
-		return errors.New("http: Admission.Slots and Queue must not be negative")
-	}
-	return nil
+	// Gate shares the process's work between tenants: the same gate may
+	// serve other work of theirs (projections), so that a tenant's requests
+	// and its background work together stay within its Concurrent. Its
+	// PerKey must give each tenant's ConcurrentRequests. Default: a gate
+	// of the API's own, with 16 × GOMAXPROCS slots, 64 requests waiting
+	// per tenant, at most 2 s.
+	Gate *admission.Gate
+	// Limits returns a tenant's limits, zero fields taking
+	// tenancy.DefaultLimits. Default: the limits the catalog records for
+	// the tenant (PUT /admin/v1/tenants/{slug}/limits).
+	Limits func(tenant.ID) tenancy.Limits
 }
 
 type admitter struct {
-	cfg  Admission
-	gate *admission.Gate
+	limits func(tenant.ID) tenancy.Limits
+	gate   *admission.Gate
+	// storms counts each tenant's refusals: past a few a second, a
+	// tenant's clients are not heeding Retry-After, and each further
+	// refusal is answered only after a pause (a tarpit), so that a flood
+	// of refused requests costs their clients time rather than the server
+	// CPU.
+	storms *keyedLimiter
 
 	mu    sync.Mutex
 	rates map[tenant.ID]*rate.Limiter
 }
 
-func newAdmitter(cfg Admission, catalog Catalog) (*admitter, error) {
-	if cfg.Limits == nil && catalog != nil {
-		cfg.Limits = func(t tenant.ID) TenantLimits {
-			s, _ := catalog.Get(t)
-			return TenantLimits{RequestsPerSecond: s.Limits.RequestsPerSecond, Burst: s.Limits.Burst, Concurrent: s.Limits.ConcurrentRequests}
-		}
+// tarpit is how long a refusal in a storm of refusals is held.
+const tarpit = time.Second
+
+// CatalogLimits returns the limits the catalog records for a tenant, with
+// the defaults of this machine for the fields it leaves zero.
+func CatalogLimits(catalog Catalog) func(tenant.ID) tenancy.Limits {
+	def := tenancy.DefaultLimits(runtime.GOMAXPROCS(0))
+	return func(t tenant.ID) tenancy.Limits {
+		s, _ := catalog.Get(t)
+		return s.Limits.Or(def)
 	}
-	a := &admitter{cfg: cfg, rates: map[tenant.ID]*rate.Limiter{}}
-	queue := cfg.Queue
-	if queue == 0 {
-		queue = DefaultTenantLimits.Concurrent
-	}
-	g, err := admission.New(admission.Config{Slots: cfg.Slots, QueuePerKey: queue, Queue: 64 * cfg.Slots,
-		MaxWait: 2 * time.Second, PerKey: func(key string) int { return a.limits(tenant.ID(key)).Concurrent }})
-	if err != nil {
-		return nil, err
-	}
-	a.gate = g
-	return a, nil
 }
 
-func (a *admitter) limits(t tenant.ID) TenantLimits {
-	if a.cfg.Limits == nil {
-		return DefaultTenantLimits
+func newAdmitter(cfg Admission, catalog Catalog) (*admitter, error) {
+	a := &admitter{limits: cfg.Limits, gate: cfg.Gate, rates: map[tenant.ID]*rate.Limiter{},
+		storms: newKeyedLimiter(20, 40, 100_000)}
+	if a.limits == nil {
+		a.limits = CatalogLimits(catalog)
 	}
-	return a.cfg.Limits(t).withDefaults()
+	if a.gate == nil {
+		slots := 16 * runtime.GOMAXPROCS(0)
+		g, err := admission.New(admission.Config{Slots: slots, QueuePerKey: 64, Queue: 64 * slots,
+			MaxWait: 2 * time.Second, PerKey: func(key string) int { return a.limits(tenant.ID(key)).ConcurrentRequests }})
+		if err != nil {
+			return nil, err
+		}
+		a.gate = g
+	}
+	return a, nil
 }
 
 // rate returns the tenant's limiter, following changes of its limits.
@@ -231,14 +202,60 @@ func (a *admitter) rate(t tenant.ID) *rate.Limiter {
 	return r
 }
 
-// enter admits a request of t, returning the function that ends it, or a
+// ticket is an admitted request's slot. Pause gives it up while the request
+// waits for something that needs no CPU (a projection to catch up), Resume
+// takes one again.
+type ticket struct {
+	a       *admitter
+	t       tenant.ID
+	release func()
+}
+
+func (k *ticket) end() {
+	if k.release != nil {
+		k.release()
+		k.release = nil
+	}
+}
+
+// pause gives the slot up.
+func (k *ticket) pause() { k.end() }
+
+// resume takes a slot again, as enter does.
+func (k *ticket) resume(ctx context.Context) error {
+	if k.release != nil {
+		return nil
+	}
+	release, err := k.a.slot(ctx, k.t)
+	if err != nil {
+		return err
+	}
+	k.release = release
+	return nil
+}
+
+// admit admits a request of t: a ticket to end when the request ends, or a
 // 429 problem with Retry-After.
-func (a *admitter) enter(ctx context.Context, t tenant.ID) (func(), error) {
+func (a *admitter) admit(ctx context.Context, t tenant.ID) (*ticket, error) {
 	if !a.rate(t).Allow() {
 		p := problem(fiber.StatusTooManyRequests, "rate_limited", "this tenant is over its request rate; retry after the time given")
+		if !a.storms.allow(string(t)) {
+			select {
+			case <-time.After(tarpit):
+			case <-ctx.Done():
+			}
+		}
 		p.RetryAfter = retryAfter(untilToken(a.rate(t)))
 		return nil, p
 	}
+	release, err := a.slot(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return &ticket{a: a, t: t, release: release}, nil
+}
+
+func (a *admitter) slot(ctx context.Context, t tenant.ID) (func(), error) {
 	release, err := a.gate.Acquire(ctx, string(t))
 	if errors.Is(err, admission.ErrFull) {
 		p := problem(fiber.StatusTooManyRequests, "too_many_requests", "this tenant has too many requests in flight; retry shortly")

@@ -97,6 +97,12 @@ type Stack struct {
 	Secrets    *jetstream.Secrets
 	Issuer     *auth.Issuer
 	Projectors []projections.Projector
+	// Work shares the process's work between tenants: their requests and
+	// their projections take turns on it, each tenant within its limits.
+	Work *admission.Gate
+	// Limits are each tenant's limits, the catalog's with this machine's
+	// defaults.
+	Limits func(tenant.ID) tenancy.Limits
 
 	stopCatalog context.CancelFunc
 	catalogDone chan struct{}
@@ -184,9 +190,22 @@ func Open(ctx context.Context, cfg Config) (s *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("poison queue: %w", err)
 	}
+	defaults := tenancy.DefaultLimits(runtime.GOMAXPROCS(0))
+	s.Limits = func(t tenant.ID) tenancy.Limits {
+		if s.Catalog == nil {
+			return defaults
+		}
+		st, _ := s.Catalog.Get(t)
+		return st.Limits.Or(defaults)
+	}
+	slots := 16 * runtime.GOMAXPROCS(0)
+	if s.Work, err = admission.New(admission.Config{Slots: slots, QueuePerKey: 64, Queue: 64 * slots, MaxWait: 2 * time.Second,
+		PerKey: func(key string) int { return s.Limits(tenant.ID(key)).ConcurrentRequests }}); err != nil {
+		return nil, fmt.Errorf("work gate: %w", err)
+	}
 	s.Projectors = []projections.Projector{invoicelist.New(), aging.New(), memberlist.New(), expenselist.New(), objectivelist.New(), clientrisk.New()}
 	if s.Runner, err = projections.NewRunner(projections.RunnerConfig{
-		Store: s.Reads, Migrator: s.Reads, Registry: s.Registry, Source: source, Projectors: s.Projectors,
+		Store: s.Reads, Migrator: s.Reads, Registry: s.Registry, Source: source, Projectors: s.Projectors, Scheduler: turns{s.Work},
 		Poison: poison, Logger: s.log,
 	}); err != nil {
 		return nil, fmt.Errorf("projections: %w", err)
@@ -324,6 +343,13 @@ func (s *Stack) OpenTenant(ctx context.Context) error {
 		return err
 	}
 	return s.Reads.Migrate(ctx, s.Projectors...)
+}
+
+// turns gives projection work its turns on the work gate.
+type turns struct{ g *admission.Gate }
+
+func (t turns) Acquire(ctx context.Context, tn tenant.ID) (func(), error) {
+	return t.g.Wait(ctx, string(tn))
 }
 
 // resources adapts the stack to the provisioning command's port.

@@ -123,7 +123,7 @@ func (b *benchCmd) Run() error {
 		fmt.Printf("  beside %d noisy clients honouring Retry-After: %s\n", noisyClients, n.Beside)
 		fmt.Printf("    (the noisy tenant: %d commands served, %d refused 429)\n", n.NoisyServed, n.NoisyRefused)
 		fmt.Printf("  beside %d noisy clients ignoring Retry-After:  %s\n", noisyClients, n.BesideRude)
-		fmt.Printf("%-44s %14s %14s %8.2f\n", "noisy neighbour: quiet p99 (alone vs beside)", "", "", n.ratio())
+		fmt.Printf("%-44s %14s %14s %8.2f\n", "noisy neighbour: quiet p99, beside vs alone", "", "", n.ratio())
 	}
 	if b.Tenants > 0 {
 		return benchTenants(ctx, dir, b.Tenants, b.Parallel)

@@ -37,10 +37,15 @@ type latencies struct {
 	Requests                                 int
 }
 
-// ratio is how much the noisy tenant raised the quiet one's p99, the worse
-// of commands and reads.
+// ratio is how much the noisy tenant raised the quiet one's p99: the worst
+// of commands and reads, beside noisy clients that honour Retry-After and
+// beside clients that ignore it.
 func (r noisyResult) ratio() float64 {
-	return max(float64(r.Beside.CommandP99)/float64(r.Alone.CommandP99), float64(r.Beside.ReadP99)/float64(r.Alone.ReadP99))
+	return max(r.Beside.over(r.Alone), r.BesideRude.over(r.Alone))
+}
+
+func (l latencies) over(base latencies) float64 {
+	return max(float64(l.CommandP99)/float64(base.CommandP99), float64(l.ReadP99)/float64(base.ReadP99))
 }
 
 const (
@@ -154,7 +159,7 @@ func benchLogin(client *http.Client, base, slug string) (benchTenant, error) {
 	status, _, body, err := benchDo(client, base, t, "POST", "/api/v1/auth/login",
 		fmt.Sprintf(`{"email":"admin@%s.example","password":"bench admin password"}`, slug))
 	if err != nil || status != http.StatusOK {
-		return t, fmt.Errorf("login on %s: %d %s %v", slug, status, body, err)
+		return t, fmt.Errorf("login on %s: %d %s: %w", slug, status, body, err)
 	}
 	var tok struct {
 		AccessToken string `json:"access_token"`
@@ -203,7 +208,7 @@ func quietLoad(client *http.Client, base string, t benchTenant, d time.Duration)
 		if i%2 == 0 || last == "" {
 			status, _, body, err := benchDo(client, base, t, "POST", "/api/v1/invoices", benchInvoiceBody)
 			if err != nil || status != http.StatusCreated {
-				return latencies{}, fmt.Errorf("quiet command: %d %s %v", status, body, err)
+				return latencies{}, fmt.Errorf("quiet command: %d %s: %w", status, body, err)
 			}
 			cmds = append(cmds, time.Since(start))
 			var a struct {
@@ -218,7 +223,7 @@ func quietLoad(client *http.Client, base string, t benchTenant, d time.Duration)
 		// tenant's projections have the invoice.
 		status, _, body, err := benchDo(client, base, t, "GET", "/api/v1/invoices/"+last, "", "X-Read-After", strconv.FormatUint(pos, 10))
 		if err != nil || status != http.StatusOK {
-			return latencies{}, fmt.Errorf("quiet read: %d %s %v", status, body, err)
+			return latencies{}, fmt.Errorf("quiet read: %d %s: %w", status, body, err)
 		}
 		reads = append(reads, time.Since(start))
 	}

@@ -25,6 +25,7 @@ import (
 
 // newHTTP builds the API over a stack, as serve runs it.
 func newHTTP(cfg atriumhttp.Config, baseDomain string, st *stack.Stack, log *slog.Logger) (*fiber.App, error) {
+	cfg.Admission = atriumhttp.Admission{Gate: st.Work, Limits: st.Limits}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return atriumhttp.New(cfg, atriumhttp.Deps{

@@ -164,6 +164,28 @@ type Limits struct {
 	ConcurrentRequests int `json:"concurrent_requests"`
 }
 
+// DefaultLimits are the limits of a tenant the platform set none for, on a
+// machine with cpus CPUs: 100 requests a second, bursts of 200, and half the
+// CPUs (at least one) in flight at once, so that no tenant alone keeps every
+// CPU busy.
+func DefaultLimits(cpus int) Limits {
+	return Limits{RequestsPerSecond: 100, Burst: 200, ConcurrentRequests: max(1, cpus/2)}
+}
+
+// Or returns l with its zero fields taken from def.
+func (l Limits) Or(def Limits) Limits {
+	if l.RequestsPerSecond <= 0 {
+		l.RequestsPerSecond = def.RequestsPerSecond
+	}
+	if l.Burst <= 0 {
+		l.Burst = def.Burst
+	}
+	if l.ConcurrentRequests <= 0 {
+		l.ConcurrentRequests = def.ConcurrentRequests
+	}
+	return l
+}
+
 // Limit bounds: enough for any one company, small enough that a typo does
 // not hand one tenant the whole service.
 const (
