@@ -20,6 +20,7 @@ import (
 	"github.com/atrium-platform/atrium/adapters/auth"
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
 	"github.com/atrium-platform/atrium/adapters/stack"
+	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/streams"
@@ -114,71 +115,116 @@ func TestIdempotencyKeyOfAnotherCaller(t *testing.T) {
 	}
 }
 
-// An admin adding an address that has an account elsewhere (another
-// tenant's admin, the platform administrator) gets the answer a new address
-// gets, sets nothing of that account, and the person joins only by signing
-// in with their own password.
-func TestAddingAnExistingAccountIsAnInvitation(t *testing.T) {
+// A password a tenant's admin sets signs the person in to that tenant and
+// nowhere else: not to another tenant that invites the same address, not
+// to a tenant the platform provisions for it, not to the platform. The
+// admin's answers, and the sign-in with the password they set, are the same
+// whether or not the address had an account, so they learn nothing. Before,
+// an admin could pre-register an address (even with a request refused 412)
+// and later sign in as that person wherever they were made a member or an
+// administrator.
+func TestPasswordsAreScopedToTheirTenant(t *testing.T) {
 	app, st := newStackApp(t)
 	ctx := context.Background()
-	if err := st.Identity.EnsurePlatformAdmin(ctx, "root@platform.example", "the platform's password"); err != nil {
+	acme := signIn(t, app, "acme", "admin@acme.example", firstAdminPassword)
+	globex := signIn(t, app, "globex", "admin@globex.example", firstAdminPassword)
+
+	// Refused requests write nothing: a stale If-Match is 412, and the
+	// address has no account afterwards.
+	r := acme.do("POST", "/api/v1/users", `{"email":"cfo@umbrella.example","name":"x","password":"attacker knows this","roles":["employee"]}`, "If-Match", `"7"`)
+	if code := problemCode(t, r, 412); code != "version_conflict" {
+		t.Fatalf("stale If-Match: %s", code)
+	}
+	for _, addr := range []string{"newhire@globex.example", "ops@platform.example", "cfo@umbrella.example"} {
+		if r := addUser(acme, addr, "attacker knows this", ""); r.status != 201 {
+			t.Fatalf("acme adds %s: %d %s", addr, r.status, r.body)
+		}
+	}
+	// The platform provisions umbrella with cfo@ as its first admin.
+	admin := user.With(ctx, platformAdmin)
+	if _, err := st.Tenancy.Provision(admin, tenancycmd.ProvisionTenant{Slug: "umbrella", Name: "Umbrella",
+		Admin: tenancycmd.FirstAdmin{Email: "cfo@umbrella.example", Name: "Al", Password: "given by the platform"}}); err != nil {
 		t.Fatal(err)
 	}
-	acme := signIn(t, app, "acme", "admin@acme.example", firstAdminPassword)
+	// globex invites newhire@; the operator makes ops@ a platform administrator.
+	if r := addUser(globex, "newhire@globex.example", "set by globex admin", ""); r.status != 201 {
+		t.Fatalf("globex adds newhire: %d %s", r.status, r.body)
+	}
+	if err := st.Identity.EnsurePlatformAdmin(ctx, "ops@platform.example", "the operator's password"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ tenant, email, password string }{
+		{"umbrella", "cfo@umbrella.example", "attacker knows this"},
+		{"globex", "newhire@globex.example", "attacker knows this"},
+		{"", "ops@platform.example", "attacker knows this"},
+	} {
+		if r := login(t, app, tc.tenant, tc.email, tc.password); r.status != 401 {
+			t.Errorf("acme's password for %s signed in to %q: %d %s", tc.email, tc.tenant, r.status, r.body)
+		}
+	}
+	for _, tc := range []struct{ tenant, email, password string }{
+		{"umbrella", "cfo@umbrella.example", "given by the platform"},
+		{"globex", "newhire@globex.example", "set by globex admin"},
+		{"", "ops@platform.example", "the operator's password"},
+		{"acme", "cfo@umbrella.example", "attacker knows this"}, // acme's own member, in acme only
+	} {
+		if r := login(t, app, tc.tenant, tc.email, tc.password); r.status != 200 {
+			t.Errorf("%s on %q with its own tenant's password: %d %s", tc.email, tc.tenant, r.status, r.body)
+		}
+	}
 
-	fresh := addUser(acme, "new@people.example", "chosen by acme", "")
+	// An address with an account elsewhere, or none: the same answer, and
+	// the password acme set works in acme either way.
 	shapeOf := func(r reply) string {
 		t.Helper()
 		if r.status != 201 {
 			t.Fatalf("add: %d %s", r.status, r.body)
 		}
 		m := r.json(t)
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		return fmt.Sprint(len(keys), m["status"], m["roles"])
+		return fmt.Sprint(len(m), m["status"], m["roles"])
 	}
-	want := shapeOf(fresh)
-	for _, existing := range []string{"admin@globex.example", "root@platform.example"} {
-		r := addUser(acme, existing, "chosen by acme", "")
-		if got := shapeOf(r); got != want {
-			t.Fatalf("adding %s answered %s, a new address %s", existing, got, want)
-		}
-		if l := login(t, app, "acme", existing, "chosen by acme"); l.status != 401 {
-			t.Fatalf("acme's admin set the password of %s: %d %s", existing, l.status, l.body)
+	want := shapeOf(addUser(acme, "fresh@people.example", "chosen by acme", ""))
+	if got := shapeOf(addUser(acme, "admin@globex.example", "chosen by acme", "")); got != want {
+		t.Fatalf("an existing address answered %s, a new one %s", got, want)
+	}
+	for _, addr := range []string{"fresh@people.example", "admin@globex.example"} {
+		if r := login(t, app, "acme", addr, "chosen by acme"); r.status != 200 {
+			t.Fatalf("%s in acme: %d %s", addr, r.status, r.body)
 		}
 	}
 	if r := login(t, app, "globex", "admin@globex.example", firstAdminPassword); r.status != 200 {
-		t.Fatalf("globex's admin lost their password: %d %s", r.status, r.body)
+		t.Fatalf("globex's admin lost their globex password: %d %s", r.status, r.body)
 	}
-	if r := login(t, app, "", "root@platform.example", "the platform's password"); r.status != 200 {
-		t.Fatalf("the platform administrator lost their password: %d %s", r.status, r.body)
+	if r := login(t, app, "globex", "admin@globex.example", "chosen by acme"); r.status != 401 {
+		t.Fatalf("acme's password signed globex's admin in to globex: %d %s", r.status, r.body)
 	}
+}
 
-	list := acme.do("GET", "/api/v1/users", "")
-	var members struct {
-		Items []struct {
-			Email  string `json:"email"`
-			Status string `json:"status"`
-		} `json:"items"`
+// A member is invited until they first sign in to the tenant.
+func TestMembersAreInvitedUntilTheySignIn(t *testing.T) {
+	app := newApp(t)
+	acme := signIn(t, app, "acme", "admin@acme.example", firstAdminPassword)
+	if r := addUser(acme, "ann@people.example", "ann's acme password", ""); r.status != 201 || r.json(t)["status"] != "invited" {
+		t.Fatalf("add: %d %s", r.status, r.body)
 	}
-	waitFor(t, func() bool {
-		list = acme.do("GET", "/api/v1/users", "")
-		members.Items = nil
-		_ = json.Unmarshal(list.body, &members)
-		return len(members.Items) == 4
-	})
-	for _, m := range members.Items {
-		if m.Email != "admin@acme.example" && m.Status != "invited" {
-			t.Fatalf("%s is %s before signing in", m.Email, m.Status)
+	statusOf := func() string {
+		var members struct {
+			Items []struct {
+				Email  string `json:"email"`
+				Status string `json:"status"`
+			} `json:"items"`
 		}
+		_ = json.Unmarshal(acme.do("GET", "/api/v1/users", "").body, &members)
+		for _, m := range members.Items {
+			if m.Email == "ann@people.example" {
+				return m.Status
+			}
+		}
+		return ""
 	}
-	// globex's admin accepts with their own password: a member of acme.
-	joined := signIn(t, app, "acme", "admin@globex.example", firstAdminPassword)
-	if r := joined.do("GET", "/api/v1/me", ""); r.status != 200 || r.json(t)["tenant"] != "acme" {
-		t.Fatalf("me: %d %s", r.status, r.body)
-	}
+	waitFor(t, func() bool { return statusOf() == "invited" })
+	signIn(t, app, "acme", "ann@people.example", "ann's acme password")
+	waitFor(t, func() bool { return statusOf() == "active" })
 }
 
 func waitFor(t *testing.T, cond func() bool) {

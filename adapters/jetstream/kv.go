@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/atrium-platform/atrium/commands/identity"
+	"github.com/atrium-platform/atrium/domain/tenant"
 )
 
 // Secrets keeps what must never be in an event: password hashes and
@@ -39,7 +40,7 @@ func OpenSecrets(ctx context.Context, nc *nats.Conn, sessionTTL time.Duration) (
 		return kv, nil
 	}
 	s := &Secrets{}
-	if s.creds, err = open(jetstream.KeyValueConfig{Bucket: "ATRIUM_CREDENTIALS", Description: "password hashes by user id"}); err != nil {
+	if s.creds, err = open(jetstream.KeyValueConfig{Bucket: "ATRIUM_CREDENTIALS", Description: "password hashes by scope (tenant or platform) and user id"}); err != nil {
 		return nil, err
 	}
 	if s.sessions, err = open(jetstream.KeyValueConfig{Bucket: "ATRIUM_SESSIONS", Description: "logins by session id", TTL: sessionTTL}); err != nil {
@@ -60,28 +61,47 @@ func checkKey(k string) error {
 	return nil
 }
 
-// SetPasswordHash implements identity.Credentials.
-func (s *Secrets) SetPasswordHash(ctx context.Context, userID, hash string) error {
-	if err := checkKey(userID); err != nil {
-		return err
+// credentialKey is where a hash of scope and user is kept:
+// "<scope>.<user id>".
+func credentialKey(scope tenant.ID, userID string) (string, error) {
+	if err := checkKey(string(scope)); err != nil {
+		return "", err
 	}
-	_, err := s.creds.PutString(ctx, userID, hash)
-	return translate(err)
-}
-
-// PasswordHash implements identity.Credentials.
-func (s *Secrets) PasswordHash(ctx context.Context, userID string) (string, error) {
 	if err := checkKey(userID); err != nil {
 		return "", err
 	}
-	e, err := s.creds.Get(ctx, userID)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return "", identity.ErrNotFound
-	}
+	return string(scope) + "." + userID, nil
+}
+
+// SetPasswordHash implements identity.Credentials.
+func (s *Secrets) SetPasswordHash(ctx context.Context, scope tenant.ID, userID, hash string) error {
+	key, err := credentialKey(scope, userID)
 	if err != nil {
-		return "", translate(err)
+		return err
 	}
-	return string(e.Value()), nil
+	_, err = s.creds.PutString(ctx, key, hash)
+	return translate(err)
+}
+
+// PasswordHash implements identity.Credentials. A hash stored before
+// credentials had scopes (under the user id alone) is answered for every
+// scope that has none of its own.
+func (s *Secrets) PasswordHash(ctx context.Context, scope tenant.ID, userID string) (string, error) {
+	key, err := credentialKey(scope, userID)
+	if err != nil {
+		return "", err
+	}
+	for _, k := range []string{key, userID} {
+		e, err := s.creds.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", translate(err)
+		}
+		return string(e.Value()), nil
+	}
+	return "", identity.ErrNotFound
 }
 
 // Create implements identity.Sessions.

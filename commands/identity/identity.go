@@ -26,11 +26,15 @@ import (
 	"github.com/atrium-platform/atrium/streams"
 )
 
-// Credentials keeps password hashes by user id, outside the event log.
+// Credentials keeps password hashes outside the event log, by scope and
+// user id. A scope is a tenant (the password that signs the person in to
+// that tenant, set by its admins or by the platform) or tenant.Platform
+// (a platform administrator's own): no password set in one tenant signs
+// anyone in to another tenant or to the platform.
 type Credentials interface {
-	SetPasswordHash(ctx context.Context, userID, hash string) error
-	// PasswordHash returns ErrNotFound when the user has none.
-	PasswordHash(ctx context.Context, userID string) (string, error)
+	SetPasswordHash(ctx context.Context, scope tenant.ID, userID, hash string) error
+	// PasswordHash returns ErrNotFound when the user has none in scope.
+	PasswordHash(ctx context.Context, scope tenant.ID, userID string) (string, error)
 }
 
 // Session is one login: the refresh token it accepts now, the ones it
@@ -153,27 +157,15 @@ func (h *Handler) member(ctx context.Context, t tenant.ID, userID string) (ident
 var errEmailTaken = errors.New("identity: email taken meanwhile")
 
 // ensureUser returns the account registered with email, registering one
-// with password when there is none (created true). An existing account is
-// never touched: its credentials are its owner's. t is the tenant whose
-// admin asks (tenant.Platform for the platform's own administrators).
-func (h *Handler) ensureUser(ctx context.Context, t tenant.ID, email, name, password string) (id string, created bool, err error) {
+// when there is none (created true). It writes no credential: accounts are
+// identities, passwords belong to scopes (see Credentials). t is the
+// tenant whose admin asks (tenant.Platform for the platform's own).
+func (h *Handler) ensureUser(ctx context.Context, t tenant.ID, email, name string) (id string, created bool, err error) {
 	if id, err := h.userByEmail(ctx, email); err != nil || id != "" {
 		return id, false, err
 	}
-	hash, err := h.passwords.Hash(ctx, password)
-	if err != nil {
-		if errors.Is(err, ErrBusy) || ctx.Err() != nil {
-			return "", false, err
-		}
-		return "", false, domain.Invalidf("password", "weak_password", "password must be 10 to 256 bytes long")
-	}
 	// A random id: nothing a client sends names an account.
 	id = uuid.NewString()
-	// The credential first: a crash before the events leaves a hash no
-	// account points to, never an account without a password.
-	if err := h.creds.SetPasswordHash(ctx, id, hash); err != nil {
-		return "", false, err
-	}
 	us, err := streams.NewName(tenant.Platform, "user", id)
 	if err != nil {
 		return "", false, err
@@ -218,12 +210,14 @@ type AddMember struct {
 	Roles    []string
 }
 
-// AddMember invites a person to the ctx tenant (role admin). A person with
-// no account gets one with the password given; a person who has one keeps
-// it, untouched, and the password given is ignored. Either way the
-// membership is pending until the person signs in to the tenant once, and
-// the answer, the members list and the time taken are the same: a tenant
-// admin cannot learn whether an address had an account elsewhere.
+// AddMember invites a person to the ctx tenant (role admin) with the
+// password that signs them in to this tenant, and to nowhere else: a
+// person with no account gets one; a person who has one keeps it, and its
+// passwords elsewhere, untouched. The membership is pending until the
+// person signs in to the tenant once. The answer, the members list, the
+// sign-in and the time taken are the same whether or not the address had
+// an account: a tenant admin learns nothing of other tenants, and sets
+// nothing that works in them.
 func (h *Handler) AddMember(ctx context.Context, c AddMember) (commands.Result, error) {
 	t, err := tenant.From(ctx)
 	if err != nil {
@@ -240,10 +234,10 @@ func (h *Handler) AddMember(ctx context.Context, c AddMember) (commands.Result, 
 }
 
 // EnsureFirstAdmin makes the person an admin of the ctx tenant, for
-// provisioning by a platform administrator: it validates first, and
-// succeeds again when they already are one, so a provisioning retried
-// after a failure does not trip on it. A person who has an account keeps
-// its credentials.
+// provisioning by a platform administrator, with the password that signs
+// them in to this tenant: it validates first, and succeeds again when they
+// already are one, so a provisioning retried after a failure does not trip
+// on it. A person who has an account keeps its passwords elsewhere.
 func (h *Handler) EnsureFirstAdmin(ctx context.Context, email, name, password string) error {
 	t, err := tenant.From(ctx)
 	if err != nil {
@@ -282,11 +276,13 @@ func validateMember(email, name, password string) (string, string, error) {
 	return e, n, nil
 }
 
-// addMember adds a membership of t: an invitation (pending until the
-// person signs in) when invite, else an active membership.
+// addMember adds a membership of t, with password as the person's
+// credential in t: an invitation (pending until the person signs in) when
+// invite, else an active membership.
 func (h *Handler) addMember(ctx context.Context, t tenant.ID, by string, c AddMember, invite bool) (commands.Result, error) {
 	// Everything a refusal depends on is checked before anything is
-	// written: the fields, then the idempotency key.
+	// written: the fields, the idempotency key, If-Match and an existing
+	// membership.
 	email, name, err := validateMember(c.Email, c.Name, c.Password)
 	if err != nil {
 		return commands.Result{}, err
@@ -301,16 +297,46 @@ func (h *Handler) addMember(ctx context.Context, t tenant.ID, by string, c AddMe
 	if res, ok, err := h.x.Answered(tctx, c.Request); ok || err != nil {
 		return res, err
 	}
-	uid, created, err := h.ensureUser(ctx, t, email, name, c.Password)
+	uid, err := h.userByEmail(ctx, email)
 	if err != nil {
 		return commands.Result{}, err
 	}
-	if !created && invite {
-		// Spend what hashing the password would have, so the time taken
-		// does not tell an existing account from a new one.
-		if err := h.passwords.Dummy(ctx, c.Password); err != nil {
+	if uid != "" {
+		ms, err := streams.NewName(t, "member", uid)
+		if err != nil {
 			return commands.Result{}, err
 		}
+		_, recs, err := h.x.Load(tctx, ms)
+		if err != nil {
+			return commands.Result{}, err
+		}
+		if res, done, err := h.x.Precheck(tctx, c.Request, ms, recs); done || err != nil {
+			return res, err
+		}
+		if len(recs) > 0 {
+			return commands.Result{}, memberExists(email)
+		}
+	} else if c.Request.IfMatch != nil && *c.Request.IfMatch != 0 {
+		// No account, so no membership: at version 0.
+		return commands.Result{}, fmt.Errorf("%w: the membership of %s does not exist", commands.ErrVersionConflict, email)
+	}
+	// The password first (it may be refused as busy), then the account,
+	// then the membership: a failure leaves a password or an account that
+	// signs nobody in anywhere, never a member without a password.
+	hash, err := h.passwords.Hash(ctx, c.Password)
+	if err != nil {
+		if errors.Is(err, ErrBusy) || ctx.Err() != nil {
+			return commands.Result{}, err
+		}
+		return commands.Result{}, domain.Invalidf("password", "weak_password", "password must be 10 to 256 bytes long")
+	}
+	if uid == "" {
+		if uid, _, err = h.ensureUser(ctx, t, email, name); err != nil {
+			return commands.Result{}, err
+		}
+	}
+	if err := h.creds.SetPasswordHash(ctx, t, uid, hash); err != nil {
+		return commands.Result{}, err
 	}
 	ms, err := streams.NewName(t, "member", uid)
 	if err != nil {
@@ -318,7 +344,7 @@ func (h *Handler) addMember(ctx context.Context, t tenant.ID, by string, c AddMe
 	}
 	return h.x.Run(tctx, c.Request, ms, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
 		if len(history) > 0 {
-			return commands.Decision{}, domain.WrongStatef("member_exists", "%s is already a member", email)
+			return commands.Decision{}, memberExists(email)
 		}
 		at := h.now().UTC()
 		if invite {
@@ -332,9 +358,14 @@ func (h *Handler) addMember(ctx context.Context, t tenant.ID, by string, c AddMe
 	})
 }
 
-// EnsurePlatformAdmin makes email a platform administrator, registering
-// them with password when they have no account. It does nothing when they
-// are one already.
+func memberExists(email string) error {
+	return domain.WrongStatef("member_exists", "%s is already a member", email)
+}
+
+// EnsurePlatformAdmin makes email a platform administrator, with password
+// as their platform credential (registering an account when there is
+// none). It does nothing when they are one already. Passwords a tenant set
+// for the same address never sign anyone in to the platform.
 func (h *Handler) EnsurePlatformAdmin(ctx context.Context, email, password string) error {
 	e, err := identity.NormalizeEmail(email)
 	if err != nil {
@@ -391,7 +422,7 @@ func (h *Handler) Login(ctx context.Context, email, password string) (TokenPair,
 	if !ok {
 		return refuse()
 	}
-	hash, err := h.creds.PasswordHash(ctx, uid)
+	hash, err := h.creds.PasswordHash(ctx, t, uid)
 	if errors.Is(err, ErrNotFound) {
 		return refuse()
 	}
