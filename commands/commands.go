@@ -422,3 +422,10 @@ func (x *Executor) record(ctx context.Context, record streams.Name, req Request,
 	}
 	_, _ = x.Store.Append(ctx, record, streams.NoStream, evs...)
 }
+
+// ValidID reports whether id is an aggregate or user id as this service
+// gives them: a UUID in its canonical 36-character form. The other forms
+// uuid accepts ("urn:uuid:…", "{…}", no dashes) name nothing here.
+func ValidID(id string) bool {
+	return len(id) == 36 && uuid.Validate(id) == nil
+}

@@ -58,10 +58,24 @@ type Pool struct {
 
 var _ identity.Passwords = Pool{}
 
+// knownKey marks a ctx whose password work is for a client known to the
+// account (it signed in to it before).
+type knownKey struct{}
+
+// WithKnownClient marks ctx's password work as a known client's: the pool
+// queues it in a lane of its own, beside the tenant's other work, so a
+// flood of strangers' attempts does not delay it.
+func WithKnownClient(ctx context.Context) context.Context {
+	return context.WithValue(ctx, knownKey{}, true)
+}
+
 func (p Pool) acquire(ctx context.Context) (func(), error) {
 	key := "platform"
 	if t, err := tenant.From(ctx); err == nil {
 		key = string(t)
+	}
+	if known, _ := ctx.Value(knownKey{}).(bool); known {
+		key += "\x00known"
 	}
 	release, err := p.Gate.Acquire(ctx, key)
 	if errors.Is(err, admission.ErrFull) {

@@ -48,6 +48,9 @@ func decode(c *fiber.Ctx, v any, allowEmpty bool) error {
 	if ct := c.Get(fiber.HeaderContentType); ct != "" && !strings.HasPrefix(strings.ToLower(ct), fiber.MIMEApplicationJSON) {
 		return problem(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
 	}
+	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
+		return fieldProblem("", "the body must be a JSON object")
+	}
 	if key, err := duplicateKey(body); err != nil {
 		return decodeProblem(err)
 	} else if key != "" {

@@ -2,7 +2,6 @@ package http
 
 import (
 	"errors"
-	"io"
 	"strings"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/atrium-platform/atrium/commands"
 	expensecmd "github.com/atrium-platform/atrium/commands/expense"
 	"github.com/atrium-platform/atrium/domain/money"
+	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/projections"
 	"github.com/atrium-platform/atrium/projections/expenselist"
 )
@@ -93,20 +93,27 @@ func (a *api) putReceipt(c *fiber.Ctx) error {
 	return a.answer(c, "attach_receipt", fiber.StatusOK, res, err)
 }
 
+// getReceipt streams the receipt from the document store as the client
+// reads it, within the tenant's stream slots.
 func (a *api) getReceipt(c *fiber.Ctx) error {
-	rc, obj, err := a.deps.Expenses.Receipt(c.UserContext(), c.Params("id"))
+	t, _ := tenant.From(c.UserContext())
+	release, err := a.streams.take(t)
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
+	rc, obj, err := a.deps.Expenses.Receipt(c.UserContext(), c.Params("id"))
 	if err != nil {
+		release()
 		return err
 	}
 	c.Set(fiber.HeaderContentType, obj.ContentType)
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="receipt"`)
-	return c.Status(fiber.StatusOK).Send(b)
+	c.Status(fiber.StatusOK)
+	// fasthttp closes the reader once the body is written, or the
+	// connection gone: the slot is freed then.
+	c.Context().SetBodyStream(releasingReader{ReadCloser: rc, release: release}, int(obj.Size))
+	return nil
 }
 
 func (a *api) listExpenses(c *fiber.Ctx) error {

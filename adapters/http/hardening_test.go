@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	nethttp "net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/atrium-platform/atrium/adapters/auth"
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
@@ -553,5 +555,99 @@ func TestTenantOverItsRateLeavesOthersServed(t *testing.T) {
 	m := (caller{t: t, app: app}).do("GET", "/metrics", "")
 	if want := fmt.Sprintf(`atrium_admission_refused_total{reason="rate_limited",tenant="acme"} %d`, limited); !strings.Contains(string(m.body), want) {
 		t.Fatalf("/metrics lacks %s", want)
+	}
+}
+
+// Ids in the other forms a UUID parser takes ("urn:uuid:…", "{…}") name
+// nothing: 404 or 422, never a 500 (before, their stream names were refused
+// deep inside and answered 500).
+func TestNonCanonicalIDsNameNothing(t *testing.T) {
+	app := newApp(t)
+	c := as(t, app, "acme", "u-all", "admin,finance,manager,auditor,sales")
+	id := uuid.NewString()
+	for _, form := range []string{"urn:uuid:" + id, "{" + id + "}", strings.ReplaceAll(id, "-", ""), strings.ToUpper("urn:uuid:" + id)} {
+		for _, rt := range []struct{ method, path, body string }{
+			{"GET", "/api/v1/invoices/%s", ""},
+			{"GET", "/api/v1/invoices/%s?as_of=2026-11-23T10:00:00Z", ""},
+			{"GET", "/api/v1/invoices/%s/history", ""},
+			{"POST", "/api/v1/invoices/%s/issue", ""},
+			{"POST", "/api/v1/invoices/%s/approve", ""},
+			{"POST", "/api/v1/invoices/%s/cancel", `{"reason":"r"}`},
+			{"POST", "/api/v1/invoices/%s/payments", `{"amount":{"amount":1,"currency":"EUR"},"paid_at":"2026-11-20","reference":"x"}`},
+			{"GET", "/api/v1/expenses/%s", ""},
+			{"GET", "/api/v1/expenses/%s?as_of=2026-11-23T10:00:00Z", ""},
+			{"GET", "/api/v1/expenses/%s/receipt", ""},
+			{"POST", "/api/v1/expenses/%s/submit", ""},
+			{"POST", "/api/v1/expenses/%s/approve", ""},
+			{"POST", "/api/v1/expenses/%s/reimburse", ""},
+			{"POST", "/api/v1/objectives/%s/submit", ""},
+			{"POST", "/api/v1/objectives/%s/validate", ""},
+			{"POST", "/api/v1/objectives", `{"assignee":"%s","period":"2026-Q4","metric":"revenue","target":{"amount":100,"currency":"EUR"}}`},
+			{"POST", "/api/v1/invoices", `{"client":{"id":"C","name":"N"},"currency":"EUR","due_date":"2026-12-31","sales_rep":"%s","lines":[{"description":"d","quantity":1,"unit_price":{"amount":1,"currency":"EUR"}}]}`},
+		} {
+			path, body := rt.path, rt.body
+			if strings.Contains(path, "%s") {
+				path = fmt.Sprintf(path, url.PathEscape(form))
+			} else {
+				body = fmt.Sprintf(body, form)
+			}
+			r := c.do(rt.method, path, body)
+			if r.status != 404 && r.status != 422 {
+				t.Errorf("%s %s: %d %s", rt.method, path, r.status, r.body)
+			}
+		}
+	}
+}
+
+// A flood of strangers' sign-ins fills a tenant's queue for password work;
+// a client that signed in to its account before waits in a lane of its
+// own and still gets in.
+func TestKnownClientsSignInThroughAFlood(t *testing.T) {
+	app, _ := newStackAppWith(t, atriumhttp.Config{Now: clock, ReadAfterMax: 2 * time.Second, TrustedProxies: []string{"0.0.0.0"}},
+		func(c *stack.Config) { c.Passwords = auth.Argon2{MemoryKiB: 8 << 10, Passes: 2}; c.PasswordSlots = 1 })
+	owner := []string{"X-Forwarded-For", "198.51.100.7"}
+	if r := login(t, app, "acme", "admin@acme.example", firstAdminPassword, owner...); r.status != 200 {
+		t.Fatalf("first sign-in: %d %s", r.status, r.body)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var busy atomic.Int64
+	for i := range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := login(t, app, "acme", fmt.Sprintf("guess%d-%d@nowhere.example", i, n), "some password",
+					"X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i))
+				if r.status == 503 {
+					busy.Add(1)
+				}
+			}
+		}()
+	}
+	waitFor(t, func() bool { return busy.Load() > 0 }) // the tenant's queue is full
+	for i := range 5 {
+		if r := login(t, app, "acme", "admin@acme.example", firstAdminPassword, owner...); r.status != 200 {
+			t.Errorf("the owner's sign-in %d during the flood: %d %s", i, r.status, r.body)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+// /metrics answers only the bearer of the token the operator set.
+func TestMetricsToken(t *testing.T) {
+	app, _ := newStackAppWith(t, atriumhttp.Config{Now: clock, MetricsToken: "scrape-secret"})
+	anon := caller{t: t, app: app}
+	if r := anon.do("GET", "/metrics", ""); r.status != 401 {
+		t.Fatalf("/metrics without the token: %d", r.status)
+	}
+	if r := anon.do("GET", "/metrics", "", "Authorization", "Bearer scrape-secret"); r.status != 200 || !strings.Contains(string(r.body), "atrium_http_requests_total") {
+		t.Fatalf("/metrics with the token: %d %s", r.status, r.body)
 	}
 }

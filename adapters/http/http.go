@@ -51,6 +51,8 @@ type Config struct {
 	TrustedProxies []string
 	// Admission bounds each tenant's requests; see Admission.
 	Admission Admission
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
 	// ReadAfterMax bounds how long a read waits for X-Read-After; default 5s.
 	ReadAfterMax time.Duration
 	// Now is the clock; default time.Now.
@@ -178,6 +180,7 @@ type api struct {
 	logins   *loginLimits
 	security *keyedLimiter
 	admit    *admitter
+	streams  *streamSlots
 }
 
 // New returns the Fiber app serving the API.
@@ -198,7 +201,9 @@ func New(cfg Config, deps Deps) (*fiber.App, error) {
 		// At most 3 cross-tenant attempts of one login a minute reach the
 		// security logs; the rest are counted.
 		security: newKeyedLimiter(rate.Every(20*time.Second), 3, 10_000),
-		admit:    adm}
+		admit:    adm,
+		// 4 long responses of one tenant at once, 256 in all.
+		streams: newStreamSlots(4, 256)}
 	app := a.app()
 	a.routes(app)
 	return app, nil
@@ -216,17 +221,22 @@ func (a *api) app() *fiber.App {
 		// copies: fasthttp reuses its buffers for the next request on the
 		// connection, and some outlive the handler (metric labels, map keys,
 		// context values).
-		Immutable:               true,
-		EnableTrustedProxyCheck: len(a.cfg.TrustedProxies) > 0,
-		TrustedProxies:          a.cfg.TrustedProxies,
-		ProxyHeader:             proxyHeader(a.cfg.TrustedProxies),
-		DisableStartupMessage:   true,
-		ErrorHandler:            a.errorHandler,
-		ReadTimeout:             30 * time.Second,
-		WriteTimeout:            60 * time.Second,
-		IdleTimeout:             2 * time.Minute,
-		ReadBufferSize:          16 << 10,
-		JSONEncoder:             jsonMarshal,
+		Immutable: true,
+		// Forwarded headers (X-Forwarded-For, X-Forwarded-Host) count only
+		// from the proxies named; with none named, from nobody.
+		EnableTrustedProxyCheck: true,
+		// A multipart body would be parsed whole, to memory and disk,
+		// before any route's limit applies; no route takes one.
+		DisablePreParseMultipartForm: true,
+		TrustedProxies:               a.cfg.TrustedProxies,
+		ProxyHeader:                  proxyHeader(a.cfg.TrustedProxies),
+		DisableStartupMessage:        true,
+		ErrorHandler:                 a.errorHandler,
+		ReadTimeout:                  30 * time.Second,
+		WriteTimeout:                 60 * time.Second,
+		IdleTimeout:                  2 * time.Minute,
+		ReadBufferSize:               16 << 10,
+		JSONEncoder:                  jsonMarshal,
 	})
 	// The inner recover turns a handler's panic into an error observe logs
 	// and counts like any other; the outer one guards observe itself.
@@ -279,7 +289,13 @@ func (a *api) observe(c *fiber.Ctx) error {
 	c.Set("X-Correlation-ID", corr)
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	ctx := context.WithValue(c.UserContext(), keyCorrelation, corr)
-	ctx = streams.WithCorrelation(ctx, corr, c.Get("X-Causation-ID"))
+	cause := c.Get("X-Causation-ID")
+	if len(cause) > 128 {
+		// Carried into the metadata of every event the request writes:
+		// bounded like the correlation id, dropped beyond.
+		cause = ""
+	}
+	ctx = streams.WithCorrelation(ctx, corr, cause)
 	c.SetUserContext(ctx)
 
 	err := c.Next()
@@ -323,6 +339,11 @@ func (a *api) errorHandler(c *fiber.Ctx, err error) error {
 
 // scoped resolves the tenant, admits the request under the tenant's
 // limits, and finds the caller, for tenant-scoped routes.
+//
+// The caller is authenticated before the tenant's budget is spent, so
+// anonymous requests cannot use up a tenant's rate; and the body is read
+// (within the route's limit) before the tenant's turn is taken, so a slow
+// body holds its own connection, not the tenant's turn.
 func (a *api) scoped(c *fiber.Ctx) error {
 	t, err := a.deps.Tenants.Resolve(c)
 	if err != nil {
@@ -330,20 +351,23 @@ func (a *api) scoped(c *fiber.Ctx) error {
 	}
 	ctx := tenant.With(c.UserContext(), t)
 	c.SetUserContext(ctx)
+	p, err := a.authenticate(ctx, c)
+	if err != nil {
+		return err
+	}
+	if _, err := readBody(c); err != nil {
+		return err
+	}
 	tk, err := a.admit.admit(ctx, t)
 	if err != nil {
-		var p *Problem
-		if errors.As(err, &p) {
-			a.metrics.refused.WithLabelValues(string(t), p.Code).Inc()
+		var pr *Problem
+		if errors.As(err, &pr) {
+			a.metrics.refused.WithLabelValues(string(t), pr.Code).Inc()
 		}
 		return err
 	}
 	defer tk.end()
 	c.Locals(ticketKey{}, tk)
-	p, err := a.authenticate(ctx, c)
-	if err != nil {
-		return err
-	}
 	c.SetUserContext(user.With(ctx, p))
 	return c.Next()
 }

@@ -124,15 +124,21 @@ func (a *api) login(c *fiber.Ctx) error {
 	t, _ := tenant.From(ctx)
 	address := c.IP()
 	account := string(t) + "\x00" + strings.ToLower(strings.TrimSpace(b.Email)) + "\x00" + address
-	if wait := a.logins.admit(t, address, account); wait > 0 {
+	if wait := a.logins.admit(address, account); wait > 0 {
 		p := problem(fiber.StatusTooManyRequests, "too_many_attempts", "too many login attempts; wait and try again")
 		p.RetryAfter = retryAfter(wait)
 		return p
+	}
+	if a.logins.isKnown(account) {
+		ctx = auth.WithKnownClient(ctx)
 	}
 	pair, err := a.deps.Identity.Login(ctx, b.Email, b.Password)
 	if errors.Is(err, identitycmd.ErrInvalidCredentials) {
 		a.logins.failed(address, account)
 		return invalidCredentials()
+	}
+	if err == nil {
+		a.logins.succeeded(account)
 	}
 	if err != nil {
 		return err

@@ -146,7 +146,7 @@ type invoiceView struct {
 	Overdue   bool           `json:"overdue"`
 	SalesRep  string         `json:"sales_rep,omitempty"`
 	CreatedBy string         `json:"created_by"`
-	Lines     []invoice.Line `json:"lines"`
+	Lines     []invoice.Line `json:"lines,omitempty"`
 	Version   int64          `json:"version"`
 	CreatedAt time.Time      `json:"created_at"`
 	IssuedAt  *time.Time     `json:"issued_at,omitempty"`
@@ -355,26 +355,41 @@ func auditAfter(c *fiber.Ctx) (uint64, error) {
 
 // auditStream answers the whole log after a position as NDJSON, one event a
 // line, read page by page as it is written out.
+//
+// The stream takes one of the tenant's stream slots until it ends, and it
+// reads and writes in turns on the tenant's share of the work, as requests
+// do, so streams never crowd out other tenants.
 func (a *api) auditStream(c *fiber.Ctx, after uint64) error {
 	ctx := c.UserContext()
 	// Check access before the status line goes out.
 	if _, err := a.deps.Audit.Events(ctx, parsePos(after), 1); err != nil {
 		return err
 	}
+	tn, _ := tenant.From(ctx)
+	release, err := a.streams.take(tn)
+	if err != nil {
+		return err
+	}
 	c.Status(fiber.StatusOK)
 	c.Set(fiber.HeaderContentType, "application/x-ndjson")
-	tn, _ := tenant.From(ctx)
 	corr, _ := ctx.Value(keyCorrelation).(string)
 	// The writer runs after the handler has returned, out of reach of the
 	// middleware: it recovers and logs on its own.
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer release()
 		defer func() {
 			if r := recover(); r != nil {
 				a.deps.Logger.Error("audit stream failed", "err", fmt.Sprintf("panic: %v", r), "stack", string(debug.Stack()),
 					"tenant", string(tn), "correlation_id", corr)
 			}
 		}()
-		err := a.deps.Audit.Stream(ctx, parsePos(after), func(e audit.Event) error {
+		done, err := a.admit.gate.Wait(ctx, string(tn))
+		if err != nil {
+			return
+		}
+		defer func() { done() }()
+		n := 0
+		err = a.deps.Audit.Stream(ctx, parsePos(after), func(e audit.Event) error {
 			b, err := jsonMarshal(e)
 			if err != nil {
 				return err
@@ -382,8 +397,26 @@ func (a *api) auditStream(c *fiber.Ctx, after uint64) error {
 			if _, err := w.Write(append(b, '\n')); err != nil {
 				return err
 			}
-			return w.Flush()
+			if n++; n%100 != 0 {
+				return nil
+			}
+			// Every 100 events: written out, and the turn handed on.
+			done()
+			if err := w.Flush(); err != nil {
+				done = func() {}
+				return err
+			}
+			next, err := a.admit.gate.Wait(ctx, string(tn))
+			if err != nil {
+				done = func() {}
+				return err
+			}
+			done = next
+			return nil
 		})
+		if err == nil {
+			err = w.Flush()
+		}
 		if err != nil {
 			a.deps.Logger.Warn("audit stream ended early", "err", err, "tenant", string(tn), "correlation_id", corr)
 		}

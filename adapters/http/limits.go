@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	"runtime"
 	"sync"
@@ -80,39 +81,44 @@ func retryAfter(d time.Duration) int {
 // loginLimits are the sign-in's limits. Password checks are the costliest
 // work an anonymous client can ask for, and guessing is what they are for,
 // so: attempts are limited per client address (the cost one address can
-// cause) and per tenant (its share); failures, not successes, are limited
-// per address and per account and address, so an attacker's failures from
-// their addresses never lock the account's owner out at theirs.
+// cause); failures, not successes, are limited per address and per account
+// and address, so an attacker's failures from their addresses never lock
+// the account's owner out at theirs. Nothing is limited per tenant alone:
+// anyone could spend such a budget and lock a whole tenant out. A client
+// that signed in to an account before is known: its attempts wait for
+// password work in a lane of their own, served in turn with the lane of
+// everyone else, so a flood of strangers' guesses does not queue ahead of
+// them.
 type loginLimits struct {
 	attemptsByAddress *keyedLimiter
-	attemptsByTenant  *keyedLimiter
 	failsByAddress    *keyedLimiter
 	failsByAccount    *keyedLimiter
+	known             *lru.Cache[string, struct{}]
 }
 
 func newLoginLimits() *loginLimits {
+	known, err := lru.New[string, struct{}](100_000)
+	if err != nil {
+		panic(err) // a positive constant size
+	}
 	return &loginLimits{
 		attemptsByAddress: newKeyedLimiter(10, 200, 100_000),
-		attemptsByTenant:  newKeyedLimiter(20, 200, 100_000),
-		failsByAddress:    newKeyedLimiter(rate.Every(5*time.Second), 50, 100_000),
+		failsByAddress:    newKeyedLimiter(rate.Every(5*time.Second), 10, 100_000),
 		failsByAccount:    newKeyedLimiter(rate.Every(12*time.Second), 5, 100_000),
+		known:             known,
 	}
 }
 
 // admit reports how long the client must wait before this attempt may be
 // checked: 0 admits it (and counts it as an attempt).
-func (l *loginLimits) admit(t tenant.ID, address, account string) time.Duration {
+func (l *loginLimits) admit(address, account string) time.Duration {
 	if d := max(l.failsByAddress.wait(address), l.failsByAccount.wait(account)); d > 0 {
 		return d
 	}
 	if d := l.attemptsByAddress.wait(address); d > 0 {
 		return d
 	}
-	if d := l.attemptsByTenant.wait(string(t)); d > 0 {
-		return d
-	}
 	l.attemptsByAddress.spend(address)
-	l.attemptsByTenant.spend(string(t))
 	return 0
 }
 
@@ -121,6 +127,12 @@ func (l *loginLimits) failed(address, account string) {
 	l.failsByAddress.spend(address)
 	l.failsByAccount.spend(account)
 }
+
+// succeeded remembers the client as known to the account.
+func (l *loginLimits) succeeded(account string) { l.known.Add(account, struct{}{}) }
+
+// isKnown reports whether the client signed in to the account before.
+func (l *loginLimits) isKnown(account string) bool { return l.known.Contains(account) }
 
 // Admission bounds each tenant's requests, so that one tenant at
 // saturation cannot starve the others: a request rate and a number of
@@ -266,4 +278,56 @@ func (a *admitter) slot(ctx context.Context, t tenant.ID) (func(), error) {
 		return nil, err
 	}
 	return release, nil
+}
+
+// streamSlots bound the responses that outlive their handler (NDJSON
+// audit streams, receipt downloads): they are written while the client
+// reads, at its pace, so they hold memory and a reader on a store for as
+// long as the client takes. At most perTenant of one tenant's and total of
+// all at once; beyond, 429.
+type streamSlots struct {
+	perTenant, total int
+
+	mu      sync.Mutex
+	open    int
+	tenants map[tenant.ID]int
+}
+
+func newStreamSlots(perTenant, total int) *streamSlots {
+	return &streamSlots{perTenant: perTenant, total: total, tenants: map[tenant.ID]int{}}
+}
+
+// take returns the function that frees the slot taken for t, or a 429.
+func (s *streamSlots) take(t tenant.ID) (func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.open >= s.total || s.tenants[t] >= s.perTenant {
+		p := problem(fiber.StatusTooManyRequests, "too_many_streams", "too many downloads or streams are open; retry when one ends")
+		p.RetryAfter = 1
+		return nil, p
+	}
+	s.open++
+	s.tenants[t]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.open--
+			if s.tenants[t]--; s.tenants[t] == 0 {
+				delete(s.tenants, t)
+			}
+		})
+	}, nil
+}
+
+// releasingReader frees its stream slot when closed.
+type releasingReader struct {
+	io.ReadCloser
+	release func()
+}
+
+func (r releasingReader) Close() error {
+	defer r.release()
+	return r.ReadCloser.Close()
 }

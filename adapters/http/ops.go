@@ -1,15 +1,19 @@
 package http
 
 import (
+	"bytes"
 	"context"
+	"crypto/subtle"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
+	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/streams"
 )
 
@@ -19,7 +23,11 @@ type metrics struct {
 	commands           *prometheus.CounterVec
 	securitySuppressed *prometheus.CounterVec
 	refused            *prometheus.CounterVec
-	handler            fiber.Handler
+
+	gather prometheus.Gatherer
+	mu     sync.Mutex
+	body   []byte
+	at     time.Time
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -47,10 +55,41 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			return nil, err
 		}
 	}
-	// A collector that fails does not fail the page: what can be gathered
-	// is served.
-	m.handler = adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	m.gather = reg
 	return m, nil
+}
+
+// page is the Prometheus text of every metric, gathered at most once a
+// second however often it is asked for: scrapes and floods alike cost one
+// gathering a second. A collector that fails does not fail the page: what
+// could be gathered is served.
+func (m *metrics) page() []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.body != nil && time.Since(m.at) < time.Second {
+		return m.body
+	}
+	mfs, _ := m.gather.Gather()
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		_ = enc.Encode(mf)
+	}
+	m.body, m.at = buf.Bytes(), time.Now()
+	return m.body
+}
+
+// metricsPage answers /metrics: to anyone, or, when the operator set a
+// token, to a bearer of it (the page names every tenant and its traffic).
+func (a *api) metricsPage(c *fiber.Ctx) error {
+	if a.cfg.MetricsToken != "" {
+		got, _ := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.MetricsToken)) != 1 {
+			return user.ErrNoPrincipal
+		}
+	}
+	c.Set(fiber.HeaderContentType, string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	return c.Send(a.metrics.page())
 }
 
 // metricMethod is a method as a label: one of the methods the API serves,

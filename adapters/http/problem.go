@@ -86,7 +86,9 @@ func problemOf(err error) (*Problem, bool) {
 	case errors.Is(err, projections.ErrBadCursor):
 		return problem(http.StatusBadRequest, "invalid_cursor", "the cursor is not one this list gave"), true
 	case errors.Is(err, projections.ErrLagging):
-		return problem(http.StatusServiceUnavailable, "projection_lagging", "the read model has not reached the requested position yet"), true
+		p := problem(http.StatusServiceUnavailable, "projection_lagging", "the read model has not reached the requested position yet")
+		p.RetryAfter = 1
+		return p, true
 	case errors.Is(err, projections.ErrNotFound), errors.Is(err, documents.ErrNotFound):
 		return problem(http.StatusNotFound, "not_found", "no such resource"), true
 	case errors.Is(err, tenant.ErrNoTenant):
@@ -102,7 +104,9 @@ func problemOf(err error) (*Problem, bool) {
 		p.RetryAfter = 1
 		return p, true
 	case errors.Is(err, streams.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		return problem(http.StatusServiceUnavailable, "unavailable", "a dependency did not answer in time; try again"), true
+		p := problem(http.StatusServiceUnavailable, "unavailable", "a dependency did not answer in time; try again")
+		p.RetryAfter = 1
+		return p, true
 	case errors.As(err, &fe):
 		switch fe.Code {
 		case http.StatusNotFound:

@@ -21,7 +21,7 @@ import (
 func (a *api) routes(app *fiber.App) {
 	app.Get("/healthz", a.healthz)
 	app.Get("/readyz", a.readyz)
-	app.Get("/metrics", a.metrics.handler)
+	app.Get("/metrics", a.metricsPage)
 
 	app.Get("/.well-known/jwks.json", a.jwks)
 	app.Get("/api/v1/branding", a.branding)

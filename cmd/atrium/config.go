@@ -37,6 +37,7 @@ type config struct {
 	// TrustedProxies name the reverse proxies whose X-Forwarded-For is the
 	// client's address (for per-address login limits).
 	TrustedProxies []string `env:"ATRIUM_TRUSTED_PROXIES" sep:"," help:"Reverse proxies (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For names the client."`
+	MetricsToken   string   `env:"ATRIUM_METRICS_TOKEN" help:"Bearer token /metrics requires (empty: /metrics is open)."`
 }
 
 // validate returns every configuration problem, joined, or nil. (Not

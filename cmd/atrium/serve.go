@@ -60,7 +60,7 @@ func (s *serveCmd) Run() error {
 			return fmt.Errorf("demo seed: %w", err)
 		}
 	}
-	app, err := newHTTP(atriumhttp.Config{ReadAfterMax: s.readAfterMax(), TrustedProxies: s.TrustedProxies}, s.BaseDomain, st, log)
+	app, err := newHTTP(atriumhttp.Config{ReadAfterMax: s.readAfterMax(), TrustedProxies: s.TrustedProxies, MetricsToken: s.MetricsToken}, s.BaseDomain, st, log)
 	if err != nil {
 		return err
 	}

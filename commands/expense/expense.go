@@ -6,8 +6,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/atrium-platform/atrium/commands"
 	"github.com/atrium-platform/atrium/documents"
 	"github.com/atrium-platform/atrium/domain"
@@ -49,7 +47,7 @@ func StreamOf(ctx context.Context, id string) (streams.Name, error) {
 	if err != nil {
 		return "", err
 	}
-	if uuid.Validate(id) != nil {
+	if !commands.ValidID(id) {
 		return "", domain.NotFoundf("expense_not_found", "no such expense")
 	}
 	return streams.NewName(t, "expense", id)

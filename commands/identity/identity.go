@@ -637,4 +637,4 @@ func (h *Handler) Member(ctx context.Context, userID user.ID) (identity.Member, 
 	return m, nil
 }
 
-func isUUID(s string) bool { return uuid.Validate(s) == nil }
+func isUUID(s string) bool { return commands.ValidID(s) }

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/atrium-platform/atrium/commands"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/invoice"
@@ -66,7 +64,7 @@ func StreamOf(ctx context.Context, id string) (streams.Name, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := uuid.Parse(id); err != nil {
+	if !commands.ValidID(id) {
 		return "", domain.NotFoundf("invoice_not_found", "no such invoice")
 	}
 	return streams.NewName(t, "invoice", id)

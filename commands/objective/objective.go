@@ -6,8 +6,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/atrium-platform/atrium/commands"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/money"
@@ -46,7 +44,7 @@ func streamOf(ctx context.Context, id string) (streams.Name, error) {
 	if err != nil {
 		return "", err
 	}
-	if uuid.Validate(id) != nil {
+	if !commands.ValidID(id) {
 		return "", domain.NotFoundf("objective_not_found", "no such objective")
 	}
 	return streams.NewName(t, "objective", id)

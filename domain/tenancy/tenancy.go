@@ -197,8 +197,8 @@ const (
 // Validate checks l, naming the field at fault.
 func (l Limits) Validate() error {
 	switch {
-	case l.RequestsPerSecond < 0 || l.RequestsPerSecond > maxRequestsPerSecond || l.RequestsPerSecond != l.RequestsPerSecond:
-		return domain.Invalidf("requests_per_second", "invalid_limit", "requests_per_second must be from 0 (the default) to %d", maxRequestsPerSecond)
+	case l.RequestsPerSecond != 0 && !(l.RequestsPerSecond >= 1 && l.RequestsPerSecond <= maxRequestsPerSecond):
+		return domain.Invalidf("requests_per_second", "invalid_limit", "requests_per_second must be 0 (the default) or from 1 to %d", maxRequestsPerSecond)
 	case l.Burst < 0 || l.Burst > maxBurst:
 		return domain.Invalidf("burst", "invalid_limit", "burst must be from 0 (the default) to %d", maxBurst)
 	case l.ConcurrentRequests < 0 || l.ConcurrentRequests > maxConcurrent:
@@ -295,7 +295,7 @@ func ValidateBranding(b Branding) error {
 	if err := text("branding.name", b.Name, 120, true); err != nil {
 		return err
 	}
-	validURL := strings.HasPrefix(b.LogoURL, "https://") || strings.HasPrefix(b.LogoURL, "http://") || strings.HasPrefix(b.LogoURL, "/")
+	validURL := logoURL(b.LogoURL)
 	if b.LogoURL != "" && (len(b.LogoURL) > 2000 || !validURL) {
 		return domain.Invalidf("branding.logo_url", "invalid_url", "logo_url must be an http(s) URL or a path")
 	}
@@ -507,4 +507,22 @@ func DecideDomains(s State, domains []string, by string, at time.Time) ([]domain
 		return nil, nil
 	}
 	return []domain.Event{DomainsChanged{Tenant: s.ID, Domains: domains, By: by, At: at.UTC()}}, nil
+}
+
+// logoURL reports whether u is an absolute http(s) URL with a host, or a
+// path on this service ("/logo.svg"; not "//host/…", which browsers read
+// as another host), with no spaces or control characters.
+func logoURL(u string) bool {
+	if strings.ContainsFunc(u, func(r rune) bool { return r <= ' ' || r == 0x7f }) || strings.Contains(u, "\\") {
+		return false
+	}
+	switch {
+	case strings.HasPrefix(u, "https://"), strings.HasPrefix(u, "http://"):
+		rest := u[strings.Index(u, "//")+2:]
+		host, _, _ := strings.Cut(rest, "/")
+		return host != "" && !strings.ContainsAny(host, "@")
+	case strings.HasPrefix(u, "/"):
+		return !strings.HasPrefix(u, "//")
+	}
+	return false
 }

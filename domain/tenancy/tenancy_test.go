@@ -209,3 +209,30 @@ func TestPatch(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A logo is shown by browsers: only http(s) URLs with a host, or paths on
+// this service; never a protocol-relative or backslashed one that a
+// browser reads as another host.
+func TestLogoURL(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://acme.example/logo.svg", true},
+		{"http://acme.example/logo.svg", true},
+		{"/static/logo.svg", true},
+		{"", true},
+		{"//evil.example/x.svg", false},
+		{"/\\evil.example/x.svg", false},
+		{"https://", false},
+		{"https://user@evil.example/x", false},
+		{"javascript:alert(1)", false},
+		{"https://acme.example/lo go.svg", false},
+		{"data:image/svg+xml,<svg/>", false},
+	} {
+		err := tenancy.ValidateBranding(tenancy.Branding{Name: "Acme", LogoURL: tc.url})
+		if (err == nil) != tc.ok {
+			t.Errorf("logo_url %q: %v, want ok %v", tc.url, err, tc.ok)
+		}
+	}
+}

@@ -146,7 +146,14 @@ func canRead(ctx context.Context) error {
 const columns = `id, number, client_id, client_name, status, currency, total, paid, due, due_date, sales_rep,
 	created_by, created_at, issued_at, updated_at, version, position, created_position, lines`
 
-// List returns invoices, newest first, filtered and paged.
+// listColumns are columns but the lines: a page of up to 500 invoices of
+// up to 200 lines each would be hundreds of megabytes. Lists carry no
+// lines; Get does.
+const listColumns = `id, number, client_id, client_name, status, currency, total, paid, due, due_date, sales_rep,
+	created_by, created_at, issued_at, updated_at, version, position, created_position, NULL`
+
+// List returns invoices, newest first, filtered and paged, without their
+// lines.
 func (q *Queries) List(ctx context.Context, f Filter) (Page, error) {
 	if err := canRead(ctx); err != nil {
 		return Page{}, err
@@ -175,7 +182,7 @@ func (q *Queries) List(ctx context.Context, f Filter) (Page, error) {
 		}
 		where, args = append(where, "created_position < ?"), append(args, before)
 	}
-	query := "SELECT " + columns + " FROM invoices"
+	query := "SELECT " + listColumns + " FROM invoices"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -233,8 +240,8 @@ func (q *Queries) Get(ctx context.Context, id string) (Invoice, error) {
 func (q *Queries) scan(rows *sql.Rows) (Invoice, int64, error) {
 	var (
 		inv                         Invoice
-		number, issued              sql.NullString
-		cur, created, updated, ljs  string
+		number, issued, ljs         sql.NullString
+		cur, created, updated       string
 		total, paid, due, createdAt int64
 	)
 	if err := rows.Scan(&inv.ID, &number, &inv.ClientID, &inv.ClientName, &inv.Status, &cur, &total, &paid, &due,
@@ -250,8 +257,10 @@ func (q *Queries) scan(rows *sql.Rows) (Invoice, int64, error) {
 		at, _ := time.Parse(time.RFC3339Nano, issued.String)
 		inv.IssuedAt = &at
 	}
-	if err := json.Unmarshal([]byte(ljs), &inv.Lines); err != nil {
-		return Invoice{}, 0, fmt.Errorf("invoice %s lines: %w", inv.ID, err)
+	if ljs.Valid {
+		if err := json.Unmarshal([]byte(ljs.String), &inv.Lines); err != nil {
+			return Invoice{}, 0, fmt.Errorf("invoice %s lines: %w", inv.ID, err)
+		}
 	}
 	inv.Overdue = Overdue(inv.Status, inv.DueDate, due, q.now())
 	return inv, createdAt, nil
