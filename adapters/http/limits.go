@@ -251,20 +251,30 @@ func (k *ticket) resume(ctx context.Context) error {
 func (a *admitter) admit(ctx context.Context, t tenant.ID) (*ticket, error) {
 	if !a.rate(t).Allow() {
 		p := problem(fiber.StatusTooManyRequests, "rate_limited", "this tenant is over its request rate; retry after the time given")
-		if !a.storms.allow(string(t)) {
-			select {
-			case <-time.After(tarpit):
-			case <-ctx.Done():
-			}
-		}
+		a.refusing(ctx, t)
 		p.RetryAfter = retryAfter(untilToken(a.rate(t)))
 		return nil, p
 	}
 	release, err := a.slot(ctx, t)
 	if err != nil {
+		if errors.As(err, new(*Problem)) {
+			a.refusing(ctx, t)
+		}
 		return nil, err
 	}
 	return &ticket{a: a, t: t, release: release}, nil
+}
+
+// refusing counts a refusal of t's, and holds it for the tarpit's time when
+// t's clients keep coming back regardless.
+func (a *admitter) refusing(ctx context.Context, t tenant.ID) {
+	if a.storms.allow(string(t)) {
+		return
+	}
+	select {
+	case <-time.After(tarpit):
+	case <-ctx.Done():
+	}
 }
 
 func (a *admitter) slot(ctx context.Context, t tenant.ID) (func(), error) {

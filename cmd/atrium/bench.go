@@ -48,7 +48,7 @@ type benchCmd struct {
 	Sync     string        `default:"default" help:"Embedded JetStream fsync policy: default, always, or a duration."`
 	Tenants  int           `default:"1000" help:"Tenants provisioned for the tenancy measures (0 skips them)."`
 	Parallel int           `default:"8" help:"Tenants migrated at once in the tenancy measures."`
-	Noisy    time.Duration `default:"10s" help:"How long each noisy-neighbour phase runs (0 skips it)."`
+	Noisy    time.Duration `default:"30s" help:"How long the quiet tenant is measured in each noisy-neighbour condition, in 5 rounds (0 skips it)."`
 }
 
 func (b *benchCmd) Run() error {
@@ -123,6 +123,7 @@ func (b *benchCmd) Run() error {
 		fmt.Printf("  beside %d noisy clients honouring Retry-After: %s\n", noisyClients, n.Beside)
 		fmt.Printf("    (the noisy tenant: %d commands served, %d refused 429)\n", n.NoisyServed, n.NoisyRefused)
 		fmt.Printf("  beside %d noisy clients ignoring Retry-After:  %s\n", noisyClients, n.BesideRude)
+		fmt.Printf("    (the noisy tenant: %d commands served, %d refused 429)\n", n.RudeServed, n.RudeRefused)
 		fmt.Printf("%-44s %14s %14s %8.2f\n", "noisy neighbour: quiet p99, beside vs alone", "", "", n.ratio())
 	}
 	if b.Tenants > 0 {

@@ -27,9 +27,9 @@ import (
 // ignores it.
 type noisyResult struct {
 	Alone, Beside, BesideRude latencies
-	// NoisyServed and NoisyRefused count the noisy tenant's requests in the
-	// second phase.
-	NoisyServed, NoisyRefused int
+	// NoisyServed and NoisyRefused count the noisy tenant's requests beside
+	// the quiet one, for clients honouring Retry-After and ignoring it.
+	NoisyServed, NoisyRefused, RudeServed, RudeRefused int
 }
 
 type latencies struct {
@@ -49,12 +49,12 @@ func (l latencies) over(base latencies) float64 {
 }
 
 const (
-	quietRate    = 50 // the quiet tenant's requests a second
+	quietRate    = 40 // the quiet tenant's requests a second, within its limits on any machine
 	noisyClients = 32
 )
 
 // benchNoisy serves two tenants over loopback HTTP with the product's
-// default admission limits. The quiet tenant sends a steady 50 requests a
+// default admission limits. The quiet tenant sends a steady 40 requests a
 // second (commands and reads in turn) for d, first alone (after a warm-up),
 // then while the noisy tenant's 32 clients send commands as fast as they
 // are answered.
@@ -96,57 +96,97 @@ func benchNoisy(ctx context.Context, dir string, d time.Duration) (noisyResult, 
 	if _, err = quietLoad(client, base, quiet, 2*time.Second); err != nil { // warm-up
 		return res, err
 	}
-	if res.Alone, err = quietLoad(client, base, quiet, d); err != nil {
-		return res, err
-	}
-	for _, rude := range []bool{false, true} {
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		served, refused := 0, 0
-		for range noisyClients {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					status, hdr, _, err := benchDo(client, base, noisy, "POST", "/api/v1/invoices", benchInvoiceBody)
-					mu.Lock()
-					if status == http.StatusCreated {
-						served++
-					} else {
-						refused++
-					}
-					mu.Unlock()
-					if err == nil && status == http.StatusTooManyRequests && !rude {
-						wait, _ := strconv.Atoi(hdr.Get("Retry-After"))
-						select {
-						case <-stop:
-							return
-						case <-time.After(time.Duration(max(wait, 1)) * time.Second):
-						}
-					}
-				}
-			}()
-		}
-		time.Sleep(time.Second) // the noisy tenant reaches saturation
-		l, err := quietLoad(client, base, quiet, d)
-		close(stop)
-		wg.Wait()
+	// The three conditions take turns, in rounds, and each one's samples
+	// are pooled: a pause of the machine during one round weighs on every
+	// condition alike rather than on one.
+	const rounds = 5
+	var alone, polite, rude samples
+	for range rounds {
+		l, err := quietLoad(client, base, quiet, d/rounds)
 		if err != nil {
 			return res, err
 		}
-		if rude {
-			res.BesideRude = l
-		} else {
-			res.Beside, res.NoisyServed, res.NoisyRefused = l, served, refused
+		alone.add(l)
+		for _, ignoring := range []bool{false, true} {
+			l, served, refused, err := beside(client, base, quiet, noisy, ignoring, d/rounds)
+			if err != nil {
+				return res, err
+			}
+			if ignoring {
+				rude.add(l)
+				res.RudeServed += served
+				res.RudeRefused += refused
+			} else {
+				polite.add(l)
+				res.NoisyServed += served
+				res.NoisyRefused += refused
+			}
 		}
 	}
+	res.Alone, res.Beside, res.BesideRude = alone.latencies(), polite.latencies(), rude.latencies()
 	return res, nil
+}
+
+// beside runs the quiet tenant's load for d while noisyClients clients of
+// the noisy tenant send commands as fast as they are answered, honouring
+// Retry-After unless ignoring.
+func beside(client *http.Client, base string, quiet, noisy benchTenant, ignoring bool, d time.Duration) (samples, int, int, error) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	served, refused := 0, 0
+	for range noisyClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				status, hdr, _, err := benchDo(client, base, noisy, "POST", "/api/v1/invoices", benchInvoiceBody)
+				mu.Lock()
+				if status == http.StatusCreated {
+					served++
+				} else {
+					refused++
+				}
+				mu.Unlock()
+				if err == nil && status == http.StatusTooManyRequests && !ignoring {
+					wait, _ := strconv.Atoi(hdr.Get("Retry-After"))
+					select {
+					case <-stop:
+						return
+					case <-time.After(time.Duration(max(wait, 1)) * time.Second):
+					}
+				}
+			}
+		}()
+	}
+	time.Sleep(time.Second) // the noisy tenant reaches saturation
+	l, err := quietLoad(client, base, quiet, d)
+	close(stop)
+	wg.Wait()
+	return l, served, refused, err
+}
+
+// samples are the quiet tenant's request latencies.
+type samples struct{ cmds, reads []time.Duration }
+
+func (s *samples) add(o samples) {
+	s.cmds = append(s.cmds, o.cmds...)
+	s.reads = append(s.reads, o.reads...)
+}
+
+func (s samples) latencies() latencies {
+	p := func(xs []time.Duration, q int) time.Duration {
+		xs = slices.Clone(xs)
+		slices.Sort(xs)
+		return xs[min(len(xs)-1, len(xs)*q/100)]
+	}
+	return latencies{CommandP50: p(s.cmds, 50), CommandP99: p(s.cmds, 99), ReadP50: p(s.reads, 50), ReadP99: p(s.reads, 99),
+		Requests: len(s.cmds) + len(s.reads)}
 }
 
 const benchInvoiceBody = `{"client":{"id":"C-1","name":"Northwind"},"currency":"EUR","due_date":"2026-12-31",
@@ -196,7 +236,7 @@ func benchDo(client *http.Client, base string, t benchTenant, method, path, body
 // quietLoad sends, for d, quietRate requests a second on the quiet tenant,
 // a command and a read of what it created in turn, and returns their
 // latencies. Every request must succeed.
-func quietLoad(client *http.Client, base string, t benchTenant, d time.Duration) (latencies, error) {
+func quietLoad(client *http.Client, base string, t benchTenant, d time.Duration) (samples, error) {
 	var cmds, reads []time.Duration
 	tick := time.NewTicker(time.Second / quietRate)
 	defer tick.Stop()
@@ -208,7 +248,7 @@ func quietLoad(client *http.Client, base string, t benchTenant, d time.Duration)
 		if i%2 == 0 || last == "" {
 			status, _, body, err := benchDo(client, base, t, "POST", "/api/v1/invoices", benchInvoiceBody)
 			if err != nil || status != http.StatusCreated {
-				return latencies{}, fmt.Errorf("quiet command: %d %s: %w", status, body, err)
+				return samples{}, fmt.Errorf("quiet command: %d %s: %w", status, body, err)
 			}
 			cmds = append(cmds, time.Since(start))
 			var a struct {
@@ -223,15 +263,11 @@ func quietLoad(client *http.Client, base string, t benchTenant, d time.Duration)
 		// tenant's projections have the invoice.
 		status, _, body, err := benchDo(client, base, t, "GET", "/api/v1/invoices/"+last, "", "X-Read-After", strconv.FormatUint(pos, 10))
 		if err != nil || status != http.StatusOK {
-			return latencies{}, fmt.Errorf("quiet read: %d %s: %w", status, body, err)
+			return samples{}, fmt.Errorf("quiet read: %d %s: %w", status, body, err)
 		}
 		reads = append(reads, time.Since(start))
 	}
-	p := func(xs []time.Duration, q int) time.Duration {
-		slices.Sort(xs)
-		return xs[min(len(xs)-1, len(xs)*q/100)]
-	}
-	return latencies{CommandP50: p(cmds, 50), CommandP99: p(cmds, 99), ReadP50: p(reads, 50), ReadP99: p(reads, 99), Requests: len(cmds) + len(reads)}, nil
+	return samples{cmds: cmds, reads: reads}, nil
 }
 
 func (l latencies) String() string {

@@ -165,11 +165,13 @@ type Limits struct {
 }
 
 // DefaultLimits are the limits of a tenant the platform set none for, on a
-// machine with cpus CPUs: 100 requests a second, bursts of 200, and half the
-// CPUs (at least one) in flight at once, so that no tenant alone keeps every
-// CPU busy.
+// machine with cpus CPUs: 25 requests a second per CPU (a few percent of
+// what a CPU serves), bursts of twice that, and half the CPUs (at least
+// one) in flight at once, so that no tenant alone takes more than a small
+// share of the machine. The platform sets more for a tenant that needs it.
 func DefaultLimits(cpus int) Limits {
-	return Limits{RequestsPerSecond: 100, Burst: 200, ConcurrentRequests: max(1, cpus/2)}
+	cpus = max(1, cpus)
+	return Limits{RequestsPerSecond: float64(25 * cpus), Burst: 50 * cpus, ConcurrentRequests: max(1, cpus/2)}
 }
 
 // Or returns l with its zero fields taken from def.
