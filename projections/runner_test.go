@@ -17,6 +17,7 @@ import (
 	"github.com/atrium-platform/atrium/adapters/jetstream"
 	"github.com/atrium-platform/atrium/adapters/jetstream/jetstreamtest"
 	"github.com/atrium-platform/atrium/adapters/sqlite"
+	"github.com/atrium-platform/atrium/commands"
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
 	"github.com/atrium-platform/atrium/domain/invoice"
 	"github.com/atrium-platform/atrium/domain/money"
@@ -67,7 +68,8 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	reg := streams.NewRegistry()
-	invoicecmd.Register(reg)
+	streams.Register(reg, invoicecmd.Events()...)
+	streams.Register(reg, commands.Events()...)
 	dir := t.TempDir()
 	reads, err := sqlite.Open(dir, sqlite.Config{MaxOpen: 2})
 	if err != nil {
@@ -77,7 +79,7 @@ func newStack(t *testing.T) *stack {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	s := &stack{nc: nc, store: store, reg: reg, reads: reads, readDir: dir, ctx: ctx,
-		h:     invoicecmd.NewHandler(store, reg, threshold(1_000_000), noMembers{}, clock),
+		h:     invoicecmd.NewHandler(&commands.Executor{Store: store, Registry: reg}, threshold(1_000_000), noMembers{}, clock),
 		list:  invoicelist.NewQueries(reads, clock),
 		aging: aging.NewQueries(reads, clock),
 		projs: []projections.Projector{invoicelist.New(), aging.New()},
@@ -119,8 +121,8 @@ func as(ctx context.Context, tn tenant.ID, role user.Role) context.Context {
 }
 
 func draft(client string, due string, price int64) invoicecmd.CreateInvoice {
-	return invoicecmd.CreateInvoice{ClientID: client, ClientName: "Client " + client, Currency: "EUR", DueDate: due,
-		Lines: []invoicecmd.LineInput{{Description: "Work", Quantity: 1, UnitPrice: money.New(price, "EUR")}}}
+	return invoicecmd.CreateInvoice{Client: invoicecmd.Client{ID: client, Name: "Client " + client}, Currency: "EUR", DueDate: due,
+		Lines: []invoicecmd.Line{{Description: "Work", Quantity: 1, UnitPrice: money.New(price, "EUR")}}}
 }
 
 func wait(t *testing.T, r *projections.Runner, ctx context.Context, pos streams.Position) {
@@ -151,7 +153,7 @@ func TestProjectsInvoicesAndAging(t *testing.T) {
 		}
 		last = res.Position
 		if pay > 0 {
-			res, err = s.h.RecordPayment(fin, invoicecmd.RecordPayment{InvoiceID: c.ID, Amount: money.New(pay, "EUR"), PaidAt: today})
+			res, err = s.h.Pay(fin, invoicecmd.RecordPayment{InvoiceID: c.ID, Amount: money.New(pay, "EUR"), PaidAt: today.Format(time.RFC3339)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -50,7 +50,7 @@ func (a *api) limitBody(c *fiber.Ctx) error {
 	c.Locals(bodyLimitKey{}, limit)
 	if enc := strings.TrimSpace(c.Get(fiber.HeaderContentEncoding)); enc != "" && !strings.EqualFold(enc, "identity") {
 		c.Context().SetConnectionClose()
-		return problem(fiber.StatusUnsupportedMediaType, "unsupported_content_encoding", "request bodies are not accepted compressed")
+		return NewProblem(fiber.StatusUnsupportedMediaType, "unsupported_content_encoding", "request bodies are not accepted compressed")
 	}
 	if n := c.Request().Header.ContentLength(); n > limit {
 		return tooLarge(c)
@@ -78,7 +78,7 @@ func discardBody(c *fiber.Ctx, limit int) {
 
 // readBody returns the request's body, read at most once and never past
 // the route's limit (413 beyond it).
-func readBody(c *fiber.Ctx) ([]byte, error) {
+func Body(c *fiber.Ctx) ([]byte, error) {
 	if b, ok := c.Locals(bodyKey{}).([]byte); ok {
 		return b, nil
 	}

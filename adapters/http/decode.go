@@ -21,7 +21,7 @@ func jsonMarshal(v any) ([]byte, error) {
 	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
-func writeJSON(c *fiber.Ctx, status int, v any) error {
+func WriteJSON(c *fiber.Ctx, status int, v any) error {
 	body, err := jsonMarshal(v)
 	if err != nil {
 		return err
@@ -34,8 +34,8 @@ func writeJSON(c *fiber.Ctx, status int, v any) error {
 // decode reads a JSON body into v strictly: unknown fields, trailing data
 // and wrong types are 400 invalid_request naming the field. An empty body
 // decodes as {} when allowEmpty.
-func decode(c *fiber.Ctx, v any, allowEmpty bool) error {
-	body, err := readBody(c)
+func Decode(c *fiber.Ctx, v any, allowEmpty bool) error {
+	body, err := Body(c)
 	if err != nil {
 		return err
 	}
@@ -43,13 +43,13 @@ func decode(c *fiber.Ctx, v any, allowEmpty bool) error {
 		if allowEmpty {
 			return nil
 		}
-		return fieldProblem("", "the request needs a JSON body")
+		return FieldProblem("", "the request needs a JSON body")
 	}
 	if ct := c.Get(fiber.HeaderContentType); ct != "" && !strings.HasPrefix(strings.ToLower(ct), fiber.MIMEApplicationJSON) {
-		return problem(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
+		return NewProblem(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
 	}
 	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
-		return fieldProblem("", "the body must be a JSON object")
+		return FieldProblem("", "the body must be a JSON object")
 	}
 	if key, err := duplicateKey(body); err != nil {
 		return decodeProblem(err)
@@ -57,7 +57,7 @@ func decode(c *fiber.Ctx, v any, allowEmpty bool) error {
 		// encoding/json would merge the repeats into one field, and the
 		// Idempotency-Key hash would keep only the last: refused, so one
 		// body means one request.
-		return fieldProblem(key, fmt.Sprintf("%q appears twice in one object", key))
+		return FieldProblem(key, fmt.Sprintf("%q appears twice in one object", key))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -65,7 +65,7 @@ func decode(c *fiber.Ctx, v any, allowEmpty bool) error {
 		return decodeProblem(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fieldProblem("", "the body must hold one JSON value")
+		return FieldProblem("", "the body must hold one JSON value")
 	}
 	return nil
 }
@@ -75,21 +75,21 @@ func decodeProblem(err error) *Problem {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return fieldProblem("", fmt.Sprintf("malformed JSON at byte %d", syn.Offset))
+		return FieldProblem("", fmt.Sprintf("malformed JSON at byte %d", syn.Offset))
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
 			field = "(body)"
 		}
-		return fieldProblem(field, fmt.Sprintf("%s must be %s", field, kindOf(typ.Type.Kind().String())))
+		return FieldProblem(field, fmt.Sprintf("%s must be %s", field, kindOf(typ.Type.Kind().String())))
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return fieldProblem("", "the JSON body ends too early")
+		return FieldProblem("", "the JSON body ends too early")
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		f = strings.Trim(f, `"`)
-		return fieldProblem(f, fmt.Sprintf("unknown field %q", f))
+		return FieldProblem(f, fmt.Sprintf("unknown field %q", f))
 	}
-	return fieldProblem("", "the body is not valid JSON for this route")
+	return FieldProblem("", "the body is not valid JSON for this route")
 }
 
 func kindOf(k string) string {

@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,12 +18,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/atrium-platform/atrium/commands"
+	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
 )
 
 // fuzzAPI is the API's middleware and error handling with deps behind it
 // (a logger writing into log is added), for routes a fuzz target mounts.
 // One is made per fuzz target, before its inputs run.
-func fuzzAPI(f *testing.F, deps Deps) (*api, *fiber.App, *bytes.Buffer) {
+func fuzzAPI(f *testing.F, deps Infra) (*api, *fiber.App, *bytes.Buffer) {
 	f.Helper()
 	m, err := newMetrics(prometheus.NewRegistry())
 	if err != nil {
@@ -96,38 +98,53 @@ func (r fuzzReply) clientError(t *testing.T, log *bytes.Buffer, serverCodes ...s
 	return p.Code
 }
 
-// echoBody is a command that runs nothing: it checks that what decode made
-// of the body is what the body means (it encodes and decodes to itself,
-// and the body's canonical form, which the Idempotency-Key hash is taken
-// of, decodes to it too), and answers the request hash as the id.
-func echoBody[B any](c *fiber.Ctx, req commands.Request, b B) (commands.Result, error) {
-	enc, err := json.Marshal(b)
-	if err != nil {
-		return commands.Result{}, fmt.Errorf("decoded %+v does not encode: %w", b, err)
-	}
-	again, err := strictDecode[B](enc)
-	if err != nil {
-		return commands.Result{}, fmt.Errorf("decoded %+v encodes as %s, which does not decode: %w", b, enc, err)
-	}
-	if !reflect.DeepEqual(again, b) {
-		return commands.Result{}, fmt.Errorf("decoded %+v encodes as %s, which decodes to %+v", b, enc, again)
-	}
-	body, err := readBody(c)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if canon := canonicalJSON(body); len(canon) > 0 {
-		fromCanon, err := strictDecode[B](canon)
+// echoed is what an echo command last decoded, with its options cleared,
+// for the fuzz target to check against the body it sent.
+type echoed struct {
+	value any
+}
+
+// echoCommand is a command that runs nothing: it checks that what the
+// route decoded of the body is what the body means (it encodes and decodes
+// to itself), keeps it in last, and answers the request hash as the id.
+func echoCommand[C any, P interface {
+	*C
+	commands.Command
+}](last *echoed) commands.Handler[C] {
+	return func(_ context.Context, cmd C) (commands.Result, error) {
+		hash := P(&cmd).Options().RequestHash
+		P(&cmd).SetOptions(commands.Request{})
+		*last = echoed{value: cmd}
+		enc, err := json.Marshal(cmd)
 		if err != nil {
-			return commands.Result{}, fmt.Errorf("the body %q decodes to %+v, but its canonical form %s, which its request hash is of, does not: %w",
-				body, b, canon, err)
+			return commands.Result{}, fmt.Errorf("decoded %+v does not encode: %w", cmd, err)
 		}
-		if !reflect.DeepEqual(fromCanon, b) {
-			return commands.Result{}, fmt.Errorf("the body %q decodes to %+v, but its canonical form %s, which its request hash is of, to %+v",
-				body, b, canon, fromCanon)
+		again, err := strictDecode[C](enc)
+		if err != nil {
+			return commands.Result{}, fmt.Errorf("decoded %+v encodes as %s, which does not decode: %w", cmd, enc, err)
 		}
+		if !reflect.DeepEqual(again, cmd) {
+			return commands.Result{}, fmt.Errorf("decoded %+v encodes as %s, which decodes to %+v", cmd, enc, again)
+		}
+		return commands.Result{ID: hash, Version: 1, Position: 1}, nil
 	}
-	return commands.Result{ID: req.RequestHash, Version: 1, Position: 1}, nil
+}
+
+// canonicalMeansTheSame checks that the canonical form of body, which its
+// request hash is of, decodes to what the route decoded.
+func canonicalMeansTheSame[C any](t *testing.T, body []byte, decoded any) {
+	t.Helper()
+	canon := canonicalJSON(body)
+	if len(canon) == 0 {
+		return
+	}
+	fromCanon, err := strictDecode[C](canon)
+	if err != nil {
+		t.Fatalf("the body %q decodes to %+v, but its canonical form %s, which its request hash is of, does not: %v", body, decoded, canon, err)
+	}
+	if !reflect.DeepEqual(any(fromCanon), decoded) {
+		t.Fatalf("the body %q decodes to %+v, but its canonical form %s, which its request hash is of, to %+v", body, decoded, canon, fromCanon)
+	}
 }
 
 func strictDecode[B any](data []byte) (B, error) {
@@ -159,17 +176,37 @@ func (r bodyRoute) path() string { return strings.Replace(r.pattern, ":id", r.id
 // value (or blank, where allowed) sent as JSON; what is accepted means what
 // it says (see echoBody); and the request hash is that of the body sent.
 func FuzzDecodeBody(f *testing.F) {
-	a, app, log := fuzzAPI(f, Deps{})
+	a, app, log := fuzzAPI(f, Infra{})
 	routes := []bodyRoute{
 		{"POST", "/fuzz/invoices", "", false},
 		{"POST", "/fuzz/invoices/:id/payments", "i-1", false},
 		{"PUT", "/fuzz/settings", "", false},
 		{"POST", "/fuzz/invoices/:id/issue", "i-1", true},
 	}
-	app.Post(routes[0].pattern, command(a, "create_invoice", fiber.StatusCreated, false, echoBody[createInvoiceBody]))
-	app.Post(routes[1].pattern, command(a, "record_payment", fiber.StatusOK, false, echoBody[paymentBody]))
-	app.Put(routes[2].pattern, command(a, "change_settings", fiber.StatusOK, false, echoBody[settingsBody]))
-	app.Post(routes[3].pattern, command(a, "issue_invoice", fiber.StatusOK, true, echoBody[emptyBody]))
+	// The routes as a module mounts them, with no guard in front.
+	g := Group{a: a, prefix: "/fuzz", router: app.Group("/fuzz"), guard: func(c *fiber.Ctx) error { return c.Next() }}
+	var last echoed
+	Command(g, fiber.MethodPost, "/invoices", fiber.StatusCreated, echoCommand[invoicecmd.CreateInvoice](&last), nil)
+	Command(g, fiber.MethodPost, "/invoices/:id/payments", fiber.StatusOK, echoCommand[invoicecmd.RecordPayment](&last),
+		func(c *fiber.Ctx, cmd *invoicecmd.RecordPayment) { cmd.InvoiceID = "" })
+	app.Put(routes[2].pattern, func(c *fiber.Ctx) error { // decoded by hand, as the settings route does
+		req, err := Options(c)
+		if err != nil {
+			return err
+		}
+		var b settingsBody
+		if err := Decode(c, &b, false); err != nil {
+			return err
+		}
+		last = echoed{value: b}
+		return Answer(c, fiber.StatusOK, commands.Result{ID: req.RequestHash, Version: 1, Position: 1})
+	})
+	Action(g, fiber.MethodPost, "/invoices/:id/issue", fiber.StatusOK, echoCommand[invoicecmd.IssueInvoice](&last),
+		func(c *fiber.Ctx, cmd *invoicecmd.IssueInvoice) { cmd.InvoiceID = "" })
+	checkCanonical := []func(*testing.T, []byte, any){
+		canonicalMeansTheSame[invoicecmd.CreateInvoice], canonicalMeansTheSame[invoicecmd.RecordPayment],
+		canonicalMeansTheSame[settingsBody], canonicalMeansTheSame[invoicecmd.IssueInvoice],
+	}
 
 	seeds := []struct {
 		route       uint8
@@ -200,7 +237,9 @@ func FuzzDecodeBody(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, route uint8, contentType string, body []byte) {
 		log.Reset()
-		rt := routes[int(route)%len(routes)]
+		last = echoed{}
+		ri := int(route) % len(routes)
+		rt := routes[ri]
 		r, ok := fuzzDo(t, app, rt.method, rt.path(), body, "", "Content-Type", contentType, "Idempotency-Key", "fuzz-key")
 		if !ok {
 			return
@@ -217,9 +256,14 @@ func FuzzDecodeBody(f *testing.F) {
 		if err := json.Unmarshal(r.body, &answer); err != nil {
 			t.Fatalf("answer %s: %v", r.body, err)
 		}
-		if want := requestHash("", rt.method, rt.pattern, rt.id, body); answer.ID != want {
+		params := ""
+		if rt.id != "" {
+			params = "id=" + rt.id + "\x00"
+		}
+		if want := requestHash("", rt.method, rt.pattern, params, body); answer.ID != want {
 			t.Fatalf("request hash %s, want %s for the body %q", answer.ID, want, body)
 		}
+		checkCanonical[ri](t, body, last.value)
 	})
 }
 

@@ -33,7 +33,7 @@ func bare(t *testing.T, log *bytes.Buffer) (*api, *fiber.App) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &api{deps: Deps{Logger: slog.New(slog.NewJSONHandler(log, nil))}, metrics: m}
+	a := &api{deps: Infra{Logger: slog.New(slog.NewJSONHandler(log, nil))}, metrics: m}
 	a.cfg.setDefaults()
 	return a, a.app()
 }
@@ -66,7 +66,7 @@ func send(t *testing.T, app *fiber.App, method, path, body string, hdr ...string
 	return answer{resp.StatusCode, h, string(b)}
 }
 
-func (r answer) problem(t *testing.T) Problem {
+func (r answer) NewProblem(t *testing.T) Problem {
 	t.Helper()
 	if ct := r.header["Content-Type"]; ct != "application/problem+json" {
 		t.Fatalf("content type %q: %s", ct, r.body)
@@ -136,17 +136,17 @@ func TestDecode(t *testing.T) {
 	_, app := bare(t, &bytes.Buffer{})
 	app.Post("/strict", func(c *fiber.Ctx) error {
 		var b body
-		if err := decode(c, &b, false); err != nil {
+		if err := Decode(c, &b, false); err != nil {
 			return err
 		}
-		return writeJSON(c, 200, b)
+		return WriteJSON(c, 200, b)
 	})
 	app.Post("/lenient", func(c *fiber.Ctx) error {
 		var b body
-		if err := decode(c, &b, true); err != nil {
+		if err := Decode(c, &b, true); err != nil {
 			return err
 		}
-		return writeJSON(c, 200, b)
+		return WriteJSON(c, 200, b)
 	})
 	tests := []struct {
 		name, path, body, contentType string
@@ -189,7 +189,7 @@ func TestDecode(t *testing.T) {
 			if tc.status == 200 {
 				return
 			}
-			if p := r.problem(t); p.Code != tc.code || p.Field != tc.field {
+			if p := r.NewProblem(t); p.Code != tc.code || p.Field != tc.field {
 				t.Fatalf("code %q field %q, want %q %q", p.Code, p.Field, tc.code, tc.field)
 			}
 		})
@@ -247,7 +247,7 @@ func TestCommandHeaders(t *testing.T) {
 	_, app := bare(t, &bytes.Buffer{})
 	app.Post("/invoices/:id/issue", func(c *fiber.Ctx) error {
 		c.SetUserContext(tenant.With(c.UserContext(), "acme"))
-		r, err := request(c)
+		r, err := Options(c)
 		if err != nil {
 			return err
 		}
@@ -255,7 +255,7 @@ func TestCommandHeaders(t *testing.T) {
 		if r.IfMatch != nil {
 			out["if_match"] = uint64(*r.IfMatch)
 		}
-		return writeJSON(c, 200, out)
+		return WriteJSON(c, 200, out)
 	})
 	tests := []struct {
 		name    string
@@ -282,7 +282,7 @@ func TestCommandHeaders(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
 			}
 			if r.status != 200 {
-				if code := r.problem(t).Code; code != "invalid_if_match" && code != "invalid_idempotency_key" {
+				if code := r.NewProblem(t).Code; code != "invalid_if_match" && code != "invalid_idempotency_key" {
 					t.Fatalf("code %s", code)
 				}
 				return
@@ -308,11 +308,11 @@ func TestLimit(t *testing.T) {
 	t.Parallel()
 	_, app := bare(t, &bytes.Buffer{})
 	app.Get("/list", func(c *fiber.Ctx) error {
-		n, err := limit(c)
+		n, err := Limit(c)
 		if err != nil {
 			return err
 		}
-		return writeJSON(c, 200, n)
+		return WriteJSON(c, 200, n)
 	})
 	tests := []struct {
 		query  string
@@ -333,7 +333,7 @@ func TestLimit(t *testing.T) {
 			t.Errorf("%q: %s, want %s", tc.query, r.body, tc.want)
 		}
 		if r.status == 400 {
-			if p := r.problem(t); p.Code != "invalid_request" || p.Field != "limit" {
+			if p := r.NewProblem(t); p.Code != "invalid_request" || p.Field != "limit" {
 				t.Errorf("%q: %+v", tc.query, p)
 			}
 		}
@@ -367,7 +367,7 @@ func TestPanicIsA500WithNothingOfIt(t *testing.T) {
 	if r.status != 500 {
 		t.Fatalf("status %d", r.status)
 	}
-	if p := r.problem(t); p.Code != "internal" || strings.Contains(r.body, "secret") || strings.Contains(r.body, "panic") {
+	if p := r.NewProblem(t); p.Code != "internal" || strings.Contains(r.body, "secret") || strings.Contains(r.body, "panic") {
 		t.Fatalf("answer %s", r.body)
 	}
 	if r.header["X-Correlation-Id"] != "corr-42" {
@@ -401,7 +401,7 @@ func TestUnexpectedErrorIsLoggedOnce(t *testing.T) {
 		return fmt.Errorf("read model: %w", context.Canceled)
 	})
 	r := send(t, app, "GET", "/fail", "")
-	if p := r.problem(t); p.Status != 500 || p.Code != "internal" || strings.Contains(r.body, "read model") {
+	if p := r.NewProblem(t); p.Status != 500 || p.Code != "internal" || strings.Contains(r.body, "read model") {
 		t.Fatalf("answer %s", r.body)
 	}
 	n := 0
@@ -424,7 +424,7 @@ func TestBodyOverTheLimit(t *testing.T) {
 	app.Post("/json", func(c *fiber.Ctx) error { return c.SendStatus(204) })
 	app.Put("/expenses/:id/receipt", func(c *fiber.Ctx) error { return c.SendStatus(204) })
 	big := strings.Repeat("x", a.cfg.BodyLimit+1)
-	if p := send(t, app, "POST", "/json", big).problem(t); p.Status != 413 || p.Code != "payload_too_large" {
+	if p := send(t, app, "POST", "/json", big).NewProblem(t); p.Status != 413 || p.Code != "payload_too_large" {
 		t.Fatalf("%+v", p)
 	}
 	if r := send(t, app, "POST", "/json", big[1:]); r.status != 204 {
@@ -437,8 +437,8 @@ func TestBodyOverTheLimit(t *testing.T) {
 
 func TestNewReportsEveryProblem(t *testing.T) {
 	t.Parallel()
-	_, err := New(Config{BodyLimit: -1, ReadAfterMax: -time.Second}, Deps{})
-	for _, want := range []string{"BodyLimit", "ReadAfterMax", "missing Invoices", "missing Audit", "missing Progress", "missing Tenants", "missing Auth", "missing Logger", "missing Metrics"} {
+	_, err := New(Config{BodyLimit: -1, ReadAfterMax: -time.Second}, Infra{})
+	for _, want := range []string{"BodyLimit", "ReadAfterMax", "missing Progress", "missing Tenants", "missing Auth", "missing Catalog", "missing Security", "missing Logger", "missing Metrics"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not report %s", err, want)
 		}

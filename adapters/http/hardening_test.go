@@ -19,9 +19,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/atrium-platform/atrium/adapters/assembly"
 	"github.com/atrium-platform/atrium/adapters/auth"
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
-	"github.com/atrium-platform/atrium/adapters/stack"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
@@ -305,7 +305,7 @@ func TestMetricLabelsOutliveTheirRequest(t *testing.T) {
 	}
 	label := regexp.MustCompile(`(method|tenant)="([^"]*)"`)
 	for _, m := range label.FindAllStringSubmatch(string(b), -1) {
-		ok := map[string]bool{"GET": true, "POST": true, "PUT": true, "HEAD": true, "acme": true, "globex": true, "": true}[m[2]]
+		ok := map[string]bool{"GET": true, "POST": true, "PUT": true, "HEAD": true, "acme": true, "globex": true, "platform": true, "": true}[m[2]]
 		if !ok {
 			t.Errorf("label %s=%q was never sent", m[1], m[2])
 		}
@@ -464,7 +464,7 @@ func (c *countingPasswords) Dummy(ctx context.Context, pw string) error {
 func TestPasswordWorkIsBounded(t *testing.T) {
 	pw := &countingPasswords{Argon2: auth.Argon2{MemoryKiB: 8 << 10, Passes: 1}}
 	app, _ := newStackAppWith(t, atriumhttp.Config{Now: clock, ReadAfterMax: 2 * time.Second, TrustedProxies: []string{"0.0.0.0"}},
-		func(c *stack.Config) { c.Passwords = pw; c.PasswordSlots = 2 })
+		func(c *assembly.Config) { c.Passwords = pw; c.PasswordSlots = 2 })
 	var wg sync.WaitGroup
 	var busy, refused atomic.Int64
 	for i := range 64 {
@@ -604,7 +604,10 @@ func TestNonCanonicalIDsNameNothing(t *testing.T) {
 // own and still gets in.
 func TestKnownClientsSignInThroughAFlood(t *testing.T) {
 	app, _ := newStackAppWith(t, atriumhttp.Config{Now: clock, ReadAfterMax: 2 * time.Second, TrustedProxies: []string{"0.0.0.0"}},
-		func(c *stack.Config) { c.Passwords = auth.Argon2{MemoryKiB: 8 << 10, Passes: 2}; c.PasswordSlots = 1 })
+		func(c *assembly.Config) {
+			c.Passwords = auth.Argon2{MemoryKiB: 8 << 10, Passes: 2}
+			c.PasswordSlots = 1
+		})
 	owner := []string{"X-Forwarded-For", "198.51.100.7"}
 	if r := login(t, app, "acme", "admin@acme.example", firstAdminPassword, owner...); r.status != 200 {
 		t.Fatalf("first sign-in: %d %s", r.status, r.body)

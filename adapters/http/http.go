@@ -17,21 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
-	"github.com/atrium-platform/atrium/adapters/auth"
-	expensecmd "github.com/atrium-platform/atrium/commands/expense"
-	identitycmd "github.com/atrium-platform/atrium/commands/identity"
-	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
-	objectivecmd "github.com/atrium-platform/atrium/commands/objective"
-	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
+	"github.com/atrium-platform/atrium/domain/identity"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
-	"github.com/atrium-platform/atrium/projections/aging"
-	"github.com/atrium-platform/atrium/projections/audit"
-	"github.com/atrium-platform/atrium/projections/clientrisk"
-	"github.com/atrium-platform/atrium/projections/expenselist"
-	"github.com/atrium-platform/atrium/projections/invoicelist"
-	"github.com/atrium-platform/atrium/projections/memberlist"
-	"github.com/atrium-platform/atrium/projections/objectivelist"
 	"github.com/atrium-platform/atrium/streams"
 )
 
@@ -117,57 +105,38 @@ type ReadyCheck struct {
 	Check func(ctx context.Context) error
 }
 
-// Deps are the layers the API calls.
-type Deps struct {
-	Invoices *invoicecmd.Handler
-	Tenancy  *tenancycmd.Handler
-	Catalog  Catalog
-	// Rebuild rebuilds one read model of the ctx tenant from its events.
-	Rebuild          func(ctx context.Context, readModel string) error
-	Identity         *identitycmd.Handler
-	Expenses         *expensecmd.Handler
-	ExpenseQueries   *expenselist.Queries
-	Objectives       *objectivecmd.Handler
-	ObjectiveQueries *objectivelist.Queries
-	Members          *memberlist.Queries
-	Issuer           *auth.Issuer
-	InvoiceQueries   *invoicelist.Queries
-	Aging            *aging.Queries
-	ClientRisk       *clientrisk.Queries
-	Audit            *audit.Reader
-	Progress         Progress
-	Tenants          TenantResolver
-	Auth             Authenticator
-	Ready            []ReadyCheck
-	Logger           *slog.Logger
-	Metrics          *prometheus.Registry
+// SecurityLog records a token of one tenant presented on another, in both
+// tenants' security logs.
+type SecurityLog interface {
+	RecordCrossTenant(ctx context.Context, a identity.CrossTenantAttempt) error
 }
 
-// Validate reports every missing dependency.
-func (d Deps) Validate() error {
+// Infra is what every route relies on, whichever resource mounts it.
+type Infra struct {
+	Tenants  TenantResolver
+	Auth     Authenticator
+	Progress Progress
+	Catalog  Catalog
+	Security SecurityLog
+	Logger   *slog.Logger
+	Metrics  *prometheus.Registry
+	// Ready are the dependencies /readyz asks.
+	Ready []ReadyCheck
+}
+
+// Validate reports every missing part.
+func (d Infra) Validate() error {
 	var errs []error
 	check := func(ok bool, name string) {
 		if !ok {
 			errs = append(errs, errors.New("http: missing "+name))
 		}
 	}
-	check(d.Invoices != nil, "Invoices")
-	check(d.Tenancy != nil, "Tenancy")
-	check(d.Identity != nil, "Identity")
-	check(d.Expenses != nil, "Expenses")
-	check(d.ExpenseQueries != nil, "ExpenseQueries")
-	check(d.Objectives != nil, "Objectives")
-	check(d.ObjectiveQueries != nil, "ObjectiveQueries")
-	check(d.Members != nil, "Members")
-	check(d.Issuer != nil, "Issuer")
-	check(d.Catalog != nil, "Catalog")
-	check(d.InvoiceQueries != nil, "InvoiceQueries")
-	check(d.Aging != nil, "Aging")
-	check(d.ClientRisk != nil, "ClientRisk")
-	check(d.Audit != nil, "Audit")
-	check(d.Progress != nil, "Progress")
 	check(d.Tenants != nil, "Tenants")
 	check(d.Auth != nil, "Auth")
+	check(d.Progress != nil, "Progress")
+	check(d.Catalog != nil, "Catalog")
+	check(d.Security != nil, "Security")
 	check(d.Logger != nil, "Logger")
 	check(d.Metrics != nil, "Metrics")
 	return errors.Join(errs...)
@@ -175,7 +144,7 @@ func (d Deps) Validate() error {
 
 type api struct {
 	cfg      Config
-	deps     Deps
+	deps     Infra
 	metrics  *metrics
 	logins   *loginLimits
 	security *keyedLimiter
@@ -183,8 +152,9 @@ type api struct {
 	streams  *streamSlots
 }
 
-// New returns the Fiber app serving the API.
-func New(cfg Config, deps Deps) (*fiber.App, error) {
+// New returns the Fiber app serving the API: the middleware every request
+// goes through, the operations routes, and the routes of resources.
+func New(cfg Config, deps Infra, resources ...Resource) (*fiber.App, error) {
 	cfg.setDefaults()
 	if err := errors.Join(cfg.Validate(), deps.Validate()); err != nil {
 		return nil, err
@@ -205,7 +175,7 @@ func New(cfg Config, deps Deps) (*fiber.App, error) {
 		// 4 long responses of one tenant at once, 256 in all.
 		streams: newStreamSlots(4, 256)}
 	app := a.app()
-	a.routes(app)
+	a.mount(app, resources)
 	return app, nil
 }
 
@@ -355,7 +325,7 @@ func (a *api) scoped(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, err := readBody(c); err != nil {
+	if _, err := Body(c); err != nil {
 		return err
 	}
 	tk, err := a.admit.admit(ctx, t)
@@ -382,13 +352,13 @@ func (a *api) authenticate(ctx context.Context, c *fiber.Ctx) (user.Principal, e
 		return p, err
 	}
 	if a.security.allow(cross.SessionID) {
-		if rerr := a.deps.Identity.RecordCrossTenant(ctx, cross.attempt(c)); rerr != nil {
+		if rerr := a.deps.Security.RecordCrossTenant(ctx, cross.attempt(c)); rerr != nil {
 			a.deps.Logger.Error("recording a cross-tenant attempt", "err", rerr, "tenant", string(cross.RequestTenant))
 		}
 	} else {
 		a.metrics.securitySuppressed.WithLabelValues(string(cross.RequestTenant)).Inc()
 	}
-	return user.Principal{}, problem(fiber.StatusForbidden, "tenant_mismatch", "this token was issued for another tenant")
+	return user.Principal{}, NewProblem(fiber.StatusForbidden, "tenant_mismatch", "this token was issued for another tenant")
 }
 
 // readAfter makes a read wait for X-Read-After and answers the projection
@@ -398,7 +368,7 @@ func (a *api) readAfter(c *fiber.Ctx) error {
 	if h := c.Get("X-Read-After"); h != "" {
 		pos, err := parsePosition(h)
 		if err != nil {
-			return problem(fiber.StatusBadRequest, "invalid_read_after", "X-Read-After must be a position, a non-negative integer")
+			return NewProblem(fiber.StatusBadRequest, "invalid_read_after", "X-Read-After must be a position, a non-negative integer")
 		}
 		// Waiting needs no CPU: the tenant's slot is free meanwhile.
 		tk, _ := c.Locals(ticketKey{}).(*ticket)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	nethttp "net/http"
 	"net/http/httptest"
@@ -16,22 +15,15 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/atrium-platform/atrium/adapters/assembly"
 	"github.com/atrium-platform/atrium/adapters/auth"
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
-	"github.com/atrium-platform/atrium/adapters/stack"
 	identitycmd "github.com/atrium-platform/atrium/commands/identity"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
-	"github.com/atrium-platform/atrium/projections/aging"
-	"github.com/atrium-platform/atrium/projections/audit"
-	"github.com/atrium-platform/atrium/projections/clientrisk"
-	"github.com/atrium-platform/atrium/projections/expenselist"
-	"github.com/atrium-platform/atrium/projections/invoicelist"
-	"github.com/atrium-platform/atrium/projections/memberlist"
-	"github.com/atrium-platform/atrium/projections/objectivelist"
+	"github.com/atrium-platform/atrium/modules"
 	"github.com/google/uuid"
 )
 
@@ -48,23 +40,24 @@ func newApp(t *testing.T) *fiber.App {
 	return app
 }
 
-func newStackApp(t *testing.T) (*fiber.App, *stack.Stack) {
+func newStackApp(t *testing.T) (*fiber.App, *assembly.Process) {
 	t.Helper()
 	return newStackAppWith(t, atriumhttp.Config{Now: clock, ReadAfterMax: 2 * time.Second})
 }
 
-// newStackAppWith is newStackApp with cfg for the API, and the stack's
-// configuration changed by mods.
-func newStackAppWith(t *testing.T, cfg atriumhttp.Config, mods ...func(*stack.Config)) (*fiber.App, *stack.Stack) {
+// newStackAppWith is newStackApp with cfg for the API, and the process's
+// configuration changed by mods: the process is built by the assembly, as
+// serve builds it, with every module.
+func newStackAppWith(t *testing.T, cfg atriumhttp.Config, mods ...func(*assembly.Config)) (*fiber.App, *assembly.Process) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	sc := stack.Config{DataDir: t.TempDir(), Now: clock, BaseDomain: "atrium.test",
+	sc := assembly.Config{DataDir: t.TempDir(), Now: clock, BaseDomain: "atrium.test", HTTP: cfg, Modules: modules.All(),
 		Passwords: auth.Argon2{MemoryKiB: 1024, Passes: 1}} // a light cost: these tests hash hundreds of passwords
 	for _, m := range mods {
 		m(&sc)
 	}
-	st, err := stack.Open(ctx, sc)
+	st, err := assembly.Open(ctx, sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,32 +70,7 @@ func newStackAppWith(t *testing.T, cfg atriumhttp.Config, mods ...func(*stack.Co
 			t.Fatal(err)
 		}
 	}
-	log := slog.New(slog.DiscardHandler)
-	app, err := atriumhttp.New(cfg, atriumhttp.Deps{
-		Invoices:         st.Invoices,
-		Tenancy:          st.Tenancy,
-		Catalog:          st.Catalog,
-		Rebuild:          st.Rebuild,
-		InvoiceQueries:   invoicelist.NewQueries(st.Reads, clock),
-		Aging:            aging.NewQueries(st.Reads, clock),
-		ClientRisk:       clientrisk.NewQueries(st.Reads, clock),
-		Audit:            audit.NewReader(st.Store),
-		Progress:         st.Runner,
-		Tenants:          atriumhttp.HostTenants{BaseDomain: "atrium.test", Catalog: st.Catalog},
-		Auth:             atriumhttp.BearerAuth{Issuer: st.Issuer, Identity: st.Identity},
-		Identity:         st.Identity,
-		Expenses:         st.Expenses,
-		ExpenseQueries:   expenselist.NewQueries(st.Reads),
-		Objectives:       st.Objectives,
-		ObjectiveQueries: objectivelist.NewQueries(st.Reads),
-		Members:          memberlist.NewQueries(st.Reads),
-		Issuer:           st.Issuer,
-		Logger:           log,
-		Metrics:          prometheus.NewRegistry(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := st.HTTP
 	stacks.Store(app, st)
 	return app, st
 }
@@ -115,7 +83,7 @@ var stacks sync.Map
 func mint(t *testing.T, app *fiber.App, tn, userID string, roles []user.Role) string {
 	t.Helper()
 	v, _ := stacks.Load(app)
-	st := v.(*stack.Stack)
+	st := v.(*assembly.Process)
 	sess := identitycmd.Session{ID: uuid.NewString(), UserID: userID, Tenant: tenant.ID(tn), Current: "unused", ExpiresAt: clock().Add(time.Hour), Roles: roles}
 	if tn == "" {
 		sess.Tenant = tenant.Platform

@@ -14,6 +14,7 @@ import (
 	"github.com/atrium-platform/atrium/domain/identity"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/projections/memberlist"
 )
 
 // BearerAuth authenticates "Authorization: Bearer <access token>": a valid
@@ -75,9 +76,38 @@ func (b BearerAuth) Authenticate(ctx context.Context, c *fiber.Ctx) (user.Princi
 			return user.Principal{}, &CrossTenant{UserID: string(claims.Subject), SessionID: claims.SessionID,
 				TokenTenant: claims.Tenant, RequestTenant: reqTenant}
 		}
-		return user.Principal{}, problem(fiber.StatusForbidden, "tenant_mismatch", "this token was issued for another tenant")
+		return user.Principal{}, NewProblem(fiber.StatusForbidden, "tenant_mismatch", "this token was issued for another tenant")
 	}
 	return user.Principal{ID: claims.Subject, Roles: claims.Roles, SessionID: claims.SessionID}, nil
+}
+
+// Identity is the sign-in and membership resource: signing in, refreshing
+// and out (/api/v1/auth/*), the signing keys (/.well-known/jwks.json), the
+// caller (/api/v1/me) and the tenant's members (/api/v1/users).
+type Identity struct {
+	Handler *identitycmd.Handler
+	Issuer  *auth.Issuer
+	Members *memberlist.Queries
+}
+
+// identityRoutes are Identity's handlers.
+type identityRoutes struct {
+	*api
+	res Identity
+}
+
+// Mount implements Resource.
+func (res Identity) Mount(r Routes) {
+	a := identityRoutes{api: r.a, res: res}
+	pub := r.Public()
+	pub.Get("/.well-known/jwks.json", a.jwks)
+	pub.Post("/api/v1/auth/login", a.login)
+	pub.Post("/api/v1/auth/refresh", a.refresh)
+	pub.Post("/api/v1/auth/logout", a.authenticated, a.logout)
+	v1 := r.Tenant()
+	v1.Get("/me", a.me)
+	v1.Post("/users", a.addUser)
+	v1.Get("/users", a.listUsers)
 }
 
 // optionalTenant resolves the tenant when the request names one: auth
@@ -102,14 +132,14 @@ type tokenView struct {
 
 func writeTokens(c *fiber.Ctx, p identitycmd.TokenPair) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return writeJSON(c, fiber.StatusOK, tokenView{AccessToken: p.AccessToken, RefreshToken: p.RefreshToken, TokenType: "Bearer", ExpiresIn: int64(p.ExpiresIn.Seconds())})
+	return WriteJSON(c, fiber.StatusOK, tokenView{AccessToken: p.AccessToken, RefreshToken: p.RefreshToken, TokenType: "Bearer", ExpiresIn: int64(p.ExpiresIn.Seconds())})
 }
 
 func invalidCredentials() *Problem {
-	return problem(fiber.StatusUnauthorized, "invalid_credentials", "the email or the password is wrong")
+	return NewProblem(fiber.StatusUnauthorized, "invalid_credentials", "the email or the password is wrong")
 }
 
-func (a *api) login(c *fiber.Ctx) error {
+func (a identityRoutes) login(c *fiber.Ctx) error {
 	ctx, err := a.optionalTenant(c)
 	if err != nil {
 		return err
@@ -118,21 +148,21 @@ func (a *api) login(c *fiber.Ctx) error {
 		Email    string `json:"email"`
 		Password string `json:"password"`
 	}
-	if err := decode(c, &b, false); err != nil {
+	if err := Decode(c, &b, false); err != nil {
 		return err
 	}
 	t, _ := tenant.From(ctx)
 	address := c.IP()
 	account := string(t) + "\x00" + strings.ToLower(strings.TrimSpace(b.Email)) + "\x00" + address
 	if wait := a.logins.admit(address, account); wait > 0 {
-		p := problem(fiber.StatusTooManyRequests, "too_many_attempts", "too many login attempts; wait and try again")
+		p := NewProblem(fiber.StatusTooManyRequests, "too_many_attempts", "too many login attempts; wait and try again")
 		p.RetryAfter = retryAfter(wait)
 		return p
 	}
 	if a.logins.isKnown(account) {
 		ctx = auth.WithKnownClient(ctx)
 	}
-	pair, err := a.deps.Identity.Login(ctx, b.Email, b.Password)
+	pair, err := a.res.Handler.Login(ctx, b.Email, b.Password)
 	if errors.Is(err, identitycmd.ErrInvalidCredentials) {
 		a.logins.failed(address, account)
 		return invalidCredentials()
@@ -146,7 +176,7 @@ func (a *api) login(c *fiber.Ctx) error {
 	return writeTokens(c, pair)
 }
 
-func (a *api) refresh(c *fiber.Ctx) error {
+func (a identityRoutes) refresh(c *fiber.Ctx) error {
 	ctx, err := a.optionalTenant(c)
 	if err != nil {
 		return err
@@ -154,15 +184,15 @@ func (a *api) refresh(c *fiber.Ctx) error {
 	var b struct {
 		RefreshToken string `json:"refresh_token"`
 	}
-	if err := decode(c, &b, false); err != nil {
+	if err := Decode(c, &b, false); err != nil {
 		return err
 	}
-	pair, err := a.deps.Identity.Refresh(ctx, b.RefreshToken)
+	pair, err := a.res.Handler.Refresh(ctx, b.RefreshToken)
 	switch {
 	case errors.Is(err, identitycmd.ErrRefreshReused):
-		return problem(fiber.StatusUnauthorized, "refresh_token_reused", "this refresh token was already used; the login is revoked")
+		return NewProblem(fiber.StatusUnauthorized, "refresh_token_reused", "this refresh token was already used; the login is revoked")
 	case errors.Is(err, identitycmd.ErrInvalidRefresh):
-		return problem(fiber.StatusUnauthorized, "invalid_refresh_token", "the refresh token is not valid")
+		return NewProblem(fiber.StatusUnauthorized, "invalid_refresh_token", "the refresh token is not valid")
 	case err != nil:
 		return err
 	}
@@ -170,7 +200,7 @@ func (a *api) refresh(c *fiber.Ctx) error {
 }
 
 // authenticated resolves an optional tenant and requires a caller.
-func (a *api) authenticated(c *fiber.Ctx) error {
+func (a identityRoutes) authenticated(c *fiber.Ctx) error {
 	ctx, err := a.optionalTenant(c)
 	if err != nil {
 		return err
@@ -183,27 +213,27 @@ func (a *api) authenticated(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-func (a *api) logout(c *fiber.Ctx) error {
-	if err := a.deps.Identity.Logout(c.UserContext()); err != nil {
+func (a identityRoutes) logout(c *fiber.Ctx) error {
+	if err := a.res.Handler.Logout(c.UserContext()); err != nil {
 		return err
 	}
 	c.Status(fiber.StatusNoContent)
 	return nil
 }
 
-func (a *api) me(c *fiber.Ctx) error {
+func (a identityRoutes) me(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	p, _ := user.From(ctx)
 	t, _ := tenant.From(ctx)
 	email := ""
-	if m, err := a.deps.Identity.Member(ctx, p.ID); err == nil {
+	if m, err := a.res.Handler.Member(ctx, p.ID); err == nil {
 		email = m.Email
 	}
 	roles := p.Roles
 	if roles == nil {
 		roles = []user.Role{}
 	}
-	return writeJSON(c, fiber.StatusOK, map[string]any{"user_id": p.ID, "email": email, "tenant": string(t), "roles": roles})
+	return WriteJSON(c, fiber.StatusOK, map[string]any{"user_id": p.ID, "email": email, "tenant": string(t), "roles": roles})
 }
 
 type userView struct {
@@ -215,8 +245,8 @@ type userView struct {
 	AddedAt *time.Time  `json:"added_at,omitempty"`
 }
 
-func (a *api) addUser(c *fiber.Ctx) error {
-	req, err := request(c)
+func (a identityRoutes) addUser(c *fiber.Ctx) error {
+	req, err := Options(c)
 	if err != nil {
 		return err
 	}
@@ -226,27 +256,27 @@ func (a *api) addUser(c *fiber.Ctx) error {
 		Password string   `json:"password"`
 		Roles    []string `json:"roles"`
 	}
-	if err := decode(c, &b, false); err != nil {
+	if err := Decode(c, &b, false); err != nil {
 		return err
 	}
-	res, err := a.deps.Identity.AddMember(c.UserContext(), identitycmd.AddMember{Request: req, Email: b.Email, Name: b.Name, Password: b.Password, Roles: b.Roles})
+	res, err := a.res.Handler.AddMember(c.UserContext(), identitycmd.AddMember{Request: req, Email: b.Email, Name: b.Name, Password: b.Password, Roles: b.Roles})
 	if err != nil {
 		return err
 	}
-	m, err := a.deps.Identity.Member(c.UserContext(), user.ID(res.ID))
+	m, err := a.res.Handler.Member(c.UserContext(), user.ID(res.ID))
 	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderLocation, "/api/v1/users/"+res.ID)
-	return writeJSON(c, fiber.StatusCreated, userView{UserID: m.UserID, Email: m.Email, Name: m.Name, Roles: m.Roles, Status: m.Status()})
+	return WriteJSON(c, fiber.StatusCreated, userView{UserID: m.UserID, Email: m.Email, Name: m.Name, Roles: m.Roles, Status: m.Status()})
 }
 
-func (a *api) listUsers(c *fiber.Ctx) error {
-	n, err := limit(c)
+func (a identityRoutes) listUsers(c *fiber.Ctx) error {
+	n, err := Limit(c)
 	if err != nil {
 		return err
 	}
-	ms, next, err := a.deps.Members.List(c.UserContext(), n, c.Query("cursor"))
+	ms, next, err := a.res.Members.List(c.UserContext(), n, c.Query("cursor"))
 	if err != nil {
 		return err
 	}
@@ -255,11 +285,11 @@ func (a *api) listUsers(c *fiber.Ctx) error {
 		at := m.AddedAt
 		items[i] = userView{UserID: m.UserID, Email: m.Email, Name: m.Name, Roles: m.Roles, Status: m.Status, AddedAt: &at}
 	}
-	return writeJSON(c, fiber.StatusOK, list(items, next))
+	return WriteJSON(c, fiber.StatusOK, List(items, next))
 }
 
-func (a *api) jwks(c *fiber.Ctx) error {
-	b, err := a.deps.Issuer.JWKS()
+func (a identityRoutes) jwks(c *fiber.Ctx) error {
+	b, err := a.res.Issuer.JWKS()
 	if err != nil {
 		return err
 	}

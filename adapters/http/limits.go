@@ -250,7 +250,7 @@ func (k *ticket) resume(ctx context.Context) error {
 // 429 problem with Retry-After.
 func (a *admitter) admit(ctx context.Context, t tenant.ID) (*ticket, error) {
 	if !a.rate(t).Allow() {
-		p := problem(fiber.StatusTooManyRequests, "rate_limited", "this tenant is over its request rate; retry after the time given")
+		p := NewProblem(fiber.StatusTooManyRequests, "rate_limited", "this tenant is over its request rate; retry after the time given")
 		a.refusing(ctx, t)
 		p.RetryAfter = retryAfter(untilToken(a.rate(t)))
 		return nil, p
@@ -280,7 +280,7 @@ func (a *admitter) refusing(ctx context.Context, t tenant.ID) {
 func (a *admitter) slot(ctx context.Context, t tenant.ID) (func(), error) {
 	release, err := a.gate.Acquire(ctx, string(t))
 	if errors.Is(err, admission.ErrFull) {
-		p := problem(fiber.StatusTooManyRequests, "too_many_requests", "this tenant has too many requests in flight; retry shortly")
+		p := NewProblem(fiber.StatusTooManyRequests, "too_many_requests", "this tenant has too many requests in flight; retry shortly")
 		p.RetryAfter = 1
 		return nil, p
 	}
@@ -312,7 +312,7 @@ func (s *streamSlots) take(t tenant.ID) (func(), error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.open >= s.total || s.tenants[t] >= s.perTenant {
-		p := problem(fiber.StatusTooManyRequests, "too_many_streams", "too many downloads or streams are open; retry when one ends")
+		p := NewProblem(fiber.StatusTooManyRequests, "too_many_streams", "too many downloads or streams are open; retry when one ends")
 		p.RetryAfter = 1
 		return nil, p
 	}

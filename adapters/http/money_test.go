@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/atrium-platform/atrium/adapters/stack"
+	"github.com/atrium-platform/atrium/adapters/assembly"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/expense"
 	"github.com/atrium-platform/atrium/domain/invoice"
@@ -414,7 +414,7 @@ func TestReportsAtTheBound(t *testing.T) {
 // record appends evs to the stream of aggregate id in tenant tn directly,
 // as commands recorded them before amounts were bounded; it returns the
 // tenant's position after them.
-func record(t *testing.T, st *stack.Stack, tn tenant.ID, aggregate, id string, evs ...domain.Event) string {
+func record(t *testing.T, st *assembly.Process, tn tenant.ID, aggregate, id string, evs ...domain.Event) string {
 	t.Helper()
 	ctx := tenant.With(context.Background(), tn)
 	name, err := streams.NewName(tn, aggregate, id)

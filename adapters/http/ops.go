@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/streams"
 )
@@ -20,7 +21,6 @@ import (
 type metrics struct {
 	requests           *prometheus.CounterVec
 	duration           *prometheus.HistogramVec
-	commands           *prometheus.CounterVec
 	securitySuppressed *prometheus.CounterVec
 	refused            *prometheus.CounterVec
 
@@ -39,9 +39,6 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "atrium_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route", "method"}),
-		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "atrium_commands_total", Help: "Commands by tenant, name and outcome (ok or the problem code).",
-		}, []string{"tenant", "command", "outcome"}),
 		securitySuppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "atrium_security_events_suppressed_total",
 			Help: "Cross-tenant attempts not written to the security logs because their login was over the rate recorded, by the tenant asked.",
@@ -50,7 +47,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "atrium_admission_refused_total", Help: "Requests refused by admission control, by tenant and reason (the problem code).",
 		}, []string{"tenant", "reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.commands, m.securitySuppressed, m.refused} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.securitySuppressed, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -109,7 +106,7 @@ func (m *metrics) observe(route, method string, status int, tenant string, d tim
 }
 
 func (a *api) healthz(c *fiber.Ctx) error {
-	return writeJSON(c, fiber.StatusOK, map[string]string{"status": "ok"})
+	return WriteJSON(c, fiber.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (a *api) readyz(c *fiber.Ctx) error {
@@ -125,7 +122,7 @@ func (a *api) readyz(c *fiber.Ctx) error {
 			checks[rc.Name] = "ok"
 		}
 	}
-	return writeJSON(c, status, map[string]any{"checks": checks})
+	return WriteJSON(c, status, map[string]any{"checks": checks})
 }
 
 func parsePosition(s string) (streams.Position, error) {
@@ -136,3 +133,29 @@ func parsePosition(s string) (streams.Position, error) {
 func formatUint(n uint64) string { return strconv.FormatUint(n, 10) }
 
 func parsePos(n uint64) streams.Position { return streams.Position(n) }
+
+// CommandMetrics counts commands by tenant, name and outcome ("ok" or the
+// code of the problem a client gets), as commands.Observer.
+type CommandMetrics struct{ total *prometheus.CounterVec }
+
+// NewCommandMetrics registers the commands' counter in reg.
+func NewCommandMetrics(reg prometheus.Registerer) (*CommandMetrics, error) {
+	m := &CommandMetrics{total: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "atrium_commands_total", Help: "Commands by tenant, name and outcome (ok or the problem code).",
+	}, []string{"tenant", "command", "outcome"})}
+	if err := reg.Register(m.total); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Observed implements commands.Observer.
+func (m *CommandMetrics) Observed(ctx context.Context, name string, err error, _ time.Duration) {
+	outcome := "ok"
+	if err != nil {
+		p, _ := problemOf(err)
+		outcome = p.Code
+	}
+	t, _ := tenant.From(ctx)
+	m.total.WithLabelValues(string(t), name, outcome).Inc()
+}

@@ -33,12 +33,12 @@ type Problem struct {
 
 func (p *Problem) Error() string { return p.Code + ": " + p.Detail }
 
-func problem(status int, code, detail string) *Problem {
+func NewProblem(status int, code, detail string) *Problem {
 	return &Problem{Type: "/problems/" + code, Title: http.StatusText(status), Status: status, Detail: detail, Code: code}
 }
 
-func fieldProblem(field, detail string) *Problem {
-	p := problem(http.StatusBadRequest, "invalid_request", detail)
+func FieldProblem(field, detail string) *Problem {
+	p := NewProblem(http.StatusBadRequest, "invalid_request", detail)
 	p.Field = field
 	return p
 }
@@ -74,57 +74,57 @@ func problemOf(err error) (*Problem, bool) {
 		if de.Code != "" {
 			code = de.Code
 		}
-		out := problem(status, code, de.Message)
+		out := NewProblem(status, code, de.Message)
 		out.Field = de.Field
 		return out, true
 	case errors.Is(err, commands.ErrVersionConflict):
-		return problem(http.StatusPreconditionFailed, "version_conflict", "the resource changed since the version given in If-Match"), true
+		return NewProblem(http.StatusPreconditionFailed, "version_conflict", "the resource changed since the version given in If-Match"), true
 	case errors.Is(err, commands.ErrIdempotencyKeyReused):
-		return problem(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used for another request"), true
+		return NewProblem(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used for another request"), true
 	case errors.Is(err, commands.ErrContention):
-		return problem(http.StatusConflict, "concurrent_modification", "the resource is being changed by others; try again"), true
+		return NewProblem(http.StatusConflict, "concurrent_modification", "the resource is being changed by others; try again"), true
 	case errors.Is(err, projections.ErrBadCursor):
-		return problem(http.StatusBadRequest, "invalid_cursor", "the cursor is not one this list gave"), true
+		return NewProblem(http.StatusBadRequest, "invalid_cursor", "the cursor is not one this list gave"), true
 	case errors.Is(err, projections.ErrLagging):
-		p := problem(http.StatusServiceUnavailable, "projection_lagging", "the read model has not reached the requested position yet")
+		p := NewProblem(http.StatusServiceUnavailable, "projection_lagging", "the read model has not reached the requested position yet")
 		p.RetryAfter = 1
 		return p, true
 	case errors.Is(err, projections.ErrNotFound), errors.Is(err, documents.ErrNotFound):
-		return problem(http.StatusNotFound, "not_found", "no such resource"), true
+		return NewProblem(http.StatusNotFound, "not_found", "no such resource"), true
 	case errors.Is(err, tenant.ErrNoTenant):
-		return problem(http.StatusBadRequest, "tenant_required", "this route needs a tenant: use the tenant's host name or the X-Tenant header"), true
+		return NewProblem(http.StatusBadRequest, "tenant_required", "this route needs a tenant: use the tenant's host name or the X-Tenant header"), true
 	case errors.Is(err, user.ErrNoPrincipal):
-		return problem(http.StatusUnauthorized, "unauthorized", "authentication required"), true
+		return NewProblem(http.StatusUnauthorized, "unauthorized", "authentication required"), true
 	case errors.Is(err, streams.ErrUnknownTenant):
-		return problem(http.StatusNotFound, "tenant_not_found", "no such tenant"), true
+		return NewProblem(http.StatusNotFound, "tenant_not_found", "no such tenant"), true
 	case errors.As(err, new(*CrossTenant)):
-		return problem(http.StatusForbidden, "tenant_mismatch", "this token was issued for another tenant"), true
+		return NewProblem(http.StatusForbidden, "tenant_mismatch", "this token was issued for another tenant"), true
 	case errors.Is(err, identitycmd.ErrBusy):
-		p := problem(http.StatusServiceUnavailable, "busy", "too many sign-ins are being checked; retry shortly")
+		p := NewProblem(http.StatusServiceUnavailable, "busy", "too many sign-ins are being checked; retry shortly")
 		p.RetryAfter = 1
 		return p, true
 	case errors.Is(err, streams.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		p := problem(http.StatusServiceUnavailable, "unavailable", "a dependency did not answer in time; try again")
+		p := NewProblem(http.StatusServiceUnavailable, "unavailable", "a dependency did not answer in time; try again")
 		p.RetryAfter = 1
 		return p, true
 	case errors.As(err, &fe):
 		switch fe.Code {
 		case http.StatusNotFound:
-			return problem(fe.Code, "not_found", "no such route"), true
+			return NewProblem(fe.Code, "not_found", "no such route"), true
 		case http.StatusMethodNotAllowed:
-			return problem(fe.Code, "method_not_allowed", "this route does not accept that method"), true
+			return NewProblem(fe.Code, "method_not_allowed", "this route does not accept that method"), true
 		case http.StatusRequestEntityTooLarge:
-			return problem(fe.Code, "payload_too_large", "the request body is over the limit"), true
+			return NewProblem(fe.Code, "payload_too_large", "the request body is over the limit"), true
 		case http.StatusBadRequest:
-			return problem(fe.Code, "invalid_request", fe.Message), true
+			return NewProblem(fe.Code, "invalid_request", fe.Message), true
 		case http.StatusRequestTimeout:
-			return problem(fe.Code, "request_timeout", "the request took too long to arrive"), true
+			return NewProblem(fe.Code, "request_timeout", "the request took too long to arrive"), true
 		}
 		if fe.Code < 500 {
-			return problem(fe.Code, "invalid_request", fe.Message), true
+			return NewProblem(fe.Code, "invalid_request", fe.Message), true
 		}
 	}
-	return problem(http.StatusInternalServerError, "internal", "something went wrong on our side; it has been logged"), false
+	return NewProblem(http.StatusInternalServerError, "internal", "something went wrong on our side; it has been logged"), false
 }
 
 func writeProblem(c *fiber.Ctx, p *Problem) error {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/atrium-platform/atrium/adapters/stack"
+	"github.com/atrium-platform/atrium/adapters/assembly"
 	expensecmd "github.com/atrium-platform/atrium/commands/expense"
 	"github.com/atrium-platform/atrium/domain/expense"
 	"github.com/atrium-platform/atrium/domain/tenant"
@@ -29,7 +29,7 @@ import (
 // not stay behind.
 
 // objectKeys lists every document key of tenant tn.
-func objectKeys(t *testing.T, st *stack.Stack, tn string) []string {
+func objectKeys(t *testing.T, st *assembly.Process, tn string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(tenant.With(context.Background(), tenant.ID(tn)), 30*time.Second)
 	defer cancel()
@@ -45,7 +45,7 @@ func objectKeys(t *testing.T, st *stack.Stack, tn string) []string {
 }
 
 // head is tenant tn's event position.
-func head(t *testing.T, st *stack.Stack, tn string) streams.Position {
+func head(t *testing.T, st *assembly.Process, tn string) streams.Position {
 	t.Helper()
 	p, err := st.Store.Head(tenant.With(context.Background(), tenant.ID(tn)))
 	if err != nil {

@@ -9,124 +9,184 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
 	"github.com/atrium-platform/atrium/commands"
+	"github.com/atrium-platform/atrium/documents"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/streams"
 )
 
-func (a *api) routes(app *fiber.App) {
+// mount registers the routes every process serves, then each resource's.
+func (a *api) mount(app *fiber.App, resources []Resource) {
 	app.Get("/healthz", a.healthz)
 	app.Get("/readyz", a.readyz)
 	app.Get("/metrics", a.metricsPage)
-
-	app.Get("/.well-known/jwks.json", a.jwks)
-	app.Get("/api/v1/branding", a.branding)
-	app.Post("/api/v1/auth/login", a.login)
-	app.Post("/api/v1/auth/refresh", a.refresh)
-	app.Post("/api/v1/auth/logout", a.authenticated, a.logout)
-
-	admin := guarded{app.Group("/admin/v1"), a.platform}
-	admin.Post("/tenants", a.provisionTenant)
-	admin.Get("/tenants", a.listTenants)
-	admin.Post("/tenants/:slug/suspend", a.suspendTenant)
-	admin.Post("/tenants/:slug/resume", a.resumeTenant)
-	admin.Put("/tenants/:slug/domains", a.changeDomains)
-	admin.Put("/tenants/:slug/limits", a.changeLimits)
-	admin.Post("/tenants/:slug/projections/:name/rebuild", a.rebuildReadModel)
-
-	v1 := guarded{app.Group("/api/v1"), a.scoped}
-	v1.Put("/branding", a.putBranding)
-	v1.Get("/settings", a.getSettings)
-	v1.Put("/settings", a.putSettings)
-	reads := func(h fiber.Handler) []fiber.Handler { return []fiber.Handler{a.readAfter, h} }
-
-	v1.Get("/me", a.me)
-	v1.Post("/users", a.addUser)
-	v1.Get("/users", reads(a.listUsers)...)
-
-	a.invoiceRoutes(v1)
-	a.expenseRoutes(v1, reads)
-	a.objectiveRoutes(v1, reads)
-	v1.Get("/invoices", reads(a.listInvoices)...)
-	v1.Get("/invoices/:id", reads(a.getInvoice)...)
-	v1.Get("/invoices/:id/history", reads(a.invoiceHistory)...)
-	v1.Get("/collections/aging", reads(a.agingReport)...)
-	v1.Get("/collections/clients", reads(a.clientRisk)...)
-	v1.Get("/audit/events", reads(a.auditEvents)...)
+	r := Routes{a: a, app: app}
+	for _, res := range resources {
+		res.Mount(r)
+	}
 	// A request no route matches is left to Fiber: 405 with Allow when the
 	// path has routes for other methods, else 404; errorHandler words both.
 }
 
-// guarded registers its routes with a guard (tenant and caller, platform
+// Resource is a set of routes that mounts itself: a domain's HTTP
+// resources, or one of the platform's (identity, tenancy, audit).
+type Resource interface {
+	Mount(r Routes)
+}
+
+// ResourceFunc is a function that mounts routes.
+type ResourceFunc func(r Routes)
+
+// Mount implements Resource.
+func (f ResourceFunc) Mount(r Routes) { f(r) }
+
+// Routes is where a resource mounts its routes.
+type Routes struct {
+	a   *api
+	app *fiber.App
+}
+
+// Tenant is /api/v1: every route behind the resolution of the request's
+// tenant, the authentication of its caller (a member of that tenant) and
+// the tenant's admission; GET routes wait for X-Read-After and answer
+// X-Projection-Position.
+func (r Routes) Tenant() Group {
+	return Group{a: r.a, prefix: "/api/v1", router: r.app.Group("/api/v1"), guard: r.a.scoped, reads: true}
+}
+
+// Platform is /admin/v1: every route for platform administrators only.
+func (r Routes) Platform() Group {
+	return Group{a: r.a, prefix: "/admin/v1", router: r.app.Group("/admin/v1"), guard: r.a.platform}
+}
+
+// Public is the server itself, for the few routes anyone may call (sign-in,
+// the public branding, the signing keys); they resolve what they need.
+func (r Routes) Public() fiber.Router { return r.app }
+
+// Group registers routes with a guard (tenant and caller, platform
 // administrator) run before their handlers, and only for them: a path or
 // method no route serves is 404 or 405 whoever asks.
-type guarded struct {
-	fiber.Router
-	guard fiber.Handler
+type Group struct {
+	a      *api
+	prefix string
+	router fiber.Router
+	guard  fiber.Handler
+	reads  bool
 }
 
-func (g guarded) handlers(hs []fiber.Handler) []fiber.Handler {
-	return append([]fiber.Handler{g.guard}, hs...)
-}
-
-// Get registers a GET (and HEAD) route behind the guard.
-func (g guarded) Get(path string, hs ...fiber.Handler) fiber.Router {
-	return g.Router.Get(path, g.handlers(hs)...)
+// Get registers a read: GET (and HEAD) behind the guard.
+func (g Group) Get(path string, h fiber.Handler) {
+	if g.reads {
+		g.router.Get(path, g.guard, g.a.readAfter, h)
+		return
+	}
+	g.router.Get(path, g.guard, h)
 }
 
 // Post registers a POST route behind the guard.
-func (g guarded) Post(path string, hs ...fiber.Handler) fiber.Router {
-	return g.Router.Post(path, g.handlers(hs)...)
-}
+func (g Group) Post(path string, h fiber.Handler) { g.router.Post(path, g.guard, h) }
 
 // Put registers a PUT route behind the guard.
-func (g guarded) Put(path string, hs ...fiber.Handler) fiber.Router {
-	return g.Router.Put(path, g.handlers(hs)...)
-}
-
-// Patch registers a PATCH route behind the guard.
-func (g guarded) Patch(path string, hs ...fiber.Handler) fiber.Router {
-	return g.Router.Patch(path, g.handlers(hs)...)
-}
+func (g Group) Put(path string, h fiber.Handler) { g.router.Put(path, g.guard, h) }
 
 // Delete registers a DELETE route behind the guard.
-func (g guarded) Delete(path string, hs ...fiber.Handler) fiber.Router {
-	return g.Router.Delete(path, g.handlers(hs)...)
+func (g Group) Delete(path string, h fiber.Handler) { g.router.Delete(path, g.guard, h) }
+
+// commandPtr is a pointer to a command struct.
+type commandPtr[C any] interface {
+	*C
+	commands.Command
 }
 
-// request reads the command options a client gives in headers.
-func request(c *fiber.Ctx) (commands.Request, error) {
+// Command mounts a command: the client's options from its headers
+// (Idempotency-Key, If-Match), the JSON body decoded strictly into the
+// command struct, bind for what the path names, the command run, and the
+// answer {"id","version","position"} with its ETag (and for 201 its
+// Location, the route's path and the new id).
+func Command[C any, P commandPtr[C]](g Group, method, path string, status int, handle commands.Handler[C], bind func(c *fiber.Ctx, cmd P)) {
+	mountCommand[C, P](g, method, path, status, handle, bind, false)
+}
+
+// Action is Command for a command that takes no body (or {}).
+func Action[C any, P commandPtr[C]](g Group, method, path string, status int, handle commands.Handler[C], bind func(c *fiber.Ctx, cmd P)) {
+	mountCommand[C, P](g, method, path, status, handle, bind, true)
+}
+
+func mountCommand[C any, P commandPtr[C]](g Group, method, path string, status int, handle commands.Handler[C], bind func(*fiber.Ctx, P), empty bool) {
+	location := ""
+	if status == fiber.StatusCreated {
+		location = g.prefix + path + "/"
+	}
+	g.router.Add(method, path, g.guard, func(c *fiber.Ctx) error {
+		req, err := Options(c)
+		if err != nil {
+			return err
+		}
+		var cmd C
+		if err := Decode(c, &cmd, empty); err != nil {
+			return err
+		}
+		P(&cmd).SetOptions(req)
+		if bind != nil {
+			bind(c, &cmd)
+		}
+		res, err := handle(c.UserContext(), cmd)
+		if err != nil {
+			return err
+		}
+		if location != "" {
+			c.Set(fiber.HeaderLocation, location+res.ID)
+		}
+		return Answer(c, status, res)
+	})
+}
+
+// Options reads the command options a client gives in headers: the
+// Idempotency-Key (with a digest of the request it keys) and If-Match.
+func Options(c *fiber.Ctx) (commands.Request, error) {
 	var r commands.Request
 	if key := strings.TrimSpace(c.Get("Idempotency-Key")); key != "" {
 		if len(key) > 200 {
-			return r, problem(fiber.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key is at most 200 characters")
+			return r, NewProblem(fiber.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key is at most 200 characters")
 		}
-		body, err := readBody(c)
+		body, err := Body(c)
 		if err != nil {
 			return r, err
 		}
 		t, _ := tenant.From(c.UserContext())
 		r.CommandID = key
-		r.RequestHash = requestHash(t, c.Method(), c.Route().Path, c.Params("id"), body)
+		r.RequestHash = requestHash(t, c.Method(), c.Route().Path, routeParams(c), body)
 	} else {
 		r.CommandID = uuid.NewString()
 	}
 	if im := strings.TrimSpace(c.Get(fiber.HeaderIfMatch)); im != "" {
 		v, err := parseETag(im)
 		if err != nil {
-			return r, problem(fiber.StatusBadRequest, "invalid_if_match", `If-Match must be a version as given in ETag, such as "3"`)
+			return r, NewProblem(fiber.StatusBadRequest, "invalid_if_match", `If-Match must be a version as given in ETag, such as "3"`)
 		}
 		r.IfMatch = &v
 	}
 	return r, nil
 }
 
+// routeParams are the values the path gives the route's parameters, in
+// their order.
+func routeParams(c *fiber.Ctx) string {
+	var b strings.Builder
+	for _, name := range c.Route().Params {
+		b.WriteString(name + "=" + c.Params(name) + "\x00")
+	}
+	return b.String()
+}
+
 // requestHash identifies what a keyed command asked: the hex SHA-256 of the
-// tenant, the method, the route (its pattern and the id it names) and the
+// tenant, the method, the route (its pattern and the values of its
+// parameters) and the
 // body in canonical form, so a retry that sends the same JSON with other
 // spacing or key order is the same request. A body that is not JSON is
 // hashed as sent (the route refuses it anyway).
@@ -176,21 +236,18 @@ type commandAnswer struct {
 	Position uint64 `json:"position"`
 }
 
-// answer writes a command's result, counting it.
-func (a *api) answer(c *fiber.Ctx, name string, status int, res commands.Result, err error) error {
-	t, _ := tenant.From(c.UserContext())
-	if err != nil {
-		p, _ := problemOf(err)
-		a.metrics.commands.WithLabelValues(string(t), name, p.Code).Inc()
-		return err
-	}
-	a.metrics.commands.WithLabelValues(string(t), name, "ok").Inc()
-	c.Set(fiber.HeaderETag, etag(uint64(res.Version)))
-	return writeJSON(c, status, commandAnswer{ID: res.ID, Version: uint64(res.Version), Position: uint64(res.Position)})
+// Answer writes a command's result: {"id","version","position"} with the
+// aggregate's version as ETag.
+func Answer(c *fiber.Ctx, status int, res commands.Result) error {
+	SetETag(c, uint64(res.Version))
+	return WriteJSON(c, status, commandAnswer{ID: res.ID, Version: uint64(res.Version), Position: uint64(res.Position)})
 }
 
-// limit parses ?limit= (default 50, at most 500).
-func limit(c *fiber.Ctx) (int, error) {
+// SetETag answers an aggregate's version as its ETag.
+func SetETag(c *fiber.Ctx, version uint64) { c.Set(fiber.HeaderETag, etag(version)) }
+
+// Limit parses ?limit= (default 50, at most 500).
+func Limit(c *fiber.Ctx) (int, error) {
 	s := c.Query("limit")
 	if s == "" {
 		return 50, nil
@@ -202,3 +259,66 @@ func limit(c *fiber.Ctx) (int, error) {
 	}
 	return n, nil
 }
+
+// AsOf reads ?as_of=<RFC 3339 time>: ok false when the request has none.
+func AsOf(c *fiber.Ctx) (at time.Time, ok bool, err error) {
+	raw := c.Query("as_of")
+	if raw == "" {
+		return time.Time{}, false, nil
+	}
+	at, err = time.Parse(time.RFC3339Nano, raw)
+	if err != nil {
+		p := FieldProblem("as_of", "as_of must be an RFC 3339 time")
+		return time.Time{}, false, p
+	}
+	return at, true, nil
+}
+
+// Download registers a GET route answering a file from a store, streamed
+// as the client reads it, within the tenant's stream slots (4 of one
+// tenant, 256 in all, at once); open finds the file once a slot is taken.
+// The file is served as an attachment named filename, never cached.
+func (g Group) Download(path, filename string, open func(c *fiber.Ctx) (io.ReadCloser, documents.Object, error)) {
+	g.Get(path, func(c *fiber.Ctx) error {
+		t, _ := tenant.From(c.UserContext())
+		release, err := g.a.streams.take(t)
+		if err != nil {
+			return err
+		}
+		rc, obj, err := open(c)
+		if err != nil {
+			release()
+			return err
+		}
+		c.Set(fiber.HeaderContentType, obj.ContentType)
+		c.Set(fiber.HeaderCacheControl, "private, no-store")
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
+		c.Status(fiber.StatusOK)
+		// fasthttp closes the reader once the body is written, or the
+		// connection gone: the slot is freed then.
+		c.Context().SetBodyStream(releasingReader{ReadCloser: rc, release: release}, int(obj.Size))
+		return nil
+	})
+}
+
+// listView is a page of a list as clients get it.
+type listView[T any] struct {
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// List is a page of items (never null) and the cursor of the next page,
+// null on the last one.
+func List[T any](items []T, next string) listView[T] {
+	if items == nil {
+		items = []T{}
+	}
+	v := listView[T]{Items: items}
+	if next != "" {
+		v.NextCursor = &next
+	}
+	return v
+}
+
+// emptyBody is a body with nothing in it ({}, or none).
+type emptyBody struct{}

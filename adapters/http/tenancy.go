@@ -44,13 +44,13 @@ func (h HostTenants) Resolve(c *fiber.Ctx) (tenant.ID, error) {
 	var t tenant.ID
 	switch {
 	case hostNamed && header != "" && header != string(fromHost):
-		return "", problem(fiber.StatusBadRequest, "tenant_mismatch", "the host name and X-Tenant name different tenants")
+		return "", NewProblem(fiber.StatusBadRequest, "tenant_mismatch", "the host name and X-Tenant name different tenants")
 	case hostNamed:
 		t = fromHost
 	case header != "":
 		id, err := tenant.ParseClient(header)
 		if err != nil {
-			return "", problem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+			return "", NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
 		}
 		t = id
 	default:
@@ -58,10 +58,10 @@ func (h HostTenants) Resolve(c *fiber.Ctx) (tenant.ID, error) {
 	}
 	s, ok := h.Catalog.Get(t)
 	if !ok {
-		return "", problem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+		return "", NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
 	}
 	if s.Suspended {
-		return "", problem(fiber.StatusForbidden, "tenant_suspended", "this tenant is suspended")
+		return "", NewProblem(fiber.StatusForbidden, "tenant_suspended", "this tenant is suspended")
 	}
 	return t, nil
 }
@@ -75,11 +75,11 @@ func (h HostTenants) fromHost(host string) (t tenant.ID, named bool, err error) 
 	}
 	if slug, ok := strings.CutSuffix(host, "."+h.BaseDomain); ok {
 		if strings.Contains(slug, ".") {
-			return "", true, problem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+			return "", true, NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
 		}
 		id, err := tenant.ParseClient(slug)
 		if err != nil {
-			return "", true, problem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+			return "", true, NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
 		}
 		return id, true, nil
 	}
@@ -87,6 +87,39 @@ func (h HostTenants) fromHost(host string) (t tenant.ID, named bool, err error) 
 		return id, true, nil
 	}
 	return "", false, nil
+}
+
+// Tenancy is the tenants resource: the public branding, a tenant's
+// branding and settings (/api/v1), and the platform's tenants (/admin/v1).
+type Tenancy struct {
+	Handler *tenancycmd.Handler
+	Catalog Catalog
+	// Rebuild rebuilds one read model of the ctx tenant from its events;
+	// nil: rebuilds are not available.
+	Rebuild func(ctx context.Context, readModel string) error
+}
+
+type tenancyRoutes struct {
+	*api
+	res Tenancy
+}
+
+// Mount implements Resource.
+func (res Tenancy) Mount(r Routes) {
+	a := tenancyRoutes{api: r.a, res: res}
+	r.Public().Get("/api/v1/branding", a.branding)
+	v1 := r.Tenant()
+	v1.Put("/branding", a.putBranding)
+	v1.Get("/settings", a.getSettings)
+	v1.Put("/settings", a.putSettings)
+	admin := r.Platform()
+	admin.Post("/tenants", a.provisionTenant)
+	admin.Get("/tenants", a.listTenants)
+	admin.Post("/tenants/:slug/suspend", a.suspendTenant)
+	admin.Post("/tenants/:slug/resume", a.resumeTenant)
+	admin.Put("/tenants/:slug/domains", a.changeDomains)
+	admin.Put("/tenants/:slug/limits", a.changeLimits)
+	admin.Post("/tenants/:slug/projections/:name/rebuild", a.rebuildReadModel)
 }
 
 type brandingView struct {
@@ -99,7 +132,7 @@ type brandingView struct {
 
 // branding is public: an SPA themes itself before its user logs in. A
 // token presented anyway must be the tenant's, as on every route.
-func (a *api) branding(c *fiber.Ctx) error {
+func (a tenancyRoutes) branding(c *fiber.Ctx) error {
 	t, err := a.deps.Tenants.Resolve(c)
 	if err != nil {
 		return err
@@ -109,9 +142,9 @@ func (a *api) branding(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	s, _ := a.deps.Catalog.Get(t)
+	s, _ := a.res.Catalog.Get(t)
 	b := s.Branding
-	return writeJSON(c, fiber.StatusOK, brandingView{Tenant: string(t), Name: b.Name, LogoURL: b.LogoURL, PrimaryColor: b.PrimaryColor, AccentColor: b.AccentColor})
+	return WriteJSON(c, fiber.StatusOK, brandingView{Tenant: string(t), Name: b.Name, LogoURL: b.LogoURL, PrimaryColor: b.PrimaryColor, AccentColor: b.AccentColor})
 }
 
 type brandingBody struct {
@@ -121,29 +154,29 @@ type brandingBody struct {
 	AccentColor  *string `json:"accent_color"`
 }
 
-func (a *api) putBranding(c *fiber.Ctx) error {
-	req, err := request(c)
+func (a tenancyRoutes) putBranding(c *fiber.Ctx) error {
+	req, err := Options(c)
 	if err != nil {
 		return err
 	}
 	var b brandingBody
-	if err := decode(c, &b, false); err != nil {
+	if err := Decode(c, &b, false); err != nil {
 		return err
 	}
 	t, _ := tenant.From(c.UserContext())
-	s, _ := a.deps.Catalog.Get(t)
+	s, _ := a.res.Catalog.Get(t)
 	next := s.Branding
 	for dst, src := range map[*string]*string{&next.Name: b.Name, &next.LogoURL: b.LogoURL, &next.PrimaryColor: b.PrimaryColor, &next.AccentColor: b.AccentColor} {
 		if src != nil {
 			*dst = *src
 		}
 	}
-	res, err := a.deps.Tenancy.ChangeBranding(c.UserContext(), req, next)
+	res, err := a.res.Handler.ChangeBranding(c.UserContext(), req, next)
 	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderETag, etag(uint64(res.Version)))
-	return writeJSON(c, fiber.StatusOK, brandingView{Tenant: string(t), Name: next.Name, LogoURL: next.LogoURL, PrimaryColor: next.PrimaryColor, AccentColor: next.AccentColor})
+	return WriteJSON(c, fiber.StatusOK, brandingView{Tenant: string(t), Name: next.Name, LogoURL: next.LogoURL, PrimaryColor: next.PrimaryColor, AccentColor: next.AccentColor})
 }
 
 type expensePolicyBody struct {
@@ -202,32 +235,32 @@ func requireAdmin(ctx context.Context) error {
 	return nil
 }
 
-func (a *api) getSettings(c *fiber.Ctx) error {
+func (a tenancyRoutes) getSettings(c *fiber.Ctx) error {
 	if err := requireAdmin(c.UserContext()); err != nil {
 		return err
 	}
 	t, _ := tenant.From(c.UserContext())
-	s, _ := a.deps.Catalog.Get(t)
-	return writeJSON(c, fiber.StatusOK, settingsView(s.Settings))
+	s, _ := a.res.Catalog.Get(t)
+	return WriteJSON(c, fiber.StatusOK, settingsView(s.Settings))
 }
 
-func (a *api) putSettings(c *fiber.Ctx) error {
-	req, err := request(c)
+func (a tenancyRoutes) putSettings(c *fiber.Ctx) error {
+	req, err := Options(c)
 	if err != nil {
 		return err
 	}
 	var b settingsBody
-	if err := decode(c, &b, false); err != nil {
+	if err := Decode(c, &b, false); err != nil {
 		return err
 	}
-	res, err := a.deps.Tenancy.ChangeSettings(c.UserContext(), req, b.patch())
+	res, err := a.res.Handler.ChangeSettings(c.UserContext(), req, b.patch())
 	if err != nil {
 		return err
 	}
 	t, _ := tenant.From(c.UserContext())
-	s, _ := a.deps.Catalog.Get(t)
+	s, _ := a.res.Catalog.Get(t)
 	c.Set(fiber.HeaderETag, etag(uint64(res.Version)))
-	return writeJSON(c, fiber.StatusOK, settingsView(s.Settings))
+	return WriteJSON(c, fiber.StatusOK, settingsView(s.Settings))
 }
 
 // platform authenticates a platform administrator for /admin routes, with
@@ -276,127 +309,127 @@ type provisionBody struct {
 	} `json:"admin"`
 }
 
-func (a *api) provisionTenant(c *fiber.Ctx) error {
-	req, err := request(c)
+func (a tenancyRoutes) provisionTenant(c *fiber.Ctx) error {
+	req, err := Options(c)
 	if err != nil {
 		return err
 	}
 	var b provisionBody
-	if err := decode(c, &b, false); err != nil {
+	if err := Decode(c, &b, false); err != nil {
 		return err
 	}
 	var admin tenancycmd.FirstAdmin
 	if b.Admin != nil {
 		admin = tenancycmd.FirstAdmin{Email: b.Admin.Email, Name: b.Admin.Name, Password: b.Admin.Password}
 	}
-	res, err := a.deps.Tenancy.Provision(c.UserContext(), tenancycmd.ProvisionTenant{
+	res, err := a.res.Handler.Provision(c.UserContext(), tenancycmd.ProvisionTenant{
 		Request: req, Slug: b.Slug, Name: b.Name, Domains: b.Domains, Branding: b.Branding, Settings: b.Settings.patch(), Admin: admin,
 	})
 	if err != nil {
 		return err
 	}
-	s, _ := a.deps.Catalog.Get(tenant.ID(b.Slug))
+	s, _ := a.res.Catalog.Get(tenant.ID(b.Slug))
 	c.Set(fiber.HeaderLocation, "/admin/v1/tenants/"+b.Slug)
 	c.Set(fiber.HeaderETag, etag(uint64(res.Version)))
-	return writeJSON(c, fiber.StatusCreated, viewTenant(s))
+	return WriteJSON(c, fiber.StatusCreated, viewTenant(s))
 }
 
-func (a *api) listTenants(c *fiber.Ctx) error {
-	all := a.deps.Catalog.List()
+func (a tenancyRoutes) listTenants(c *fiber.Ctx) error {
+	all := a.res.Catalog.List()
 	items := make([]tenantView, len(all))
 	for i, s := range all {
 		items[i] = viewTenant(s)
 	}
-	return writeJSON(c, fiber.StatusOK, list(items, ""))
+	return WriteJSON(c, fiber.StatusOK, List(items, ""))
 }
 
-func (a *api) suspendTenant(c *fiber.Ctx) error {
-	req, err := request(c)
+func (a tenancyRoutes) suspendTenant(c *fiber.Ctx) error {
+	req, err := Options(c)
 	if err != nil {
 		return err
 	}
 	var b struct {
 		Reason string `json:"reason"`
 	}
-	if err := decode(c, &b, true); err != nil {
+	if err := Decode(c, &b, true); err != nil {
 		return err
 	}
-	if _, err := a.deps.Tenancy.Suspend(c.UserContext(), req, c.Params("slug"), b.Reason); err != nil {
+	if _, err := a.res.Handler.Suspend(c.UserContext(), req, c.Params("slug"), b.Reason); err != nil {
 		return err
 	}
-	s, _ := a.deps.Catalog.Get(tenant.ID(c.Params("slug")))
-	return writeJSON(c, fiber.StatusOK, viewTenant(s))
+	s, _ := a.res.Catalog.Get(tenant.ID(c.Params("slug")))
+	return WriteJSON(c, fiber.StatusOK, viewTenant(s))
 }
 
-func (a *api) changeDomains(c *fiber.Ctx) error {
-	req, err := request(c)
+func (a tenancyRoutes) changeDomains(c *fiber.Ctx) error {
+	req, err := Options(c)
 	if err != nil {
 		return err
 	}
 	var b struct {
 		Domains []string `json:"domains"`
 	}
-	if err := decode(c, &b, false); err != nil {
+	if err := Decode(c, &b, false); err != nil {
 		return err
 	}
-	if _, err := a.deps.Tenancy.ChangeDomains(c.UserContext(), req, c.Params("slug"), b.Domains); err != nil {
+	if _, err := a.res.Handler.ChangeDomains(c.UserContext(), req, c.Params("slug"), b.Domains); err != nil {
 		return err
 	}
-	s, _ := a.deps.Catalog.Get(tenant.ID(c.Params("slug")))
-	return writeJSON(c, fiber.StatusOK, viewTenant(s))
+	s, _ := a.res.Catalog.Get(tenant.ID(c.Params("slug")))
+	return WriteJSON(c, fiber.StatusOK, viewTenant(s))
 }
 
 // changeLimits sets a tenant's admission limits; zero fields take the
 // platform's defaults.
-func (a *api) changeLimits(c *fiber.Ctx) error {
-	req, err := request(c)
+func (a tenancyRoutes) changeLimits(c *fiber.Ctx) error {
+	req, err := Options(c)
 	if err != nil {
 		return err
 	}
 	var b tenancy.Limits
-	if err := decode(c, &b, false); err != nil {
+	if err := Decode(c, &b, false); err != nil {
 		return err
 	}
-	if _, err := a.deps.Tenancy.ChangeLimits(c.UserContext(), req, c.Params("slug"), b); err != nil {
+	if _, err := a.res.Handler.ChangeLimits(c.UserContext(), req, c.Params("slug"), b); err != nil {
 		return err
 	}
-	s, _ := a.deps.Catalog.Get(tenant.ID(c.Params("slug")))
-	return writeJSON(c, fiber.StatusOK, viewTenant(s))
+	s, _ := a.res.Catalog.Get(tenant.ID(c.Params("slug")))
+	return WriteJSON(c, fiber.StatusOK, viewTenant(s))
 }
 
-func (a *api) resumeTenant(c *fiber.Ctx) error {
-	req, err := request(c)
+func (a tenancyRoutes) resumeTenant(c *fiber.Ctx) error {
+	req, err := Options(c)
 	if err != nil {
 		return err
 	}
-	if err := decode(c, &emptyBody{}, true); err != nil {
+	if err := Decode(c, &emptyBody{}, true); err != nil {
 		return err
 	}
-	if _, err := a.deps.Tenancy.Resume(c.UserContext(), req, c.Params("slug")); err != nil {
+	if _, err := a.res.Handler.Resume(c.UserContext(), req, c.Params("slug")); err != nil {
 		return err
 	}
-	s, _ := a.deps.Catalog.Get(tenant.ID(c.Params("slug")))
-	return writeJSON(c, fiber.StatusOK, viewTenant(s))
+	s, _ := a.res.Catalog.Get(tenant.ID(c.Params("slug")))
+	return WriteJSON(c, fiber.StatusOK, viewTenant(s))
 }
 
 // rebuildReadModel rebuilds one read model of a tenant from its events,
 // without stopping the other tenants: 202, the replay runs on.
-func (a *api) rebuildReadModel(c *fiber.Ctx) error {
+func (a tenancyRoutes) rebuildReadModel(c *fiber.Ctx) error {
 	t, err := tenant.ParseClient(c.Params("slug"))
 	if err != nil {
-		return problem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+		return NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
 	}
-	if _, ok := a.deps.Catalog.Get(t); !ok {
-		return problem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+	if _, ok := a.res.Catalog.Get(t); !ok {
+		return NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
 	}
-	if a.deps.Rebuild == nil {
-		return problem(fiber.StatusNotImplemented, "not_supported", "rebuilds are not available here")
+	if a.res.Rebuild == nil {
+		return NewProblem(fiber.StatusNotImplemented, "not_supported", "rebuilds are not available here")
 	}
-	if err := a.deps.Rebuild(tenant.With(c.UserContext(), t), c.Params("name")); err != nil {
+	if err := a.res.Rebuild(tenant.With(c.UserContext(), t), c.Params("name")); err != nil {
 		if errors.Is(err, projections.ErrUnknownReadModel) {
-			return problem(fiber.StatusNotFound, "read_model_not_found", "no such read model")
+			return NewProblem(fiber.StatusNotFound, "read_model_not_found", "no such read model")
 		}
 		return err
 	}
-	return writeJSON(c, fiber.StatusAccepted, map[string]string{"tenant": string(t), "read_model": c.Params("name"), "status": "rebuilding"})
+	return WriteJSON(c, fiber.StatusAccepted, map[string]string{"tenant": string(t), "read_model": c.Params("name"), "status": "rebuilding"})
 }

@@ -68,13 +68,13 @@ func FuzzHostTenants(f *testing.F) {
 	const base = "atrium.test"
 	catalog := newFuzzCatalog()
 	resolver := HostTenants{BaseDomain: base, Catalog: catalog}
-	_, app, log := fuzzAPI(f, Deps{})
+	_, app, log := fuzzAPI(f, Infra{})
 	app.Get("/fuzz/tenant", func(c *fiber.Ctx) error {
 		t, err := resolver.Resolve(c)
 		if err != nil {
 			return err
 		}
-		return writeJSON(c, fiber.StatusOK, map[string]string{"tenant": string(t), "host": c.Hostname(), "x_tenant": c.Get("X-Tenant")})
+		return WriteJSON(c, fiber.StatusOK, map[string]string{"tenant": string(t), "host": c.Hostname(), "x_tenant": c.Get("X-Tenant")})
 	})
 	for _, s := range []struct{ host, xTenant string }{
 		{"acme.atrium.test", ""},

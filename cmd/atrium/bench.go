@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,18 +19,13 @@ import (
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
-	"github.com/atrium-platform/atrium/adapters/jetstream"
-	"github.com/atrium-platform/atrium/adapters/sqlite"
-	"github.com/atrium-platform/atrium/commands"
+	"github.com/atrium-platform/atrium/adapters/assembly"
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
 	"github.com/atrium-platform/atrium/domain/invoice"
 	"github.com/atrium-platform/atrium/domain/money"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
-	"github.com/atrium-platform/atrium/projections"
-	"github.com/atrium-platform/atrium/projections/aging"
-	"github.com/atrium-platform/atrium/projections/invoicelist"
-	"github.com/atrium-platform/atrium/streams"
+	"github.com/atrium-platform/atrium/modules"
 )
 
 // benchCmd measures the product's paths against raw baselines in the same
@@ -73,21 +66,19 @@ func (b *benchCmd) Run() error {
 		defer pprof.StopCPUProfile()
 	}
 	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	always, interval, err := (&config{NATSSync: b.Sync}).syncPolicy()
 	if err != nil {
 		return err
 	}
-	srv, err := jetstream.StartServer(jetstream.ServerConfig{DataDir: filepath.Join(dir, "js"), SyncAlways: always, SyncInterval: interval})
+	// The process as serve builds it: the raw baselines run on its own NATS
+	// connection and read store, side by side with the product's paths.
+	p, err := assembly.Open(ctx, assembly.Config{DataDir: filepath.Join(dir, "process"), SyncAlways: always, SyncInterval: interval,
+		BaseDomain: "bench.test", Modules: modules.All()})
 	if err != nil {
 		return err
 	}
-	defer srv.Shutdown()
-	nc, err := srv.Connect("bench")
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
+	defer p.Close()
+	nc := p.NC
 
 	fmt.Printf("atrium bench: %s per phase, %d CPUs, embedded JetStream (sync %s), SQLite read store\n\n", b.Duration, runtime.GOMAXPROCS(0), b.Sync)
 	fmt.Printf("%-44s %14s %14s %8s\n", "measure", "raw", "atrium", "ratio")
@@ -96,18 +87,18 @@ func (b *benchCmd) Run() error {
 		if err != nil {
 			return fmt.Errorf("raw publish: %w", err)
 		}
-		cmd, err := commandAppends(ctx, nc, dir, writers, b.Duration)
+		cmd, err := commandAppends(ctx, p, writers, b.Duration)
 		if err != nil {
 			return fmt.Errorf("command appends: %w", err)
 		}
 		fmt.Printf("%-44s %12.0f/s %12.0f/s %8.2f\n", fmt.Sprintf("appends, %d writer(s) (publish vs command)", writers), raw, cmd, cmd/raw)
 	}
 
-	raw, err := rawSQLite(ctx, filepath.Join(dir, "raw"), b.Events)
+	raw, err := rawSQLite(ctx, p, b.Events)
 	if err != nil {
 		return fmt.Errorf("raw sqlite: %w", err)
 	}
-	proj, p50, p99, err := b.projection(ctx, nc, log, dir)
+	proj, p50, p99, err := b.projection(ctx, p)
 	if err != nil {
 		return fmt.Errorf("projection: %w", err)
 	}
@@ -174,21 +165,16 @@ func rawPublish(ctx context.Context, nc *nats.Conn, writers int, d time.Duration
 	return float64(total.Load()) / time.Since(start).Seconds(), nil
 }
 
-// commandAppends runs the command path (tenant and user from ctx, load,
-// decide, append with expected version): each writer drafts invoices.
-func commandAppends(ctx context.Context, nc *nats.Conn, dir string, writers int, d time.Duration) (float64, error) {
-	store, err := jetstream.NewStore(nc, jetstream.StoreConfig{})
-	if err != nil {
-		return 0, err
-	}
+// commandAppends runs the command path (tenant and user from ctx, roles,
+// load, decide, append with expected version, through the process's
+// pipeline): each writer drafts invoices.
+func commandAppends(ctx context.Context, p *assembly.Process, writers int, d time.Duration) (float64, error) {
 	t := tenant.ID(fmt.Sprintf("benchcmd%d", writers))
 	ctx = user.With(tenant.With(ctx, t), user.Principal{ID: "00000000-0000-4000-8000-000000000002", Roles: []user.Role{user.Finance}})
-	if err := store.Provision(ctx); err != nil {
+	if err := p.Store.Provision(ctx); err != nil {
 		return 0, err
 	}
-	reg := streams.NewRegistry()
-	invoicecmd.Register(reg)
-	h := invoicecmd.NewHandler(store, reg, benchSettings{}, benchMembers{}, time.Now)
+	h := invoicecmd.NewHandler(p.Commands, benchSettings{}, benchMembers{}, time.Now)
 	var total atomic.Int64
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
@@ -217,24 +203,20 @@ func commandAppends(ctx context.Context, nc *nats.Conn, dir string, writers int,
 
 func benchInvoice() invoicecmd.CreateInvoice {
 	return invoicecmd.CreateInvoice{
-		Request:  commands.Request{CommandID: newCommandID()},
-		ClientID: "C-1", ClientName: "Northwind", Currency: "EUR", DueDate: "2026-12-31",
-		Lines: []invoicecmd.LineInput{{Description: "Consulting", Quantity: 1, UnitPrice: money.New(100_000, "EUR")}},
+		Client: invoicecmd.Client{ID: "C-1", Name: "Northwind"}, Currency: "EUR", DueDate: "2026-12-31",
+		Lines: []invoicecmd.Line{{Description: "Consulting", Quantity: 1, UnitPrice: money.New(100_000, "EUR")}},
 	}
 }
 
 // rawSQLite is the baseline: the rows the projectors write for n drafted
-// invoices (one in invoices, one in aging_open_items), written directly in
-// transactions of 500 through prepared statements, into the same schema,
-// with the same pragmas, in a tenant database of the same read store.
-func rawSQLite(ctx context.Context, dir string, n int) (float64, error) {
-	reads, err := sqlite.Open(dir, sqlite.Config{})
-	if err != nil {
-		return 0, err
-	}
-	defer reads.Close()
+// invoices (one in invoices, one in aging_open_items, one in
+// client_invoices), written directly in transactions of 500 through
+// prepared statements, into the same schema, with the same pragmas, in a
+// tenant database of the process's read store.
+func rawSQLite(ctx context.Context, p *assembly.Process, n int) (float64, error) {
+	reads := p.Reads
 	ctx = tenant.With(ctx, "benchraw")
-	if err := reads.Migrate(ctx, invoicelist.New(), aging.New()); err != nil {
+	if err := reads.Migrate(ctx, p.Projectors...); err != nil {
 		return 0, err
 	}
 	db, err := reads.Open(ctx)
@@ -252,22 +234,17 @@ func rawSQLite(ctx context.Context, dir string, n int) (float64, error) {
 	return float64(n) / time.Since(start).Seconds(), nil
 }
 
-// projection appends b.Events invoice events to a fresh tenant, then times the
-// runner projecting all of them from position 0; then it times
-// append-to-visible lag of single commands while the runner is live.
-func (b *benchCmd) projection(ctx context.Context, nc *nats.Conn, log *slog.Logger, dir string) (float64, time.Duration, time.Duration, error) {
-	store, err := jetstream.NewStore(nc, jetstream.StoreConfig{})
-	if err != nil {
-		return 0, 0, 0, err
-	}
+// projection appends b.Events invoice events to a fresh tenant, then times
+// the process's runner projecting all of them, into every read model, from
+// position 0; then it times append-to-visible lag of single commands while
+// the runner is live.
+func (b *benchCmd) projection(ctx context.Context, p *assembly.Process) (float64, time.Duration, time.Duration, error) {
 	t := tenant.ID("benchproj")
 	ctx = user.With(tenant.With(ctx, t), user.Principal{ID: "00000000-0000-4000-8000-000000000002", Roles: []user.Role{user.Finance}})
-	if err := store.Provision(ctx); err != nil {
+	if err := p.OpenTenant(ctx); err != nil {
 		return 0, 0, 0, err
 	}
-	reg := streams.NewRegistry()
-	invoicecmd.Register(reg)
-	h := invoicecmd.NewHandler(store, reg, benchSettings{}, benchMembers{}, time.Now)
+	h := invoicecmd.NewHandler(p.Commands, benchSettings{}, benchMembers{}, time.Now)
 
 	// Fill the stream with concurrent writers; this is not timed.
 	var wg sync.WaitGroup
@@ -290,33 +267,11 @@ func (b *benchCmd) projection(ctx context.Context, nc *nats.Conn, log *slog.Logg
 	if fillErr != nil {
 		return 0, 0, 0, fillErr
 	}
-	head, err := store.Head(ctx)
+	head, err := p.Store.Head(ctx)
 	if err != nil {
 		return 0, 0, 0, err
 	}
-
-	reads, err := sqlite.Open(filepath.Join(dir, "read"), sqlite.Config{})
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	defer reads.Close()
-	projectors := []projections.Projector{invoicelist.New(), aging.New()}
-	if err := reads.Migrate(ctx, projectors...); err != nil {
-		return 0, 0, 0, err
-	}
-	source, err := jetstream.NewSource(nc, jetstream.QuietLogger(log))
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	poison, err := jetstream.NewPoisonPublisher(ctx, nc, jetstream.QuietLogger(log))
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	runner, err := projections.NewRunner(projections.RunnerConfig{Store: reads, Migrator: reads, Registry: reg, Source: source, Projectors: projectors, Poison: poison, Logger: log})
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	defer runner.Close()
+	runner := p.Runner
 
 	start := time.Now()
 	if err := runner.Start(ctx); err != nil {
@@ -370,12 +325,21 @@ func rawBatch(ctx context.Context, db *sql.DB, from, to int) error {
 	defer open.Close()
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	lines := `[{"description":"Consulting","quantity":1,"unit_price":{"amount":100000,"currency":"EUR"},"total":{"amount":100000,"currency":"EUR"}}]`
+	client, err := tx.PrepareContext(ctx, `INSERT INTO client_invoices (invoice_id, client_id, client_name, currency, total, paid, issued_on, due_date, last_paid_on, settled_on)
+		VALUES (?, ?, ?, ?, ?, 0, NULL, ?, NULL, NULL)`)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
 	for j := from; j < to; j++ {
 		id := uuid.NewString()
 		if _, err := inv.ExecContext(ctx, id, "C-1", "Northwind", "draft", "EUR", 100000, 100000, "2026-12-31", "", "u", now, now, 1, j+1, j+1, lines); err != nil {
 			return err
 		}
 		if _, err := open.ExecContext(ctx, id, "C-1", "Northwind", "EUR", "2026-12-31"); err != nil {
+			return err
+		}
+		if _, err := client.ExecContext(ctx, id, "C-1", "Northwind", "EUR", 100000, "2026-12-31"); err != nil {
 			return err
 		}
 	}

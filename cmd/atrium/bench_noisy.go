@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -15,11 +14,11 @@ import (
 	"sync"
 	"time"
 
-	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
-	"github.com/atrium-platform/atrium/adapters/stack"
+	"github.com/atrium-platform/atrium/adapters/assembly"
 	"github.com/atrium-platform/atrium/commands"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/modules"
 )
 
 // noisyResult is the noisy-neighbour measure: the quiet tenant's latencies
@@ -60,7 +59,7 @@ const (
 // are answered.
 func benchNoisy(ctx context.Context, dir string, d time.Duration) (noisyResult, error) {
 	var res noisyResult
-	st, err := stack.Open(ctx, stack.Config{DataDir: filepath.Join(dir, "noisy"), BaseDomain: "bench.test"})
+	st, err := assembly.Open(ctx, assembly.Config{DataDir: filepath.Join(dir, "noisy"), BaseDomain: "bench.test", Modules: modules.All()})
 	if err != nil {
 		return res, err
 	}
@@ -72,10 +71,7 @@ func benchNoisy(ctx context.Context, dir string, d time.Duration) (noisyResult, 
 			return res, fmt.Errorf("provision %s: %w", tn, err)
 		}
 	}
-	app, err := newHTTP(atriumhttp.Config{}, "bench.test", st, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return res, err
-	}
+	app := st.HTTP
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return res, err

@@ -11,12 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atrium-platform/atrium/adapters/assembly"
 	"github.com/atrium-platform/atrium/adapters/sqlite"
-	"github.com/atrium-platform/atrium/adapters/stack"
 	"github.com/atrium-platform/atrium/commands"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/modules"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -25,7 +26,7 @@ import (
 // then reports the time to provision one, the process's memory while it
 // serves them all, and the time to migrate n fresh read databases.
 func benchTenants(ctx context.Context, dir string, n, parallel int) error {
-	st, err := stack.Open(ctx, stack.Config{DataDir: filepath.Join(dir, "tenants"), BaseDomain: "bench.test"})
+	st, err := assembly.Open(ctx, assembly.Config{DataDir: filepath.Join(dir, "tenants"), BaseDomain: "bench.test", Modules: modules.All()})
 	if err != nil {
 		return err
 	}

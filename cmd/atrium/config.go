@@ -8,8 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atrium-platform/atrium/adapters/assembly"
+	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
 	"github.com/atrium-platform/atrium/adapters/minio"
-	"github.com/atrium-platform/atrium/documents"
+	"github.com/atrium-platform/atrium/modules"
 )
 
 // config is the process configuration, read from the environment (CONTRACT.md
@@ -130,10 +132,16 @@ func oneLine(err error) string {
 }
 
 // documents returns the configured document store; nil means the default.
-func (c *config) documents() (documents.Store, error) {
-	if c.ObjectStore != "minio" {
-		return nil, nil
+// process is the assembly's configuration this process configuration
+// says, for serve (and, with NoProjections, for maintenance commands).
+func (c *config) process(log *slog.Logger) assembly.Config {
+	always, interval, _ := c.syncPolicy()
+	return assembly.Config{
+		DataDir: c.DataDir, EventStore: c.EventStore, ReadStore: c.ReadStore, ObjectStore: c.ObjectStore,
+		MinIO: minio.Config{Endpoint: c.MinIOEndpoint, AccessKey: c.MinIOAccess, SecretKey: c.MinIOSecret,
+			Secure: c.MinIOSecure, Bucket: c.MinIOBucket},
+		NATSURL: c.NATSURL, NATSListen: c.NATSListen, SyncAlways: always, SyncInterval: interval,
+		BaseDomain: c.BaseDomain, Logger: log, Modules: modules.All(),
+		HTTP: atriumhttp.Config{ReadAfterMax: c.readAfterMax(), TrustedProxies: c.TrustedProxies, MetricsToken: c.MetricsToken},
 	}
-	return minio.New(minio.Config{Endpoint: c.MinIOEndpoint, AccessKey: c.MinIOAccess, SecretKey: c.MinIOSecret,
-		Secure: c.MinIOSecure, Bucket: c.MinIOBucket})
 }

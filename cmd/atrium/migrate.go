@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/atrium-platform/atrium/adapters/stack"
+	"github.com/atrium-platform/atrium/adapters/assembly"
 	"github.com/atrium-platform/atrium/domain/tenant"
 )
 
@@ -40,11 +40,9 @@ func (m *migrateCmd) Run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	always, interval, _ := m.syncPolicy()
-	st, err := stack.Open(ctx, stack.Config{
-		DataDir: m.DataDir, NATSURL: m.NATSURL, SyncAlways: always, SyncInterval: interval,
-		BaseDomain: m.BaseDomain, Logger: m.logger(), NoProjections: true,
-	})
+	cfg := m.process(m.logger())
+	cfg.NoProjections = true
+	st, err := assembly.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -70,7 +68,7 @@ func (m *migrateCmd) Run() error {
 }
 
 // migrateAll migrates every tenant of the catalog, at most parallel at once.
-func migrateAll(ctx context.Context, st *stack.Stack, parallel int) ([]migration, time.Duration) {
+func migrateAll(ctx context.Context, st *assembly.Process, parallel int) ([]migration, time.Duration) {
 	tenants := st.Catalog.List()
 	start := time.Now()
 	var mu sync.Mutex
@@ -92,7 +90,7 @@ func migrateAll(ctx context.Context, st *stack.Stack, parallel int) ([]migration
 	return results, time.Since(start)
 }
 
-func migrateOne(ctx context.Context, st *stack.Stack) migration {
+func migrateOne(ctx context.Context, st *assembly.Process) migration {
 	start := time.Now()
 	var r migration
 	before := map[string]int64{}

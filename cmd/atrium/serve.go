@@ -9,8 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
-	"github.com/atrium-platform/atrium/adapters/stack"
+	"github.com/atrium-platform/atrium/adapters/assembly"
 )
 
 type serveCmd struct {
@@ -33,15 +32,7 @@ func (s *serveCmd) Run() error {
 	if err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	always, interval, _ := s.syncPolicy()
-	docs, err := s.documents()
-	if err != nil {
-		return err
-	}
-	st, err := stack.Open(ctx, stack.Config{Documents: docs,
-		DataDir: s.DataDir, NATSURL: s.NATSURL, NATSListen: s.NATSListen, SyncAlways: always, SyncInterval: interval,
-		BaseDomain: s.BaseDomain, Logger: log,
-	})
+	st, err := assembly.Open(ctx, s.process(log))
 	if err != nil {
 		return err
 	}
@@ -60,10 +51,7 @@ func (s *serveCmd) Run() error {
 			return fmt.Errorf("demo seed: %w", err)
 		}
 	}
-	app, err := newHTTP(atriumhttp.Config{ReadAfterMax: s.readAfterMax(), TrustedProxies: s.TrustedProxies, MetricsToken: s.MetricsToken}, s.BaseDomain, st, log)
-	if err != nil {
-		return err
-	}
+	app := st.HTTP
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listen(s.HTTPAddr) }()
 	log.Info("atrium serving", "addr", s.HTTPAddr, "data_dir", s.DataDir, "tenants", len(st.Catalog.List()))

@@ -1,5 +1,8 @@
 // Package expense holds the expense commands: draft, attach a receipt,
-// submit under the tenant's policy, approve or reject, reimburse.
+// submit under the tenant's policy, approve or reject, reimburse. Each is a
+// command struct (its JSON form is the request body) and a Spec run by the
+// pipeline of package commands; attaching a receipt, which also stores a
+// file, is the one command with steps of its own (receipt.go).
 package expense
 
 import (
@@ -24,146 +27,173 @@ type Policies interface {
 
 // Handler runs the expense commands.
 type Handler struct {
+	Create    commands.Handler[CreateExpense]
+	Submit    commands.Handler[SubmitExpense]
+	Approve   commands.Handler[ApproveExpense]
+	Reject    commands.Handler[RejectExpense]
+	Reimburse commands.Handler[ReimburseExpense]
+
 	x        *commands.Executor
 	docs     documents.Store
 	policies Policies
 	now      func() time.Time
 }
 
-// NewHandler returns the expense handler.
-func NewHandler(store streams.Store, reg *streams.Registry, docs documents.Store, policies Policies, now func() time.Time) *Handler {
-	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, docs: docs, policies: policies, now: now}
+// NewHandler returns the expense commands on x.
+func NewHandler(x *commands.Executor, docs documents.Store, policies Policies, now func() time.Time) *Handler {
+	h := &Handler{x: x, docs: docs, policies: policies, now: now}
+	h.Create = commands.Handle(x, h.create())
+	h.Submit = commands.Handle(x, h.submit())
+	h.Approve = commands.Handle(x, h.approve())
+	h.Reject = commands.Handle(x, h.reject())
+	h.Reimburse = commands.Handle(x, h.reimburse())
+	return h
 }
 
-// Register registers the expense events in r.
-func Register(r *streams.Registry) {
-	streams.Register(r, expense.Drafted{}, expense.ReceiptAttached{}, expense.Submitted{}, expense.Approved{},
-		expense.Rejected{}, expense.Reimbursed{})
+// Events are the expense events, for the registry.
+func Events() []domain.Event {
+	return []domain.Event{expense.Drafted{}, expense.ReceiptAttached{}, expense.Submitted{}, expense.Approved{},
+		expense.Rejected{}, expense.Reimbursed{}}
 }
 
-// StreamOf returns the stream of expense id in the ctx tenant.
+const missing = "expense_not_found"
+
+// StreamOf returns the stream of expense id in the ctx tenant; an id that
+// is not a canonical UUID names no claim.
 func StreamOf(ctx context.Context, id string) (streams.Name, error) {
 	t, err := tenant.From(ctx)
 	if err != nil {
 		return "", err
 	}
 	if !commands.ValidID(id) {
-		return "", domain.NotFoundf("expense_not_found", "no such expense")
+		return "", domain.NotFoundf(missing, "no such expense")
 	}
-	return streams.NewName(t, "expense", id)
+	return streams.NewName(t, expense.Category, id)
 }
 
-func member(ctx context.Context, roles ...user.Role) (user.Principal, error) {
+// on decides on the claim's state folded from its history, by the caller.
+func on[C any](decide func(c C, s expense.State, by string) ([]domain.Event, error)) func(context.Context, C, commands.Target, []domain.Event) (commands.Decision, error) {
+	return func(ctx context.Context, c C, _ commands.Target, history []domain.Event) (commands.Decision, error) {
+		p, _ := user.From(ctx)
+		evs, err := decide(c, expense.Fold(history), string(p.ID))
+		return commands.Decision{Events: evs}, err
+	}
+}
+
+// CreateExpense drafts a claim owned by the caller.
+type CreateExpense struct {
+	commands.Request
+	Category    string      `json:"category"`
+	Amount      money.Money `json:"amount"`
+	SpentOn     string      `json:"spent_on"`
+	Description string      `json:"description"`
+}
+
+// create: any member, for themselves, in a currency the tenant accepts.
+func (h *Handler) create() commands.Spec[CreateExpense] {
+	return commands.Spec[CreateExpense]{
+		Name: "create_expense", Category: expense.Category, Creates: true,
+		Decide: func(ctx context.Context, c CreateExpense, t commands.Target, history []domain.Event) (commands.Decision, error) {
+			pol, err := h.policies.ExpensePolicy(ctx)
+			if err != nil {
+				return commands.Decision{}, err
+			}
+			p, _ := user.From(ctx)
+			evs, err := expense.DecideDraft(expense.Fold(history), expense.Draft{ExpenseID: t.ID, Owner: string(p.ID), Category: c.Category,
+				Amount: c.Amount, SpentOn: c.SpentOn, Description: c.Description, Accepted: pol.Accepted(), At: h.now()})
+			return commands.Decision{Events: evs}, err
+		},
+	}
+}
+
+// SubmitExpense sends the caller's draft for approval.
+type SubmitExpense struct {
+	commands.Request
+	ExpenseID string `json:"-"`
+}
+
+// submit: the owner, under the tenant's policy.
+func (h *Handler) submit() commands.Spec[SubmitExpense] {
+	return commands.Spec[SubmitExpense]{
+		Name: "submit_expense", Category: expense.Category, ID: func(c SubmitExpense) string { return c.ExpenseID }, Missing: missing,
+		Decide: func(ctx context.Context, c SubmitExpense, t commands.Target, history []domain.Event) (commands.Decision, error) {
+			pol, err := h.policies.ExpensePolicy(ctx)
+			if err != nil {
+				return commands.Decision{}, err
+			}
+			return on(func(_ SubmitExpense, s expense.State, by string) ([]domain.Event, error) {
+				return expense.DecideSubmit(s, by, pol, h.now())
+			})(ctx, c, t, history)
+		},
+	}
+}
+
+// ApproveExpense approves a submitted claim.
+type ApproveExpense struct {
+	commands.Request
+	ExpenseID string `json:"-"`
+}
+
+// approve: role manager, never the owner.
+func (h *Handler) approve() commands.Spec[ApproveExpense] {
+	return commands.Spec[ApproveExpense]{
+		Name: "approve_expense", Category: expense.Category, Roles: []user.Role{user.Manager},
+		ID: func(c ApproveExpense) string { return c.ExpenseID }, Missing: missing,
+		Decide: on(func(_ ApproveExpense, s expense.State, by string) ([]domain.Event, error) {
+			return expense.DecideApprove(s, by, h.now())
+		}),
+	}
+}
+
+// RejectExpense refuses a submitted claim with a reason.
+type RejectExpense struct {
+	commands.Request
+	ExpenseID string `json:"-"`
+	Reason    string `json:"reason"`
+}
+
+// reject: role manager, never the owner.
+func (h *Handler) reject() commands.Spec[RejectExpense] {
+	return commands.Spec[RejectExpense]{
+		Name: "reject_expense", Category: expense.Category, Roles: []user.Role{user.Manager},
+		ID: func(c RejectExpense) string { return c.ExpenseID }, Missing: missing,
+		Decide: on(func(c RejectExpense, s expense.State, by string) ([]domain.Event, error) {
+			return expense.DecideReject(s, by, c.Reason, h.now())
+		}),
+	}
+}
+
+// ReimburseExpense pays an approved claim back.
+type ReimburseExpense struct {
+	commands.Request
+	ExpenseID string `json:"-"`
+}
+
+// reimburse: role finance.
+func (h *Handler) reimburse() commands.Spec[ReimburseExpense] {
+	return commands.Spec[ReimburseExpense]{
+		Name: "reimburse_expense", Category: expense.Category, Roles: []user.Role{user.Finance},
+		ID: func(c ReimburseExpense) string { return c.ExpenseID }, Missing: missing,
+		Decide: on(func(_ ReimburseExpense, s expense.State, by string) ([]domain.Event, error) {
+			return expense.DecideReimburse(s, by, h.now())
+		}),
+	}
+}
+
+// member is the ctx caller, who must hold a role in the tenant.
+func member(ctx context.Context) (user.Principal, error) {
 	p, err := user.From(ctx)
 	if err != nil {
 		return p, err
 	}
-	if len(p.Roles) == 0 || (len(roles) > 0 && !p.Has(roles...)) {
+	if len(p.Roles) == 0 {
 		return p, domain.Forbiddenf("your roles do not allow this")
 	}
 	return p, nil
 }
 
-// CreateExpense drafts a claim owned by the caller.
-type CreateExpense struct {
-	Request     commands.Request
-	Category    string
-	Amount      money.Money
-	SpentOn     string
-	Description string
-}
-
-// Create drafts a claim: any member, for themselves, in a currency the
-// tenant accepts.
-func (h *Handler) Create(ctx context.Context, c CreateExpense) (commands.Result, error) {
-	p, err := member(ctx)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	pol, err := h.policies.ExpensePolicy(ctx)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	id, err := commands.NewAggregateID(ctx, c.Request)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	stream, err := StreamOf(ctx, id)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	return h.x.RunNew(ctx, c.Request, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
-		evs, err := expense.DecideDraft(expense.Fold(history), expense.Draft{ExpenseID: id, Owner: string(p.ID), Category: c.Category,
-			Amount: c.Amount, SpentOn: c.SpentOn, Description: c.Description, Accepted: pol.Accepted(), At: h.now()})
-		return commands.Decision{Events: evs}, err
-	})
-}
-
-func (h *Handler) run(ctx context.Context, req commands.Request, id string, decide func(s expense.State) ([]domain.Event, error)) (commands.Result, error) {
-	stream, err := StreamOf(ctx, id)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	return h.x.Run(ctx, req, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
-		s := expense.Fold(history)
-		if !s.Exists() {
-			return commands.Decision{}, domain.NotFoundf("expense_not_found", "no such expense")
-		}
-		evs, err := decide(s)
-		return commands.Decision{Events: evs}, err
-	})
-}
-
-// Submit sends the caller's draft for approval under the tenant's policy.
-func (h *Handler) Submit(ctx context.Context, req commands.Request, id string) (commands.Result, error) {
-	p, err := member(ctx)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	pol, err := h.policies.ExpensePolicy(ctx)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	return h.run(ctx, req, id, func(s expense.State) ([]domain.Event, error) {
-		return expense.DecideSubmit(s, string(p.ID), pol, h.now())
-	})
-}
-
-// Approve approves a submitted claim: role manager, never the owner.
-func (h *Handler) Approve(ctx context.Context, req commands.Request, id string) (commands.Result, error) {
-	p, err := member(ctx, user.Manager)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	return h.run(ctx, req, id, func(s expense.State) ([]domain.Event, error) {
-		return expense.DecideApprove(s, string(p.ID), h.now())
-	})
-}
-
-// Reject refuses a submitted claim with a reason: role manager, never the owner.
-func (h *Handler) Reject(ctx context.Context, req commands.Request, id, reason string) (commands.Result, error) {
-	p, err := member(ctx, user.Manager)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	return h.run(ctx, req, id, func(s expense.State) ([]domain.Event, error) {
-		return expense.DecideReject(s, string(p.ID), reason, h.now())
-	})
-}
-
-// Reimburse pays an approved claim back: role finance.
-func (h *Handler) Reimburse(ctx context.Context, req commands.Request, id string) (commands.Result, error) {
-	p, err := member(ctx, user.Finance)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	return h.run(ctx, req, id, func(s expense.State) ([]domain.Event, error) {
-		return expense.DecideReimburse(s, string(p.ID), h.now())
-	})
-}
-
-// AsOf returns the claim as it was at asOf, to its owner or to those who read
-// all claims, and its version then.
+// AsOf returns the claim as it was at asOf, to its owner or to those who
+// read all claims, and its version then.
 func (h *Handler) AsOf(ctx context.Context, id string, asOf time.Time) (expense.State, streams.Version, error) {
 	p, err := member(ctx)
 	if err != nil {
@@ -191,7 +221,7 @@ func (h *Handler) AsOf(ctx context.Context, id string, asOf time.Time) (expense.
 	}
 	s := expense.Fold(evs)
 	if !s.Exists() || (s.Owner() != string(p.ID) && !p.Has(user.Overseers()...)) {
-		return expense.State{}, 0, domain.NotFoundf("expense_not_found", "no such expense at that time")
+		return expense.State{}, 0, domain.NotFoundf(missing, "no such expense at that time")
 	}
 	return s, v, nil
 }

@@ -60,6 +60,15 @@ func checkReceipt(contentType string, body []byte, max int64) error {
 	return nil
 }
 
+// AttachReceipt is a receipt for the caller's draft: the file's bytes and
+// type, as the client uploads them.
+type AttachReceipt struct {
+	commands.Request
+	ExpenseID   string
+	ContentType string
+	Body        []byte
+}
+
 // AttachReceipt stores a receipt for the caller's draft and records it.
 //
 // The claim's receipt changes only when the command recording it commits.
@@ -73,7 +82,8 @@ func checkReceipt(contentType string, body []byte, max int64) error {
 // deleted; when it commits, the object the claim recorded before is. A
 // failed deletion leaves an orphan object, never a claim whose events name
 // other bytes than it serves; so does an append whose outcome is unknown.
-func (h *Handler) AttachReceipt(ctx context.Context, req commands.Request, id, contentType string, body []byte) (commands.Result, error) {
+func (h *Handler) AttachReceipt(ctx context.Context, c AttachReceipt) (commands.Result, error) {
+	req, id, contentType, body := c.Request, c.ExpenseID, c.ContentType, c.Body
 	p, err := member(ctx)
 	if err != nil {
 		return commands.Result{}, err
@@ -107,10 +117,10 @@ func (h *Handler) AttachReceipt(ctx context.Context, req commands.Request, id, c
 		return commands.Result{}, err
 	}
 	var previous string // what the claim recorded when the decision was made
-	res, committed, err := h.x.RunCommitted(ctx, req, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+	res, committed, err := h.x.RunCommitted(ctx, commands.Call{Name: "attach_receipt", Request: req, Stream: stream, Decide: func(_ context.Context, history []domain.Event) (commands.Decision, error) {
 		s := expense.Fold(history)
 		if !s.Exists() {
-			return commands.Decision{}, domain.NotFoundf("expense_not_found", "no such expense")
+			return commands.Decision{}, domain.NotFoundf(missing, "no such expense")
 		}
 		previous = ""
 		if r, ok := s.Receipt(); ok {
@@ -119,7 +129,7 @@ func (h *Handler) AttachReceipt(ctx context.Context, req commands.Request, id, c
 		evs, err := expense.DecideAttach(s, string(p.ID), expense.ReceiptAttached{Key: key, ContentType: contentType,
 			Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:]), At: h.now().UTC()})
 		return commands.Decision{Events: evs}, err
-	})
+	}})
 	switch {
 	case committed:
 		if previous != "" {
@@ -163,7 +173,7 @@ func (h *Handler) Receipt(ctx context.Context, id string) (io.ReadCloser, docume
 		}
 		s := expense.Fold(evs)
 		if !s.Exists() || (s.Owner() != string(p.ID) && !p.Has(user.Overseers()...)) {
-			return nil, documents.Object{}, domain.NotFoundf("expense_not_found", "no such expense")
+			return nil, documents.Object{}, domain.NotFoundf(missing, "no such expense")
 		}
 		r, ok := s.Receipt()
 		if !ok {

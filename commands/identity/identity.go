@@ -99,20 +99,20 @@ type Handler struct {
 }
 
 // NewHandler returns the identity handler.
-func NewHandler(store streams.Store, reg *streams.Registry, creds Credentials, sessions Sessions, passwords Passwords, tokens Tokens, now func() time.Time) *Handler {
-	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, creds: creds, sessions: sessions, passwords: passwords,
+func NewHandler(x *commands.Executor, creds Credentials, sessions Sessions, passwords Passwords, tokens Tokens, now func() time.Time) *Handler {
+	return &Handler{x: x, creds: creds, sessions: sessions, passwords: passwords,
 		tokens: tokens, now: now, refreshTTL: 30 * 24 * time.Hour}
 }
 
-// Register registers the identity events in r.
-func Register(r *streams.Registry) {
-	streams.Register(r, identity.Registered{}, identity.EmailClaimed{}, identity.MemberAdded{}, identity.MemberInvited{},
-		identity.MemberJoined{}, identity.CrossTenantAttempt{})
+// Events are the identity events, for the registry.
+func Events() []domain.Event {
+	return []domain.Event{identity.Registered{}, identity.EmailClaimed{}, identity.MemberAdded{}, identity.MemberInvited{},
+		identity.MemberJoined{}, identity.CrossTenantAttempt{}}
 }
 
 func emailStream(email string) (streams.Name, error) {
 	sum := sha256.Sum256([]byte(email))
-	return streams.NewName(tenant.Platform, "email", hex.EncodeToString(sum[:16]))
+	return streams.NewName(tenant.Platform, identity.EmailCategory, hex.EncodeToString(sum[:16]))
 }
 
 // userByEmail returns the user id registered with email, or "".
@@ -138,7 +138,7 @@ func (h *Handler) member(ctx context.Context, t tenant.ID, userID string) (ident
 	if !isUUID(userID) { // names no account
 		return identity.Member{}, false, nil
 	}
-	n, err := streams.NewName(t, "member", userID)
+	n, err := streams.NewName(t, identity.MemberCategory, userID)
 	if err != nil {
 		return identity.Member{}, false, err
 	}
@@ -166,7 +166,7 @@ func (h *Handler) ensureUser(ctx context.Context, t tenant.ID, email, name strin
 	}
 	// A random id: nothing a client sends names an account.
 	id = uuid.NewString()
-	us, err := streams.NewName(tenant.Platform, "user", id)
+	us, err := streams.NewName(tenant.Platform, identity.UserCategory, id)
 	if err != nil {
 		return "", false, err
 	}
@@ -179,7 +179,7 @@ func (h *Handler) ensureUser(ctx context.Context, t tenant.ID, email, name strin
 		origin = ""
 	}
 	pctx := tenant.With(ctx, tenant.Platform)
-	_, err = h.x.RunNew(pctx, commands.Request{CommandID: uuid.NewString()}, us, func(ctx context.Context, _ []domain.Event) (commands.Decision, error) {
+	_, err = h.x.Run(pctx, commands.Call{Request: commands.Request{CommandID: uuid.NewString()}, Stream: us, New: true, Decide: func(ctx context.Context, _ []domain.Event) (commands.Decision, error) {
 		if other, err := h.userByEmail(ctx, email); err != nil {
 			return commands.Decision{}, err
 		} else if other != "" {
@@ -189,7 +189,7 @@ func (h *Handler) ensureUser(ctx context.Context, t tenant.ID, email, name strin
 			Events: []domain.Event{identity.Registered{UserID: id, Email: email, Name: name, Tenant: origin, At: h.now().UTC()}},
 			Extras: []commands.Extra{{Stream: es, Expected: streams.NoStream, Events: []domain.Event{identity.EmailClaimed{Email: email, UserID: id}}}},
 		}, nil
-	})
+	}})
 	if errors.Is(err, errEmailTaken) || errors.Is(err, commands.ErrContention) {
 		// Someone registered this address meanwhile: theirs it is.
 		id, err := h.userByEmail(ctx, email)
@@ -302,7 +302,7 @@ func (h *Handler) addMember(ctx context.Context, t tenant.ID, by string, c AddMe
 		return commands.Result{}, err
 	}
 	if uid != "" {
-		ms, err := streams.NewName(t, "member", uid)
+		ms, err := streams.NewName(t, identity.MemberCategory, uid)
 		if err != nil {
 			return commands.Result{}, err
 		}
@@ -338,11 +338,11 @@ func (h *Handler) addMember(ctx context.Context, t tenant.ID, by string, c AddMe
 	if err := h.creds.SetPasswordHash(ctx, t, uid, hash); err != nil {
 		return commands.Result{}, err
 	}
-	ms, err := streams.NewName(t, "member", uid)
+	ms, err := streams.NewName(t, identity.MemberCategory, uid)
 	if err != nil {
 		return commands.Result{}, err
 	}
-	return h.x.Run(tctx, c.Request, ms, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+	return h.x.Run(tctx, commands.Call{Name: "add_member", Request: c.Request, Stream: ms, Decide: func(_ context.Context, history []domain.Event) (commands.Decision, error) {
 		if len(history) > 0 {
 			return commands.Decision{}, memberExists(email)
 		}
@@ -355,7 +355,7 @@ func (h *Handler) addMember(ctx context.Context, t tenant.ID, by string, c AddMe
 		return commands.Decision{Events: []domain.Event{identity.MemberAdded{
 			Tenant: t, UserID: uid, Email: email, Name: name, Roles: roles, By: by, At: at,
 		}}}, nil
-	})
+	}})
 }
 
 func memberExists(email string) error {
@@ -453,12 +453,12 @@ func (h *Handler) Login(ctx context.Context, email, password string) (TokenPair,
 
 // join accepts a pending invitation of uid to t.
 func (h *Handler) join(ctx context.Context, t tenant.ID, uid string) error {
-	ms, err := streams.NewName(t, "member", uid)
+	ms, err := streams.NewName(t, identity.MemberCategory, uid)
 	if err != nil {
 		return err
 	}
 	jctx := user.With(tenant.With(ctx, t), user.Principal{ID: user.ID(uid)})
-	_, err = h.x.Run(jctx, commands.Request{CommandID: uuid.NewString()}, ms, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+	_, err = h.x.Run(jctx, commands.Call{Request: commands.Request{CommandID: uuid.NewString()}, Stream: ms, Decide: func(_ context.Context, history []domain.Event) (commands.Decision, error) {
 		var m identity.Member
 		for _, e := range history {
 			m = identity.EvolveMember(m, e)
@@ -467,7 +467,7 @@ func (h *Handler) join(ctx context.Context, t tenant.ID, uid string) error {
 			return commands.Decision{}, nil
 		}
 		return commands.Decision{Events: []domain.Event{identity.MemberJoined{Tenant: t, UserID: uid, At: h.now().UTC()}}}, nil
-	})
+	}})
 	return err
 }
 
@@ -592,7 +592,7 @@ func (h *Handler) RecordCrossTenant(ctx context.Context, a identity.CrossTenantA
 	corr, cause := streams.Correlation(ctx)
 	var errs []error
 	for _, t := range []tenant.ID{a.TokenTenant, a.RequestTenant} {
-		n, err := streams.NewName(t, "security", "log")
+		n, err := streams.NewName(t, identity.SecurityCategory, "log")
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -10,19 +10,19 @@ import (
 
 // CancelInvoice withdraws an invoice on which nothing was paid.
 type CancelInvoice struct {
-	Request   commands.Request
-	InvoiceID string
-	Reason    string
+	commands.Request
+	InvoiceID string `json:"-"`
+	Reason    string `json:"reason"`
 }
 
-// Cancel cancels an invoice: roles finance or admin.
-func (h *Handler) Cancel(ctx context.Context, c CancelInvoice) (commands.Result, error) {
-	p, err := allow(ctx, user.Finance, user.Admin)
-	if err != nil {
-		return commands.Result{}, err
+// cancel: roles finance or admin.
+func (d deps) cancel() commands.Spec[CancelInvoice] {
+	return commands.Spec[CancelInvoice]{
+		Name: "cancel_invoice", Category: invoice.Category, Roles: []user.Role{user.Finance, user.Admin},
+		ID: func(c CancelInvoice) string { return c.InvoiceID }, Missing: missing,
+		Decide: on(func(ctx context.Context, c CancelInvoice, _ commands.Target, s invoice.State) (commands.Decision, error) {
+			evs, err := invoice.DecideCancel(s, invoice.Cancel{Reason: c.Reason, By: caller(ctx), At: d.now()})
+			return commands.Decision{Events: evs}, err
+		}),
 	}
-	return h.existing(ctx, c.Request, c.InvoiceID, func(_ context.Context, s invoice.State) (commands.Decision, error) {
-		evs, err := invoice.DecideCancel(s, invoice.Cancel{Reason: c.Reason, By: string(p.ID), At: h.now()})
-		return commands.Decision{Events: evs}, err
-	})
 }

@@ -1,6 +1,8 @@
-// Package invoice holds the invoice commands: one file per use case, each
-// checking the caller's roles, loading the invoice, deciding with
-// domain/invoice and appending with the expected version.
+// Package invoice holds the invoice commands: one file per use case, each a
+// command struct (its JSON form is the request body a client sends) and
+// its Spec; the pipeline of package commands does the rest (tenant and
+// caller, roles, load, decide, append with the expected version, retries,
+// idempotency).
 package invoice
 
 import (
@@ -26,78 +28,71 @@ type Settings interface {
 
 // Handler runs the invoice commands.
 type Handler struct {
+	Create  commands.Handler[CreateInvoice]
+	Issue   commands.Handler[IssueInvoice]
+	Approve commands.Handler[ApproveInvoice]
+	Reject  commands.Handler[RejectInvoice]
+	Pay     commands.Handler[RecordPayment]
+	Cancel  commands.Handler[CancelInvoice]
+}
+
+// deps are what the specs need beside the pipeline.
+type deps struct {
 	x        *commands.Executor
 	settings Settings
 	members  commands.Members
 	now      func() time.Time
 }
 
-// NewHandler returns the invoice command handler; members answers whether
-// a sales_rep is a salesperson of the tenant.
-func NewHandler(store streams.Store, reg *streams.Registry, settings Settings, members commands.Members, now func() time.Time) *Handler {
-	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, settings: settings, members: members, now: now}
+// NewHandler returns the invoice commands on x; members answers whether a
+// sales_rep is a salesperson of the tenant.
+func NewHandler(x *commands.Executor, settings Settings, members commands.Members, now func() time.Time) *Handler {
+	d := deps{x: x, settings: settings, members: members, now: now}
+	return &Handler{
+		Create:  commands.Handle(x, d.create()),
+		Issue:   commands.Handle(x, d.issue()),
+		Approve: commands.Handle(x, d.approve()),
+		Reject:  commands.Handle(x, d.reject()),
+		Pay:     commands.Handle(x, d.pay()),
+		Cancel:  commands.Handle(x, d.cancel()),
+	}
 }
 
-// Register registers every invoice event, and the command bookkeeping
-// events, in r.
-func Register(r *streams.Registry) {
-	streams.Register(r, invoice.Drafted{}, invoice.SubmittedForValidation{}, invoice.Approved{}, invoice.Rejected{},
-		invoice.Issued{}, invoice.PaymentRecorded{}, invoice.Cancelled{}, invoice.NumberAssigned{})
-	commands.Register(r)
+// Events are the invoice events, for the registry.
+func Events() []domain.Event {
+	return []domain.Event{invoice.Drafted{}, invoice.SubmittedForValidation{}, invoice.Approved{}, invoice.Rejected{},
+		invoice.Issued{}, invoice.PaymentRecorded{}, invoice.Cancelled{}, invoice.NumberAssigned{}}
 }
 
-func allow(ctx context.Context, roles ...user.Role) (user.Principal, error) {
-	p, err := user.From(ctx)
-	if err != nil {
-		return user.Principal{}, err
+// missing is the code of a command on an invoice that does not exist.
+const missing = "invoice_not_found"
+
+// on decides on the invoice's state folded from its history.
+func on[C any](decide func(ctx context.Context, c C, t commands.Target, s invoice.State) (commands.Decision, error)) func(context.Context, C, commands.Target, []domain.Event) (commands.Decision, error) {
+	return func(ctx context.Context, c C, t commands.Target, history []domain.Event) (commands.Decision, error) {
+		return decide(ctx, c, t, invoice.Fold(history))
 	}
-	if !p.Has(roles...) {
-		return user.Principal{}, domain.Forbiddenf("your roles do not allow this")
-	}
-	return p, nil
 }
 
-// StreamOf returns the stream of invoice id in the ctx tenant. An id that is
-// not a UUID names no invoice.
-func StreamOf(ctx context.Context, id string) (streams.Name, error) {
-	t, err := tenant.From(ctx)
-	if err != nil {
-		return "", err
-	}
-	if !commands.ValidID(id) {
-		return "", domain.NotFoundf("invoice_not_found", "no such invoice")
-	}
-	return streams.NewName(t, "invoice", id)
-}
-
-// existing runs a command on an invoice that must exist.
-func (h *Handler) existing(ctx context.Context, req commands.Request, id string, decide func(ctx context.Context, s invoice.State) (commands.Decision, error)) (commands.Result, error) {
-	stream, err := StreamOf(ctx, id)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	return h.x.Run(ctx, req, stream, func(ctx context.Context, history []domain.Event) (commands.Decision, error) {
-		s := invoice.Fold(history)
-		if !s.Exists() {
-			return commands.Decision{}, domain.NotFoundf("invoice_not_found", "no such invoice")
-		}
-		return decide(ctx, s)
-	})
+// caller is the ctx principal's id; the pipeline has checked there is one.
+func caller(ctx context.Context) string {
+	p, _ := user.From(ctx)
+	return string(p.ID)
 }
 
 // number takes the next invoice number of the year, as an extra write that
 // commits atomically with the invoice's own events.
-func (h *Handler) number(ctx context.Context, invoiceID string, at time.Time) (string, commands.Extra, error) {
+func (d deps) number(ctx context.Context, invoiceID string, at time.Time) (string, commands.Extra, error) {
 	t, err := tenant.From(ctx)
 	if err != nil {
 		return "", commands.Extra{}, err
 	}
 	year := at.UTC().Year()
-	stream, err := streams.NewName(t, "invoicenumber", fmt.Sprint(year))
+	stream, err := streams.NewName(t, invoice.NumberingCategory, fmt.Sprint(year))
 	if err != nil {
 		return "", commands.Extra{}, err
 	}
-	evs, recs, err := h.x.Load(ctx, stream)
+	evs, recs, err := d.x.Load(ctx, stream)
 	if err != nil {
 		return "", commands.Extra{}, err
 	}
@@ -111,7 +106,15 @@ func (h *Handler) number(ctx context.Context, invoiceID string, at time.Time) (s
 	}, nil
 }
 
-// Decode decodes one of the invoice's stored events.
-func (h *Handler) Decode(r streams.Record) (domain.Event, error) {
-	return h.x.Registry.Decode(r.Type, r.Data)
+// StreamOf returns the stream of invoice id in the ctx tenant, for reads
+// of its history; an id that is not a canonical UUID names no invoice.
+func StreamOf(ctx context.Context, id string) (streams.Name, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !commands.ValidID(id) {
+		return "", domain.NotFoundf(missing, "no such invoice")
+	}
+	return streams.NewName(t, invoice.Category, id)
 }

@@ -1,5 +1,7 @@
 // Package objective holds the objective commands: set (managers), submit
-// (the assignee, after the period), validate or reject (managers).
+// (the assignee, after the period), validate or reject (managers). Each is
+// a command struct (its JSON form is the request body) and a Spec run by
+// the pipeline of package commands.
 package objective
 
 import (
@@ -10,9 +12,7 @@ import (
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/money"
 	"github.com/atrium-platform/atrium/domain/objective"
-	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
-	"github.com/atrium-platform/atrium/streams"
 )
 
 // Currencies answers the currencies the ctx tenant accepts.
@@ -22,132 +22,127 @@ type Currencies interface {
 
 // Handler runs the objective commands.
 type Handler struct {
-	x          *commands.Executor
+	Set      commands.Handler[SetObjective]
+	Submit   commands.Handler[SubmitObjective]
+	Validate commands.Handler[ValidateObjective]
+	Reject   commands.Handler[RejectObjective]
+}
+
+type deps struct {
 	currencies Currencies
 	members    commands.Members
 	now        func() time.Time
 }
 
-// NewHandler returns the objective handler; members answers whether an
-// assignee is a salesperson of the tenant.
-func NewHandler(store streams.Store, reg *streams.Registry, currencies Currencies, members commands.Members, now func() time.Time) *Handler {
-	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, currencies: currencies, members: members, now: now}
+// NewHandler returns the objective commands on x; members answers whether
+// an assignee is a salesperson of the tenant.
+func NewHandler(x *commands.Executor, currencies Currencies, members commands.Members, now func() time.Time) *Handler {
+	d := deps{currencies: currencies, members: members, now: now}
+	return &Handler{
+		Set:      commands.Handle(x, d.set()),
+		Submit:   commands.Handle(x, d.submit()),
+		Validate: commands.Handle(x, d.validate()),
+		Reject:   commands.Handle(x, d.reject()),
+	}
 }
 
-// Register registers the objective events in r.
-func Register(r *streams.Registry) {
-	streams.Register(r, objective.Set{}, objective.Submitted{}, objective.Validated{}, objective.Rejected{})
+// Events are the objective events, for the registry.
+func Events() []domain.Event {
+	return []domain.Event{objective.Set{}, objective.Submitted{}, objective.Validated{}, objective.Rejected{}}
 }
 
-func streamOf(ctx context.Context, id string) (streams.Name, error) {
-	t, err := tenant.From(ctx)
-	if err != nil {
-		return "", err
-	}
-	if !commands.ValidID(id) {
-		return "", domain.NotFoundf("objective_not_found", "no such objective")
-	}
-	return streams.NewName(t, "objective", id)
-}
+const missing = "objective_not_found"
 
-func allow(ctx context.Context, roles ...user.Role) (user.Principal, error) {
-	p, err := user.From(ctx)
-	if err != nil {
-		return p, err
+// on decides on the objective folded from its history, by the caller.
+func on[C any](decide func(c C, s objective.State, by string) ([]domain.Event, error)) func(context.Context, C, commands.Target, []domain.Event) (commands.Decision, error) {
+	return func(ctx context.Context, c C, _ commands.Target, history []domain.Event) (commands.Decision, error) {
+		p, _ := user.From(ctx)
+		evs, err := decide(c, objective.Fold(history), string(p.ID))
+		return commands.Decision{Events: evs}, err
 	}
-	if len(roles) > 0 && !p.Has(roles...) {
-		return p, domain.Forbiddenf("your roles do not allow this")
-	}
-	return p, nil
 }
 
 // SetObjective sets a target for a salesperson and a quarter.
 type SetObjective struct {
-	Request  commands.Request
-	Assignee string
-	Period   string
-	Metric   string
-	Target   money.Money
+	commands.Request
+	Assignee string      `json:"assignee"`
+	Period   string      `json:"period"`
+	Metric   string      `json:"metric"`
+	Target   money.Money `json:"target"`
 }
 
-// Set creates an objective: roles manager or admin; its target in a
-// currency the tenant accepts. The assignee is the user_id of a member of
-// the tenant holding the role sales (422 unknown_member or
-// member_role_required otherwise).
-func (h *Handler) Set(ctx context.Context, c SetObjective) (commands.Result, error) {
-	p, err := allow(ctx, user.Manager, user.Admin)
-	if err != nil {
-		return commands.Result{}, err
+// set: roles manager or admin; the target in a currency the tenant
+// accepts; the assignee the user_id of a member of the tenant holding the
+// role sales (422 unknown_member or member_role_required otherwise).
+func (d deps) set() commands.Spec[SetObjective] {
+	return commands.Spec[SetObjective]{
+		Name: "set_objective", Category: objective.Category, Roles: []user.Role{user.Manager, user.Admin}, Creates: true,
+		Decide: func(ctx context.Context, c SetObjective, t commands.Target, history []domain.Event) (commands.Decision, error) {
+			accepted, err := d.currencies.Currencies(ctx)
+			if err != nil {
+				return commands.Decision{}, err
+			}
+			p, _ := user.From(ctx)
+			evs, err := objective.DecideSet(objective.Fold(history), objective.Set{ObjectiveID: t.ID, Assignee: c.Assignee,
+				Period: c.Period, Metric: c.Metric, Target: c.Target, By: string(p.ID), At: d.now()}, accepted)
+			if err != nil {
+				return commands.Decision{}, err
+			}
+			if err := commands.RequireMember(ctx, d.members, "assignee", c.Assignee, user.Sales); err != nil {
+				return commands.Decision{}, err
+			}
+			return commands.Decision{Events: evs}, nil
+		},
 	}
-	accepted, err := h.currencies.Currencies(ctx)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	id, err := commands.NewAggregateID(ctx, c.Request)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	stream, err := streamOf(ctx, id)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	return h.x.RunNew(ctx, c.Request, stream, func(ctx context.Context, history []domain.Event) (commands.Decision, error) {
-		evs, err := objective.DecideSet(objective.Fold(history), objective.Set{ObjectiveID: id, Assignee: c.Assignee,
-			Period: c.Period, Metric: c.Metric, Target: c.Target, By: string(p.ID), At: h.now()}, accepted)
-		if err != nil {
-			return commands.Decision{}, err
-		}
-		if err := commands.RequireMember(ctx, h.members, "assignee", c.Assignee, user.Sales); err != nil {
-			return commands.Decision{}, err
-		}
-		return commands.Decision{Events: evs}, nil
-	})
 }
 
-func (h *Handler) run(ctx context.Context, req commands.Request, id string, decide func(objective.State) ([]domain.Event, error)) (commands.Result, error) {
-	stream, err := streamOf(ctx, id)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	return h.x.Run(ctx, req, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
-		s := objective.Fold(history)
-		if !s.Exists() {
-			return commands.Decision{}, domain.NotFoundf("objective_not_found", "no such objective")
-		}
-		evs, err := decide(s)
-		return commands.Decision{Events: evs}, err
-	})
+// SubmitObjective submits an objective for validation.
+type SubmitObjective struct {
+	commands.Request
+	ObjectiveID string `json:"-"`
 }
 
-// Submit submits an objective: its assignee, once its period is over.
-func (h *Handler) Submit(ctx context.Context, req commands.Request, id string) (commands.Result, error) {
-	p, err := allow(ctx)
-	if err != nil {
-		return commands.Result{}, err
+// submit: its assignee, once its period is over.
+func (d deps) submit() commands.Spec[SubmitObjective] {
+	return commands.Spec[SubmitObjective]{
+		Name: "submit_objective", Category: objective.Category, ID: func(c SubmitObjective) string { return c.ObjectiveID }, Missing: missing,
+		Decide: on(func(_ SubmitObjective, s objective.State, by string) ([]domain.Event, error) {
+			return objective.DecideSubmit(s, by, d.now())
+		}),
 	}
-	return h.run(ctx, req, id, func(s objective.State) ([]domain.Event, error) {
-		return objective.DecideSubmit(s, string(p.ID), h.now())
-	})
 }
 
-// Validate validates a submitted objective: roles manager or admin.
-func (h *Handler) Validate(ctx context.Context, req commands.Request, id string) (commands.Result, error) {
-	p, err := allow(ctx, user.Manager, user.Admin)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	return h.run(ctx, req, id, func(s objective.State) ([]domain.Event, error) {
-		return objective.DecideValidate(s, string(p.ID), h.now())
-	})
+// ValidateObjective validates a submitted objective.
+type ValidateObjective struct {
+	commands.Request
+	ObjectiveID string `json:"-"`
 }
 
-// Reject sends a submitted objective back: roles manager or admin.
-func (h *Handler) Reject(ctx context.Context, req commands.Request, id, reason string) (commands.Result, error) {
-	p, err := allow(ctx, user.Manager, user.Admin)
-	if err != nil {
-		return commands.Result{}, err
+// validate: roles manager or admin.
+func (d deps) validate() commands.Spec[ValidateObjective] {
+	return commands.Spec[ValidateObjective]{
+		Name: "validate_objective", Category: objective.Category, Roles: []user.Role{user.Manager, user.Admin},
+		ID: func(c ValidateObjective) string { return c.ObjectiveID }, Missing: missing,
+		Decide: on(func(_ ValidateObjective, s objective.State, by string) ([]domain.Event, error) {
+			return objective.DecideValidate(s, by, d.now())
+		}),
 	}
-	return h.run(ctx, req, id, func(s objective.State) ([]domain.Event, error) {
-		return objective.DecideReject(s, string(p.ID), reason, h.now())
-	})
+}
+
+// RejectObjective sends a submitted objective back with a reason.
+type RejectObjective struct {
+	commands.Request
+	ObjectiveID string `json:"-"`
+	Reason      string `json:"reason"`
+}
+
+// reject: roles manager or admin.
+func (d deps) reject() commands.Spec[RejectObjective] {
+	return commands.Spec[RejectObjective]{
+		Name: "reject_objective", Category: objective.Category, Roles: []user.Role{user.Manager, user.Admin},
+		ID: func(c RejectObjective) string { return c.ObjectiveID }, Missing: missing,
+		Decide: on(func(c RejectObjective, s objective.State, by string) ([]domain.Event, error) {
+			return objective.DecideReject(s, by, c.Reason, d.now())
+		}),
+	}
 }

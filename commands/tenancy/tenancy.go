@@ -55,14 +55,14 @@ type Handler struct {
 }
 
 // NewHandler returns the catalog command handler.
-func NewHandler(store streams.Store, reg *streams.Registry, resources Resources, admins Admins, catalog Catalog, baseDomain string, now func() time.Time) *Handler {
-	return &Handler{x: &commands.Executor{Store: store, Registry: reg}, resources: resources, admins: admins, catalog: catalog, baseDomain: baseDomain, now: now}
+func NewHandler(x *commands.Executor, resources Resources, admins Admins, catalog Catalog, baseDomain string, now func() time.Time) *Handler {
+	return &Handler{x: x, resources: resources, admins: admins, catalog: catalog, baseDomain: baseDomain, now: now}
 }
 
-// Register registers the catalog's events in r.
-func Register(r *streams.Registry) {
-	streams.Register(r, tenancy.Provisioned{}, tenancy.DomainsChanged{}, tenancy.BrandingChanged{}, tenancy.SettingsChanged{},
-		tenancy.Suspended{}, tenancy.Resumed{}, tenancy.DomainClaimed{}, tenancy.DomainReleased{}, tenancy.LimitsChanged{})
+// Events are the catalog's events, for the registry.
+func Events() []domain.Event {
+	return []domain.Event{tenancy.Provisioned{}, tenancy.DomainsChanged{}, tenancy.BrandingChanged{}, tenancy.SettingsChanged{},
+		tenancy.Suspended{}, tenancy.Resumed{}, tenancy.DomainClaimed{}, tenancy.DomainReleased{}, tenancy.LimitsChanged{}}
 }
 
 func platformAdmin(ctx context.Context) (user.Principal, error) {
@@ -77,12 +77,12 @@ func platformAdmin(ctx context.Context) (user.Principal, error) {
 }
 
 func tenantStream(t tenant.ID) (streams.Name, error) {
-	return streams.NewName(tenant.Platform, "tenant", string(t))
+	return streams.NewName(tenant.Platform, tenancy.Category, string(t))
 }
 
 func domainStream(d string) (streams.Name, error) {
 	sum := sha256.Sum256([]byte(d))
-	return streams.NewName(tenant.Platform, "domain", hex.EncodeToString(sum[:16]))
+	return streams.NewName(tenant.Platform, tenancy.DomainCategory, hex.EncodeToString(sum[:16]))
 }
 
 // ProvisionTenant registers a client company.
@@ -154,7 +154,7 @@ func (h *Handler) Provision(ctx context.Context, c ProvisionTenant) (commands.Re
 	if err != nil {
 		return commands.Result{}, err
 	}
-	res, err := h.x.Run(pctx, c.Request, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+	res, err := h.x.Run(pctx, commands.Call{Name: "provision_tenant", Request: c.Request, Stream: stream, Decide: func(_ context.Context, history []domain.Event) (commands.Decision, error) {
 		var s tenancy.State
 		for _, e := range history {
 			s = tenancy.Evolve(s, e)
@@ -175,7 +175,7 @@ func (h *Handler) Provision(ctx context.Context, c ProvisionTenant) (commands.Re
 			d.Extras = append(d.Extras, claim)
 		}
 		return d, nil
-	})
+	}})
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -187,7 +187,7 @@ func (h *Handler) Provision(ctx context.Context, c ProvisionTenant) (commands.Re
 
 // Suspend stops serving a tenant; Resume serves it again.
 func (h *Handler) Suspend(ctx context.Context, req commands.Request, slug, reason string) (commands.Result, error) {
-	return h.platformChange(ctx, req, slug, func(s tenancy.State, by string) ([]domain.Event, error) {
+	return h.platformChange(ctx, "suspend_tenant", req, slug, func(s tenancy.State, by string) ([]domain.Event, error) {
 		return tenancy.DecideSuspend(s, reason, by, h.now())
 	})
 }
@@ -195,19 +195,19 @@ func (h *Handler) Suspend(ctx context.Context, req commands.Request, slug, reaso
 // ChangeLimits sets how much of the service a tenant may use (platform
 // administrators).
 func (h *Handler) ChangeLimits(ctx context.Context, req commands.Request, slug string, l tenancy.Limits) (commands.Result, error) {
-	return h.platformChange(ctx, req, slug, func(s tenancy.State, by string) ([]domain.Event, error) {
+	return h.platformChange(ctx, "change_limits", req, slug, func(s tenancy.State, by string) ([]domain.Event, error) {
 		return tenancy.DecideLimits(s, l, by, h.now())
 	})
 }
 
 // Resume serves a suspended tenant again.
 func (h *Handler) Resume(ctx context.Context, req commands.Request, slug string) (commands.Result, error) {
-	return h.platformChange(ctx, req, slug, func(s tenancy.State, by string) ([]domain.Event, error) {
+	return h.platformChange(ctx, "resume_tenant", req, slug, func(s tenancy.State, by string) ([]domain.Event, error) {
 		return tenancy.DecideResume(s, by, h.now())
 	})
 }
 
-func (h *Handler) platformChange(ctx context.Context, req commands.Request, slug string, decide func(tenancy.State, string) ([]domain.Event, error)) (commands.Result, error) {
+func (h *Handler) platformChange(ctx context.Context, name string, req commands.Request, slug string, decide func(tenancy.State, string) ([]domain.Event, error)) (commands.Result, error) {
 	p, err := platformAdmin(ctx)
 	if err != nil {
 		return commands.Result{}, err
@@ -216,22 +216,22 @@ func (h *Handler) platformChange(ctx context.Context, req commands.Request, slug
 	if err != nil {
 		return commands.Result{}, domain.NotFoundf("tenant_not_found", "no such tenant")
 	}
-	return h.change(tenant.With(ctx, tenant.Platform), req, t, string(p.ID), decide)
+	return h.change(tenant.With(ctx, tenant.Platform), name, req, t, string(p.ID), decide)
 }
 
-func (h *Handler) change(pctx context.Context, req commands.Request, t tenant.ID, by string, decide func(tenancy.State, string) ([]domain.Event, error)) (commands.Result, error) {
+func (h *Handler) change(pctx context.Context, name string, req commands.Request, t tenant.ID, by string, decide func(tenancy.State, string) ([]domain.Event, error)) (commands.Result, error) {
 	stream, err := tenantStream(t)
 	if err != nil {
 		return commands.Result{}, err
 	}
-	res, err := h.x.Run(pctx, req, stream, func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+	res, err := h.x.Run(pctx, commands.Call{Name: name, Request: req, Stream: stream, Decide: func(_ context.Context, history []domain.Event) (commands.Decision, error) {
 		var s tenancy.State
 		for _, e := range history {
 			s = tenancy.Evolve(s, e)
 		}
 		evs, err := decide(s, by)
 		return commands.Decision{Events: evs}, err
-	})
+	}})
 	if err != nil {
 		return commands.Result{}, err
 	}
@@ -263,7 +263,7 @@ func (h *Handler) ChangeBranding(ctx context.Context, req commands.Request, b te
 	if err != nil {
 		return commands.Result{}, err
 	}
-	return h.change(tenant.With(ctx, tenant.Platform), req, t, string(p.ID), func(s tenancy.State, by string) ([]domain.Event, error) {
+	return h.change(tenant.With(ctx, tenant.Platform), "change_branding", req, t, string(p.ID), func(s tenancy.State, by string) ([]domain.Event, error) {
 		return tenancy.DecideBranding(s, b, by, h.now())
 	})
 }
@@ -274,7 +274,7 @@ func (h *Handler) ChangeSettings(ctx context.Context, req commands.Request, patc
 	if err != nil {
 		return commands.Result{}, err
 	}
-	return h.change(tenant.With(ctx, tenant.Platform), req, t, string(p.ID), func(s tenancy.State, by string) ([]domain.Event, error) {
+	return h.change(tenant.With(ctx, tenant.Platform), "change_settings", req, t, string(p.ID), func(s tenancy.State, by string) ([]domain.Event, error) {
 		return tenancy.DecideSettings(s, patch.Apply(s.Settings), by, h.now())
 	})
 }
@@ -320,7 +320,7 @@ func (h *Handler) ChangeDomains(ctx context.Context, req commands.Request, slug 
 	if err != nil {
 		return commands.Result{}, err
 	}
-	res, err := h.x.Run(pctx, req, stream, func(ctx context.Context, history []domain.Event) (commands.Decision, error) {
+	res, err := h.x.Run(pctx, commands.Call{Name: "change_domains", Request: req, Stream: stream, Decide: func(ctx context.Context, history []domain.Event) (commands.Decision, error) {
 		var s tenancy.State
 		for _, e := range history {
 			s = tenancy.Evolve(s, e)
@@ -352,7 +352,7 @@ func (h *Handler) ChangeDomains(ctx context.Context, req commands.Request, slug 
 				Events: []domain.Event{tenancy.DomainReleased{Domain: dom, Tenant: t}}})
 		}
 		return d, nil
-	})
+	}})
 	if err != nil {
 		return commands.Result{}, err
 	}

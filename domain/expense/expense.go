@@ -14,6 +14,9 @@ import (
 	"github.com/atrium-platform/atrium/domain/money"
 )
 
+// Category is the stream category of claims: "<tenant>.expense-<id>".
+const Category = "expense"
+
 // Status is where a claim is in its life.
 type Status string
 

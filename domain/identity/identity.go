@@ -14,6 +14,16 @@ import (
 	"github.com/atrium-platform/atrium/domain/user"
 )
 
+// Stream categories: accounts ("platform.user-<id>"), the address each one
+// claims ("platform.email-<hash>"), memberships ("<tenant>.member-<user
+// id>") and each tenant's security log ("<tenant>.security-log").
+const (
+	UserCategory     = "user"
+	EmailCategory    = "email"
+	MemberCategory   = "member"
+	SecurityCategory = "security"
+)
+
 // Events.
 type (
 	// Registered: a person got a platform account ("platform.user-<id>").

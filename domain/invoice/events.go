@@ -114,6 +114,13 @@ func (NumberAssigned) EventName() string         { return "invoice.number_assign
 type Status string
 
 // The statuses of CONTRACT.md section 4.
+// Stream categories: an invoice is "<tenant>.invoice-<id>"; a year's
+// invoice numbers are "<tenant>.invoicenumber-<year>".
+const (
+	Category          = "invoice"
+	NumberingCategory = "invoicenumber"
+)
+
 const (
 	StatusDraft             Status = "draft"
 	StatusPendingValidation Status = "pending_validation"

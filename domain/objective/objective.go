@@ -16,6 +16,9 @@ import (
 	"github.com/atrium-platform/atrium/domain/money"
 )
 
+// Category is the stream category of objectives: "<tenant>.objective-<id>".
+const Category = "objective"
+
 // Status is where an objective is in its cycle.
 type Status string
 

@@ -18,6 +18,14 @@ import (
 	"github.com/atrium-platform/atrium/domain/tenant"
 )
 
+// Stream categories of the platform log: each tenant's record
+// ("platform.tenant-<slug>") and each custom domain's claim
+// ("platform.domain-<hash>").
+const (
+	Category       = "tenant"
+	DomainCategory = "domain"
+)
+
 // Branding is how a tenant's SPA themes itself.
 type Branding struct {
 	Name         string `json:"name"`

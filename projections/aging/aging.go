@@ -34,7 +34,7 @@ func (projector) Migrations(d projections.Dialect) (fs.FS, error) {
 }
 
 func (projector) Apply(ctx context.Context, tx projections.Tx, _ projections.Dialect, rec streams.Record, ev domain.Event) error {
-	if rec.Stream.Aggregate() != "invoice" {
+	if rec.Stream.Aggregate() != invoice.Category {
 		return nil
 	}
 	id := rec.Stream.ID()

@@ -37,7 +37,7 @@ func (projector) Migrations(d projections.Dialect) (fs.FS, error) {
 func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
 func (projector) Apply(ctx context.Context, tx projections.Tx, _ projections.Dialect, rec streams.Record, ev domain.Event) error {
-	if rec.Stream.Aggregate() != "invoice" {
+	if rec.Stream.Aggregate() != invoice.Category {
 		return nil
 	}
 	id := rec.Stream.ID()

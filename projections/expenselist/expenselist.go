@@ -35,7 +35,7 @@ func (projector) Migrations(d projections.Dialect) (fs.FS, error) {
 }
 
 func (projector) Apply(ctx context.Context, tx projections.Tx, _ projections.Dialect, rec streams.Record, ev domain.Event) error {
-	if rec.Stream.Aggregate() != "expense" {
+	if rec.Stream.Aggregate() != expense.Category {
 		return nil
 	}
 	id, v, at := rec.Stream.ID(), int64(rec.Version), rec.RecordedAt.UTC().Format(time.RFC3339Nano)

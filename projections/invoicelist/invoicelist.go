@@ -38,7 +38,7 @@ func (projector) Migrations(d projections.Dialect) (fs.FS, error) {
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func (projector) Apply(ctx context.Context, tx projections.Tx, _ projections.Dialect, rec streams.Record, ev domain.Event) error {
-	if rec.Stream.Aggregate() != "invoice" {
+	if rec.Stream.Aggregate() != invoice.Category {
 		return nil
 	}
 	id, v, pos, at := rec.Stream.ID(), int64(rec.Version), int64(rec.Position), ts(rec.RecordedAt)

@@ -32,7 +32,7 @@ func (projector) Migrations(d projections.Dialect) (fs.FS, error) {
 }
 
 func (projector) Apply(ctx context.Context, tx projections.Tx, _ projections.Dialect, rec streams.Record, ev domain.Event) error {
-	if rec.Stream.Aggregate() != "member" {
+	if rec.Stream.Aggregate() != identity.MemberCategory {
 		return nil
 	}
 	switch e := ev.(type) {

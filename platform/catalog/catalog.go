@@ -56,7 +56,7 @@ func (c *Catalog) Run(ctx context.Context) error {
 
 func (c *Catalog) apply(r streams.Record) {
 	var changed *tenancy.State
-	if r.Stream.Aggregate() == "tenant" && c.reg.Known(r.Type) {
+	if r.Stream.Aggregate() == tenancy.Category && c.reg.Known(r.Type) {
 		if ev, err := c.reg.Decode(r.Type, r.Data); err == nil {
 			c.mu.Lock()
 			t := tenant.ID(r.Stream.ID())

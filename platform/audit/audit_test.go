@@ -14,7 +14,7 @@ import (
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
-	"github.com/atrium-platform/atrium/projections/audit"
+	"github.com/atrium-platform/atrium/platform/audit"
 	"github.com/atrium-platform/atrium/streams"
 )
 

@@ -1,0 +1,581 @@
+// Package assembly builds a running Atrium: it chooses the adapters from
+// configuration (event store, read store, documents), starts the platform
+// (tenant catalog, identity, tenancy, projections, admission) and mounts
+// every business module given, without knowing any of them, then the HTTP
+// API over all of it. `atrium serve`, `atrium migrate`, the benchmark and
+// the end-to-end tests all build the process here, and nowhere else.
+package assembly
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/atrium-platform/atrium/adapters/admission"
+	"github.com/atrium-platform/atrium/adapters/auth"
+	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
+	"github.com/atrium-platform/atrium/adapters/jetstream"
+	"github.com/atrium-platform/atrium/adapters/minio"
+	"github.com/atrium-platform/atrium/adapters/sqlite"
+	"github.com/atrium-platform/atrium/commands"
+	identitycmd "github.com/atrium-platform/atrium/commands/identity"
+	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
+	"github.com/atrium-platform/atrium/documents"
+	"github.com/atrium-platform/atrium/domain/tenancy"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/modules/module"
+	"github.com/atrium-platform/atrium/platform/audit"
+	"github.com/atrium-platform/atrium/platform/catalog"
+	"github.com/atrium-platform/atrium/projections"
+	"github.com/atrium-platform/atrium/projections/memberlist"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// The adapters a Config may choose.
+const (
+	StoreJetStream = "jetstream"
+	StoreSQLite    = "sqlite"
+	StoreMinIO     = "minio"
+)
+
+// Config configures a process.
+type Config struct {
+	// DataDir holds the embedded engines' data.
+	DataDir string
+	// EventStore chooses the event store: "jetstream" (the default).
+	EventStore string
+	// ReadStore chooses the read store: "sqlite" (the default), a file per
+	// tenant under DataDir.
+	ReadStore string
+	// ObjectStore chooses the documents' store: "jetstream" (the default, an
+	// object store bucket per tenant) or "minio" (with MinIO).
+	ObjectStore string
+	MinIO       minio.Config
+	// Documents, when set, is the documents' store, whatever ObjectStore
+	// says.
+	Documents documents.Store
+	// NATSURL names an external NATS server; empty embeds one.
+	NATSURL string
+	// NATSListen also exposes the embedded server on this address.
+	NATSListen string
+	// SyncAlways and SyncInterval set the embedded JetStream's fsync policy.
+	SyncAlways   bool
+	SyncInterval time.Duration
+	// BaseDomain is the domain tenants are served under.
+	BaseDomain string
+	// HTTP configures the API.
+	HTTP atriumhttp.Config
+	// AccessTTL is an access token's lifetime; default 15 minutes.
+	AccessTTL time.Duration
+	// RefreshTTL is a login's lifetime; default 30 days.
+	RefreshTTL time.Duration
+	// Passwords hashes passwords; default argon2id with RFC 9106's
+	// parameters. The process bounds how many run at once (PasswordSlots).
+	Passwords identitycmd.Passwords
+	// PasswordSlots is how many password hashes or checks run at once;
+	// default GOMAXPROCS. Up to 8 per slot wait, served tenant by tenant;
+	// beyond, logins answer 503 busy.
+	PasswordSlots int
+	// NoProjections opens tenants without projecting them (for maintenance
+	// commands such as migrate).
+	NoProjections bool
+	// Modules are the business domains served, in order (package modules).
+	Modules []module.Module
+	// Now is the clock; default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.EventStore == "" {
+		c.EventStore = StoreJetStream
+	}
+	if c.ReadStore == "" {
+		c.ReadStore = StoreSQLite
+	}
+	if c.ObjectStore == "" {
+		c.ObjectStore = StoreJetStream
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.BaseDomain == "" {
+		c.BaseDomain = "localhost"
+	}
+	if c.Passwords == nil {
+		c.Passwords = auth.Argon2{}
+	}
+	if c.PasswordSlots == 0 {
+		c.PasswordSlots = runtime.GOMAXPROCS(0)
+	}
+	if c.RefreshTTL == 0 {
+		c.RefreshTTL = 30 * 24 * time.Hour
+	}
+}
+
+// Validate reports every problem of c, after defaults.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("assembly: no data directory"))
+	}
+	if c.EventStore != StoreJetStream {
+		errs = append(errs, fmt.Errorf("assembly: event store %q: want %s", c.EventStore, StoreJetStream))
+	}
+	if c.ReadStore != StoreSQLite {
+		errs = append(errs, fmt.Errorf("assembly: read store %q: want %s", c.ReadStore, StoreSQLite))
+	}
+	if c.ObjectStore != StoreJetStream && c.ObjectStore != StoreMinIO {
+		errs = append(errs, fmt.Errorf("assembly: object store %q: want %s or %s", c.ObjectStore, StoreJetStream, StoreMinIO))
+	}
+	if c.PasswordSlots < 0 {
+		errs = append(errs, errors.New("assembly: PasswordSlots is negative"))
+	}
+	names := map[string]bool{}
+	for _, m := range c.Modules {
+		if err := m.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if names[m.Name] {
+			errs = append(errs, fmt.Errorf("assembly: module %q listed twice", m.Name))
+		}
+		names[m.Name] = true
+	}
+	return errors.Join(errs...)
+}
+
+// Process is a running Atrium: its adapters, its platform, its modules
+// and its HTTP API (not yet listening: see Serve).
+type Process struct {
+	cfg Config
+	log *slog.Logger
+
+	NC         *nats.Conn
+	Server     *jetstream.Server
+	Store      *jetstream.Store
+	Registry   *streams.Registry
+	Reads      *sqlite.Store
+	Runner     *projections.Runner
+	Catalog    *catalog.Catalog
+	Commands   *commands.Executor
+	Identity   *identitycmd.Handler
+	Tenancy    *tenancycmd.Handler
+	Documents  documents.Store
+	Secrets    *jetstream.Secrets
+	Issuer     *auth.Issuer
+	Projectors []projections.Projector
+	// Work shares the process's work between tenants: their requests and
+	// their projections take turns on it, each tenant within its limits.
+	Work *admission.Gate
+	// Limits are each tenant's limits, the catalog's with this machine's
+	// defaults.
+	Limits func(tenant.ID) tenancy.Limits
+	// Metrics is the registry /metrics serves.
+	Metrics *prometheus.Registry
+	// HTTP is the API.
+	HTTP *fiber.App
+
+	parts       []module.Parts
+	catalogCtx  context.Context
+	stopCatalog context.CancelFunc
+	catalogDone chan struct{}
+	closers     []func() error
+	mu          sync.Mutex
+}
+
+// Open starts a process and waits until its catalog has caught up with
+// the platform log and every served tenant is being projected. It never
+// panics on a failed start: what it started is stopped, and the error says
+// what failed.
+func Open(ctx context.Context, cfg Config) (p *Process, err error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p = &Process{cfg: cfg, log: cfg.Logger, Metrics: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			_ = p.Close()
+		}
+	}()
+	p.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := p.openEvents(ctx); err != nil {
+		return nil, err
+	}
+	if err := p.openReads(ctx); err != nil {
+		return nil, err
+	}
+	if err := p.openPlatform(ctx); err != nil {
+		return nil, err
+	}
+	if err := p.openModules(); err != nil {
+		return nil, err
+	}
+	if p.HTTP, err = p.openHTTP(); err != nil {
+		return nil, fmt.Errorf("http: %w", err)
+	}
+	if !cfg.NoProjections {
+		go p.retryUnprojected(p.catalogCtx, 30*time.Second)
+	}
+	return p, nil
+}
+
+// openEvents starts NATS (embedded or external), the event store and the
+// registry of every event type.
+func (p *Process) openEvents(ctx context.Context) (err error) {
+	cfg := p.cfg
+	if cfg.NATSURL == "" {
+		srv, err := jetstream.StartServer(jetstream.ServerConfig{DataDir: cfg.DataDir, Listen: cfg.NATSListen, SyncAlways: cfg.SyncAlways, SyncInterval: cfg.SyncInterval})
+		if err != nil {
+			return fmt.Errorf("embedded nats: %w", err)
+		}
+		p.Server = srv
+		p.closers = append(p.closers, func() error { srv.Shutdown(); return nil })
+		if p.NC, err = srv.Connect("atrium"); err != nil {
+			return fmt.Errorf("embedded nats: %w", err)
+		}
+	} else {
+		nc, err := nats.Connect(cfg.NATSURL, nats.Name("atrium"), nats.MaxReconnects(-1), nats.Timeout(5*time.Second))
+		if err != nil {
+			return fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
+		}
+		p.NC = nc
+	}
+	nc := p.NC
+	p.closers = append(p.closers, func() error { return drain(nc, 5*time.Second) })
+	if p.Store, err = jetstream.NewStore(nc, jetstream.StoreConfig{Now: cfg.Now}); err != nil {
+		return fmt.Errorf("event store: %w", err)
+	}
+	p.Registry = streams.NewRegistry()
+	streams.Register(p.Registry, commands.Events()...)
+	streams.Register(p.Registry, tenancycmd.Events()...)
+	streams.Register(p.Registry, identitycmd.Events()...)
+	for _, m := range cfg.Modules {
+		streams.Register(p.Registry, m.Events...)
+	}
+	p.Commands = &commands.Executor{Store: p.Store, Registry: p.Registry}
+	observer, err := atriumhttp.NewCommandMetrics(p.Metrics)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	p.Commands.Observer = observer
+	return nil
+}
+
+// openReads opens the read store and the projections runner with the
+// platform's read models and every module's.
+func (p *Process) openReads(ctx context.Context) (err error) {
+	if p.Reads, err = sqlite.Open(filepath.Join(p.cfg.DataDir, "read"), sqlite.Config{}); err != nil {
+		return fmt.Errorf("read store: %w", err)
+	}
+	p.closers = append(p.closers, p.Reads.Close)
+	wlog := jetstream.QuietLogger(p.log)
+	source, err := jetstream.NewSource(p.NC, wlog)
+	if err != nil {
+		return fmt.Errorf("event source: %w", err)
+	}
+	p.closers = append(p.closers, source.Close)
+	poison, err := jetstream.NewPoisonPublisher(ctx, p.NC, wlog)
+	if err != nil {
+		return fmt.Errorf("poison queue: %w", err)
+	}
+	defaults := tenancy.DefaultLimits(runtime.GOMAXPROCS(0))
+	p.Limits = func(t tenant.ID) tenancy.Limits {
+		if p.Catalog == nil {
+			return defaults
+		}
+		st, _ := p.Catalog.Get(t)
+		return st.Limits.Or(defaults)
+	}
+	slots := 16 * runtime.GOMAXPROCS(0)
+	if p.Work, err = admission.New(admission.Config{Slots: slots, QueuePerKey: 64, Queue: 64 * slots, MaxWait: 2 * time.Second,
+		PerKey: func(key string) int { return p.Limits(tenant.ID(key)).ConcurrentRequests }}); err != nil {
+		return fmt.Errorf("work gate: %w", err)
+	}
+	p.Projectors = []projections.Projector{memberlist.New()}
+	for _, m := range p.cfg.Modules {
+		p.Projectors = append(p.Projectors, m.Projectors...)
+	}
+	if p.Runner, err = projections.NewRunner(projections.RunnerConfig{
+		Store: p.Reads, Migrator: p.Reads, Registry: p.Registry, Source: source, Projectors: p.Projectors, Scheduler: turns{p.Work},
+		Poison: poison, Logger: p.log,
+	}); err != nil {
+		return fmt.Errorf("projections: %w", err)
+	}
+	p.closers = append(p.closers, p.Runner.Close)
+	return nil
+}
+
+// openPlatform starts the tenant catalog (and waits until it has caught up
+// with the platform log), the secrets, the token issuer, identity,
+// documents and tenancy.
+func (p *Process) openPlatform(ctx context.Context) (err error) {
+	cfg := p.cfg
+	pctx := tenant.With(ctx, tenant.Platform)
+	if err := p.Store.Provision(pctx); err != nil {
+		return fmt.Errorf("platform stream: %w", err)
+	}
+	p.Catalog = catalog.New(p.Store, p.Registry)
+	p.Catalog.OnChange(p.tenantChanged)
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.catalogCtx, p.stopCatalog, p.catalogDone = cctx, cancel, make(chan struct{})
+	go func() {
+		defer close(p.catalogDone)
+		for cctx.Err() == nil {
+			if err := p.Catalog.Run(cctx); err != nil && cctx.Err() == nil {
+				p.log.Error("tenant catalog subscription ended; resubscribing", "err", err)
+				select {
+				case <-time.After(time.Second):
+				case <-cctx.Done():
+				}
+			}
+		}
+	}()
+	head, err := p.Store.Head(pctx)
+	if err != nil {
+		return fmt.Errorf("platform log: %w", err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+	defer wcancel()
+	if err := p.Catalog.WaitFor(wctx, head); err != nil {
+		return fmt.Errorf("tenant catalog: %w", err)
+	}
+
+	if p.Secrets, err = jetstream.OpenSecrets(ctx, p.NC, cfg.RefreshTTL); err != nil {
+		return fmt.Errorf("secrets: %w", err)
+	}
+	pemKey, err := p.Secrets.SigningKey(ctx, func() ([]byte, error) {
+		k, err := auth.NewKey()
+		if err != nil {
+			return nil, err
+		}
+		return auth.MarshalKey(k)
+	})
+	if err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	key, err := auth.UnmarshalKey(pemKey)
+	if err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	if p.Issuer, err = auth.NewIssuer(auth.IssuerConfig{Keys: []auth.Key{key}, AccessTTL: cfg.AccessTTL, Now: cfg.Now}); err != nil {
+		return err
+	}
+
+	// The first check against an unknown email builds the dummy hash; build
+	// it now so that first answer is not slower than the others.
+	warm := cfg.Passwords
+	go func() { _ = warm.Dummy(ctx, "warm up") }()
+	gate, err := admission.New(admission.Config{Slots: cfg.PasswordSlots, QueuePerKey: 8 * cfg.PasswordSlots,
+		Queue: 32 * cfg.PasswordSlots, MaxWait: 3 * time.Second})
+	if err != nil {
+		return fmt.Errorf("password pool: %w", err)
+	}
+	passwords := auth.Pool{Passwords: cfg.Passwords, Gate: gate}
+	p.Identity = identitycmd.NewHandler(p.Commands, p.Secrets, p.Secrets, passwords, auth.TokenPort{Issuer: p.Issuer}, cfg.Now)
+	if p.Documents, err = p.openDocuments(); err != nil {
+		return fmt.Errorf("documents: %w", err)
+	}
+	p.Tenancy = tenancycmd.NewHandler(p.Commands, resources{p}, p.Identity, p.Catalog, cfg.BaseDomain, cfg.Now)
+	return nil
+}
+
+func (p *Process) openDocuments() (documents.Store, error) {
+	switch {
+	case p.cfg.Documents != nil:
+		return p.cfg.Documents, nil
+	case p.cfg.ObjectStore == StoreMinIO:
+		return minio.New(p.cfg.MinIO)
+	}
+	return jetstream.NewDocuments(p.NC)
+}
+
+// openModules opens every module over the process's ports.
+func (p *Process) openModules() error {
+	env := module.Env{Commands: p.Commands, Store: p.Store, Reads: p.Reads, Documents: p.Documents,
+		Settings: settings{p.Catalog}, Members: members{p.Identity}, Now: p.cfg.Now, Logger: p.log}
+	for _, m := range p.cfg.Modules {
+		parts, err := m.Open(env)
+		if err != nil {
+			return fmt.Errorf("module %s: %w", m.Name, err)
+		}
+		p.parts = append(p.parts, parts)
+	}
+	return nil
+}
+
+// openHTTP builds the API: the platform's resources, then every module's.
+func (p *Process) openHTTP() (*fiber.App, error) {
+	hc := p.cfg.HTTP
+	if hc.Now == nil {
+		hc.Now = p.cfg.Now
+	}
+	hc.Admission = atriumhttp.Admission{Gate: p.Work, Limits: p.Limits}
+	resources := []atriumhttp.Resource{
+		atriumhttp.Identity{Handler: p.Identity, Issuer: p.Issuer, Members: memberlist.NewQueries(p.Reads)},
+		atriumhttp.Tenancy{Handler: p.Tenancy, Catalog: p.Catalog, Rebuild: p.Rebuild},
+		atriumhttp.Audit{Reader: audit.NewReader(p.Store)},
+	}
+	for _, parts := range p.parts {
+		if parts.Routes != nil {
+			resources = append(resources, atriumhttp.ResourceFunc(parts.Routes))
+		}
+	}
+	return atriumhttp.New(hc, atriumhttp.Infra{
+		Tenants:  atriumhttp.HostTenants{BaseDomain: p.cfg.BaseDomain, Catalog: p.Catalog},
+		Auth:     atriumhttp.BearerAuth{Issuer: p.Issuer, Identity: p.Identity},
+		Progress: p.Runner,
+		Catalog:  p.Catalog,
+		Security: p.Identity,
+		Logger:   p.log,
+		Metrics:  p.Metrics,
+		Ready:    p.readyChecks(),
+	}, resources...)
+}
+
+// Seed writes every module's demo data into a demo tenant, in the
+// modules' order.
+func (p *Process) Seed(ctx context.Context, demo module.Demo) error {
+	for i, parts := range p.parts {
+		if parts.Seed == nil {
+			continue
+		}
+		if err := parts.Seed(ctx, demo); err != nil {
+			return fmt.Errorf("%s: %s: %w", demo.Tenant, p.cfg.Modules[i].Name, err)
+		}
+	}
+	return nil
+}
+
+// tenantChanged opens a newly provisioned tenant for projection. Suspended
+// tenants keep being projected: suspension stops serving requests, and
+// nothing writes to a suspended tenant.
+func (p *Process) tenantChanged(t tenancy.State) {
+	if p.cfg.NoProjections || p.Runner == nil {
+		return
+	}
+	ctx := tenant.With(context.Background(), t.ID)
+	if err := p.Runner.Start(ctx); err != nil {
+		p.log.Error("tenant not projected", "tenant", string(t.ID), "err", err)
+	}
+}
+
+// Rebuild rebuilds one read model of the ctx tenant from its events: the
+// tenant's projections stop, the read model's tables are emptied and its
+// checkpoint removed, and projection resumes, replaying every event into
+// that read model while the others skip what they have. Other tenants go
+// on untouched.
+func (p *Process) Rebuild(ctx context.Context, name string) error {
+	var target projections.Projector
+	for _, pr := range p.Projectors {
+		if pr.Name() == name {
+			target = pr
+		}
+	}
+	if target == nil {
+		return fmt.Errorf("%w: %q", projections.ErrUnknownReadModel, name)
+	}
+	if err := p.Runner.Stop(ctx); err != nil {
+		return fmt.Errorf("rebuild %s: stop: %w", name, err)
+	}
+	if err := p.Reads.Reset(ctx, target); err != nil {
+		return errors.Join(err, p.Runner.Start(context.WithoutCancel(ctx)))
+	}
+	return p.Runner.Start(context.WithoutCancel(ctx))
+}
+
+// retryUnprojected starts, every interval, the tenants that are not being
+// projected: one refused because its read database was behind is picked
+// up once `atrium migrate` has run, without a restart.
+func (p *Process) retryUnprojected(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, t := range p.Catalog.List() {
+			// Start does nothing for a tenant already projected; it logs a refusal.
+			_ = p.Runner.Start(tenant.With(ctx, t.ID))
+		}
+	}
+}
+
+// OpenTenant creates a tenant's resources: its event stream, its read
+// database at the latest version of every read model. It is idempotent.
+func (p *Process) OpenTenant(ctx context.Context) error {
+	if err := p.Store.Provision(ctx); err != nil {
+		return err
+	}
+	return p.Reads.Migrate(ctx, p.Projectors...)
+}
+
+// turns gives projection work its turns on the work gate.
+type turns struct{ g *admission.Gate }
+
+func (t turns) Acquire(ctx context.Context, tn tenant.ID) (func(), error) {
+	return t.g.Wait(ctx, string(tn))
+}
+
+// resources adapts the process to the provisioning command's port.
+type resources struct{ p *Process }
+
+func (r resources) Provision(ctx context.Context) error { return r.p.OpenTenant(ctx) }
+
+// settings answers the modules' settings port from the catalog.
+type settings struct{ c *catalog.Catalog }
+
+func (s settings) Settings(ctx context.Context) (tenancy.Settings, error) { return s.c.Settings(ctx) }
+
+// Close stops everything, in reverse order of start; it may be called on a
+// process whose start failed half way, and more than once.
+func (p *Process) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopCatalog != nil {
+		p.stopCatalog()
+		<-p.catalogDone
+		p.stopCatalog = nil
+	}
+	var errs []error
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		errs = append(errs, p.closers[i]())
+	}
+	p.closers = nil
+	return errors.Join(errs...)
+}
+
+// drain flushes what the connection still has to send (acknowledgements,
+// unsubscriptions) and waits, at most timeout, until it is closed: Drain
+// itself returns at once, and the embedded server shuts down right after.
+func drain(nc *nats.Conn, timeout time.Duration) error {
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		if nc.IsClosed() {
+			return nil
+		}
+		return err
+	}
+	select {
+	case <-closed:
+	case <-time.After(timeout):
+		nc.Close()
+	}
+	return nil
+}
