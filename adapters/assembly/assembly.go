@@ -200,12 +200,12 @@ type Process struct {
 // the platform log and every served tenant is being projected. It never
 // panics on a failed start: what it started is stopped, and the error says
 // what failed.
-func Open(ctx context.Context, cfg Config) (p *Process, err error) {
+func Open(ctx context.Context, cfg Config) (_ *Process, err error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p = &Process{cfg: cfg, log: cfg.Logger, Metrics: prometheus.NewRegistry()}
+	p := &Process{cfg: cfg, log: cfg.Logger, Metrics: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
 			_ = p.Close()

@@ -2,14 +2,16 @@ package main
 
 import (
 	"bytes"
+	"errors"
 
-	"github.com/atrium-platform/atrium/adapters/jetstream"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/atrium-platform/atrium/adapters/jetstream"
 )
 
 func runAtrium(t *testing.T, bin string, env []string, args ...string) (string, error) {
@@ -125,4 +127,40 @@ func (a *apiClient) doTenant(tn, method, path, body string) (apiResponse, []byte
 	var buf bytes.Buffer
 	_, err = buf.ReadFrom(resp.Body)
 	return apiResponse{resp.StatusCode, resp.Header}, buf.Bytes(), err
+}
+
+// A start that cannot succeed ends with a one-line reason and a non-zero
+// exit, never a panic: the data directory of a running serve, a NATS
+// nobody answers at, an HTTP address in use.
+func TestFailedStartsSayWhy(t *testing.T) {
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	first := startServe(t, bin, dir, addr, false)
+	defer func() { _ = first.Process.Kill(); _, _ = first.Process.Wait() }()
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"the data directory of a running serve", []string{"ATRIUM_DATA_DIR=" + dir, "ATRIUM_HTTP_ADDR=" + freeAddr(t)}, "in use by another server"},
+		{"an unreachable NATS", []string{"ATRIUM_DATA_DIR=" + t.TempDir(), "ATRIUM_HTTP_ADDR=" + freeAddr(t), "ATRIUM_NATS_URL=nats://127.0.0.1:1"}, "nats"},
+		{"an HTTP address in use", []string{"ATRIUM_DATA_DIR=" + t.TempDir(), "ATRIUM_HTTP_ADDR=" + addr}, "address already in use"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := runAtrium(t, bin, append(tc.env, "ATRIUM_DEMO=false", "ATRIUM_LOG_FORMAT=text"), "serve")
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+				t.Fatalf("exit %v, want a non-zero exit:\n%s", err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			last := lines[len(lines)-1]
+			if strings.Contains(out, "panic") || strings.Contains(out, "goroutine ") || !strings.HasPrefix(last, "atrium: ") || !strings.Contains(last, tc.want) {
+				t.Fatalf("the reason is not one line naming %q:\n%s", tc.want, out)
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -32,6 +33,13 @@ func (s *serveCmd) Run() error {
 	if err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	// The address first: a port taken fails the start before anything
+	// else is started.
+	ln, err := net.Listen("tcp", s.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	defer ln.Close()
 	st, err := assembly.Open(ctx, s.process(log))
 	if err != nil {
 		return err
@@ -53,7 +61,7 @@ func (s *serveCmd) Run() error {
 	}
 	app := st.HTTP
 	errc := make(chan error, 1)
-	go func() { errc <- app.Listen(s.HTTPAddr) }()
+	go func() { errc <- app.Listener(ln) }()
 	log.Info("atrium serving", "addr", s.HTTPAddr, "data_dir", s.DataDir, "tenants", len(st.Catalog.List()))
 	select {
 	case <-ctx.Done():
