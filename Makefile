@@ -30,7 +30,7 @@ run: build
 test: fmt-check vet tidy-check lint unit
 
 unit: $(MINIO)
-	ATRIUM_MINIO_BIN=$(MINIO) ATRIUM_REQUIRE_MINIO=1 $(GO) test -race -count=1 -timeout 20m ./...
+	ATRIUM_MINIO_BIN=$(MINIO) ATRIUM_REQUIRE_MINIO=1 ATRIUM_REQUIRE_POSTGRES=1 $(GO) test -race -count=1 -timeout 20m ./...
 
 $(MINIO):
 	@mkdir -p $(BIN)
