@@ -42,6 +42,10 @@ type Server struct {
 	URL string
 	// Admin is a pool on URL.
 	Admin *sql.DB
+
+	// watchdog is the write end of a started server's watchdog pipe, held
+	// (so never finalized) for the life of the process.
+	watchdog io.WriteCloser
 }
 
 var (
@@ -211,18 +215,15 @@ rm -rf "$PGDIR"`
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	keepAlive = stdin // never closed: the process's end closes it
 	u := fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable", password, port)
 	s, err := connect(u)
 	if err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
 		return nil, fmt.Errorf("%w; server log: %s", err, log)
 	}
+	s.watchdog = stdin // never closed: the process's end closes it
 	return s, nil
 }
-
-// keepAlive is the write end of the server's watchdog pipe.
-var keepAlive io.Closer
 
 // runAs is who the server runs as: nil (the current user) unless that is
 // root, then "postgres" when the system has that user, else "nobody".
