@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -22,6 +23,7 @@ type Secrets struct {
 	creds    jetstream.KeyValue
 	sessions jetstream.KeyValue
 	keys     jetstream.KeyValue
+	sealed   jetstream.KeyValue
 }
 
 // OpenSecrets creates or opens the buckets. Sessions expire from the store
@@ -47,6 +49,9 @@ func OpenSecrets(ctx context.Context, nc *nats.Conn, sessionTTL time.Duration) (
 		return nil, err
 	}
 	if s.keys, err = open(jetstream.KeyValueConfig{Bucket: "ATRIUM_KEYS", Description: "token signing keys"}); err != nil {
+		return nil, err
+	}
+	if s.sealed, err = open(jetstream.KeyValueConfig{Bucket: "ATRIUM_SEALED", Description: "tenants' integration secrets, sealed, by tenant and fingerprint"}); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -171,4 +176,71 @@ func (s *Secrets) SigningKey(ctx context.Context, make func() ([]byte, error)) (
 		return nil, translate(err)
 	}
 	return b, nil
+}
+
+// ErrNoSealed is returned for a sealed secret that is not kept.
+var ErrNoSealed = errors.New("jetstream: no such sealed secret")
+
+// sealedKey is where a tenant's sealed secret is kept: "<tenant>.<name>",
+// the name made of the fingerprint's letters and digits.
+func sealedKey(t tenant.ID, name string) (string, error) {
+	if err := checkKey(string(t)); err != nil {
+		return "", err
+	}
+	k := make([]byte, 0, len(name))
+	for _, c := range []byte(name) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			k = append(k, c)
+		} else {
+			k = append(k, '_')
+		}
+	}
+	if len(k) == 0 || len(k) > 128 {
+		return "", fmt.Errorf("%w: %q", ErrNoSealed, name)
+	}
+	return string(t) + "." + string(k), nil
+}
+
+// PutSealed keeps a sealed secret of tenant t under name.
+func (s *Secrets) PutSealed(ctx context.Context, t tenant.ID, name string, sealed []byte) error {
+	key, err := sealedKey(t, name)
+	if err != nil {
+		return err
+	}
+	_, err = s.sealed.Put(ctx, key, sealed)
+	return translate(err)
+}
+
+// Sealed returns the sealed secret of tenant t kept under name, or
+// ErrNoSealed.
+func (s *Secrets) Sealed(ctx context.Context, t tenant.ID, name string) ([]byte, error) {
+	key, err := sealedKey(t, name)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.sealed.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNoSealed, name)
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	return e.Value(), nil
+}
+
+// SealedKeys lists the names of every tenant's sealed secrets, as
+// (tenant, name) pairs, for a key rotation to seal each again.
+func (s *Secrets) SealedKeys(ctx context.Context) ([][2]string, error) {
+	lister, err := s.sealed.ListKeys(ctx)
+	if err != nil {
+		return nil, translate(err)
+	}
+	var out [][2]string
+	for k := range lister.Keys() {
+		t, name, ok := strings.Cut(k, ".")
+		if ok {
+			out = append(out, [2]string{t, name})
+		}
+	}
+	return out, nil
 }

@@ -46,7 +46,9 @@ func Delivered() Outcome { return Outcome{Delivered: true} }
 
 // Retry is the outcome of a delivery to try again, not before after (0:
 // the dispatcher's back-off decides).
-func Retry(err error, after time.Duration) Outcome { return Outcome{Retry: true, RetryAfter: after, Err: err} }
+func Retry(err error, after time.Duration) Outcome {
+	return Outcome{Retry: true, RetryAfter: after, Err: err}
+}
 
 // Refused is the outcome of a delivery the target refused for good.
 func Refused(err error) Outcome { return Outcome{Err: err} }
