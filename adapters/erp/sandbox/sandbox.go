@@ -40,7 +40,7 @@ type Config struct {
 	// Secret is the webhook secret as the tenant's ERP connection holds
 	// it: "whsec_" followed by the standard base64 of 24 to 64 bytes.
 	Secret []byte
-	// Out receives one line per request (see Run); required.
+	// Out receives one line per POST (see Run); required.
 	Out io.Writer
 	// ShowBodies prints each message's JSON body, indented, under its line.
 	ShowBodies bool
