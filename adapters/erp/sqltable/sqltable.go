@@ -198,8 +198,9 @@ func (c *Connector) ensureTable(ctx context.Context) error {
 }
 
 // Deliver inserts m as one row, unless a row with its id is there
-// already. It returns within the connector's Timeout, or when ctx ends (a
-// Retry).
+// already. It returns when the connector's Timeout passes or ctx ends (a
+// Retry): at once on PostgreSQL; on SQL Server the driver first waits a
+// few seconds for the server to confirm the cancellation.
 func (c *Connector) Deliver(ctx context.Context, m erpsync.Message) erpsync.Outcome {
 	args, err := row(m)
 	if err != nil {
