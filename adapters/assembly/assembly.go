@@ -26,8 +26,10 @@ import (
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
 	"github.com/atrium-platform/atrium/adapters/jetstream"
 	"github.com/atrium-platform/atrium/adapters/minio"
+	"github.com/atrium-platform/atrium/adapters/secretbox"
 	"github.com/atrium-platform/atrium/adapters/sqlite"
 	"github.com/atrium-platform/atrium/commands"
+	erpcmd "github.com/atrium-platform/atrium/commands/erp"
 	identitycmd "github.com/atrium-platform/atrium/commands/identity"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/documents"
@@ -37,6 +39,7 @@ import (
 	"github.com/atrium-platform/atrium/platform/audit"
 	"github.com/atrium-platform/atrium/platform/catalog"
 	"github.com/atrium-platform/atrium/projections"
+	"github.com/atrium-platform/atrium/projections/erpsync"
 	"github.com/atrium-platform/atrium/projections/memberlist"
 	"github.com/atrium-platform/atrium/streams"
 )
@@ -86,8 +89,14 @@ type Config struct {
 	// default GOMAXPROCS. Up to 8 per slot wait, served tenant by tenant;
 	// beyond, logins answer 503 busy.
 	PasswordSlots int
+	// SecretKey is the keyring that seals the tenants' integration secrets
+	// ("kid:<base64 of 32 bytes>,...", ATRIUM_SECRET_KEY); empty: the key
+	// file in DataDir, created on first start.
+	SecretKey string
+	// ERP configures the ERP sync.
+	ERP ERPConfig
 	// NoProjections opens tenants without projecting them (for maintenance
-	// commands such as migrate).
+	// commands such as migrate); nothing is sent to ERPs either.
 	NoProjections bool
 	// Modules are the business domains served, in order (package modules).
 	Modules []module.Module
@@ -173,6 +182,8 @@ type Process struct {
 	Commands   *commands.Executor
 	Identity   *identitycmd.Handler
 	Tenancy    *tenancycmd.Handler
+	ERP        *erpcmd.Handler
+	Outbox     *erpsync.Outbox
 	Documents  documents.Store
 	Secrets    *jetstream.Secrets
 	Issuer     *auth.Issuer
@@ -189,6 +200,9 @@ type Process struct {
 	HTTP *fiber.App
 
 	parts       []module.Parts
+	box         *secretbox.Box
+	vault       vault
+	erp         erpParts
 	catalogCtx  context.Context
 	stopCatalog context.CancelFunc
 	catalogDone chan struct{}
@@ -224,10 +238,14 @@ func Open(ctx context.Context, cfg Config) (_ *Process, err error) {
 	if err := p.openModules(); err != nil {
 		return nil, err
 	}
+	p.openERP()
 	if p.HTTP, err = p.openHTTP(); err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
 	if !cfg.NoProjections {
+		if err := p.startERP(ctx); err != nil {
+			return nil, err
+		}
 		go p.retryUnprojected(p.catalogCtx, 30*time.Second)
 	}
 	return p, nil
@@ -263,6 +281,7 @@ func (p *Process) openEvents(ctx context.Context) (err error) {
 	streams.Register(p.Registry, commands.Events()...)
 	streams.Register(p.Registry, tenancycmd.Events()...)
 	streams.Register(p.Registry, identitycmd.Events()...)
+	streams.Register(p.Registry, erpcmd.Events()...)
 	for _, m := range cfg.Modules {
 		streams.Register(p.Registry, m.Events...)
 	}
@@ -305,7 +324,7 @@ func (p *Process) openReads(ctx context.Context) (err error) {
 		PerKey: func(key string) int { return p.Limits(tenant.ID(key)).ConcurrentRequests }}); err != nil {
 		return fmt.Errorf("work gate: %w", err)
 	}
-	p.Projectors = []projections.Projector{memberlist.New()}
+	p.Projectors = []projections.Projector{memberlist.New(), erpsync.New(p.Store.ReadTenant, p.erp.notify)}
 	for _, m := range p.cfg.Modules {
 		p.Projectors = append(p.Projectors, m.Projectors...)
 	}
@@ -371,6 +390,9 @@ func (p *Process) openPlatform(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("signing key: %w", err)
 	}
+	if err := p.openBox(); err != nil {
+		return err
+	}
 	if p.Issuer, err = auth.NewIssuer(auth.IssuerConfig{Keys: []auth.Key{key}, AccessTTL: cfg.AccessTTL, Now: cfg.Now}); err != nil {
 		return err
 	}
@@ -428,6 +450,7 @@ func (p *Process) openHTTP() (*fiber.App, error) {
 		atriumhttp.Identity{Handler: p.Identity, Issuer: p.Issuer, Members: memberlist.NewQueries(p.Reads)},
 		atriumhttp.Tenancy{Handler: p.Tenancy, Catalog: p.Catalog, Rebuild: p.Rebuild},
 		atriumhttp.Audit{Reader: audit.NewReader(p.Store)},
+		p.erpResource(),
 	}
 	for _, parts := range p.parts {
 		if parts.Routes != nil {

@@ -28,7 +28,7 @@ type bodyKey struct{}
 // limit for receipts, BodyLimit for every other route.
 func (a *api) limitFor(method, path string) int {
 	switch {
-	case strings.HasPrefix(path, "/api/v1/auth/"):
+	case strings.HasPrefix(path, "/api/v1/auth/"), path == "/api/v1/erp/inbound":
 		return a.cfg.AuthBodyLimit
 	case method == fiber.MethodPut && strings.HasSuffix(path, "/receipt"):
 		return a.cfg.UploadLimit

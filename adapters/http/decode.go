@@ -48,6 +48,12 @@ func Decode(c *fiber.Ctx, v any, allowEmpty bool) error {
 	if ct := c.Get(fiber.HeaderContentType); ct != "" && !strings.HasPrefix(strings.ToLower(ct), fiber.MIMEApplicationJSON) {
 		return NewProblem(fiber.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
 	}
+	return DecodeBytes(body, v)
+}
+
+// DecodeBytes decodes a JSON body into v as Decode does: one object, no
+// unknown field, no key twice.
+func DecodeBytes(body []byte, v any) error {
 	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
 		return FieldProblem("", "the body must be a JSON object")
 	}

@@ -40,6 +40,10 @@ type config struct {
 	// client's address (for per-address login limits).
 	TrustedProxies []string `env:"ATRIUM_TRUSTED_PROXIES" sep:"," help:"Reverse proxies (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For names the client."`
 	MetricsToken   string   `env:"ATRIUM_METRICS_TOKEN" help:"Bearer token /metrics requires (empty: /metrics is open)."`
+	// SecretKey seals the tenants' ERP secrets at rest.
+	SecretKey string `env:"ATRIUM_SECRET_KEY" help:"Keyring sealing the tenants' ERP secrets: kid:<base64 of 32 bytes>, newest first, comma-separated (empty: <data dir>/secret.key, created on first start)."`
+	// ERPAllowPrivate lets ERP connections reach private addresses.
+	ERPAllowPrivate bool `env:"ATRIUM_ERP_ALLOW_PRIVATE_TARGETS" name:"erp-allow-private-targets" help:"Let ERP connections reach loopback, private and link-local addresses (an on-premises ERP)."`
 }
 
 // validate returns every configuration problem, joined, or nil. (Not
@@ -142,6 +146,8 @@ func (c *config) process(log *slog.Logger) assembly.Config {
 			Secure: c.MinIOSecure, Bucket: c.MinIOBucket},
 		NATSURL: c.NATSURL, NATSListen: c.NATSListen, SyncAlways: always, SyncInterval: interval,
 		BaseDomain: c.BaseDomain, Logger: log, Modules: modules.All(),
-		HTTP: atriumhttp.Config{ReadAfterMax: c.readAfterMax(), TrustedProxies: c.TrustedProxies, MetricsToken: c.MetricsToken},
+		HTTP:      atriumhttp.Config{ReadAfterMax: c.readAfterMax(), TrustedProxies: c.TrustedProxies, MetricsToken: c.MetricsToken},
+		SecretKey: c.SecretKey,
+		ERP:       assembly.ERPConfig{AllowPrivateTargets: c.ERPAllowPrivate},
 	}
 }

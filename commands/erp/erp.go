@@ -49,6 +49,12 @@ type Messages interface {
 	Failed(ctx context.Context, id string) (exists, failed bool, err error)
 }
 
+// Inbound handles one type of call a tenant's ERP makes ("payment.received"):
+// ctx carries the tenant and the ERP as the caller, decode reads the call's
+// JSON body strictly into v. A call made again (the same reference) must
+// write nothing new.
+type Inbound func(ctx context.Context, decode func(v any) error) (commands.Result, error)
+
 // Handler runs the ERP connection's commands.
 type Handler struct {
 	x        *commands.Executor

@@ -21,6 +21,7 @@ func Module() module.Module {
 		Name:       "expenses",
 		Events:     expensecmd.Events(),
 		Projectors: []projections.Projector{expenselist.New()},
+		ERP:        []string{expense.Category},
 		Open:       open,
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
+	erpcmd "github.com/atrium-platform/atrium/commands/erp"
 	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
 	"github.com/atrium-platform/atrium/domain/invoice"
 	"github.com/atrium-platform/atrium/domain/money"
@@ -25,6 +26,7 @@ func Module() module.Module {
 		Name:       "invoicing",
 		Events:     invoicecmd.Events(),
 		Projectors: []projections.Projector{invoicelist.New(), aging.New(), clientrisk.New()},
+		ERP:        []string{invoice.Category},
 		Open:       open,
 	}
 }
@@ -36,7 +38,9 @@ func open(env module.Env) (module.Parts, error) {
 		invoices: invoicelist.NewQueries(env.Reads, env.Now), aging: aging.NewQueries(env.Reads, env.Now),
 		clients: clientrisk.NewQueries(env.Reads, env.Now),
 	}
-	return module.Parts{Routes: func(rt atriumhttp.Routes) { r.mount(rt) }, Seed: seeder{h}.seed}, nil
+	in := inbound{pay: h.Pay, invoices: r.invoices}
+	return module.Parts{Routes: func(rt atriumhttp.Routes) { r.mount(rt) }, Seed: seeder{h}.seed,
+		Inbound: map[string]erpcmd.Inbound{"payment.received": in.paymentReceived}}, nil
 }
 
 // policies answers the invoice commands from the tenant's settings: for

@@ -14,6 +14,7 @@ import (
 
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
 	"github.com/atrium-platform/atrium/commands"
+	erpcmd "github.com/atrium-platform/atrium/commands/erp"
 	"github.com/atrium-platform/atrium/documents"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/tenancy"
@@ -31,6 +32,9 @@ type Module struct {
 	Events []domain.Event
 	// Projectors are the domain's read models.
 	Projectors []projections.Projector
+	// ERP are the stream categories whose events a tenant may choose to
+	// send to its ERP ("invoice"), by that name.
+	ERP []string
 	// Open builds the domain's commands and queries over env and returns
 	// what it serves. It is called once, when the process starts.
 	Open func(env Env) (Parts, error)
@@ -78,6 +82,9 @@ type Parts struct {
 	Routes func(r atriumhttp.Routes)
 	// Seed writes the domain's demo data into a demo tenant; nil: none.
 	Seed func(ctx context.Context, demo Demo) error
+	// Inbound handles the calls a tenant's ERP makes, by their type
+	// ("payment.received"); nil: none.
+	Inbound map[string]erpcmd.Inbound
 }
 
 // Demo is a demo tenant being seeded: its demo members by role.

@@ -14,6 +14,7 @@ import (
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
 	objectivecmd "github.com/atrium-platform/atrium/commands/objective"
 	"github.com/atrium-platform/atrium/domain/money"
+	"github.com/atrium-platform/atrium/domain/objective"
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/modules/module"
 	"github.com/atrium-platform/atrium/projections"
@@ -26,6 +27,7 @@ func Module() module.Module {
 		Name:       "objectives",
 		Events:     objectivecmd.Events(),
 		Projectors: []projections.Projector{objectivelist.New()},
+		ERP:        []string{objective.Category},
 		Open:       open,
 	}
 }

@@ -18,6 +18,8 @@ func Roles() []user.Role { return []user.Role{user.Auditor, user.Admin} }
 
 // Event is one event as auditors see it.
 type Event struct {
+	// ID is the event's id: an ERP message's id is its event's.
+	ID         string          `json:"id"`
 	Position   uint64          `json:"position"`
 	Stream     string          `json:"stream"`
 	Type       string          `json:"type"`
@@ -59,7 +61,7 @@ func view(r streams.Record) Event {
 		data, _ = json.Marshal(string(r.Data))
 	}
 	return Event{
-		Position: uint64(r.Position), Stream: string(r.Stream), Type: r.Type, Version: uint64(r.Version),
+		ID: r.ID.String(), Position: uint64(r.Position), Stream: string(r.Stream), Type: r.Type, Version: uint64(r.Version),
 		RecordedAt: r.RecordedAt, Data: data,
 		Metadata: Metadata{UserID: r.Metadata.UserID, CorrelationID: r.Metadata.CorrelationID, CausationID: r.Metadata.CausationID},
 	}

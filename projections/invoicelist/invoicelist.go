@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -235,6 +236,25 @@ func (q *Queries) Get(ctx context.Context, id string) (Invoice, error) {
 	}
 	inv, _, err := q.scan(rows)
 	return inv, err
+}
+
+// IDByNumber returns the id of the ctx tenant's invoice numbered number,
+// or projections.ErrNotFound.
+func (q *Queries) IDByNumber(ctx context.Context, number string) (string, error) {
+	if err := canRead(ctx); err != nil {
+		return "", err
+	}
+	db, err := q.rs.Open(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer db.Release()
+	var id string
+	err = db.QueryRowContext(ctx, "SELECT id FROM invoices WHERE number = ?", number).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", projections.ErrNotFound
+	}
+	return id, err
 }
 
 func (q *Queries) scan(rows *sql.Rows) (Invoice, int64, error) {
