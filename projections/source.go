@@ -1,0 +1,20 @@
+package projections
+
+import (
+	"context"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// Source delivers a tenant's events as watermill messages: UUID = event id,
+// payload = event data, metadata = the streams bus keys including
+// Atrium-Position and, when known, Atrium-Pending. Messages come in position
+// order, starting after the given position; the next message is delivered
+// only once the previous one is acknowledged, and a nacked message is
+// delivered again before any later one. The tenant comes from ctx; the
+// channel is closed when ctx ends or the subscription fails.
+type Source interface {
+	Subscribe(ctx context.Context, after streams.Position) (<-chan *message.Message, error)
+}
