@@ -97,17 +97,17 @@ func (tr *tenantRun) decode(ctx context.Context, msg *message.Message) (rec stre
 // which the batch cannot be used. Called with tr.mu held and a batch open.
 func (tr *tenantRun) inSavepoint(ctx context.Context, fn func(Tx) error) (failed, err error) {
 	tx := tr.txc
-	sp := savepoints[tr.db.Dialect]
-	if _, err := tx.ExecContext(ctx, sp.begin); err != nil {
+	set, rollback, release := tr.db.SQL.Savepoint("ev")
+	if _, err := tx.ExecContext(ctx, set); err != nil {
 		return nil, fmt.Errorf("savepoint: %w", err)
 	}
 	if failed = fn(tx); failed != nil {
-		if _, err := tx.ExecContext(ctx, sp.rollback); err != nil {
+		if _, err := tx.ExecContext(ctx, rollback); err != nil {
 			return nil, fmt.Errorf("rollback to savepoint: %w", err)
 		}
 	}
-	if sp.release != "" {
-		if _, err := tx.ExecContext(ctx, sp.release); err != nil {
+	if release != "" {
+		if _, err := tx.ExecContext(ctx, release); err != nil {
 			return nil, fmt.Errorf("release savepoint: %w", err)
 		}
 	}

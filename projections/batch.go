@@ -180,9 +180,9 @@ func (tr *tenantRun) abort(cause error) {
 // writeCheckpoints writes the staged checkpoints in the open batch.
 func (tr *tenantRun) writeCheckpoints() error {
 	ctx := tenant.With(context.Background(), tr.t)
-	now := checkpointTime(tr.db.Dialect, time.Now())
+	upsert, now := tr.db.SQL.UpsertCheckpoint(), tr.db.SQL.Time(time.Now())
 	for name, pos := range tr.staged {
-		if _, err := tr.txc.ExecContext(ctx, upsertCheckpoint(tr.db.Dialect), name, int64(pos), now); err != nil {
+		if _, err := tr.txc.ExecContext(ctx, upsert, name, int64(pos), now); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
