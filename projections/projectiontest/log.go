@@ -1,9 +1,9 @@
 // Package projectiontest helps test projectors and the runner without an
 // event store: a tenant's log kept in memory, a projections.Source over it
 // that keeps the delivery contract of the real ones (position order, one
-// message at a time, redelivery of a nacked message, Atrium-Pending), Logs
-// for several tenants, and a way to apply records to projectors in a real
-// read-store transaction.
+// message at a time, redelivery of a nacked message, Atrium-Pending; it
+// passes projections/sourcetest), Logs for several tenants, and a way to
+// apply records to projectors in a real read-store transaction.
 package projectiontest
 
 import (
