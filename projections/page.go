@@ -3,9 +3,7 @@ package projections
 import (
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"strconv"
-	"strings"
 )
 
 // ErrBadCursor is returned for a cursor a list did not give.
@@ -35,13 +33,4 @@ func PageLimit(n int) int {
 		return 50
 	}
 	return min(n, 500)
-}
-
-// Limited returns query ("SELECT ...", without ORDER BY) ordered by orderBy
-// and limited to n rows in d's syntax.
-func Limited(d Dialect, query, orderBy string, n int) string {
-	if d == SQLServer {
-		return strings.Replace(query, "SELECT ", fmt.Sprintf("SELECT TOP (%d) ", n), 1) + " ORDER BY " + orderBy
-	}
-	return query + fmt.Sprintf(" ORDER BY %s LIMIT %d", orderBy, n)
 }

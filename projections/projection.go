@@ -17,7 +17,9 @@ import (
 	"github.com/atrium-platform/atrium/streams"
 )
 
-// Dialect names the SQL dialect of a read store.
+// Dialect names the SQL dialect of a read store. It chooses a read model's
+// migrations; the statements that differ between dialects are written by
+// the SQL of a lease (DB.SQL).
 type Dialect string
 
 // The dialects read stores speak.
@@ -61,15 +63,20 @@ type Projector interface {
 // then Release it; never Close it: the store owns the pool.
 type DB struct {
 	*sql.DB
+	// Dialect chooses the read models' migrations.
 	Dialect Dialect
+	// SQL writes the statements that differ between dialects: paging,
+	// savepoints, the checkpoint upsert.
+	SQL     SQL
 	release func()
 }
 
-// NewDB returns a lease on db for ReadStore implementations: release is
-// called by the first Release of the lease, never twice.
-func NewDB(db *sql.DB, d Dialect, release func()) DB {
+// NewDB returns a lease on db, whose dialect is d and whose statements s
+// writes, for ReadStore implementations: release is called by the first
+// Release of the lease, never twice.
+func NewDB(db *sql.DB, d Dialect, s SQL, release func()) DB {
 	var once sync.Once
-	return DB{DB: db, Dialect: d, release: func() { once.Do(release) }}
+	return DB{DB: db, Dialect: d, SQL: s, release: func() { once.Do(release) }}
 }
 
 // Release ends the lease once its rows are closed and its transactions

@@ -14,7 +14,10 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/atrium-platform/atrium/adapters/jetstream"
+	"github.com/atrium-platform/atrium/adapters/jetstream/jetstreamtest"
 	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/projections"
+	"github.com/atrium-platform/atrium/projections/sourcetest"
 	"github.com/atrium-platform/atrium/streams"
 )
 
@@ -242,4 +245,20 @@ func TestPoisonPublisher(t *testing.T) {
 	if string(got.Data) != `{"n":1}` || got.Header.Get(streams.MetaPosition) != "7" {
 		t.Fatalf("poison queue holds %q with headers %v", got.Data, got.Header)
 	}
+}
+
+func TestSourceConformance(t *testing.T) {
+	sourcetest.Run(t, func(t *testing.T) (projections.Source, sourcetest.Log) {
+		_, nc := jetstreamtest.Start(t)
+		store, err := jetstream.NewStore(nc, jetstream.StoreConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := jetstream.NewSource(nc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = src.Close() })
+		return src, store
+	})
 }

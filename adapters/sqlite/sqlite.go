@@ -182,7 +182,7 @@ func (s *Store) Open(ctx context.Context) (projections.DB, error) {
 	victims := s.evictLocked()
 	s.mu.Unlock()
 	closeAll(victims)
-	return projections.NewDB(p.db, projections.SQLite, func() { s.release(p) }), nil
+	return projections.NewDB(p.db, projections.SQLite, SQL{}, func() { s.release(p) }), nil
 }
 
 func (s *Store) release(p *pool) {

@@ -108,7 +108,7 @@ func (o *Outbox) Status(ctx context.Context) (Status, error) {
 	// next attempt are the connection's.
 	var lastErr, next sql.NullString
 	var attempts int
-	err = db.QueryRowContext(ctx, projections.Limited(db.Dialect, `SELECT attempts, last_error, next_attempt_at FROM erp_messages WHERE status = ?`, "position", 1),
+	err = db.QueryRowContext(ctx, db.SQL.Limit(`SELECT attempts, last_error, next_attempt_at FROM erp_messages WHERE status = ?`, "position", 1),
 		StatusPending).Scan(&attempts, &lastErr, &next)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return Status{}, err
@@ -168,7 +168,7 @@ func (o *Outbox) List(ctx context.Context, f Filter) ([]Row, string, error) {
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := db.QueryContext(ctx, projections.Limited(db.Dialect, query, "position DESC", limit+1), args...)
+	rows, err := db.QueryContext(ctx, db.SQL.Limit(query, "position DESC", limit+1), args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list erp messages: %w", err)
 	}
@@ -292,7 +292,7 @@ func (o *Outbox) Unpublished(ctx context.Context, limit int) ([]Message, []int64
 		return nil, nil, err
 	}
 	defer db.Release()
-	rows, err := db.QueryContext(ctx, projections.Limited(db.Dialect, `SELECT payload, generation FROM erp_messages WHERE published = 0`, "position", limit))
+	rows, err := db.QueryContext(ctx, db.SQL.Limit(`SELECT payload, generation FROM erp_messages WHERE published = 0`, "position", limit))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -141,7 +141,7 @@ func (q *Queries) List(ctx context.Context, f Filter) ([]Expense, string, error)
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query = projections.Limited(db.Dialect, query, "created_position DESC", f.Limit+1)
+	query = db.SQL.Limit(query, "created_position DESC", f.Limit+1)
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list expenses: %w", err)

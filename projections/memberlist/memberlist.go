@@ -97,7 +97,7 @@ func (q *Queries) List(ctx context.Context, limit int, cursor string) ([]Member,
 		return nil, "", err
 	}
 	defer db.Release()
-	query := projections.Limited(db.Dialect, `SELECT user_id, email, name, roles, added_at, position, status FROM members WHERE position > ?`, "position", limit+1)
+	query := db.SQL.Limit(`SELECT user_id, email, name, roles, added_at, position, status FROM members WHERE position > ?`, "position", limit+1)
 	rows, err := db.QueryContext(ctx, query, after)
 	if err != nil {
 		return nil, "", fmt.Errorf("list members: %w", err)

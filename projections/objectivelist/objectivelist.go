@@ -149,7 +149,7 @@ func (q *Queries) List(ctx context.Context, f Filter) ([]Objective, string, erro
 	if len(where) > 0 {
 		sqlText += " WHERE " + strings.Join(where, " AND ")
 	}
-	sqlText = projections.Limited(db.Dialect, sqlText, "o.created_position DESC", f.Limit+1)
+	sqlText = db.SQL.Limit(sqlText, "o.created_position DESC", f.Limit+1)
 	rows, err := db.QueryContext(ctx, sqlText, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list objectives: %w", err)

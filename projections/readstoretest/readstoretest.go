@@ -1,6 +1,8 @@
 // Package readstoretest is the conformance suite every read store adapter
 // passes: tenant scoping, isolation between tenants, leases that keep a pool
-// open while in use, versioned migrations per read model, and concurrent use.
+// open while in use, versioned migrations per read model, concurrent use,
+// and the statements of the SQL each lease gives (paging, savepoints, the
+// checkpoint upsert) run against the store's database.
 package readstoretest
 
 import (
@@ -58,6 +60,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"Isolation", testIsolation},
 		{"LeaseKeepsPoolOpen", testLeaseKeepsPoolOpen},
 		{"Concurrent", testConcurrent},
+		{"SQL", testSQL},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

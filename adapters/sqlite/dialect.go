@@ -1,0 +1,35 @@
+package sqlite
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/atrium-platform/atrium/projections"
+)
+
+// SQL is SQLite's projections.SQL, given with every lease of the store.
+type SQL struct{}
+
+var _ projections.SQL = SQL{}
+
+// Limit implements projections.SQL with LIMIT.
+func (SQL) Limit(query, orderBy string, n int) string {
+	return fmt.Sprintf("%s ORDER BY %s LIMIT %d", query, orderBy, n)
+}
+
+// Savepoint implements projections.SQL: SAVEPOINT, ROLLBACK TO and RELEASE.
+func (SQL) Savepoint(name string) (set, rollback, release string) {
+	return "SAVEPOINT " + name, "ROLLBACK TO " + name, "RELEASE " + name
+}
+
+// UpsertCheckpoint implements projections.SQL with INSERT ... ON CONFLICT.
+// SQLite has one writer at a time: the transaction holds the write lock
+// (BEGIN IMMEDIATE) before it runs.
+func (SQL) UpsertCheckpoint() string {
+	return `INSERT INTO projection_checkpoint (projector, position, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (projector) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`
+}
+
+// Time implements projections.SQL: SQLite has no time type; a time is
+// stored as RFC 3339 text in UTC, with nanoseconds.
+func (SQL) Time(t time.Time) any { return t.UTC().Format(time.RFC3339Nano) }

@@ -1,0 +1,126 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/atrium-platform/atrium/domain"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// handle applies one event to every projector that has not yet, inside a
+// savepoint of the open batch, and commits the batch when it is full or the
+// source has nothing more pending (else a timer does). A projector's
+// failure is returned, for retries and then the poison queue; a failure of
+// the batch itself aborts the batch and returns nil.
+func (tr *tenantRun) handle(gen uint64, msg *message.Message) error {
+	// The batch outlives the subscription that delivered the message: its
+	// statements must not fail because that subscription ends.
+	ctx := context.WithoutCancel(msg.Context())
+	rec, ev, err := tr.decode(ctx, msg)
+	if err != nil {
+		return err
+	}
+	release, err := tr.turn(msg.Context())
+	if err != nil {
+		return err
+	}
+	defer release()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.stopped || tr.gen != gen {
+		return nil // of a subscription that ended: the current one delivers it again
+	}
+	todo := tr.behind(rec.Position)
+	if len(todo) == 0 {
+		return nil // redelivered: changes nothing
+	}
+	if err := tr.begin(ctx); err != nil {
+		tr.abort(err)
+		return nil
+	}
+	failed, err := tr.inSavepoint(ctx, func(tx Tx) error {
+		if ev == nil {
+			return nil
+		}
+		for _, p := range todo {
+			if err := apply(ctx, p, tx, tr.db.Dialect, rec, ev); err != nil {
+				return fmt.Errorf("%s: event %d (%s): %w", p.Name(), rec.Position, rec.Type, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tr.abort(err)
+		return nil
+	}
+	if failed != nil {
+		return failed
+	}
+	tr.stage(todo, rec.Position)
+	return tr.advanced(msg, rec.Position)
+}
+
+// decode returns the event msg carries, as a record and, when the registry
+// knows its type, decoded (else ev is nil: no projector uses it, and the
+// checkpoints move past it). A message that can never be applied (metadata
+// or data that does not decode, another tenant's event, no position) is a
+// permanentError.
+func (tr *tenantRun) decode(ctx context.Context, msg *message.Message) (rec streams.Record, ev domain.Event, err error) {
+	rec, err = streams.RecordFromMetadata(msg.UUID, msg.Payload, msg.Metadata.Get, 0)
+	if err != nil {
+		return rec, nil, permanentError{err}
+	}
+	if t, err := tenant.From(ctx); err != nil || t != tr.t || rec.Metadata.Tenant != tr.t {
+		// Never reached through a source, which reads one tenant's log; kept
+		// so a misrouted message can never write into this tenant.
+		return rec, nil, permanentError{fmt.Errorf("event %s of tenant %q delivered to %s", rec.ID, rec.Metadata.Tenant, tr.t)}
+	}
+	if rec.Position == 0 {
+		return rec, nil, permanentError{fmt.Errorf("event %s: %w: no position", rec.ID, streams.ErrBadMetadata)}
+	}
+	if !tr.r.cfg.Registry.Known(rec.Type) {
+		return rec, nil, nil
+	}
+	if ev, err = tr.r.cfg.Registry.Decode(rec.Type, rec.Data); err != nil {
+		return rec, nil, permanentError{err}
+	}
+	return rec, ev, nil
+}
+
+// inSavepoint runs fn in a savepoint of the open batch. When fn fails, its
+// writes are rolled back, the batch's earlier ones kept, and fn's error is
+// returned as failed. err is the failure of a savepoint statement, after
+// which the batch cannot be used. Called with tr.mu held and a batch open.
+func (tr *tenantRun) inSavepoint(ctx context.Context, fn func(Tx) error) (failed, err error) {
+	tx := tr.txc
+	set, rollback, release := tr.db.SQL.Savepoint("ev")
+	if _, err := tx.ExecContext(ctx, set); err != nil {
+		return nil, fmt.Errorf("savepoint: %w", err)
+	}
+	if failed = fn(tx); failed != nil {
+		if _, err := tx.ExecContext(ctx, rollback); err != nil {
+			return nil, fmt.Errorf("rollback to savepoint: %w", err)
+		}
+	}
+	if release != "" {
+		if _, err := tx.ExecContext(ctx, release); err != nil {
+			return nil, fmt.Errorf("release savepoint: %w", err)
+		}
+	}
+	return failed, nil
+}
+
+// apply runs one projector, turning a panic into an error so that the
+// savepoint is rolled back.
+func apply(ctx context.Context, p Projector, tx Tx, d Dialect, rec streams.Record, ev domain.Event) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v", v)
+		}
+	}()
+	return p.Apply(ctx, tx, d, rec, ev)
+}

@@ -1,0 +1,190 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// A tenant's batch is one transaction of its read database holding the
+// events applied since the last commit and, at commit, the projectors'
+// checkpoints. Every method here but flush, which the batch timer runs, is
+// called with tr.mu held.
+
+// behind returns the projectors whose checkpoint, including the open
+// batch, is before pos: those the event at pos is still to be applied to.
+func (tr *tenantRun) behind(pos streams.Position) []Projector {
+	var todo []Projector
+	for _, p := range tr.r.cfg.Projectors {
+		if pos > tr.position(p.Name()) {
+			todo = append(todo, p)
+		}
+	}
+	return todo
+}
+
+// position is the projector's checkpoint including the open batch.
+func (tr *tenantRun) position(name string) streams.Position {
+	if p, ok := tr.staged[name]; ok {
+		return p
+	}
+	return tr.committed[name]
+}
+
+// stage moves the checkpoints of ps to pos in the open batch.
+func (tr *tenantRun) stage(ps []Projector, pos streams.Position) {
+	for _, p := range ps {
+		tr.staged[p.Name()] = pos
+	}
+}
+
+// advanced counts the event at pos into the open batch and commits when
+// due. Called with tr.mu held and a batch open.
+//
+// After a failed commit, the events of the failed batch are committed one
+// per transaction: an event whose commit fails (a deferred constraint, say)
+// is then found, and its error returned, so that it is retried and goes to
+// the poison queue instead of failing every batch that holds it.
+func (tr *tenantRun) advanced(msg *message.Message, pos streams.Position) error {
+	tr.batch++
+	if pos <= tr.isolate {
+		return tr.commit()
+	}
+	if tr.batch >= tr.r.cfg.BatchSize || msg.Metadata.Get(streams.MetaPending) == "0" {
+		if err := tr.commit(); err != nil {
+			tr.abort(err)
+		}
+		return nil
+	}
+	if tr.timer == nil {
+		gen := tr.gen
+		tr.timer = time.AfterFunc(tr.r.cfg.MaxBatchDelay, func() { tr.flush(gen) })
+	}
+	return nil
+}
+
+// begin opens the batch transaction when none is open, on a leased pool
+// held until the batch ends.
+func (tr *tenantRun) begin(ctx context.Context) error {
+	if tr.tx != nil {
+		return nil
+	}
+	db, err := tr.r.cfg.Store.Open(ctx)
+	if err != nil {
+		return fmt.Errorf("open read database: %w", err)
+	}
+	if tr.stmts == nil || tr.stmts.db != db.DB {
+		if tr.stmts != nil {
+			tr.stmts.close()
+		}
+		tr.stmts = newStmtCache(db.DB)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		db.Release()
+		return fmt.Errorf("begin batch: %w", err)
+	}
+	tr.db, tr.tx, tr.txc, tr.staged, tr.batch = db, tx, newCachedTx(tx, tr.stmts), map[string]streams.Position{}, 0
+	return nil
+}
+
+// flush commits the open batch of generation gen when its delay is over,
+// in the tenant's turn. Called without tr.mu.
+func (tr *tenantRun) flush(gen uint64) {
+	release, err := tr.turn(context.Background())
+	if err != nil {
+		return
+	}
+	defer release()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.gen != gen || tr.stopped {
+		return
+	}
+	tr.timer = nil
+	if err := tr.commit(); err != nil {
+		tr.abort(err)
+	}
+}
+
+// commit writes the staged checkpoints and commits the batch, then wakes
+// WaitFor callers. On failure the batch is rolled back.
+func (tr *tenantRun) commit() error {
+	if tr.timer != nil {
+		tr.timer.Stop()
+		tr.timer = nil
+	}
+	if tr.tx == nil {
+		return nil
+	}
+	var last streams.Position
+	for _, pos := range tr.staged {
+		last = max(last, pos)
+	}
+	if err := tr.writeCheckpoints(); err != nil {
+		tr.rollback()
+		tr.isolate = max(tr.isolate, last)
+		return err
+	}
+	err := tr.tx.Commit()
+	tr.tx, tr.txc = nil, nil
+	tr.db.Release()
+	tr.db = DB{}
+	if err != nil {
+		tr.staged, tr.batch = nil, 0
+		tr.isolate = max(tr.isolate, last)
+		return fmt.Errorf("commit batch: %w", err)
+	}
+	for name, pos := range tr.staged {
+		tr.committed[name] = pos
+	}
+	tr.staged, tr.batch = nil, 0
+	tr.backoff = tr.r.cfg.ResubscribeDelay
+	close(tr.progress)
+	tr.progress = make(chan struct{})
+	return nil
+}
+
+// rollback ends the open batch, if any, without a trace.
+func (tr *tenantRun) rollback() {
+	if tr.timer != nil {
+		tr.timer.Stop()
+		tr.timer = nil
+	}
+	if tr.tx != nil {
+		_ = tr.tx.Rollback()
+		tr.tx, tr.txc = nil, nil
+		tr.db.Release()
+		tr.db = DB{}
+	}
+	tr.staged, tr.batch = nil, 0
+}
+
+// abort rolls the open batch back and resumes the subscription from the
+// committed checkpoint, so the batch's events are applied again. Messages
+// of the current subscription still in flight are ignored from now on.
+// Called with tr.mu held.
+func (tr *tenantRun) abort(cause error) {
+	tr.log.Error("projection batch rolled back; resuming from the checkpoint", "err", cause)
+	tr.rollback()
+	if !tr.stopped {
+		tr.restart()
+	}
+}
+
+// writeCheckpoints writes the staged checkpoints in the open batch.
+func (tr *tenantRun) writeCheckpoints() error {
+	ctx := tenant.With(context.Background(), tr.t)
+	upsert, now := tr.db.SQL.UpsertCheckpoint(), tr.db.SQL.Time(time.Now())
+	for name, pos := range tr.staged {
+		if _, err := tr.txc.ExecContext(ctx, upsert, name, int64(pos), now); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	return nil
+}

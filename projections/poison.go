@@ -1,0 +1,99 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// poisonTopic is the topic of tenant t's poison queue.
+func poisonTopic(t tenant.ID) string { return "poison." + string(t) }
+
+// poisonQueue is the middleware that publishes a message whose handling
+// failed (after retries) to t's poison queue, on pub, and acknowledges it.
+func poisonQueue(pub message.Publisher, t tenant.ID) (message.HandlerMiddleware, error) {
+	return middleware.PoisonQueueWithFilter(pub, poisonTopic(t), poisonable)
+}
+
+// retries is the middleware that retries a failing message up to n times,
+// with backoff, unless its failure is permanent.
+func retries(n int) middleware.Retry {
+	return middleware.Retry{
+		MaxRetries: n, InitialInterval: 10 * time.Millisecond, MaxInterval: time.Second, Multiplier: 2,
+		ShouldRetry: func(p middleware.RetryParams) bool { return retryable(p.Err) },
+	}
+}
+
+// permanentError marks a message that can never be applied, however often
+// it is retried: it goes to the poison queue at once.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// retryable reports whether a failed message may succeed if handled again.
+func retryable(err error) bool {
+	var p permanentError
+	return !errors.As(err, &p) && !errors.Is(err, context.Canceled)
+}
+
+// poisonable reports whether a failed message belongs in the poison queue:
+// not when its subscription was merely ending.
+func poisonable(err error) bool {
+	return !errors.Is(err, context.Canceled)
+}
+
+// handlerFunc is the tenant's handler for generation gen: the event goes
+// through retries, then to the tenant's poison queue if it still fails.
+func (tr *tenantRun) handlerFunc(gen uint64) message.NoPublishHandlerFunc {
+	chain := tr.poison(tr.retry.Middleware(func(msg *message.Message) ([]*message.Message, error) {
+		return nil, tr.handle(gen, msg)
+	}))
+	return func(msg *message.Message) error {
+		already := msg.Metadata.Get(middleware.ReasonForPoisonedKey) != ""
+		_, err := chain(msg)
+		if err == nil && !already && msg.Metadata.Get(middleware.ReasonForPoisonedKey) != "" {
+			tr.poisoned(gen, msg)
+		}
+		return err
+	}
+}
+
+// poisoned moves the checkpoints past an event the poison queue took, so
+// that waiting for its position ends.
+func (tr *tenantRun) poisoned(gen uint64, msg *message.Message) {
+	reason := msg.Metadata.Get(middleware.ReasonForPoisonedKey)
+	corr, _ := streams.Correlation(msg.Context())
+	n, err := strconv.ParseUint(msg.Metadata.Get(streams.MetaPosition), 10, 64)
+	tr.log.Error("event sent to the poison queue", "topic", poisonTopic(tr.t), "event_id", msg.UUID,
+		"position", msg.Metadata.Get(streams.MetaPosition), "type", msg.Metadata.Get(streams.MetaType),
+		"correlation_id", corr, "reason", reason)
+	if err != nil || n == 0 {
+		return
+	}
+	pos := streams.Position(n)
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.stopped || tr.gen != gen {
+		return
+	}
+	todo := tr.behind(pos)
+	if len(todo) == 0 {
+		return
+	}
+	if err := tr.begin(msg.Context()); err != nil {
+		tr.abort(err)
+		return
+	}
+	tr.stage(todo, pos)
+	if err := tr.advanced(msg, pos); err != nil {
+		tr.abort(err)
+	}
+}

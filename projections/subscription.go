@@ -1,0 +1,132 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/atrium-platform/atrium/domain/tenant"
+)
+
+// A tenant's subscription comes in generations: each is a handler on the
+// router with its own subscription of the source, from the committed
+// checkpoint. When a handler ends (the source failed) or a batch is aborted,
+// the generation is replaced by the next, after a pause; messages of older
+// generations still in flight are ignored.
+
+// subscription is the watermill subscriber of one generation of a tenant's
+// subscription: on Subscribe it reads the tenant's committed checkpoints
+// (the truth; the source's acknowledgements only pace delivery) and
+// subscribes the source from the lowest.
+type subscription struct {
+	tr     *tenantRun
+	gen    uint64
+	result chan error // the outcome of Subscribe, once
+}
+
+// Subscribe implements message.Subscriber: it subscribes the source for
+// the generation, and reports the outcome on s.result.
+func (s *subscription) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	ch, err := s.tr.open(tenant.With(ctx, s.tr.t), s.gen)
+	s.result <- err
+	if err != nil {
+		// A failed subscription is a handler that ends at once; the runner
+		// resumes it. Failing here would fail the router's other handlers.
+		closed := make(chan *message.Message)
+		close(closed)
+		return closed, nil //nolint:nilerr // reported through s.result; see above
+	}
+	return ch, nil
+}
+
+func (*subscription) Close() error { return nil }
+
+// open reads the tenant's committed checkpoints and subscribes the source
+// after the lowest, unless generation gen has been replaced meanwhile.
+func (tr *tenantRun) open(ctx context.Context, gen uint64) (<-chan *message.Message, error) {
+	cps, err := readCheckpoints(ctx, tr.r.cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	tr.mu.Lock()
+	if tr.stopped || tr.gen != gen {
+		tr.mu.Unlock()
+		return nil, errors.New("subscription replaced")
+	}
+	tr.committed = cps
+	after := tr.low(cps)
+	tr.mu.Unlock()
+	return tr.r.cfg.Source.Subscribe(ctx, after)
+}
+
+// subscribe adds and runs the handler of generation gen. Called without
+// tr.mu.
+func (tr *tenantRun) subscribe(gen uint64) error {
+	sub := &subscription{tr: tr, gen: gen, result: make(chan error, 1)}
+	name := fmt.Sprintf("projections.%s.%d", tr.t, tr.r.names.Add(1))
+	h, err := tr.r.runHandler(name, string(tr.t), sub, tr.handlerFunc(gen))
+	if err != nil {
+		return err
+	}
+	select {
+	case err = <-sub.result:
+	default:
+		err = errors.New("handler not started")
+	}
+	tr.mu.Lock()
+	current := !tr.stopped && tr.gen == gen
+	if current {
+		tr.handler = h
+	}
+	tr.mu.Unlock()
+	if !current {
+		h.Stop()
+		return nil
+	}
+	go tr.watch(h, gen)
+	return err
+}
+
+// watch resumes the subscription when its handler ends while still the
+// current one: the source failed or closed.
+func (tr *tenantRun) watch(h *message.Handler, gen uint64) {
+	<-h.Stopped()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.stopped || tr.gen != gen {
+		return
+	}
+	tr.log.Warn("projection subscription ended; resuming from the checkpoint", "delay", tr.backoff)
+	if tr.tx != nil {
+		// The open batch holds events applied in order: keep them.
+		if err := tr.commit(); err != nil {
+			tr.log.Error("projection batch commit failed", "err", err)
+			tr.rollback()
+		}
+	}
+	tr.restart()
+}
+
+// restart ends the current subscription and starts another one from the
+// committed checkpoint after a pause. Called with tr.mu held, no batch open.
+func (tr *tenantRun) restart() {
+	tr.gen++
+	gen := tr.gen
+	if tr.handler != nil {
+		tr.handler.Stop()
+		tr.handler = nil
+	}
+	delay := tr.backoff
+	tr.backoff = min(2*tr.backoff, 5*time.Second)
+	if tr.resub != nil {
+		tr.resub.Stop()
+	}
+	tr.resub = time.AfterFunc(delay, func() {
+		if err := tr.subscribe(gen); err != nil && !errors.Is(err, ErrClosed) {
+			tr.log.Error("projection resubscribe failed", "err", err)
+		}
+	})
+}

@@ -1,0 +1,103 @@
+package projections
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// tenantRun is one tenant's projection: its subscription, its open batch
+// transaction, its committed checkpoints, and waiters for them.
+type tenantRun struct {
+	r      *Runner
+	t      tenant.ID
+	log    *slog.Logger
+	poison message.HandlerMiddleware
+	retry  middleware.Retry
+
+	mu        sync.Mutex // guards everything below; never held while calling into the router
+	gen       uint64     // the current subscription; messages of older ones are ignored
+	handler   *message.Handler
+	stopped   bool
+	backoff   time.Duration
+	resub     *time.Timer
+	db        DB // leased while a batch is open
+	stmts     *stmtCache
+	tx        *sql.Tx
+	txc       *cachedTx // tx with its bound statements
+	batch     int
+	timer     *time.Timer
+	committed map[string]streams.Position // per projector, in the database
+	staged    map[string]streams.Position // per projector, in the open batch
+	isolate   streams.Position            // events up to here commit one by one (after a failed commit)
+	progress  chan struct{}               // closed and replaced on every commit
+}
+
+// newTenantRun returns t's run, not yet subscribed.
+func newTenantRun(r *Runner, t tenant.ID) (*tenantRun, error) {
+	poison, err := poisonQueue(r.cfg.Poison, t)
+	if err != nil {
+		return nil, err
+	}
+	return &tenantRun{
+		r: r, t: t, log: r.cfg.Logger.With("tenant", string(t)),
+		poison:    poison,
+		retry:     retries(r.cfg.Retries),
+		backoff:   r.cfg.ResubscribeDelay,
+		committed: map[string]streams.Position{},
+		progress:  make(chan struct{}),
+	}, nil
+}
+
+// halt commits the open batch and stops the subscription, without waiting
+// for its handler to end.
+func (tr *tenantRun) halt(context.Context) error {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.stopped {
+		return nil
+	}
+	err := tr.commit()
+	if err != nil {
+		tr.rollback()
+	}
+	tr.stopped = true
+	close(tr.progress) // waiters look again: the tenant is no longer this run
+	if tr.resub != nil {
+		tr.resub.Stop()
+	}
+	if tr.handler != nil {
+		tr.handler.Stop()
+	}
+	if tr.stmts != nil {
+		tr.stmts.close()
+		tr.stmts = nil
+	}
+	return err
+}
+
+// stop halts the tenant and waits for its handler to end, or for ctx.
+func (tr *tenantRun) stop(ctx context.Context) error {
+	tr.mu.Lock()
+	h := tr.handler
+	tr.mu.Unlock()
+	err := tr.halt(ctx)
+	if h != nil {
+		select {
+		case <-h.Stopped():
+		case <-ctx.Done():
+			err = errors.Join(err, fmt.Errorf("stop projections of %s: %w", tr.t, ctx.Err()))
+		}
+	}
+	return err
+}
