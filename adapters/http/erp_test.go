@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net"
 	nethttp "net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,9 +20,11 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	_ "github.com/jackc/pgx/v5/stdlib"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/atrium-platform/atrium/adapters/assembly"
+	"github.com/atrium-platform/atrium/adapters/postgres/pgtest"
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
 	"github.com/atrium-platform/atrium/projections/erpsync"
 )
@@ -646,4 +650,85 @@ func TestERPInboundResistsFloods(t *testing.T) {
 	if code := problemCode(t, admin.do("GET", "/api/v1/erp/messages?cursor=%%%", ""), 400); code == "" {
 		t.Fatal("a bad cursor")
 	}
+}
+
+func TestERPStagingTableOnPostgreSQL(t *testing.T) {
+	pg := pgtest.Start(t)
+	dsn := pg.Database(t)
+	app, _ := newERPApp(t)
+	admin := as(t, app, "acme", "u-admin", "admin")
+	fin := as(t, app, "acme", "u-fin", "finance")
+	b, _ := json.Marshal(map[string]any{"kind": "postgres", "dsn": dsn, "table": "erp.atrium_inbox", "events": []string{"invoice"},
+		"mappings": map[string]string{"account.sales": "706000", "tax.standard": "FR20"}})
+	if _, err := pg.Admin.Exec("SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.Exec("CREATE SCHEMA erp"); err != nil {
+		t.Fatal(err)
+	}
+	r := admin.do("PUT", "/api/v1/erp/connection", string(b))
+	if r.status != 200 {
+		t.Fatalf("connect: %d %s", r.status, r.body)
+	}
+	v := r.json(t)
+	if v["kind"] != "postgres" || v["table"] != "erp.atrium_inbox" || strings.Contains(string(r.body), pgPassword(dsn)) {
+		t.Fatalf("view %s", r.body)
+	}
+	var ids []string
+	for i := range 3 {
+		id, _ := create(t, fin, 100+i)
+		ids = append(ids, id)
+	}
+	count := func() int {
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM erp.atrium_inbox").Scan(&n); err != nil {
+			return -1
+		}
+		return n
+	}
+	eventually(t, "3 rows in the staging table", func() bool { return count() == 3 })
+	rows, err := db.Query("SELECT id, tenant, type, aggregate_id FROM erp.atrium_inbox ORDER BY position")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	i := 0
+	for rows.Next() {
+		var id, tn, typ, agg string
+		if err := rows.Scan(&id, &tn, &typ, &agg); err != nil {
+			t.Fatal(err)
+		}
+		if tn != "acme" || typ != "invoice.drafted" || agg != ids[i] {
+			t.Fatalf("row %d: %s %s %s %s", i, id, tn, typ, agg)
+		}
+		i++
+	}
+	// A resync writes nothing new: rows are keyed by the message id.
+	if r := admin.do("POST", "/api/v1/erp/resync", `{"from_position":0}`); r.status != 202 {
+		t.Fatalf("resync: %d %s", r.status, r.body)
+	}
+	eventually(t, "the resync delivered", func() bool {
+		s := fin.do("GET", "/api/v1/erp/status", "").json(t)
+		return s["pending"] == float64(0) && s["delivered"] == float64(3)
+	})
+	if n := count(); n != 3 {
+		t.Fatalf("%d rows after a resync, want 3", n)
+	}
+}
+
+func pgPassword(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	p, _ := u.User.Password()
+	if p == "" {
+		return "\x00no password"
+	}
+	return p
 }

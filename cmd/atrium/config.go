@@ -44,6 +44,9 @@ type config struct {
 	SecretKey string `env:"ATRIUM_SECRET_KEY" help:"Keyring sealing the tenants' ERP secrets: kid:<base64 of 32 bytes>, newest first, comma-separated (empty: <data dir>/secret.key, created on first start)."`
 	// ERPAllowPrivate lets ERP connections reach private addresses.
 	ERPAllowPrivate bool `env:"ATRIUM_ERP_ALLOW_PRIVATE_TARGETS" name:"erp-allow-private-targets" help:"Let ERP connections reach loopback, private and link-local addresses (an on-premises ERP)."`
+	// ERPAckWait is how long a message in delivery is held before the bus
+	// hands it out again (after a crash of the instance delivering it).
+	ERPAckWait string `env:"ATRIUM_ERP_ACK_WAIT" name:"erp-ack-wait" default:"60s" help:"How long one ERP delivery, with its retries in place, may hold a message before the bus hands it out again (the wait after a crash)."`
 }
 
 // validate returns every configuration problem, joined, or nil. (Not
@@ -78,6 +81,9 @@ func (c *config) validate() error {
 	}
 	if _, _, err := c.syncPolicy(); err != nil {
 		errs = append(errs, err)
+	}
+	if d, err := time.ParseDuration(c.ERPAckWait); err != nil || d < 3*time.Second || d > time.Hour {
+		errs = append(errs, fmt.Errorf("ATRIUM_ERP_ACK_WAIT %q: want a duration from 3s to 1h", c.ERPAckWait))
 	}
 	if d, err := time.ParseDuration(c.ReadAfterMax); err != nil || d <= 0 {
 		errs = append(errs, fmt.Errorf("ATRIUM_READ_AFTER_MAX %q is not a positive duration", c.ReadAfterMax))
@@ -118,6 +124,11 @@ func (c *config) syncPolicy() (always bool, interval time.Duration, err error) {
 	return false, d, nil
 }
 
+func (c *config) erpAckWait() time.Duration {
+	d, _ := time.ParseDuration(c.ERPAckWait)
+	return d
+}
+
 func (c *config) readAfterMax() time.Duration {
 	d, _ := time.ParseDuration(c.ReadAfterMax)
 	return d
@@ -148,6 +159,6 @@ func (c *config) process(log *slog.Logger) assembly.Config {
 		BaseDomain: c.BaseDomain, Logger: log, Modules: modules.All(),
 		HTTP:      atriumhttp.Config{ReadAfterMax: c.readAfterMax(), TrustedProxies: c.TrustedProxies, MetricsToken: c.MetricsToken},
 		SecretKey: c.SecretKey,
-		ERP:       assembly.ERPConfig{AllowPrivateTargets: c.ERPAllowPrivate},
+		ERP:       assembly.ERPConfig{AllowPrivateTargets: c.ERPAllowPrivate, AckWait: c.erpAckWait()},
 	}
 }
