@@ -5,6 +5,7 @@
 package modules
 
 import (
+	"github.com/atrium-platform/atrium/modules/commissions"
 	"github.com/atrium-platform/atrium/modules/expenses"
 	"github.com/atrium-platform/atrium/modules/invoicing"
 	"github.com/atrium-platform/atrium/modules/module"
@@ -14,6 +15,7 @@ import (
 // All are the business domains this build serves.
 func All() []module.Module {
 	return []module.Module{
+		commissions.Module(), // before invoicing: its demo plan is in force when the demo invoices are paid
 		invoicing.Module(),
 		expenses.Module(),
 		objectives.Module(),
