@@ -24,8 +24,8 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/atrium-platform/atrium/adapters/assembly"
-	"github.com/atrium-platform/atrium/adapters/postgres/pgtest"
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
+	"github.com/atrium-platform/atrium/adapters/postgres/pgtest"
 	"github.com/atrium-platform/atrium/projections/erpsync"
 )
 

@@ -14,6 +14,7 @@ import (
 
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
 	commissioncmd "github.com/atrium-platform/atrium/commands/commission"
+	"github.com/atrium-platform/atrium/domain/commission"
 	"github.com/atrium-platform/atrium/domain/money"
 	"github.com/atrium-platform/atrium/modules/module"
 	"github.com/atrium-platform/atrium/projections"
@@ -26,7 +27,9 @@ func Module() module.Module {
 		Name:       "commissions",
 		Events:     commissioncmd.Events(),
 		Projectors: []projections.Projector{commissionlist.New()},
-		Open:       open,
+		// Statements are what payroll and accounting take from commissions.
+		ERP:  []string{commission.StatementCategory},
+		Open: open,
 	}
 }
 
