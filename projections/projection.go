@@ -69,6 +69,41 @@ type DB struct {
 	// savepoints, the checkpoint upsert.
 	SQL     SQL
 	release func()
+	stmts   *Statements
+}
+
+// WithStatements returns the lease with the pool's statement cache, which
+// the store closes with the pool.
+func (db DB) WithStatements(st *Statements) DB {
+	db.stmts = st
+	return db
+}
+
+// Exec runs a statement prepared once per pool when the store keeps a
+// cache (else as ExecContext does).
+func (db DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if db.stmts == nil {
+		return db.ExecContext(ctx, query, args...)
+	}
+	st, err := db.stmts.prepared(ctx, query) //nolint:sqlclosecheck // the pool's cache owns it
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// QueryRow is QueryRowContext with a statement prepared once per pool
+// when the store keeps a cache.
+func (db DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if db.stmts == nil {
+		return db.QueryRowContext(ctx, query, args...)
+	}
+	st, err := db.stmts.prepared(ctx, query) //nolint:sqlclosecheck // the pool's cache owns it
+	if err != nil {
+		// A Row carrying the error: a failed prepare answers it on Scan.
+		return db.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 // NewDB returns a lease on db, whose dialect is d and whose statements s

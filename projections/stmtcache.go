@@ -6,10 +6,21 @@ import (
 	"sync"
 )
 
-// stmtCache prepares each distinct statement once per database and runs it
-// inside the batch transaction. Projectors issue the same few statements
-// for every event; preparing them again each time costs more than running
-// them.
+// Statements prepares each distinct statement once per database: a read
+// store keeps one per pool (see DB.Exec), and the runner one per tenant
+// for its batch transactions. The same few statements run for every event
+// and every ERP delivery; preparing them again each time costs more than
+// running them.
+type Statements = stmtCache
+
+// NewStatements returns the statement cache of db; Close closes its
+// statements.
+func NewStatements(db *sql.DB) *Statements { return newStmtCache(db) }
+
+// Close closes the cached statements.
+func (c *stmtCache) Close() { c.close() }
+
+// stmtCache is Statements.
 type stmtCache struct {
 	db    *sql.DB
 	mu    sync.Mutex

@@ -708,6 +708,9 @@ func TestERPStagingTableOnPostgreSQL(t *testing.T) {
 		}
 		i++
 	}
+	if err := rows.Err(); err != nil || i != 3 {
+		t.Fatalf("%d rows read: %v", i, err)
+	}
 	// A resync writes nothing new: rows are keyed by the message id.
 	if r := admin.do("POST", "/api/v1/erp/resync", `{"from_position":0}`); r.status != 202 {
 		t.Fatalf("resync: %d %s", r.status, r.body)

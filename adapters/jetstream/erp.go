@@ -27,6 +27,10 @@ type ERPBusConfig struct {
 	// MaxNakDelay bounds the growing delay before a nacked message is sent
 	// again; default 1m.
 	MaxNakDelay time.Duration
+	// Window is how many of a tenant's messages the server hands out ahead
+	// of their acks; default 16. The dispatcher still delivers them one at
+	// a time, in order (it holds one whose predecessor is undelivered).
+	Window int
 }
 
 // ERPBus is the ERP messages' transport: watermill-nats on JetStream.
@@ -34,9 +38,11 @@ type ERPBusConfig struct {
 // The stream is a work queue: a message stays until its tenant's
 // dispatcher acks it, however long its ERP is down. Each tenant has its own
 // durable consumer, bound to a queue group so that any instance may
-// deliver, with one message at most in flight (MaxAckPending 1): the
-// tenant's messages go one at a time, in order, and a nacked one comes
-// back before any later one. MaxDeliver is unlimited on purpose: a message
+// deliver, handing out a window of messages ahead of their acks; a
+// subscription processes them one at a time, and the dispatcher delivers
+// a message only once every earlier one of its tenant is delivered (the
+// outbox knows), so the tenant's order holds even when the server sends a
+// nacked message again after later ones. MaxDeliver is unlimited on purpose: a message
 // the target could not take now is never dropped by the bus; one the target
 // refuses for good is parked by the dispatcher, which acks it. AckWait is
 // longer than a delivery with its retries in place, so the server sends a
@@ -57,6 +63,9 @@ func OpenERPBus(ctx context.Context, nc *nats.Conn, cfg ERPBusConfig, logger wat
 	}
 	if cfg.MaxNakDelay <= 0 {
 		cfg.MaxNakDelay = time.Minute
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 16
 	}
 	if logger == nil {
 		logger = watermill.NopLogger{}
@@ -106,11 +115,14 @@ func OpenERPBus(ctx context.Context, nc *nats.Conn, cfg ERPBusConfig, logger wat
 				nats.ManualAck(),
 				nats.AckExplicit(),
 				nats.DeliverAll(),
-				nats.MaxAckPending(1),
+				nats.MaxAckPending(cfg.Window),
 				nats.AckWait(cfg.AckWait),
 				nats.MaxDeliver(-1),
 			},
 			DurableCalculator: func(_ string, topic string) string { return erpDurable(strings.TrimSuffix(topic, ".>")) },
+			// An ack lost on its way is a message sent again, which the
+			// dispatcher recognises as delivered.
+			AckAsync: true,
 		},
 	}, logger)
 	if err != nil {

@@ -123,10 +123,11 @@ type Store struct {
 
 // pool is one tenant's open database and how many leases hold it.
 type pool struct {
-	t    tenant.ID
-	db   *sql.DB
-	refs int
-	el   *list.Element
+	t     tenant.ID
+	db    *sql.DB
+	stmts *projections.Statements
+	refs  int
+	el    *list.Element
 }
 
 var (
@@ -174,7 +175,7 @@ func (s *Store) Open(ctx context.Context) (projections.DB, error) {
 			s.mu.Unlock()
 			return projections.DB{}, err
 		}
-		p = &pool{t: t, db: db}
+		p = &pool{t: t, db: db, stmts: projections.NewStatements(db)}
 		p.el = s.lru.PushFront(p)
 		s.pools[t] = p
 	}
@@ -182,7 +183,7 @@ func (s *Store) Open(ctx context.Context) (projections.DB, error) {
 	victims := s.evictLocked()
 	s.mu.Unlock()
 	closeAll(victims)
-	return projections.NewDB(p.db, projections.SQLite, SQL{}, func() { s.release(p) }), nil
+	return projections.NewDB(p.db, projections.SQLite, SQL{}, func() { s.release(p) }).WithStatements(p.stmts), nil
 }
 
 func (s *Store) release(p *pool) {
@@ -196,24 +197,25 @@ func (s *Store) release(p *pool) {
 // evictLocked takes out of the registry, least recently used first, the
 // pools nobody leases, until the registry is within its bound. The caller
 // closes them once s.mu is released.
-func (s *Store) evictLocked() []*sql.DB {
-	var victims []*sql.DB
+func (s *Store) evictLocked() []*pool {
+	var victims []*pool
 	for el := s.lru.Back(); el != nil && s.lru.Len() > s.cfg.MaxOpen; {
 		p := el.Value.(*pool)
 		prev := el.Prev()
 		if p.refs == 0 {
 			s.lru.Remove(el)
 			delete(s.pools, p.t)
-			victims = append(victims, p.db)
+			victims = append(victims, p)
 		}
 		el = prev
 	}
 	return victims
 }
 
-func closeAll(dbs []*sql.DB) {
-	for _, db := range dbs {
-		_ = db.Close() // nothing is in flight: the pool had no lease
+func closeAll(pools []*pool) {
+	for _, p := range pools {
+		p.stmts.Close()
+		_ = p.db.Close() // nothing is in flight: the pool had no lease
 	}
 }
 
@@ -254,16 +256,17 @@ func (s *Store) OpenCount() int {
 func (s *Store) Close() error {
 	s.mu.Lock()
 	s.closed = true
-	var dbs []*sql.DB
+	var pools []*pool
 	for el := s.lru.Front(); el != nil; el = el.Next() {
-		dbs = append(dbs, el.Value.(*pool).db)
+		pools = append(pools, el.Value.(*pool))
 	}
 	s.lru.Init()
 	clear(s.pools)
 	s.mu.Unlock()
 	var errs []error
-	for _, db := range dbs {
-		errs = append(errs, db.Close())
+	for _, p := range pools {
+		p.stmts.Close()
+		errs = append(errs, p.db.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -73,7 +73,9 @@ func (b *benchCmd) Run() error {
 	// The process as serve builds it: the raw baselines run on its own NATS
 	// connection and read store, side by side with the product's paths.
 	p, err := assembly.Open(ctx, assembly.Config{DataDir: filepath.Join(dir, "process"), SyncAlways: always, SyncInterval: interval,
-		BaseDomain: "bench.test", Modules: modules.All()})
+		BaseDomain: "bench.test", Modules: modules.All(),
+		// The ERP receiver is local.
+		ERP: assembly.ERPConfig{AllowPrivateTargets: true}})
 	if err != nil {
 		return err
 	}
@@ -104,6 +106,13 @@ func (b *benchCmd) Run() error {
 	}
 	fmt.Printf("%-44s %12.0f/s %12.0f/s %8.2f\n", "projection (same rows batched vs projector)", raw, proj, proj/raw)
 	fmt.Printf("%-44s %14s %14s\n", "append-to-visible lag p50 / p99", p50.Round(time.Microsecond), p99.Round(time.Microsecond))
+	e, err := benchERP(ctx, p, b.Duration, b.Lag)
+	if err != nil {
+		return fmt.Errorf("erp delivery: %w", err)
+	}
+	fmt.Printf("%-44s %12.0f/s %12.0f/s %8.2f\n", "ERP webhooks (signed POSTs vs a tenant's backlog)", e.Raw, e.Atrium, e.Atrium/e.Raw)
+	fmt.Printf("  (%d messages, on the bus %s after the last command; delivery one at a time, in order, state committed before each ack)\n", e.Messages, e.Published.Round(time.Millisecond))
+	fmt.Printf("%-44s %14s %14s\n", "event-to-delivered lag p50 / p99", e.P50.Round(time.Microsecond), e.P99.Round(time.Microsecond))
 	if b.Noisy > 0 {
 		n, err := benchNoisy(ctx, dir, b.Noisy)
 		if err != nil {

@@ -158,6 +158,10 @@ type handler struct {
 	connector Connector
 	key       string
 	stopped   bool
+	// conn is the connection as last read, at read (the handler's own
+	// goroutine only).
+	conn erp.Connection
+	read time.Time
 }
 
 // NewDispatcher returns a dispatcher; Start starts it.
@@ -333,13 +337,16 @@ func (d *Dispatcher) publish(ctx context.Context, pos streams.Position) error {
 		if err != nil {
 			return err
 		}
+		done := 0
 		for i, m := range ms {
 			if err := d.cfg.Publisher.Publish(Topic(t)+"."+m.Aggregate, busMessage(m, gens[i])); err != nil {
-				return fmt.Errorf("publish %s: %w", m.ID, err)
+				// What went out is marked; the rest goes again.
+				return errors.Join(fmt.Errorf("publish %s: %w", m.ID, err), d.cfg.Outbox.Published(ctx, ms[:done], gens[:done]))
 			}
-			if err := d.cfg.Outbox.Published(ctx, m.ID, gens[i]); err != nil {
-				return err
-			}
+			done++
+		}
+		if err := d.cfg.Outbox.Published(ctx, ms, gens); err != nil {
+			return err
 		}
 		if len(ms) < 256 {
 			return nil
@@ -437,6 +444,27 @@ func (subscription) Close() error { return nil }
 // stopped, or its next attempt is not yet due. The bus sends it again.
 var errHeld = errors.New("erpsync: message held")
 
+// errBehind is the error of a message handed out before an earlier one of
+// its tenant was delivered: it is held until that one is.
+var errBehind = fmt.Errorf("%w: an earlier message is still to be delivered", errHeld)
+
+// connectionTTL is how long a handler reuses the connection it read: a
+// change of the connection (a new target, DELETE) takes effect within it.
+const connectionTTL = time.Second
+
+// connection is the ctx tenant's connection, read again once connectionTTL
+// has passed since h last read it.
+func (d *Dispatcher) connection(ctx context.Context, h *handler) (erp.Connection, error) {
+	if now := time.Now(); h.read.IsZero() || now.Sub(h.read) >= connectionTTL {
+		c, err := d.cfg.Outbox.Connection(ctx)
+		if err != nil {
+			return erp.Connection{}, err
+		}
+		h.conn, h.read = c, now
+	}
+	return h.conn, nil
+}
+
 // deliver is the handler of one message of h's tenant.
 func (d *Dispatcher) deliver(h *handler, msg *message.Message) error {
 	ctx := tenant.With(msg.Context(), h.t)
@@ -455,7 +483,12 @@ func (d *Dispatcher) deliver(h *handler, msg *message.Message) error {
 		// has nothing to do.
 		return nil
 	}
-	c, err := d.cfg.Outbox.Connection(ctx)
+	if del.Head < del.Message.Position {
+		// An earlier message is still to be delivered (the bus handed this
+		// one out first, after a redelivery): the tenant's order holds.
+		return errBehind
+	}
+	c, err := d.connection(ctx, h)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errHeld, err)
 	}

@@ -225,6 +225,8 @@ type Delivery struct {
 	Attempts      int
 	Generation    int64
 	NextAttemptAt time.Time
+	// Head is the position of the tenant's first message still to deliver.
+	Head uint64
 }
 
 // Delivery reads one message's delivery state; ok false when the outbox
@@ -237,8 +239,10 @@ func (o *Outbox) Delivery(ctx context.Context, id string) (d Delivery, ok bool, 
 	defer db.Release()
 	var payload string
 	var next sql.NullString
-	err = db.QueryRowContext(ctx, `SELECT payload, status, attempts, generation, next_attempt_at FROM erp_messages WHERE id = ?`, id).
-		Scan(&payload, &d.Status, &d.Attempts, &d.Generation, &next)
+	var head sql.NullInt64
+	err = db.QueryRow(ctx, `SELECT payload, status, attempts, generation, next_attempt_at,
+		(SELECT MIN(position) FROM erp_messages WHERE status = ?) FROM erp_messages WHERE id = ?`, StatusPending, id).
+		Scan(&payload, &d.Status, &d.Attempts, &d.Generation, &next, &head)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Delivery{}, false, nil
 	}
@@ -249,6 +253,7 @@ func (o *Outbox) Delivery(ctx context.Context, id string) (d Delivery, ok bool, 
 		return Delivery{}, false, fmt.Errorf("erpsync: message %s: %w", id, err)
 	}
 	d.NextAttemptAt, _ = parseStamp(next)
+	d.Head = uint64(head.Int64)
 	return d, true, nil
 }
 
@@ -280,7 +285,7 @@ func (o *Outbox) Pending(ctx context.Context) (int64, error) {
 	}
 	defer db.Release()
 	var n int64
-	err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM erp_messages WHERE status = ?`, StatusPending).Scan(&n)
+	err = db.QueryRow(ctx, `SELECT COUNT(*) FROM erp_messages WHERE status = ?`, StatusPending).Scan(&n)
 	return n, err
 }
 
@@ -314,9 +319,37 @@ func (o *Outbox) Unpublished(ctx context.Context, limit int) ([]Message, []int64
 	return ms, gens, rows.Err()
 }
 
-// Published records that generation gen of message id is on the bus.
-func (o *Outbox) Published(ctx context.Context, id string, gen int64) error {
-	return o.exec(ctx, `UPDATE erp_messages SET published = 1 WHERE id = ? AND generation = ?`, id, gen)
+// Published records that messages ms, each under its generation in gens,
+// are on the bus: in one transaction.
+func (o *Outbox) Published(ctx context.Context, ms []Message, gens []int64) (err error) {
+	if len(ms) == 0 {
+		return nil
+	}
+	db, err := o.rs.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Release()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	st, err := tx.PrepareContext(ctx, `UPDATE erp_messages SET published = 1 WHERE id = ? AND generation = ?`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for i, m := range ms {
+		if _, err := st.ExecContext(ctx, m.ID, gens[i]); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 func (o *Outbox) exec(ctx context.Context, query string, args ...any) error {
@@ -325,7 +358,7 @@ func (o *Outbox) exec(ctx context.Context, query string, args ...any) error {
 		return err
 	}
 	defer db.Release()
-	_, err = db.ExecContext(ctx, query, args...)
+	_, err = db.Exec(ctx, query, args...)
 	return err
 }
 
