@@ -30,7 +30,7 @@ type tenantCmd struct {
 
 type tenantRebuildCmd struct {
 	Slug      string `arg:""`
-	ReadModel string `arg:"" help:"invoicelist, aging, clientrisk, expenselist, objectivelist or memberlist."`
+	ReadModel string `arg:"" help:"The read model, by its projector's name (invoicelist, aging, commissionlist, memberlist, erpsync, ...; docs/read-models.md lists them). Rebuilding erpsync sends the tenant's ERP messages again."`
 }
 
 func (c *tenantRebuildCmd) Run(t *tenantCmd) error {

@@ -263,7 +263,7 @@ func Redact(kind erp.Kind, dsn string) (target, host string, err error) {
 	r.User = url.User(u.User.Username())
 	q := r.Query()
 	for k := range q {
-		if strings.Contains(strings.ToLower(k), "password") {
+		if l := strings.ToLower(k); strings.Contains(l, "password") || l == "pwd" || strings.Contains(l, "secret") || strings.Contains(l, "token") {
 			q.Del(k)
 		}
 	}
