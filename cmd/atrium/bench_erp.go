@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -110,31 +111,19 @@ func benchERP(ctx context.Context, p *assembly.Process, d time.Duration, lagN in
 		return res, err
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
+	// The earlier phases' garbage collected, and the connection warm, before
+	// the baseline is timed.
+	runtime.GC()
 	n := 0
 	start := time.Now()
+	for warm := time.Now(); time.Since(warm) < 200*time.Millisecond; start = time.Now() {
+		if err := post(ctx, client, wh, url, sample); err != nil {
+			return res, err
+		}
+	}
 	for time.Since(start) < d {
-		id := uuid.NewString()
-		now := time.Now()
-		sig, err := wh.Sign(id, now, sample)
-		if err != nil {
+		if err := post(ctx, client, wh, url, sample); err != nil {
 			return res, err
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(sample))
-		if err != nil {
-			return res, err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("webhook-id", id)
-		req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
-		req.Header.Set("webhook-signature", sig)
-		resp, err := client.Do(req)
-		if err != nil {
-			return res, err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			return res, fmt.Errorf("raw post: %d", resp.StatusCode)
 		}
 		n++
 	}
@@ -253,4 +242,32 @@ func benchERP(ctx context.Context, p *assembly.Process, d time.Duration, lagN in
 		return res, fmt.Errorf("%d deliveries failed signature verification", b)
 	}
 	return res, nil
+}
+
+// post is one signed POST of body to url, as a raw sender does it.
+func post(ctx context.Context, client *http.Client, wh *standardwebhooks.Webhook, url string, body []byte) error {
+	id := uuid.NewString()
+	now := time.Now()
+	sig, err := wh.Sign(id, now, body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("webhook-id", id)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set("webhook-signature", sig)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("raw post: %d", resp.StatusCode)
+	}
+	return nil
 }
