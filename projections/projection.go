@@ -25,12 +25,13 @@ type Dialect string
 // The dialects read stores speak.
 const (
 	SQLite    Dialect = "sqlite"
+	Postgres  Dialect = "postgres"
 	SQLServer Dialect = "sqlserver"
 )
 
 // Tx is one read-store transaction as a projector sees it. *sql.Tx
 // implements it. Statements use '?' placeholders in every dialect; the
-// SQL Server adapter rewrites them.
+// server stores rewrite them.
 type Tx interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)

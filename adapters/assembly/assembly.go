@@ -451,6 +451,7 @@ func (p *Process) openHTTP() (*fiber.App, error) {
 		atriumhttp.Tenancy{Handler: p.Tenancy, Catalog: p.Catalog, Rebuild: p.Rebuild},
 		atriumhttp.Audit{Reader: audit.NewReader(p.Store)},
 		p.erpResource(),
+		atriumhttp.Analytics{Snapshots: p.Reads},
 	}
 	for _, parts := range p.parts {
 		if parts.Routes != nil {

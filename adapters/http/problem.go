@@ -89,6 +89,10 @@ func problemOf(err error) (*Problem, bool) {
 		p := NewProblem(http.StatusServiceUnavailable, "projection_lagging", "the read model has not reached the requested position yet")
 		p.RetryAfter = 1
 		return p, true
+	case errors.Is(err, projections.ErrTooManyAnalystLogins):
+		p := NewProblem(http.StatusTooManyRequests, "too_many_analyst_logins", "the tenant has as many unexpired analysts' logins as allowed; wait for one to expire")
+		p.RetryAfter = 3600
+		return p, true
 	case errors.Is(err, projections.ErrNotFound), errors.Is(err, documents.ErrNotFound):
 		return NewProblem(http.StatusNotFound, "not_found", "no such resource"), true
 	case errors.Is(err, tenant.ErrNoTenant):
