@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atrium-platform/atrium/adapters/sqlite"
+	"github.com/atrium-platform/atrium/adapters/readstores"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/invoice"
 	"github.com/atrium-platform/atrium/domain/money"
@@ -23,7 +23,7 @@ var today = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 type fixture struct {
 	t     *testing.T
-	reads *sqlite.Store
+	reads readstores.Store
 	reg   *streams.Registry
 	log   *projectiontest.Log
 	q     *clientrisk.Queries
@@ -32,11 +32,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	reads, err := sqlite.Open(t.TempDir(), sqlite.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reads.Close() })
+	reads := readstores.Open(t)
 	reg := streams.NewRegistry()
 	streams.Register(reg, invoice.Drafted{}, invoice.Issued{}, invoice.PaymentRecorded{}, invoice.Cancelled{}, invoice.Rejected{})
 	if err := reads.Migrate(tenant.With(context.Background(), "acme"), clientrisk.New()); err != nil {
@@ -77,57 +73,63 @@ func (f *fixture) report() ([]clientrisk.Client, error) {
 // TestTotalsAtTheBound: two invoices at the bound, paid in part, add up
 // exactly, and days sales outstanding is computed without overflow.
 func TestTotalsAtTheBound(t *testing.T) {
-	f := newFixture(t)
-	f.invoice(money.MaxAmount, "2026-10-01", 1, today)
-	f.invoice(money.MaxAmount, "2026-10-01", money.MaxAmount-1, today)
-	report, err := f.report()
-	if err != nil || len(report) != 1 {
-		t.Fatalf("report %+v (%v)", report, err)
-	}
-	c := report[0]
-	if c.Invoiced != eur(2*money.MaxAmount) || c.Outstanding != eur(money.MaxAmount) || c.Overdue != eur(money.MaxAmount) || c.DSO != 45 {
-		t.Fatalf("client %+v", c)
-	}
+	readstores.Each(t, func(t *testing.T) {
+		f := newFixture(t)
+		f.invoice(money.MaxAmount, "2026-10-01", 1, today)
+		f.invoice(money.MaxAmount, "2026-10-01", money.MaxAmount-1, today)
+		report, err := f.report()
+		if err != nil || len(report) != 1 {
+			t.Fatalf("report %+v (%v)", report, err)
+		}
+		c := report[0]
+		if c.Invoiced != eur(2*money.MaxAmount) || c.Outstanding != eur(money.MaxAmount) || c.Overdue != eur(money.MaxAmount) || c.DSO != 45 {
+			t.Fatalf("client %+v", c)
+		}
+	})
 }
 
 // TestTotalsBeyondTheBound: amounts recorded before amounts were bounded
 // make the report the rejection total_out_of_range, never negative totals.
 func TestTotalsBeyondTheBound(t *testing.T) {
-	tests := []struct {
-		name  string
-		setup func(f *fixture)
-	}{
-		{"two invoices of 9e18, outstanding", func(f *fixture) {
-			f.invoice(9_000_000_000_000_000_000, "2026-10-01", 0, time.Time{})
-			f.invoice(9_000_000_000_000_000_000, "2026-10-01", 0, time.Time{})
-		}},
-		{"one invoice of 9e18", func(f *fixture) { f.invoice(9_000_000_000_000_000_000, "2026-12-31", 0, time.Time{}) }},
-		{"ten invoices at the bound", func(f *fixture) {
-			for range 10 {
-				f.invoice(money.MaxAmount, "2026-12-31", 0, time.Time{})
-			}
-		}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFixture(t)
-			tc.setup(f)
-			if report, err := f.report(); !errors.Is(err, &domain.Error{Kind: domain.Rejected, Code: "total_out_of_range"}) {
-				t.Fatalf("report %+v (%v), want total_out_of_range", report, err)
-			}
-		})
-	}
+	readstores.Each(t, func(t *testing.T) {
+		tests := []struct {
+			name  string
+			setup func(f *fixture)
+		}{
+			{"two invoices of 9e18, outstanding", func(f *fixture) {
+				f.invoice(9_000_000_000_000_000_000, "2026-10-01", 0, time.Time{})
+				f.invoice(9_000_000_000_000_000_000, "2026-10-01", 0, time.Time{})
+			}},
+			{"one invoice of 9e18", func(f *fixture) { f.invoice(9_000_000_000_000_000_000, "2026-12-31", 0, time.Time{}) }},
+			{"ten invoices at the bound", func(f *fixture) {
+				for range 10 {
+					f.invoice(money.MaxAmount, "2026-12-31", 0, time.Time{})
+				}
+			}},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				f := newFixture(t)
+				tc.setup(f)
+				if report, err := f.report(); !errors.Is(err, &domain.Error{Kind: domain.Rejected, Code: "total_out_of_range"}) {
+					t.Fatalf("report %+v (%v), want total_out_of_range", report, err)
+				}
+			})
+		}
+	})
 }
 
 // TestDaysLateOverCenturies: days late are counted exactly between any two
 // dates, beyond the 292 years a time.Duration holds.
 func TestDaysLateOverCenturies(t *testing.T) {
-	f := newFixture(t)
-	f.invoice(100, "1500-01-01", 100, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	report, err := f.report()
-	want := int(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()-time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC).Unix()) / 86_400
-	if err != nil || len(report) != 1 || report[0].PaidLate != 1 || report[0].AverageDaysLate != want {
-		t.Fatalf("report %+v (%v), want %d days late", report, err, want)
-	}
+	readstores.Each(t, func(t *testing.T) {
+		f := newFixture(t)
+		f.invoice(100, "1500-01-01", 100, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+		report, err := f.report()
+		want := int(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()-time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC).Unix()) / 86_400
+		if err != nil || len(report) != 1 || report[0].PaidLate != 1 || report[0].AverageDaysLate != want {
+			t.Fatalf("report %+v (%v), want %d days late", report, err, want)
+		}
+	})
 }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/atrium-platform/atrium/adapters/sqlite"
+	"github.com/atrium-platform/atrium/adapters/readstores"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/expense"
 	"github.com/atrium-platform/atrium/domain/money"
@@ -23,11 +23,7 @@ import (
 // category.
 func totals(t *testing.T, claims ...money.Money) ([]expenselist.Total, error) {
 	t.Helper()
-	reads, err := sqlite.Open(t.TempDir(), sqlite.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reads.Close() })
+	reads := readstores.Open(t)
 	ctx := tenant.With(context.Background(), "acme")
 	if err := reads.Migrate(ctx, expenselist.New()); err != nil {
 		t.Fatal(err)
@@ -54,28 +50,30 @@ func totals(t *testing.T, claims ...money.Money) ([]expenselist.Total, error) {
 }
 
 func TestTotalsAreChecked(t *testing.T) {
-	eur := func(n int64) money.Money { return money.New(n, "EUR") }
-	t.Run("at the bound, exact and per currency", func(t *testing.T) {
-		t.Parallel()
-		got, err := totals(t, eur(money.MaxAmount), eur(money.MaxAmount), money.New(5, "USD"), eur(1))
-		want := []expenselist.Total{
-			{Month: "2026-11", Key: "meals", Amount: eur(2*money.MaxAmount + 1), Expenses: 3},
-			{Month: "2026-11", Key: "meals", Amount: money.New(5, "USD"), Expenses: 1},
-		}
-		if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("totals %+v (%v), want %+v", got, err, want)
-		}
-	})
-	for name, claims := range map[string][]money.Money{
-		"two of 5e18, whose SQL SUM overflows": {eur(5_000_000_000_000_000_000), eur(5_000_000_000_000_000_000)},
-		"one of 9e18":                          {eur(9_000_000_000_000_000_000)},
-		"ten at the bound":                     {eur(money.MaxAmount), eur(money.MaxAmount), eur(money.MaxAmount), eur(money.MaxAmount), eur(money.MaxAmount), eur(money.MaxAmount), eur(money.MaxAmount), eur(money.MaxAmount), eur(money.MaxAmount), eur(money.MaxAmount)},
-	} {
-		t.Run(name, func(t *testing.T) {
+	readstores.Each(t, func(t *testing.T) {
+		eur := func(n int64) money.Money { return money.New(n, "EUR") }
+		t.Run("at the bound, exact and per currency", func(t *testing.T) {
 			t.Parallel()
-			if got, err := totals(t, claims...); !errors.Is(err, &domain.Error{Kind: domain.Rejected, Code: "total_out_of_range"}) {
-				t.Fatalf("totals %+v (%v), want total_out_of_range", got, err)
+			got, err := totals(t, eur(money.MaxAmount), eur(money.MaxAmount), money.New(5, "USD"), eur(1))
+			want := []expenselist.Total{
+				{Month: "2026-11", Key: "meals", Amount: eur(2*money.MaxAmount + 1), Expenses: 3},
+				{Month: "2026-11", Key: "meals", Amount: money.New(5, "USD"), Expenses: 1},
+			}
+			if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("totals %+v (%v), want %+v", got, err, want)
 			}
 		})
-	}
+		for name, claims := range map[string][]money.Money{
+			"two of 5e18, whose SQL SUM overflows": {eur(5_000_000_000_000_000_000), eur(5_000_000_000_000_000_000)},
+			"one of 9e18":                          {eur(9_000_000_000_000_000_000)},
+			"ten at the bound":                     {eur(money.MaxAmount), eur(money.MaxAmount), eur(money.MaxAmount), eur(money.MaxAmount), eur(money.MaxAmount), eur(money.MaxAmount), eur(money.MaxAmount), eur(money.MaxAmount), eur(money.MaxAmount), eur(money.MaxAmount)},
+		} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				if got, err := totals(t, claims...); !errors.Is(err, &domain.Error{Kind: domain.Rejected, Code: "total_out_of_range"}) {
+					t.Fatalf("totals %+v (%v), want total_out_of_range", got, err)
+				}
+			})
+		}
+	})
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atrium-platform/atrium/adapters/sqlite"
+	"github.com/atrium-platform/atrium/adapters/readstores"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/invoice"
 	"github.com/atrium-platform/atrium/domain/money"
@@ -28,11 +28,7 @@ func eur(n int64) money.Money { return money.New(n, "EUR") }
 // objectives.
 func list(t *testing.T, target int64, payments ...money.Money) ([]objectivelist.Objective, error) {
 	t.Helper()
-	reads, err := sqlite.Open(t.TempDir(), sqlite.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reads.Close() })
+	reads := readstores.Open(t)
 	ctx := tenant.With(context.Background(), "acme")
 	if err := reads.Migrate(ctx, objectivelist.New()); err != nil {
 		t.Fatal(err)
@@ -60,46 +56,50 @@ func list(t *testing.T, target int64, payments ...money.Money) ([]objectivelist.
 }
 
 func TestProgressIsChecked(t *testing.T) {
-	t.Run("at the bound, exact", func(t *testing.T) {
-		t.Parallel()
-		got, err := list(t, money.MaxAmount/2, eur(money.MaxAmount-1), eur(1), money.New(7, "USD"))
-		if err != nil || len(got) != 2 {
-			t.Fatalf("objectives %+v (%v)", got, err)
-		}
-		rep, other := got[1], got[0] // newest first
-		if rep.Progress != eur(money.MaxAmount) || rep.AchievedRatio != 2 || other.Progress != eur(0) || other.AchievedRatio != 0 {
-			t.Fatalf("rep %+v, other %+v", rep, other)
-		}
-	})
-	for name, payments := range map[string][]money.Money{
-		"two of 5e18, whose SQL SUM overflows": {eur(5_000_000_000_000_000_000), eur(5_000_000_000_000_000_000)},
-		"one of 9e18":                          {eur(9_000_000_000_000_000_000)},
-	} {
-		t.Run(name, func(t *testing.T) {
+	readstores.Each(t, func(t *testing.T) {
+		t.Run("at the bound, exact", func(t *testing.T) {
 			t.Parallel()
-			if got, err := list(t, 100, payments...); !errors.Is(err, &domain.Error{Kind: domain.Rejected, Code: "total_out_of_range"}) {
-				t.Fatalf("objectives %+v (%v), want total_out_of_range", got, err)
+			got, err := list(t, money.MaxAmount/2, eur(money.MaxAmount-1), eur(1), money.New(7, "USD"))
+			if err != nil || len(got) != 2 {
+				t.Fatalf("objectives %+v (%v)", got, err)
+			}
+			rep, other := got[1], got[0] // newest first
+			if rep.Progress != eur(money.MaxAmount) || rep.AchievedRatio != 2 || other.Progress != eur(0) || other.AchievedRatio != 0 {
+				t.Fatalf("rep %+v, other %+v", rep, other)
 			}
 		})
-	}
+		for name, payments := range map[string][]money.Money{
+			"two of 5e18, whose SQL SUM overflows": {eur(5_000_000_000_000_000_000), eur(5_000_000_000_000_000_000)},
+			"one of 9e18":                          {eur(9_000_000_000_000_000_000)},
+		} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				if got, err := list(t, 100, payments...); !errors.Is(err, &domain.Error{Kind: domain.Rejected, Code: "total_out_of_range"}) {
+					t.Fatalf("objectives %+v (%v), want total_out_of_range", got, err)
+				}
+			})
+		}
+	})
 }
 
 func TestRatio(t *testing.T) {
-	tests := []struct {
-		progress, target int64
-		want             float64
-	}{
-		{30_000, 100_000, 0.3},
-		{2 * money.MaxAmount, money.MaxAmount, 2},
-		{2, 3, 0.6666},
-		{money.MaxTotal, 1, float64(money.MaxTotal)},
-		{1, 3, 0.3333},
-		{5, 0, 0},
-		{math.MaxInt64, 2, float64(math.MaxInt64 / 2)}, // × 10,000 does not fit 64 bits
-	}
-	for _, tc := range tests {
-		if got := objectivelist.Ratio(tc.progress, tc.target); got != tc.want {
-			t.Errorf("Ratio(%d, %d) = %v, want %v", tc.progress, tc.target, got, tc.want)
+	readstores.Each(t, func(t *testing.T) {
+		tests := []struct {
+			progress, target int64
+			want             float64
+		}{
+			{30_000, 100_000, 0.3},
+			{2 * money.MaxAmount, money.MaxAmount, 2},
+			{2, 3, 0.6666},
+			{money.MaxTotal, 1, float64(money.MaxTotal)},
+			{1, 3, 0.3333},
+			{5, 0, 0},
+			{math.MaxInt64, 2, float64(math.MaxInt64 / 2)}, // × 10,000 does not fit 64 bits
 		}
-	}
+		for _, tc := range tests {
+			if got := objectivelist.Ratio(tc.progress, tc.target); got != tc.want {
+				t.Errorf("Ratio(%d, %d) = %v, want %v", tc.progress, tc.target, got, tc.want)
+			}
+		}
+	})
 }
