@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -27,7 +26,6 @@ import (
 	"github.com/atrium-platform/atrium/adapters/jetstream"
 	"github.com/atrium-platform/atrium/adapters/minio"
 	"github.com/atrium-platform/atrium/adapters/secretbox"
-	"github.com/atrium-platform/atrium/adapters/sqlite"
 	"github.com/atrium-platform/atrium/commands"
 	erpcmd "github.com/atrium-platform/atrium/commands/erp"
 	identitycmd "github.com/atrium-platform/atrium/commands/identity"
@@ -48,6 +46,7 @@ import (
 const (
 	StoreJetStream = "jetstream"
 	StoreSQLite    = "sqlite"
+	StorePostgres  = "postgres"
 	StoreMinIO     = "minio"
 )
 
@@ -58,8 +57,18 @@ type Config struct {
 	// EventStore chooses the event store: "jetstream" (the default).
 	EventStore string
 	// ReadStore chooses the read store: "sqlite" (the default), a file per
-	// tenant under DataDir.
+	// tenant under DataDir, or "postgres", a database per tenant on the
+	// server ReadServerURL names.
 	ReadStore string
+	// ReadServerURL reaches the read store's server as an account that may
+	// create databases and logins (ATRIUM_POSTGRES_URL).
+	ReadServerURL string
+	// ReadPrefix starts the names of the tenants' databases and logins on
+	// the read store's server; default "atrium_".
+	ReadPrefix string
+	// ReadMaxConns bounds the connections to the read store's server, all
+	// tenants together (ATRIUM_READ_MAX_CONNS); default 50.
+	ReadMaxConns int
 	// ObjectStore chooses the documents' store: "jetstream" (the default, an
 	// object store bucket per tenant) or "minio" (with MinIO).
 	ObjectStore string
@@ -144,8 +153,17 @@ func (c Config) Validate() error {
 	if c.EventStore != StoreJetStream {
 		errs = append(errs, fmt.Errorf("assembly: event store %q: want %s", c.EventStore, StoreJetStream))
 	}
-	if c.ReadStore != StoreSQLite {
-		errs = append(errs, fmt.Errorf("assembly: read store %q: want %s", c.ReadStore, StoreSQLite))
+	switch c.ReadStore {
+	case StoreSQLite:
+	case StorePostgres:
+		if c.ReadServerURL == "" {
+			errs = append(errs, fmt.Errorf("assembly: read store %s needs ReadServerURL", c.ReadStore))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("assembly: read store %q: want %s or %s", c.ReadStore, StoreSQLite, StorePostgres))
+	}
+	if c.ReadMaxConns < 0 {
+		errs = append(errs, errors.New("assembly: ReadMaxConns is negative"))
 	}
 	if c.ObjectStore != StoreJetStream && c.ObjectStore != StoreMinIO {
 		errs = append(errs, fmt.Errorf("assembly: object store %q: want %s or %s", c.ObjectStore, StoreJetStream, StoreMinIO))
@@ -176,7 +194,7 @@ type Process struct {
 	Server     *jetstream.Server
 	Store      *jetstream.Store
 	Registry   *streams.Registry
-	Reads      *sqlite.Store
+	Reads      ReadStore
 	Runner     *projections.Runner
 	Catalog    *catalog.Catalog
 	Commands   *commands.Executor
@@ -297,7 +315,7 @@ func (p *Process) openEvents(ctx context.Context) (err error) {
 // openReads opens the read store and the projections runner with the
 // platform's read models and every module's.
 func (p *Process) openReads(ctx context.Context) (err error) {
-	if p.Reads, err = sqlite.Open(filepath.Join(p.cfg.DataDir, "read"), sqlite.Config{}); err != nil {
+	if p.Reads, err = p.openReadStore(); err != nil {
 		return fmt.Errorf("read store: %w", err)
 	}
 	p.closers = append(p.closers, p.Reads.Close)
@@ -451,7 +469,7 @@ func (p *Process) openHTTP() (*fiber.App, error) {
 		atriumhttp.Tenancy{Handler: p.Tenancy, Catalog: p.Catalog, Rebuild: p.Rebuild},
 		atriumhttp.Audit{Reader: audit.NewReader(p.Store)},
 		p.erpResource(),
-		atriumhttp.Analytics{Snapshots: p.Reads},
+		p.analytics(),
 	}
 	for _, parts := range p.parts {
 		if parts.Routes != nil {

@@ -88,7 +88,8 @@ func (v vault) open(ctx context.Context, fingerprint string) (erpcmd.Sealed, err
 	return s, nil
 }
 
-// Reseal seals every tenant's ERP secrets again with the first key of the
+// Reseal seals every tenant's sealed secrets (ERP connections, read
+// database logins) again with the first key of the
 // keyring, for a key rotation: it reports how many changed.
 func (p *Process) Reseal(ctx context.Context) (int, error) {
 	keys, err := p.Secrets.SealedKeys(ctx)
@@ -102,7 +103,7 @@ func (p *Process) Reseal(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		resealed, changed, err := p.box.Reseal(string(t), purposeERP, sealed)
+		resealed, changed, err := p.box.Reseal(string(t), purposeOf(k[1]), sealed)
 		if err != nil {
 			return n, fmt.Errorf("%s %s: %w", t, k[1], err)
 		}

@@ -654,7 +654,7 @@ func TestERPInboundResistsFloods(t *testing.T) {
 
 func TestERPStagingTableOnPostgreSQL(t *testing.T) {
 	pg := pgtest.Start(t)
-	dsn := pg.Database(t)
+	dsn := pgtest.Database(t, pg)
 	app, _ := newERPApp(t)
 	admin := as(t, app, "acme", "u-admin", "admin")
 	fin := as(t, app, "acme", "u-fin", "finance")

@@ -211,6 +211,20 @@ func (s *Secrets) PutSealed(ctx context.Context, t tenant.ID, name string, seale
 	return translate(err)
 }
 
+// CreateSealed keeps a sealed secret of tenant t under name unless one is
+// kept there already: it reports whether it kept it.
+func (s *Secrets) CreateSealed(ctx context.Context, t tenant.ID, name string, sealed []byte) (bool, error) {
+	key, err := sealedKey(t, name)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.sealed.Create(ctx, key, sealed)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return false, nil
+	}
+	return err == nil, translate(err)
+}
+
 // Sealed returns the sealed secret of tenant t kept under name, or
 // ErrNoSealed.
 func (s *Secrets) Sealed(ctx context.Context, t tenant.ID, name string) ([]byte, error) {

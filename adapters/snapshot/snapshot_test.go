@@ -15,7 +15,7 @@ import (
 
 func TestCopyFromPostgreSQL(t *testing.T) {
 	pg := pgtest.Start(t)
-	src, err := sql.Open("pgx", pg.Database(t))
+	src, err := sql.Open("pgx", pgtest.Database(t, pg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,11 @@ type config struct {
 	Demo          bool   `env:"ATRIUM_DEMO" default:"true" negatable:"" help:"Seed the demo tenants on an empty data dir."`
 	LogFormat     string `env:"ATRIUM_LOG_FORMAT" default:"json" help:"Log format: json or text."`
 	EventStore    string `env:"ATRIUM_EVENT_STORE" default:"jetstream" help:"Event store: jetstream (kurrentdb is not available in this build)."`
-	ReadStore     string `env:"ATRIUM_READ_STORE" default:"sqlite" help:"Read store: sqlite (sqlserver is not available in this build)."`
+	ReadStore     string `env:"ATRIUM_READ_STORE" default:"sqlite" help:"Read store: sqlite (a file per tenant under the data dir) or postgres (a database per tenant on ATRIUM_POSTGRES_URL)."`
+	PostgresURL   string `env:"ATRIUM_POSTGRES_URL" name:"postgres-url" help:"PostgreSQL server of the read store, as an account with CREATEDB and CREATEROLE (postgres://user:pass@host:5432/postgres)."`
+	SQLServerURL  string `env:"ATRIUM_SQLSERVER_URL" name:"sqlserver-url" help:"SQL Server of the read store, as a login that may create databases and logins (sqlserver://user:pass@host:1433)."`
+	ReadDBPrefix  string `env:"ATRIUM_READ_DB_PREFIX" name:"read-db-prefix" default:"atrium_" help:"Starts the name of every tenant database and login the server read store creates (atrium_<slug>); give each deployment sharing a server its own."`
+	ReadMaxConns  int    `env:"ATRIUM_READ_MAX_CONNS" default:"50" help:"Most connections this process holds to the read store's server, all tenants together."`
 	NATSURL       string `env:"ATRIUM_NATS_URL" name:"nats-url" help:"External NATS server; empty runs one embedded in-process."`
 	NATSListen    string `env:"ATRIUM_NATS_LISTEN" help:"Also expose the embedded NATS server on this address (e.g. 127.0.0.1:4222)."`
 	NATSSync      string `env:"ATRIUM_NATS_SYNC" default:"default" help:"Embedded JetStream fsync: 'default' (every 2 min), 'always' (every acknowledged append), or a duration."`
@@ -40,8 +44,8 @@ type config struct {
 	// client's address (for per-address login limits).
 	TrustedProxies []string `env:"ATRIUM_TRUSTED_PROXIES" sep:"," help:"Reverse proxies (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For names the client."`
 	MetricsToken   string   `env:"ATRIUM_METRICS_TOKEN" help:"Bearer token /metrics requires (empty: /metrics is open)."`
-	// SecretKey seals the tenants' ERP secrets at rest.
-	SecretKey string `env:"ATRIUM_SECRET_KEY" help:"Keyring sealing the tenants' ERP secrets: kid:<base64 of 32 bytes>, newest first, comma-separated (empty: <data dir>/secret.key, created on first start)."`
+	// SecretKey seals the tenants' secrets at rest.
+	SecretKey string `env:"ATRIUM_SECRET_KEY" help:"Keyring sealing the tenants' secrets (ERP connections, read database logins): kid:<base64 of 32 bytes>, newest first, comma-separated (empty: <data dir>/secret.key, created on first start)."`
 	// ERPAllowPrivate lets ERP connections reach private addresses.
 	ERPAllowPrivate bool `env:"ATRIUM_ERP_ALLOW_PRIVATE_TARGETS" name:"erp-allow-private-targets" help:"Let ERP connections reach loopback, private and link-local addresses (an on-premises ERP)."`
 	// ERPAckWait is how long a message in delivery is held before the bus
@@ -74,10 +78,17 @@ func (c *config) validate() error {
 	}
 	switch c.ReadStore {
 	case "sqlite":
+	case "postgres":
+		if c.PostgresURL == "" {
+			errs = append(errs, errors.New("ATRIUM_READ_STORE=postgres needs ATRIUM_POSTGRES_URL"))
+		}
 	case "sqlserver":
-		errs = append(errs, errors.New("ATRIUM_READ_STORE=sqlserver is not available in this build yet; use sqlite"))
+		errs = append(errs, errors.New("ATRIUM_READ_STORE=sqlserver is not available in this build yet; use sqlite or postgres"))
 	default:
-		errs = append(errs, fmt.Errorf("ATRIUM_READ_STORE %q: want sqlite", c.ReadStore))
+		errs = append(errs, fmt.Errorf("ATRIUM_READ_STORE %q: want sqlite or postgres", c.ReadStore))
+	}
+	if c.ReadMaxConns < 2 || c.ReadMaxConns > 10000 {
+		errs = append(errs, fmt.Errorf("ATRIUM_READ_MAX_CONNS %d: want 2 to 10000", c.ReadMaxConns))
 	}
 	if _, _, err := c.syncPolicy(); err != nil {
 		errs = append(errs, err)
@@ -124,6 +135,14 @@ func (c *config) syncPolicy() (always bool, interval time.Duration, err error) {
 	return false, d, nil
 }
 
+// readServerURL is the URL of the configured read store's server.
+func (c *config) readServerURL() string {
+	if c.ReadStore == "sqlserver" {
+		return c.SQLServerURL
+	}
+	return c.PostgresURL
+}
+
 func (c *config) erpAckWait() time.Duration {
 	d, _ := time.ParseDuration(c.ERPAckWait)
 	return d
@@ -153,6 +172,7 @@ func (c *config) process(log *slog.Logger) assembly.Config {
 	always, interval, _ := c.syncPolicy()
 	return assembly.Config{
 		DataDir: c.DataDir, EventStore: c.EventStore, ReadStore: c.ReadStore, ObjectStore: c.ObjectStore,
+		ReadServerURL: c.readServerURL(), ReadMaxConns: c.ReadMaxConns, ReadPrefix: c.ReadDBPrefix,
 		MinIO: minio.Config{Endpoint: c.MinIOEndpoint, AccessKey: c.MinIOAccess, SecretKey: c.MinIOSecret,
 			Secure: c.MinIOSecure, Bucket: c.MinIOBucket},
 		NATSURL: c.NATSURL, NATSListen: c.NATSListen, SyncAlways: always, SyncInterval: interval,

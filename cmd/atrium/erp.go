@@ -33,7 +33,7 @@ func (c *erpSandboxCmd) Run() error {
 
 // secretsCmd groups the key's maintenance.
 type secretsCmd struct {
-	Reseal secretsResealCmd `cmd:"" help:"Seal every stored ERP secret again with the first key of ATRIUM_SECRET_KEY (step 3 of a key rotation)."`
+	Reseal secretsResealCmd `cmd:"" help:"Seal every stored secret (ERP connections, read database logins) again with the first key of ATRIUM_SECRET_KEY (step 3 of a key rotation)."`
 	NewKey newKeyCmd        `cmd:"" name:"new-key" help:"Print a new keyring entry (kid:<base64 of 32 bytes>) to put first in ATRIUM_SECRET_KEY."`
 }
 

@@ -17,7 +17,7 @@ func TestPostgres(t *testing.T) {
 		driver:    Postgres,
 		sqlDriver: driver,
 		quote:     quote,
-		database:  func(t *testing.T) string { return srv.Database(t) },
+		database:  func(t *testing.T) string { return pgtest.Database(t, srv) },
 		login: func(t *testing.T, adminDSN string) (string, string) {
 			name, pw := "erp_"+randomHex(6), "Pw-"+randomHex(8)
 			execAs(t, driver, adminDSN, "CREATE ROLE "+quote(name)+" LOGIN PASSWORD '"+pw+"'")

@@ -12,7 +12,7 @@ import (
 func TestServer(t *testing.T) {
 	s := Start(t)
 	ctx := context.Background()
-	u := s.Database(t)
+	u := Database(t, s)
 	db, err := sql.Open("pgx", u)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atrium-platform/atrium/adapters/postgres"
+	"github.com/atrium-platform/atrium/adapters/postgres/pgtest"
+	"github.com/atrium-platform/atrium/adapters/serverstore"
+	"github.com/atrium-platform/atrium/domain/tenant"
+)
+
+// postgresEnv returns the environment that puts a serve's read store on
+// the test PostgreSQL server, under a prefix of the test's own; the
+// databases and logins are dropped when the test ends.
+func postgresEnv(t *testing.T) []string {
+	t.Helper()
+	srv := pgtest.Start(t)
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	prefix := "e" + hex.EncodeToString(b) + "_"
+	t.Cleanup(func() {
+		s, err := postgres.Open(serverstore.Config{URL: srv.URL, Prefix: prefix, Credentials: &serverstore.MemoryCredentials{}})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer s.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		ts, err := s.Tenants(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		for _, tn := range ts {
+			if err := s.Drop(tenant.With(ctx, tn)); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	return []string{"ATRIUM_READ_STORE=postgres", "ATRIUM_POSTGRES_URL=" + srv.URL, "ATRIUM_READ_DB_PREFIX=" + prefix, "ATRIUM_READ_MAX_CONNS=10"}
+}
+
+// TestServeOnPostgres runs `atrium serve` with its read tables on
+// PostgreSQL, as CONTRACT.md section 8 says, from outside: commands are
+// projected into the tenant's own database and read back; an admin gets a
+// read-only login to it that opens no other tenant's database; a snapshot
+// is a SQLite file of the tenant's tables.
+func TestServeOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := postgresEnv(t)
+	addr := freeAddr(t)
+	startServe(t, bin, t.TempDir(), addr, true, env...)
+	api := &apiClient{base: "http://" + addr + "/api/v1", c: &http.Client{Timeout: 30 * time.Second}}
+	api.login(t, "finance")
+	body := `{"client":{"id":"C-PG","name":"Postgres Client"},"currency":"EUR","due_date":"2026-12-31","lines":[{"description":"x","quantity":2,"unit_price":{"amount":1250,"currency":"EUR"}}]}`
+	resp, b, err := api.do("POST", "/invoices", "finance", body, nil)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %v %d %s", err, resp.StatusCode, b)
+	}
+	var created struct {
+		ID       string `json:"id"`
+		Position int64  `json:"position"`
+	}
+	if err := json.Unmarshal(b, &created); err != nil {
+		t.Fatal(err)
+	}
+	resp, b, err = api.do("GET", "/invoices/"+created.ID, "finance", "", map[string]string{"X-Read-After": fmt.Sprint(created.Position)})
+	if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"Postgres Client"`) {
+		t.Fatalf("read after write: %v %d %s", err, resp.StatusCode, b)
+	}
+
+	api.login(t, "admin")
+	resp, b, err = api.do("POST", "/analytics/credentials", "admin", `{"hours":1}`, nil)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("analytics credentials: %v %d %s", err, resp.StatusCode, b)
+	}
+	var cred struct {
+		DSN       string    `json:"dsn"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	if err := json.Unmarshal(b, &cred); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Until(cred.ExpiresAt); d < 55*time.Minute || d > time.Hour {
+		t.Fatalf("credentials expire in %v, want an hour", d)
+	}
+	db, err := sql.Open("pgx", cred.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var total int64
+	if err := db.QueryRow(`SELECT total FROM invoices WHERE id = $1`, created.ID).Scan(&total); err != nil || total != 2500 {
+		t.Fatalf("analyst reads total %d (%v), want 2500", total, err)
+	}
+	if _, err := db.Exec(`DELETE FROM invoices`); err == nil {
+		t.Fatal("the analyst's login deleted rows")
+	}
+	u, err := url.Parse(cred.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = strings.Replace(u.Path, "acme", "globex", 1)
+	other, err := sql.Open("pgx", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.Ping(); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("acme's analyst on globex's database: %v, want permission denied", err)
+	}
+
+	api.login(t, "auditor")
+	resp, b, err = api.do("GET", "/analytics/snapshot", "auditor", "", nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("snapshot: %v %d", err, resp.StatusCode)
+	}
+	path := filepath.Join(t.TempDir(), "acme.sqlite")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	var n int
+	if err := snap.QueryRow(`SELECT COUNT(*) FROM invoices WHERE id = ?`, created.ID).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("snapshot holds %d of the invoice (%v)", n, err)
+	}
+}
