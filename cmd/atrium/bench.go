@@ -42,6 +42,9 @@ type benchCmd struct {
 	Tenants  int           `default:"1000" help:"Tenants provisioned for the tenancy measures (0 skips them)."`
 	Parallel int           `default:"8" help:"Tenants migrated at once in the tenancy measures."`
 	Noisy    time.Duration `default:"30s" help:"How long the quiet tenant is measured in each noisy-neighbour condition, in 5 rounds (0 skips it)."`
+	// PostgresURL names the server of the PostgreSQL measures.
+	PostgresURL  string `name:"postgres-url" env:"ATRIUM_BENCH_POSTGRES_URL" help:"PostgreSQL server (a superuser's URL) for the PostgreSQL read store measures; empty: one started from the machine's PostgreSQL binaries, or none."`
+	ReadMaxConns int    `default:"50" help:"ATRIUM_READ_MAX_CONNS of the PostgreSQL measures."`
 }
 
 func (b *benchCmd) Run() error {
@@ -127,9 +130,11 @@ func (b *benchCmd) Run() error {
 		fmt.Printf("%-44s %14s %14s %8.2f\n", "noisy neighbour: quiet p99, beside vs alone", "", "", n.ratio())
 	}
 	if b.Tenants > 0 {
-		return benchTenants(ctx, dir, b.Tenants, b.Parallel)
+		if err := benchTenants(ctx, dir, b.Tenants, b.Parallel); err != nil {
+			return err
+		}
 	}
-	return nil
+	return b.benchPostgres(ctx, dir)
 }
 
 // rawPublish is the baseline: each writer publishes to its own subject with
