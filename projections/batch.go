@@ -196,14 +196,19 @@ func (tr *tenantRun) abort(cause error) {
 // resumes from the database's checkpoints, so nothing is applied twice.
 var ErrCheckpointMoved = errors.New("projections: checkpoint moved by another writer")
 
-// The checkpoint fence. A projector whose row the run knows is moved from
-// the committed position the batch started from, and only from it; one
-// without a row is inserted, and a row inserted meanwhile by another writer
-// fails the insert on its key. Either way the statements are the same in
-// every dialect.
+// The checkpoint fence, the same statements in every dialect. A projector
+// whose row the run knows is advanced from the committed position the batch
+// started from, and only from it: CheckpointAdvance (arguments: the new
+// position, the time as SQL.Time gives it, the projector, the committed
+// position) must change exactly one row. One without a row is inserted by
+// CheckpointInsert (the projector, the position, the time): a row inserted
+// meanwhile by another writer fails it on its key. A read store's
+// transactions must make the second of two concurrent advances from one
+// position change no row (or fail), and the second of two inserts fail;
+// projections/readstoretest checks it.
 const (
-	advanceCheckpoint = `UPDATE projection_checkpoint SET position = ?, updated_at = ? WHERE projector = ? AND position = ?`
-	insertCheckpoint  = `INSERT INTO projection_checkpoint (projector, position, updated_at) VALUES (?, ?, ?)`
+	CheckpointAdvance = `UPDATE projection_checkpoint SET position = ?, updated_at = ? WHERE projector = ? AND position = ?`
+	CheckpointInsert  = `INSERT INTO projection_checkpoint (projector, position, updated_at) VALUES (?, ?, ?)`
 )
 
 // writeCheckpoints writes the staged checkpoints in the open batch, each
@@ -215,14 +220,14 @@ func (tr *tenantRun) writeCheckpoints() error {
 	for name, pos := range tr.staged {
 		from, known := tr.committed[name]
 		if !known {
-			if _, err := tr.txc.ExecContext(ctx, insertCheckpoint, name, int64(pos), now); err != nil {
+			if _, err := tr.txc.ExecContext(ctx, CheckpointInsert, name, int64(pos), now); err != nil {
 				// Most likely another writer's row, on its key; whatever
 				// the cause, the run resumes from the database.
 				return fmt.Errorf("%w: %s: insert at %d: %w", ErrCheckpointMoved, name, pos, err)
 			}
 			continue
 		}
-		res, err := tr.txc.ExecContext(ctx, advanceCheckpoint, int64(pos), now, name, int64(from))
+		res, err := tr.txc.ExecContext(ctx, CheckpointAdvance, int64(pos), now, name, int64(from))
 		if err != nil {
 			return fmt.Errorf("checkpoint %s: %w", name, err)
 		}

@@ -53,29 +53,49 @@ func TestTwoRunnersOnOneStoreApplyEachEventOnce(t *testing.T) {
 	if err := s.reads.Migrate(ctx, s.projs...); err != nil {
 		t.Fatal(err)
 	}
+	const writers, each = 4, 40
+	fin := as(s.ctx, "acme", user.Finance)
+	var mu sync.Mutex
+	var last streams.Position
+	write := func(w int) error {
+		for i := range each {
+			res, err := s.h.Create(fin, draft(fmt.Sprintf("C%d-%d", w, i), "2026-12-31", 100))
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			last = max(last, res.Position)
+			mu.Unlock()
+		}
+		return nil
+	}
+	// Checkpoints both runners know, then a backlog they start on at once,
+	// then events appended while they project.
 	r1, r2 := s.newRunner(t), s.newRunner(t)
+	if err := write(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := r1.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, r1, ctx, last)
+	if err := r1.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(1); err != nil {
+		t.Fatal(err)
+	}
 	for _, r := range []*projections.Runner{r1, r2} {
 		if err := r.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	const writers, each = 4, 40
-	fin := as(s.ctx, "acme", user.Finance)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var last streams.Position
 	errs := make(chan error, writers)
-	for w := range writers {
+	for w := 2; w < writers; w++ {
 		wg.Go(func() {
-			for i := range each {
-				res, err := s.h.Create(fin, draft(fmt.Sprintf("C%d-%d", w, i), "2026-12-31", 100))
-				if err != nil {
-					errs <- err
-					return
-				}
-				mu.Lock()
-				last = max(last, res.Position)
-				mu.Unlock()
+			if err := write(w); err != nil {
+				errs <- err
 			}
 		})
 	}
