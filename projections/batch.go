@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -53,7 +54,12 @@ func (tr *tenantRun) stage(ps []Projector, pos streams.Position) {
 func (tr *tenantRun) advanced(msg *message.Message, pos streams.Position) error {
 	tr.batch++
 	if pos <= tr.isolate {
-		return tr.commit()
+		err := tr.commit()
+		if errors.Is(err, ErrCheckpointMoved) {
+			tr.abort(err) // no fault of the event's
+			return nil
+		}
+		return err
 	}
 	if tr.batch >= tr.r.cfg.BatchSize || msg.Metadata.Get(streams.MetaPending) == "0" {
 		if err := tr.commit(); err != nil {
@@ -128,7 +134,9 @@ func (tr *tenantRun) commit() error {
 	}
 	if err := tr.writeCheckpoints(); err != nil {
 		tr.rollback()
-		tr.isolate = max(tr.isolate, last)
+		if !errors.Is(err, ErrCheckpointMoved) {
+			tr.isolate = max(tr.isolate, last)
+		}
 		return err
 	}
 	err := tr.tx.Commit()
@@ -170,20 +178,65 @@ func (tr *tenantRun) rollback() {
 // of the current subscription still in flight are ignored from now on.
 // Called with tr.mu held.
 func (tr *tenantRun) abort(cause error) {
-	tr.log.Error("projection batch rolled back; resuming from the checkpoint", "err", cause)
+	if errors.Is(cause, ErrCheckpointMoved) {
+		tr.log.Warn("another writer advanced the tenant's checkpoint: projection batch rolled back; resuming from the database's checkpoint", "err", cause)
+	} else {
+		tr.log.Error("projection batch rolled back; resuming from the checkpoint", "err", cause)
+	}
 	tr.rollback()
 	if !tr.stopped {
 		tr.restart()
 	}
 }
 
-// writeCheckpoints writes the staged checkpoints in the open batch.
+// ErrCheckpointMoved is returned by a batch's commit when a projector's
+// checkpoint in the read database is no longer where the batch started
+// from: another runner (another instance projecting the same tenant into
+// the same database) committed first. The batch is rolled back and the run
+// resumes from the database's checkpoints, so nothing is applied twice.
+var ErrCheckpointMoved = errors.New("projections: checkpoint moved by another writer")
+
+// The checkpoint fence, the same statements in every dialect. A projector
+// whose row the run knows is advanced from the committed position the batch
+// started from, and only from it: CheckpointAdvance (arguments: the new
+// position, the time as SQL.Time gives it, the projector, the committed
+// position) must change exactly one row. One without a row is inserted by
+// CheckpointInsert (the projector, the position, the time): a row inserted
+// meanwhile by another writer fails it on its key. A read store's
+// transactions must make the second of two concurrent advances from one
+// position change no row (or fail), and the second of two inserts fail;
+// projections/readstoretest checks it.
+const (
+	CheckpointAdvance = `UPDATE projection_checkpoint SET position = ?, updated_at = ? WHERE projector = ? AND position = ?`
+	CheckpointInsert  = `INSERT INTO projection_checkpoint (projector, position, updated_at) VALUES (?, ?, ?)`
+)
+
+// writeCheckpoints writes the staged checkpoints in the open batch, each
+// fenced on the committed one: it fails with ErrCheckpointMoved when
+// another writer moved a checkpoint since the run read it.
 func (tr *tenantRun) writeCheckpoints() error {
 	ctx := tenant.With(context.Background(), tr.t)
-	upsert, now := tr.db.SQL.UpsertCheckpoint(), tr.db.SQL.Time(time.Now())
+	now := tr.db.SQL.Time(time.Now())
 	for name, pos := range tr.staged {
-		if _, err := tr.txc.ExecContext(ctx, upsert, name, int64(pos), now); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
+		from, known := tr.committed[name]
+		if !known {
+			if _, err := tr.txc.ExecContext(ctx, CheckpointInsert, name, int64(pos), now); err != nil {
+				// Most likely another writer's row, on its key; whatever
+				// the cause, the run resumes from the database.
+				return fmt.Errorf("%w: %s: insert at %d: %w", ErrCheckpointMoved, name, pos, err)
+			}
+			continue
+		}
+		res, err := tr.txc.ExecContext(ctx, CheckpointAdvance, int64(pos), now, name, int64(from))
+		if err != nil {
+			return fmt.Errorf("checkpoint %s: %w", name, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("checkpoint %s: %w", name, err)
+		}
+		if n != 1 {
+			return fmt.Errorf("%w: %s is no longer at %d", ErrCheckpointMoved, name, from)
 		}
 	}
 	return nil

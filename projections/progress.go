@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/streams"
@@ -30,10 +31,12 @@ func (r *Runner) Position(ctx context.Context) (streams.Position, error) {
 }
 
 // WaitFor returns once every projector of the ctx tenant has committed pos
-// or beyond, or ErrLagging when ctx ends first. It is woken by commits, never
-// polls, and keeps waiting across a stop and start of the tenant; for a
-// tenant not projected it answers from the read database when that is far
-// enough already.
+// or beyond, or ErrLagging when ctx ends first. For a tenant this runner
+// projects it is woken by commits, and keeps waiting across a stop and
+// start of the tenant; for a tenant it does not project (another instance
+// may, into a shared read database) it reads the database's checkpoints
+// every notProjectedPoll until they are far enough or the tenant starts
+// here.
 func (r *Runner) WaitFor(ctx context.Context, pos streams.Position) error {
 	t, err := tenant.From(ctx)
 	if err != nil {
@@ -56,6 +59,8 @@ func (r *Runner) WaitFor(ctx context.Context, pos streams.Position) error {
 			select {
 			case <-started:
 				continue
+			case <-time.After(notProjectedPoll):
+				continue
 			case <-ctx.Done():
 				return fmt.Errorf("%w: %s is not projected, at %d, waiting for %d", ErrLagging, t, at, pos)
 			}
@@ -73,6 +78,10 @@ func (r *Runner) WaitFor(ctx context.Context, pos streams.Position) error {
 		}
 	}
 }
+
+// notProjectedPoll is how often WaitFor reads the checkpoints of a tenant
+// not projected by the runner.
+const notProjectedPoll = 50 * time.Millisecond
 
 // ParsePosition parses a position given by a client.
 func ParsePosition(s string) (streams.Position, error) {

@@ -67,7 +67,7 @@ type DB struct {
 	// Dialect chooses the read models' migrations.
 	Dialect Dialect
 	// SQL writes the statements that differ between dialects: paging,
-	// savepoints, the checkpoint upsert.
+	// savepoints, times.
 	SQL     SQL
 	release func()
 	stmts   *Statements

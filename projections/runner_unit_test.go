@@ -602,6 +602,25 @@ func TestWaitForAndPosition(t *testing.T) {
 	}
 }
 
+// TestWaitForATenantProjectedElsewhere waits, through a runner that does
+// not project the tenant, for a position another runner (another instance,
+// on a shared read database) commits.
+func TestWaitForATenantProjectedElsewhere(t *testing.T) {
+	u := newUnit(t)
+	projecting, other := u.runner(nil), u.runner(nil)
+	u.start(projecting, "acme")
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(ctxOf("acme"), 20*time.Second)
+		defer cancel()
+		done <- other.WaitFor(ctx, 3)
+	}()
+	u.drafts("acme", 3)
+	if err := <-done; err != nil {
+		t.Fatalf("waiting for a tenant projected by another runner: %v", err)
+	}
+}
+
 func TestTenantsNeverMix(t *testing.T) {
 	u := newUnit(t)
 	u.drafts("acme", 20)

@@ -21,15 +21,6 @@ type SQL interface {
 	// too.
 	Savepoint(name string) (set, rollback, release string)
 
-	// UpsertCheckpoint returns the statement that sets a projector's row of
-	// projection_checkpoint(projector, position, updated_at), inserting it
-	// when there is none, inside the caller's transaction. Its arguments
-	// are the projector's name, the position (int64) and the time (a value
-	// from Time). It is one statement, not a MERGE: two transactions
-	// upserting one row at once never both insert, the second waits for the
-	// first.
-	UpsertCheckpoint() string
-
 	// Time returns the value a time is stored as in the dialect's time
 	// columns (projection_checkpoint.updated_at): t in UTC.
 	Time(t time.Time) any

@@ -56,7 +56,9 @@ func (tr *tenantRun) open(ctx context.Context, gen uint64) (<-chan *message.Mess
 		tr.mu.Unlock()
 		return nil, errors.New("subscription replaced")
 	}
-	tr.committed = cps
+	tr.committed = cps // another writer may have moved them: the database is the truth
+	close(tr.progress)
+	tr.progress = make(chan struct{})
 	after := tr.low(cps)
 	tr.mu.Unlock()
 	return tr.r.cfg.Source.Subscribe(ctx, after)

@@ -107,6 +107,11 @@ type Config struct {
 	// NoProjections opens tenants without projecting them (for maintenance
 	// commands such as migrate); nothing is sent to ERPs either.
 	NoProjections bool
+	// SharedReads says the read store is shared by every instance on the
+	// NATS (a read server): each tenant is then projected by one instance
+	// at a time, under a lease (see lease.go). Off for stores of the
+	// instance's own, such as the embedded SQLite files.
+	SharedReads bool
 	// Modules are the business domains served, in order (package modules).
 	Modules []module.Module
 	// Now is the clock; default time.Now.
@@ -224,6 +229,9 @@ type Process struct {
 	catalogCtx  context.Context
 	stopCatalog context.CancelFunc
 	catalogDone chan struct{}
+	leases      *jetstream.Leases
+	gatesMu     sync.Mutex
+	gates       map[tenant.ID]*openGate
 	closers     []func() error
 	mu          sync.Mutex
 }
@@ -262,6 +270,9 @@ func Open(ctx context.Context, cfg Config) (_ *Process, err error) {
 	}
 	if !cfg.NoProjections {
 		if err := p.startERP(ctx); err != nil {
+			return nil, err
+		}
+		if err := p.openLeases(ctx); err != nil {
 			return nil, err
 		}
 		go p.retryUnprojected(p.catalogCtx, 30*time.Second)
@@ -477,7 +488,7 @@ func (p *Process) openHTTP() (*fiber.App, error) {
 		}
 	}
 	return atriumhttp.New(hc, atriumhttp.Infra{
-		Tenants:  atriumhttp.HostTenants{BaseDomain: p.cfg.BaseDomain, Catalog: p.Catalog},
+		Tenants:  openTenants{atriumhttp.HostTenants{BaseDomain: p.cfg.BaseDomain, Catalog: p.Catalog}, p},
 		Auth:     atriumhttp.BearerAuth{Issuer: p.Issuer, Identity: p.Identity},
 		Progress: p.Runner,
 		Catalog:  p.Catalog,
@@ -507,12 +518,10 @@ func (p *Process) Seed(ctx context.Context, demo module.Demo) error {
 // nothing writes to a suspended tenant.
 func (p *Process) tenantChanged(t tenancy.State) {
 	if p.cfg.NoProjections || p.Runner == nil {
+		p.markOpen(t.ID)
 		return
 	}
-	ctx := tenant.With(context.Background(), t.ID)
-	if err := p.Runner.Start(ctx); err != nil {
-		p.log.Error("tenant not projected", "tenant", string(t.ID), "err", err)
-	}
+	p.openTenant(t.ID)
 }
 
 // Rebuild rebuilds one read model of the ctx tenant from its events: the
@@ -552,6 +561,9 @@ func (p *Process) retryUnprojected(ctx context.Context, interval time.Duration) 
 		case <-tick.C:
 		}
 		for _, t := range p.Catalog.List() {
+			if p.cfg.SharedReads {
+				break // the leases start their tenants, and retry
+			}
 			// Start does nothing for a tenant already projected; it logs a refusal.
 			_ = p.Runner.Start(tenant.With(ctx, t.ID))
 		}

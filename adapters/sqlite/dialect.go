@@ -22,14 +22,6 @@ func (SQL) Savepoint(name string) (set, rollback, release string) {
 	return "SAVEPOINT " + name, "ROLLBACK TO " + name, "RELEASE " + name
 }
 
-// UpsertCheckpoint implements projections.SQL with INSERT ... ON CONFLICT.
-// SQLite has one writer at a time: the transaction holds the write lock
-// (BEGIN IMMEDIATE) before it runs.
-func (SQL) UpsertCheckpoint() string {
-	return `INSERT INTO projection_checkpoint (projector, position, updated_at) VALUES (?, ?, ?)
-ON CONFLICT (projector) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`
-}
-
 // Time implements projections.SQL: SQLite has no time type; a time is
 // stored as RFC 3339 text in UTC, with nanoseconds.
 func (SQL) Time(t time.Time) any { return t.UTC().Format(time.RFC3339Nano) }

@@ -28,23 +28,6 @@ func (SQL) Savepoint(name string) (set, rollback, release string) {
 	return "SAVE TRANSACTION " + name, "ROLLBACK TRANSACTION " + name, ""
 }
 
-// UpsertCheckpoint implements projections.SQL with an UPDATE and, when it
-// changed no row, an INSERT, in one batch run in the caller's transaction.
-// MERGE would do it in one statement, but it has known concurrency bugs
-// and SQL Server-compatible engines lack it. The UPDATE holds an update
-// lock on the key, its range included when the row does not exist
-// (UPDLOCK, SERIALIZABLE) until the transaction ends, so a concurrent
-// upsert of the same projector waits instead of inserting it twice. The
-// arguments are declared once, in the order projections.SQL gives them.
-func (SQL) UpsertCheckpoint() string {
-	return `DECLARE @projector NVARCHAR(64) = ?, @position BIGINT = ?, @updated_at DATETIME2 = ?;
-UPDATE projection_checkpoint WITH (UPDLOCK, SERIALIZABLE)
-SET position = @position, updated_at = @updated_at
-WHERE projector = @projector;
-IF @@ROWCOUNT = 0
-INSERT INTO projection_checkpoint (projector, position, updated_at) VALUES (@projector, @position, @updated_at);`
-}
-
 // Time implements projections.SQL: a time.Time in UTC, for a DATETIME2
 // column.
 func (SQL) Time(t time.Time) any { return t.UTC() }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/atrium-platform/atrium/commands"
 	identitycmd "github.com/atrium-platform/atrium/commands/identity"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
+	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
@@ -42,7 +44,8 @@ type demoTenant struct {
 }
 
 // seedDemo provisions acme and globex, adds their demo members, and has
-// every module seed its demo data into each.
+// every module seed its demo data into each. A demo tenant that exists
+// already (seeded by another instance on the same NATS) is left as it is.
 func seedDemo(ctx context.Context, st *assembly.Process, log *slog.Logger) error {
 	tenants := []demoTenant{
 		{"acme", "Acme Corporation", tenancy.Branding{Name: "Acme Corporation", LogoURL: "https://acme.example/logo.svg", PrimaryColor: "#d7263d", AccentColor: "#1b998b"}},
@@ -52,10 +55,18 @@ func seedDemo(ctx context.Context, st *assembly.Process, log *slog.Logger) error
 	today := time.Now().UTC()
 	for _, dt := range tenants {
 		t := dt.slug
+		if _, exists := st.Catalog.Get(t); exists {
+			log.Info("demo tenant exists already; not seeded", "tenant", string(t))
+			continue
+		}
 		if _, err := st.Tenancy.Provision(admin, tenancycmd.ProvisionTenant{
 			Request: commands.Request{CommandID: newCommandID()}, Slug: string(t), Name: dt.name, Branding: dt.branding,
 			Admin: tenancycmd.FirstAdmin{Email: demoUsers[0].email, Name: demoUsers[0].name, Password: DemoPassword},
-		}); err != nil {
+		}); errors.Is(err, &domain.Error{Code: "tenant_exists"}) {
+			// Provisioned by another instance starting at the same time.
+			log.Info("demo tenant exists already; not seeded", "tenant", string(t))
+			continue
+		} else if err != nil {
 			return fmt.Errorf("provision %s: %w", t, err)
 		}
 		demo := module.Demo{Tenant: t, Members: map[user.Role]user.ID{}, Today: today}

@@ -1,8 +1,9 @@
 // Package readstoretest is the conformance suite every read store adapter
 // passes: tenant scoping, isolation between tenants, leases that keep a pool
 // open while in use, versioned migrations per read model, concurrent use,
-// and the statements of the SQL each lease gives (paging, savepoints, the
-// checkpoint upsert) run against the store's database.
+// the statements of the SQL each lease gives (paging, savepoints) run
+// against the store's database, and the checkpoint fence under concurrent
+// writers.
 package readstoretest
 
 import (

@@ -2,8 +2,10 @@ package readstoretest
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +27,7 @@ func testSQL(t *testing.T, s Store) {
 	}
 	t.Run("Limit", func(t *testing.T) { testLimit(t, ctx, db) })
 	t.Run("Savepoint", func(t *testing.T) { testSavepoint(t, ctx, db) })
-	t.Run("UpsertCheckpoint", func(t *testing.T) { testUpsertCheckpoint(t, ctx, db) })
+	t.Run("CheckpointFence", func(t *testing.T) { testCheckpointFence(t, ctx, db) })
 }
 
 // ids runs query on db and returns the ids it selects.
@@ -106,44 +108,90 @@ func testSavepoint(t *testing.T, ctx context.Context, db projections.DB) {
 	}
 }
 
-func testUpsertCheckpoint(t *testing.T, ctx context.Context, db projections.DB) {
-	upsert := func(name string, pos int64) {
+// testCheckpointFence runs the runner's checkpoint statements from two
+// transactions at once, as two instances projecting one tenant would: of
+// two inserts of one projector's row exactly one commits, and of two
+// advances from one position exactly one changes the row and commits, the
+// other changing nothing or failing.
+func testCheckpointFence(t *testing.T, ctx context.Context, db projections.DB) {
+	now := db.SQL.Time(time.Now())
+	// race runs write in two transactions at once and returns which of
+	// them changed a row and committed.
+	race := func(write func(tx *sql.Tx, i int64) (int64, error)) []int64 {
 		t.Helper()
-		tx, err := db.BeginTx(ctx, nil)
+		var wg sync.WaitGroup
+		won := make(chan int64, 2)
+		for i := range int64(2) {
+			wg.Go(func() {
+				tx, err := db.BeginTx(ctx, nil)
+				if err != nil {
+					t.Errorf("begin: %v", err)
+					return
+				}
+				n, err := write(tx, i)
+				if err != nil || n != 1 {
+					_ = tx.Rollback()
+					return
+				}
+				if tx.Commit() == nil {
+					won <- i
+				}
+			})
+		}
+		wg.Wait()
+		close(won)
+		var out []int64
+		for i := range won {
+			out = append(out, i)
+		}
+		return out
+	}
+	position := func() int64 {
+		t.Helper()
+		var pos int64
+		if err := db.QueryRowContext(ctx, `SELECT position FROM projection_checkpoint WHERE projector = 'fenced'`).Scan(&pos); err != nil {
+			t.Fatal(err)
+		}
+		return pos
+	}
+
+	won := race(func(tx *sql.Tx, i int64) (int64, error) {
+		res, err := tx.ExecContext(ctx, projections.CheckpointInsert, "fenced", 10+i, now)
 		if err != nil {
-			t.Fatal(err)
+			return 0, err
 		}
-		if _, err := tx.ExecContext(ctx, db.SQL.UpsertCheckpoint(), name, pos, db.SQL.Time(time.Now())); err != nil {
-			_ = tx.Rollback()
-			t.Fatalf("upsert %s at %d: %v", name, pos, err)
+		return res.RowsAffected()
+	})
+	if len(won) != 1 {
+		t.Fatalf("two inserts of one checkpoint at once: %d committed, want exactly one", len(won))
+	}
+	if got, want := position(), 10+won[0]; got != want {
+		t.Fatalf("checkpoint at %d after the insert of writer %d, want %d", got, won[0], want)
+	}
+
+	for range 20 {
+		from := position()
+		won := race(func(tx *sql.Tx, i int64) (int64, error) {
+			res, err := tx.ExecContext(ctx, projections.CheckpointAdvance, from+1+i, now, "fenced", from)
+			if err != nil {
+				return 0, err
+			}
+			return res.RowsAffected()
+		})
+		if len(won) != 1 {
+			t.Fatalf("two advances from %d at once: %d committed, want exactly one", from, len(won))
 		}
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
+		if got, want := position(), from+1+won[0]; got != want {
+			t.Fatalf("checkpoint at %d after writer %d advanced it from %d, want %d", got, won[0], from, want)
 		}
 	}
-	upsert("a", 3)  // inserted
-	upsert("b", 1)  // inserted
-	upsert("a", 70) // updated
-	rows, err := db.QueryContext(ctx, `SELECT projector, position FROM projection_checkpoint WHERE projector IN ('a', 'b')`)
+
+	// An advance from a position the row is not at changes nothing.
+	res, err := db.ExecContext(ctx, projections.CheckpointAdvance, 1_000, now, "fenced", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	got := map[string]int64{}
-	n := 0
-	for rows.Next() {
-		var name string
-		var pos int64
-		if err := rows.Scan(&name, &pos); err != nil {
-			t.Fatal(err)
-		}
-		got[name] = pos
-		n++
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if n != 2 || got["a"] != 70 || got["b"] != 1 {
-		t.Fatalf("%d checkpoint rows %v, want a at 70 and b at 1", n, got)
+	if n, err := res.RowsAffected(); err != nil || n != 0 {
+		t.Fatalf("an advance from a stale position changed %d rows (%v), want none", n, err)
 	}
 }
