@@ -126,6 +126,10 @@ func (c *Config) setDefaults() {
 	if c.ReadStore == "" {
 		c.ReadStore = StoreSQLite
 	}
+	if c.ReadStore != StoreSQLite {
+		// A server's databases are every instance's: one projects each tenant.
+		c.SharedReads = true
+	}
 	if c.ObjectStore == "" {
 		c.ObjectStore = StoreJetStream
 	}

@@ -22,13 +22,6 @@ func (SQL) Savepoint(name string) (set, rollback, release string) {
 	return "SAVEPOINT " + name, "ROLLBACK TO SAVEPOINT " + name, "RELEASE SAVEPOINT " + name
 }
 
-// UpsertCheckpoint implements projections.SQL with INSERT ... ON
-// CONFLICT, which takes the row's lock: a concurrent upsert waits.
-func (SQL) UpsertCheckpoint() string {
-	return `INSERT INTO projection_checkpoint (projector, position, updated_at) VALUES (?, ?, ?)
-ON CONFLICT (projector) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`
-}
-
 // Time implements projections.SQL: a time.Time in UTC, for a TIMESTAMPTZ
 // column.
 func (SQL) Time(t time.Time) any { return t.UTC() }
