@@ -380,6 +380,28 @@ func (p *Process) openPlatform(ctx context.Context) (err error) {
 	if err := p.Store.Provision(pctx); err != nil {
 		return fmt.Errorf("platform stream: %w", err)
 	}
+	// The secrets first: opening a tenant the catalog reports may need
+	// them (a server read store's login).
+	if p.Secrets, err = jetstream.OpenSecrets(ctx, p.NC, cfg.RefreshTTL); err != nil {
+		return fmt.Errorf("secrets: %w", err)
+	}
+	pemKey, err := p.Secrets.SigningKey(ctx, func() ([]byte, error) {
+		k, err := auth.NewKey()
+		if err != nil {
+			return nil, err
+		}
+		return auth.MarshalKey(k)
+	})
+	if err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	key, err := auth.UnmarshalKey(pemKey)
+	if err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	if err := p.openBox(); err != nil {
+		return err
+	}
 	p.Catalog = catalog.New(p.Store, p.Registry)
 	p.Catalog.OnChange(p.tenantChanged)
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -406,26 +428,6 @@ func (p *Process) openPlatform(ctx context.Context) (err error) {
 		return fmt.Errorf("tenant catalog: %w", err)
 	}
 
-	if p.Secrets, err = jetstream.OpenSecrets(ctx, p.NC, cfg.RefreshTTL); err != nil {
-		return fmt.Errorf("secrets: %w", err)
-	}
-	pemKey, err := p.Secrets.SigningKey(ctx, func() ([]byte, error) {
-		k, err := auth.NewKey()
-		if err != nil {
-			return nil, err
-		}
-		return auth.MarshalKey(k)
-	})
-	if err != nil {
-		return fmt.Errorf("signing key: %w", err)
-	}
-	key, err := auth.UnmarshalKey(pemKey)
-	if err != nil {
-		return fmt.Errorf("signing key: %w", err)
-	}
-	if err := p.openBox(); err != nil {
-		return err
-	}
 	if p.Issuer, err = auth.NewIssuer(auth.IssuerConfig{Keys: []auth.Key{key}, AccessTTL: cfg.AccessTTL, Now: cfg.Now}); err != nil {
 		return err
 	}
