@@ -16,7 +16,7 @@ type cli struct {
 	Tenant  tenantCmd  `cmd:"" help:"Manage tenants through the admin API (create, list, suspend, resume)."`
 	Bench   benchCmd   `cmd:"" help:"Measure append and projection throughput as ratios to raw baselines."`
 	ERP     erpCmd     `cmd:"" name:"erp" help:"ERP integration tools (a local receiver to watch messages arrive)."`
-	Secrets secretsCmd `cmd:"" help:"Manage the key that seals the tenants' ERP secrets."`
+	Secrets secretsCmd `cmd:"" help:"Manage the key that seals the tenants' secrets (ERP connections, read database logins)."`
 }
 
 func main() {

@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -40,6 +41,12 @@ type Server struct {
 	// (so never finalized) for the life of the process.
 	watchdog io.WriteCloser
 }
+
+// keep holds every started server for the life of the process.
+var (
+	keepMu sync.Mutex
+	keep   []*Server
+)
 
 // Options shape a started server.
 type Options struct {
@@ -191,6 +198,9 @@ rm -rf "$PGDIR"`
 		return nil, fmt.Errorf("%w; server log: %s", err, log)
 	}
 	s.watchdog = stdin // never closed: the process's end closes it
+	keepMu.Lock()
+	keep = append(keep, s) // never collected, so the pipe is never finalized
+	keepMu.Unlock()
 	return s, nil
 }
 
