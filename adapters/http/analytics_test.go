@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -48,6 +49,47 @@ func TestAnalyticsSnapshotIsTheTenantsOwn(t *testing.T) {
 	admin := as(t, app, "acme", "u-admin", "admin")
 	if code := problemCode(t, admin.do("GET", "/api/v1/analytics/snapshot", "", "X-Tenant", "globex"), 403); code != "tenant_mismatch" {
 		t.Fatalf("acme's admin on globex: %s", code)
+	}
+}
+
+// Snapshots read whole databases: many at once are bounded, answered
+// 200, 503 busy or 429 (the tenant's requests in flight), never a 500.
+func TestSnapshotsAreBounded(t *testing.T) {
+	app := newApp(t)
+	admin := as(t, app, "acme", "u-admin", "admin")
+	for i := range 50 {
+		create(t, as(t, app, "acme", "u-fin", "finance"), 100+i)
+	}
+	var wg sync.WaitGroup
+	statuses := make(chan reply, 24)
+	for range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- admin.do("GET", "/api/v1/analytics/snapshot", "")
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	served := 0
+	for r := range statuses {
+		switch {
+		case r.status == 200:
+			served++
+		case r.status == 503 && r.header.Get("Retry-After") != "":
+			if code := problemCode(t, r, 503); code != "busy" {
+				t.Fatalf("503 %s", code)
+			}
+		case r.status == 429:
+			if code := problemCode(t, r, 429); code != "too_many_requests" {
+				t.Fatalf("429 %s", code)
+			}
+		default:
+			t.Fatalf("a snapshot among 24 at once: %d %.200s", r.status, r.body)
+		}
+	}
+	if served == 0 {
+		t.Fatal("no snapshot among 24 was served")
 	}
 }
 

@@ -128,6 +128,24 @@ func TestServeOnPostgres(t *testing.T) {
 		t.Fatalf("acme's analyst on globex's database: %v, want permission denied", err)
 	}
 
+	// A tenant's unexpired logins are bounded: a hostile admin cannot
+	// fill the server with roles.
+	for i := 2; ; i++ {
+		resp, b, err := api.send("POST", "/analytics/credentials", `{"hours":1}`, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			if !strings.Contains(string(b), `"too_many_analyst_logins"`) || i != 17 {
+				t.Fatalf("login %d refused: %s, want the 17th refused with too_many_analyst_logins", i, b)
+			}
+			break
+		}
+		if resp.StatusCode != http.StatusCreated || i > 17 {
+			t.Fatalf("login %d: %d %s", i, resp.StatusCode, b)
+		}
+	}
+
 	api.login(t, "auditor")
 	resp, b, err = api.do("GET", "/analytics/snapshot", "auditor", "", nil)
 	if err != nil || resp.StatusCode != http.StatusOK {
