@@ -11,6 +11,7 @@ import (
 	"github.com/atrium-platform/atrium/adapters/postgres/pgstore"
 	"github.com/atrium-platform/atrium/adapters/serverstore"
 	"github.com/atrium-platform/atrium/adapters/sqlite"
+	"github.com/atrium-platform/atrium/adapters/sqlserver/mssqlstore"
 	"github.com/atrium-platform/atrium/projections"
 )
 
@@ -34,5 +35,8 @@ func Each(t *testing.T, fn func(t *testing.T, s Store)) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		fn(t, pgstore.New(t, serverstore.Config{}))
+	})
+	t.Run("sqlserver", func(t *testing.T) {
+		fn(t, mssqlstore.New(t, serverstore.Config{})) // skipped without ATRIUM_TEST_MSSQL_URL
 	})
 }
