@@ -153,10 +153,18 @@ SELECT @r`, name).Scan(&r)
 	}, nil
 }
 
-// in returns a statement that runs stmt in database db, from a
-// connection on any database: db's sp_executesql runs in db.
-func in(db, stmt string) string {
-	return "EXEC " + Engine{}.Quote(db) + ".sys.sp_executesql " + literal(stmt)
+// inDatabase runs fn with conn on database db (USE), then puts conn back
+// on the database it was on.
+func inDatabase(ctx context.Context, conn *sql.Conn, db string, fn func() error) error {
+	var was string
+	if err := conn.QueryRowContext(ctx, `SELECT DB_NAME()`).Scan(&was); err != nil {
+		return err
+	}
+	if err := run(ctx, conn, "USE "+Engine{}.Quote(db)); err != nil {
+		return err
+	}
+	err := fn()
+	return errors.Join(err, run(context.WithoutCancel(ctx), conn, "USE "+Engine{}.Quote(was)))
 }
 
 // execer runs statements and names what failed without the password a
@@ -241,20 +249,24 @@ FROM sys.databases WHERE name = ?`, n.Database).Scan(&snapshot, &rcsi); err != n
 			return err
 		}
 	}
-	db := n.Database
-	return run(ctx, conn,
-		// The login's user, a member of db_owner: it migrates and writes
-		// the read models. A user left from an earlier login of the name
-		// is mapped to the current one.
-		in(db, "IF DATABASE_PRINCIPAL_ID("+literal(n.Login)+") IS NULL CREATE USER "+q(n.Login)+" FOR LOGIN "+q(n.Login)+
-			" ELSE IF (SELECT sid FROM sys.database_principals WHERE name = "+literal(n.Login)+") <> SUSER_SID("+literal(n.Login)+")"+
-			" ALTER USER "+q(n.Login)+" WITH LOGIN = "+q(n.Login)),
-		in(db, "ALTER ROLE db_owner ADD MEMBER "+q(n.Login)),
-		in(db, "IF DATABASE_PRINCIPAL_ID("+literal(n.ReadRole)+") IS NULL CREATE ROLE "+q(n.ReadRole)),
-		// No login without a user of its own in the database opens it.
-		in(db, "REVOKE CONNECT FROM guest"),
-		"ALTER LOGIN "+q(n.Login)+" WITH DEFAULT_DATABASE = "+q(db),
-	)
+	err = inDatabase(ctx, conn, n.Database, func() error {
+		return run(ctx, conn,
+			// The login's user, a member of db_owner: it migrates and
+			// writes the read models. A user left from an earlier login
+			// of the name is mapped to the current one.
+			"IF DATABASE_PRINCIPAL_ID("+literal(n.Login)+") IS NULL CREATE USER "+q(n.Login)+" FOR LOGIN "+q(n.Login)+
+				" ELSE IF (SELECT sid FROM sys.database_principals WHERE name = "+literal(n.Login)+") <> SUSER_SID("+literal(n.Login)+")"+
+				" ALTER USER "+q(n.Login)+" WITH LOGIN = "+q(n.Login),
+			"ALTER ROLE db_owner ADD MEMBER "+q(n.Login),
+			"IF DATABASE_PRINCIPAL_ID("+literal(n.ReadRole)+") IS NULL CREATE ROLE "+q(n.ReadRole),
+			// No login without a user of its own in the database opens it.
+			"REVOKE CONNECT FROM guest",
+		)
+	})
+	if err != nil {
+		return err
+	}
+	return run(ctx, conn, "ALTER LOGIN "+q(n.Login)+" WITH DEFAULT_DATABASE = "+q(n.Database))
 }
 
 // Prepare implements serverstore.Engine: run by the database's owner, it
@@ -298,7 +310,11 @@ func (Engine) Databases(ctx context.Context, admin *sql.DB, prefix string) ([]st
 	return out, nil
 }
 
-func ints(ctx context.Context, db *sql.DB, query string, args ...any) ([]int, error) {
+type rowser interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func ints(ctx context.Context, db rowser, query string, args ...any) ([]int, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -315,7 +331,7 @@ func ints(ctx context.Context, db *sql.DB, query string, args ...any) ([]int, er
 	return out, rows.Err()
 }
 
-func strings1(ctx context.Context, db *sql.DB, query string, args ...any) ([]string, error) {
+func strings1(ctx context.Context, db rowser, query string, args ...any) ([]string, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -352,53 +368,51 @@ func (e Engine) Drop(ctx context.Context, admin *sql.DB, n serverstore.Names) er
 		return err
 	}
 	for _, l := range append(logins, n.Login) {
-		if err := e.dropLogin(ctx, admin, "", l); err != nil {
+		if err := e.dropLogin(ctx, admin, l, false); err != nil {
 			return fmt.Errorf("drop %s: %w", l, err)
 		}
 	}
 	return nil
 }
 
-// dropLogin ends login's sessions and drops it, when it exists, and its
-// user in database db unless db is "".
-func (e Engine) dropLogin(ctx context.Context, admin *sql.DB, db, login string) error {
-	var ok bool
-	if err := admin.QueryRowContext(ctx, `SELECT CASE WHEN SUSER_ID(?) IS NULL THEN 0 ELSE 1 END`, login).Scan(&ok); err != nil {
-		return err
-	}
-	if !ok {
-		if db == "" {
-			return nil
-		}
-		return run(ctx, admin, in(db, "IF DATABASE_PRINCIPAL_ID("+literal(login)+") IS NOT NULL DROP USER "+e.Quote(login)))
-	}
-	// A disabled login opens no new session, whatever happens next.
-	if err := run(ctx, admin, "ALTER LOGIN "+e.Quote(login)+" DISABLE"); err != nil {
-		return err
-	}
-	if err := e.endSessions(ctx, admin, login); err != nil {
-		return err
-	}
-	if db != "" {
-		if err := run(ctx, admin, in(db, "IF DATABASE_PRINCIPAL_ID("+literal(login)+") IS NOT NULL DROP USER "+e.Quote(login))); err != nil {
-			return err
-		}
-	}
-	return run(ctx, admin, "DROP LOGIN "+e.Quote(login))
+type admin interface {
+	execer
+	rowser
+	queryer
 }
 
-// endSessions kills login's sessions (which takes ALTER ANY CONNECTION).
-func (e Engine) endSessions(ctx context.Context, admin *sql.DB, login string) error {
-	ids, err := ints(ctx, admin, `SELECT session_id FROM sys.dm_exec_sessions WHERE login_name = ? AND session_id <> @@SPID`, login)
-	if err != nil {
+// dropLogin ends login's sessions and drops it, when it exists, and
+// first its user in the database c is on when user.
+func (e Engine) dropLogin(ctx context.Context, c admin, login string, user bool) error {
+	var ok bool
+	if err := c.QueryRowContext(ctx, `SELECT CASE WHEN SUSER_ID(?) IS NULL THEN 0 ELSE 1 END`, login).Scan(&ok); err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := run(ctx, admin, fmt.Sprintf("KILL %d", id)); err != nil {
+	if ok {
+		// A disabled login opens no new session, whatever happens next.
+		if err := run(ctx, c, "ALTER LOGIN "+e.Quote(login)+" DISABLE"); err != nil {
+			return err
+		}
+		// Ending its sessions takes ALTER ANY CONNECTION.
+		ids, err := ints(ctx, c, `SELECT session_id FROM sys.dm_exec_sessions WHERE login_name = ? AND session_id <> @@SPID`, login)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := run(ctx, c, fmt.Sprintf("KILL %d", id)); err != nil {
+				return err
+			}
+		}
+	}
+	if user {
+		if err := run(ctx, c, "IF DATABASE_PRINCIPAL_ID("+literal(login)+") IS NOT NULL DROP USER "+e.Quote(login)); err != nil {
 			return err
 		}
 	}
-	return nil
+	if !ok {
+		return nil
+	}
+	return run(ctx, c, "DROP LOGIN "+e.Quote(login))
 }
 
 // TableExists implements serverstore.Engine.
@@ -440,17 +454,28 @@ func (Engine) SnapshotTx() *sql.TxOptions {
 // DropExpiredAnalysts drops the login once it is past. Nor do they have
 // a connection limit.
 func (e Engine) CreateAnalyst(ctx context.Context, admin *sql.DB, n serverstore.Names, login, password string, expires time.Time) error {
-	q, db := e.Quote, n.Database
-	err := run(ctx, admin,
+	q := e.Quote
+	conn, err := admin.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	err = run(ctx, conn,
 		"CREATE LOGIN "+q(login)+" WITH PASSWORD = "+literal(password)+
-			", CHECK_POLICY = OFF, CHECK_EXPIRATION = OFF, DEFAULT_DATABASE = "+q(db),
+			", CHECK_POLICY = OFF, CHECK_EXPIRATION = OFF, DEFAULT_DATABASE = "+q(n.Database),
 		"DENY VIEW ANY DATABASE TO "+q(login),
-		in(db, "CREATE USER "+q(login)+" FOR LOGIN "+q(login)),
-		in(db, "EXEC sys.sp_addextendedproperty @name = "+literal(expiresProperty)+
-			", @value = "+literal(expires.UTC().Format(time.RFC3339))+
-			", @level0type = N'USER', @level0name = "+literal(login)),
-		in(db, "ALTER ROLE "+q(n.ReadRole)+" ADD MEMBER "+q(login)),
 	)
+	if err == nil {
+		err = inDatabase(ctx, conn, n.Database, func() error {
+			return run(ctx, conn,
+				"CREATE USER "+q(login)+" FOR LOGIN "+q(login),
+				"EXEC sys.sp_addextendedproperty @name = "+literal(expiresProperty)+
+					", @value = "+literal(expires.UTC().Format(time.RFC3339))+
+					", @level0type = N'USER', @level0name = "+literal(login),
+				"ALTER ROLE "+q(n.ReadRole)+" ADD MEMBER "+q(login),
+			)
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("analyst %s: %w", login, err)
 	}
@@ -462,8 +487,8 @@ var analystSuffix = regexp.MustCompile(`^_a[0-9a-f]{12}$`)
 // analystLogins lists the server's logins of n's analysts: named
 // <login>_a<12 hex digits> (a tenant's slug has no '_', so no other
 // tenant's names are of this form).
-func (Engine) analystLogins(ctx context.Context, admin *sql.DB, n serverstore.Names) ([]string, error) {
-	all, err := strings1(ctx, admin, `SELECT name FROM sys.server_principals WHERE type = 'S'`)
+func (Engine) analystLogins(ctx context.Context, c rowser, n serverstore.Names) ([]string, error) {
+	all, err := strings1(ctx, c, `SELECT name FROM sys.server_principals WHERE type = 'S'`)
 	if err != nil {
 		return nil, err
 	}
@@ -478,40 +503,45 @@ func (Engine) analystLogins(ctx context.Context, admin *sql.DB, n serverstore.Na
 
 // DropExpiredAnalysts implements serverstore.Engine: the logins of n's
 // analysts past their expiry, or with no expiry kept (a CreateAnalyst cut
-// short), are dropped with their users; an expired login works until it
-// is dropped here. A login whose session could not be ended stays
-// disabled, and is dropped next time.
+// short), are dropped with their users, their sessions ended; an expired
+// login works until it is dropped here (when its tenant next asks for a
+// login).
 func (e Engine) DropExpiredAnalysts(ctx context.Context, admin *sql.DB, n serverstore.Names, now time.Time) (int, error) {
-	logins, err := e.analystLogins(ctx, admin, n)
+	conn, err := admin.Conn(ctx)
 	if err != nil {
 		return 0, err
 	}
-	if len(logins) == 0 {
-		return 0, nil
-	}
-	expiry, err := e.expiries(ctx, admin, n.Database)
-	if err != nil {
+	defer conn.Close()
+	logins, err := e.analystLogins(ctx, conn, n)
+	if err != nil || len(logins) == 0 {
 		return 0, err
 	}
 	active := 0
-	for _, l := range logins {
-		if t, ok := expiry[l]; ok && now.Before(t) {
-			active++
-			continue
+	err = inDatabase(ctx, conn, n.Database, func() error {
+		expiry, err := expiries(ctx, conn)
+		if err != nil {
+			return err
 		}
-		if err := e.dropLogin(ctx, admin, n.Database, l); err != nil {
-			return active, fmt.Errorf("drop %s: %w", l, err)
+		for _, l := range logins {
+			if t, ok := expiry[l]; ok && now.Before(t) {
+				active++
+				continue
+			}
+			if err := e.dropLogin(ctx, conn, l, true); err != nil {
+				return fmt.Errorf("drop %s: %w", l, err)
+			}
 		}
-	}
-	return active, nil
+		return nil
+	})
+	return active, err
 }
 
-// expiries reads when the analysts' users of database db expire.
-func (e Engine) expiries(ctx context.Context, admin *sql.DB, db string) (map[string]time.Time, error) {
-	q := e.Quote(db)
-	rows, err := admin.QueryContext(ctx, `SELECT p.name, CAST(x.value AS NVARCHAR(40))
-FROM `+q+`.sys.database_principals p
-LEFT JOIN `+q+`.sys.extended_properties x ON x.class = 4 AND x.major_id = p.principal_id AND x.name = ?
+// expiries reads when the analysts' users of the database c is on
+// expire.
+func expiries(ctx context.Context, c rowser) (map[string]time.Time, error) {
+	rows, err := c.QueryContext(ctx, `SELECT p.name, CAST(x.value AS NVARCHAR(40))
+FROM sys.database_principals p
+LEFT JOIN sys.extended_properties x ON x.class = 4 AND x.major_id = p.principal_id AND x.name = ?
 WHERE p.type = 'S'`, expiresProperty)
 	if err != nil {
 		return nil, err
