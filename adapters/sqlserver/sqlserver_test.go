@@ -56,10 +56,15 @@ func ping(dsn string) error {
 }
 
 // cannotOpen reports whether err is SQL Server's refusal to open a
-// database for a login that has no access to it (error 4060).
+// database for a login that has no access to it: error 4060, "Cannot
+// open database ... requested by the login" (some compatible servers
+// give the message with another number).
 func cannotOpen(err error) bool {
+	if err == nil {
+		return false
+	}
 	var e mssql.Error
-	return errors.As(err, &e) && e.Number == 4060
+	return (errors.As(err, &e) && e.Number == 4060) || strings.Contains(err.Error(), "Cannot open database ")
 }
 
 // A tenant's login opens its own database and no other tenant's, and
