@@ -69,7 +69,7 @@ test-integration:
 	[ -n "$$ATRIUM_TEST_KURRENTDB_URL" ] || missing="$$missing ATRIUM_TEST_KURRENTDB_URL"; \
 	[ -n "$$ATRIUM_TEST_MSSQL_URL" ] || missing="$$missing ATRIUM_TEST_MSSQL_URL"; \
 	if [ -n "$$missing" ]; then echo "test-integration: not set:$$missing (see the README, section Tests)"; exit 1; fi
-	@pkgs="$$(grep -rlE 'ATRIUM_TEST_(KURRENTDB|MSSQL)_URL' --include='*_test.go' . | xargs -r -n1 dirname | sort -u)"; \
+	@pkgs="$$(grep -rlE 'ATRIUM_TEST_(KURRENTDB|MSSQL)_URL|readstores\.Each|mssql(test|store)\.' --include='*_test.go' . | xargs -r -n1 dirname | sort -u)"; \
 	if [ -z "$$pkgs" ]; then echo "test-integration: no external adapter suite exists yet (KurrentDB, SQL Server)"; exit 1; fi; \
 	echo $(GO) test -race -count=1 $$pkgs; $(GO) test -race -count=1 $$pkgs
 

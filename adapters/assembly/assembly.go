@@ -47,6 +47,7 @@ const (
 	StoreJetStream = "jetstream"
 	StoreSQLite    = "sqlite"
 	StorePostgres  = "postgres"
+	StoreSQLServer = "sqlserver"
 	StoreMinIO     = "minio"
 )
 
@@ -57,11 +58,12 @@ type Config struct {
 	// EventStore chooses the event store: "jetstream" (the default).
 	EventStore string
 	// ReadStore chooses the read store: "sqlite" (the default), a file per
-	// tenant under DataDir, or "postgres", a database per tenant on the
-	// server ReadServerURL names.
+	// tenant under DataDir, or "postgres" or "sqlserver", a database per
+	// tenant on the server ReadServerURL names.
 	ReadStore string
 	// ReadServerURL reaches the read store's server as an account that may
-	// create databases and logins (ATRIUM_POSTGRES_URL).
+	// create databases and logins (ATRIUM_POSTGRES_URL or
+	// ATRIUM_SQLSERVER_URL).
 	ReadServerURL string
 	// ReadPrefix starts the names of the tenants' databases and logins on
 	// the read store's server; default "atrium_".
@@ -164,12 +166,12 @@ func (c Config) Validate() error {
 	}
 	switch c.ReadStore {
 	case StoreSQLite:
-	case StorePostgres:
+	case StorePostgres, StoreSQLServer:
 		if c.ReadServerURL == "" {
 			errs = append(errs, fmt.Errorf("assembly: read store %s needs ReadServerURL", c.ReadStore))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("assembly: read store %q: want %s or %s", c.ReadStore, StoreSQLite, StorePostgres))
+		errs = append(errs, fmt.Errorf("assembly: read store %q: want %s, %s or %s", c.ReadStore, StoreSQLite, StorePostgres, StoreSQLServer))
 	}
 	if c.ReadMaxConns < 0 {
 		errs = append(errs, errors.New("assembly: ReadMaxConns is negative"))

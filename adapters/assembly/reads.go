@@ -13,6 +13,7 @@ import (
 	"github.com/atrium-platform/atrium/adapters/postgres"
 	"github.com/atrium-platform/atrium/adapters/serverstore"
 	"github.com/atrium-platform/atrium/adapters/sqlite"
+	"github.com/atrium-platform/atrium/adapters/sqlserver"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/projections"
 )
@@ -39,17 +40,21 @@ var (
 
 // openReadStore opens the configured read store.
 func (p *Process) openReadStore() (ReadStore, error) {
+	open := postgres.Open
 	switch p.cfg.ReadStore {
+	case StoreSQLServer:
+		open = sqlserver.Open
 	case StorePostgres:
-		s, err := postgres.Open(serverstore.Config{URL: p.cfg.ReadServerURL, MaxConns: p.cfg.ReadMaxConns,
-			Prefix: p.cfg.ReadPrefix, Credentials: readCredentials{p}, Now: p.cfg.Now})
-		if err != nil {
-			return nil, err
-		}
-		p.registerBudget(s.Budget())
-		return s, nil
+	default:
+		return sqlite.Open(filepath.Join(p.cfg.DataDir, "read"), sqlite.Config{})
 	}
-	return sqlite.Open(filepath.Join(p.cfg.DataDir, "read"), sqlite.Config{})
+	s, err := open(serverstore.Config{URL: p.cfg.ReadServerURL, MaxConns: p.cfg.ReadMaxConns,
+		Prefix: p.cfg.ReadPrefix, Credentials: readCredentials{p}, Now: p.cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	p.registerBudget(s.Budget())
+	return s, nil
 }
 
 // registerBudget exposes the read server's connection budget.

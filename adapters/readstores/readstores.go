@@ -19,6 +19,7 @@ import (
 	"github.com/atrium-platform/atrium/adapters/postgres/pgstore"
 	"github.com/atrium-platform/atrium/adapters/serverstore"
 	"github.com/atrium-platform/atrium/adapters/sqlite"
+	"github.com/atrium-platform/atrium/adapters/sqlserver/mssqlstore"
 	"github.com/atrium-platform/atrium/projections"
 )
 
@@ -31,8 +32,9 @@ type Store interface {
 
 // The stores, by the name of the subtest Each runs them in.
 const (
-	SQLite   = "sqlite"
-	Postgres = "postgres"
+	SQLite    = "sqlite"
+	Postgres  = "postgres"
+	SQLServer = "sqlserver"
 )
 
 // Each runs fn as a subtest per read store; Open, called within it (or
@@ -41,14 +43,18 @@ func Each(t *testing.T, fn func(t *testing.T)) {
 	t.Helper()
 	t.Run(SQLite, fn)
 	t.Run(Postgres, fn)
+	t.Run(SQLServer, fn) // Open skips it without ATRIUM_TEST_MSSQL_URL
 }
 
 // Open returns a new, empty store of the kind the enclosing Each subtest
 // is for (SQLite outside Each), closed and dropped when t ends.
 func Open(t testing.TB) Store {
 	t.Helper()
-	if Kind(t) == Postgres {
+	switch Kind(t) {
+	case Postgres:
 		return pgstore.New(t, serverstore.Config{})
+	case SQLServer:
+		return mssqlstore.New(t, serverstore.Config{})
 	}
 	s, err := sqlite.Open(t.TempDir(), sqlite.Config{})
 	if err != nil {
@@ -63,7 +69,7 @@ func Kind(t testing.TB) string {
 	parts := strings.Split(t.Name(), "/")
 	for _, p := range parts[1:] {
 		switch p {
-		case SQLite, Postgres:
+		case SQLite, Postgres, SQLServer:
 			return p
 		}
 	}

@@ -1,6 +1,11 @@
-// Package sqlserver is to be the read store on SQL Server: a database and a
-// login per tenant, reached through go-mssqldb. For now it holds the
-// dialect the store will give with its leases, SQL.
+// Package sqlserver is the read store on SQL Server: serverstore's Engine
+// for it, through go-mssqldb. Each tenant has a database (atrium_<slug>,
+// binary collation, snapshot isolation allowed, read committed snapshot
+// on), reached through a login of its own whose user is a member of
+// db_owner; guest has no CONNECT there, so no other tenant's login opens
+// it, and tenants' logins have VIEW ANY DATABASE denied. A database role
+// <database>_read may SELECT in the dbo schema; analysts' logins have a
+// user in the database, a member of it, and are dropped once expired.
 package sqlserver
 
 import (

@@ -23,7 +23,7 @@ type config struct {
 	Demo          bool   `env:"ATRIUM_DEMO" default:"true" negatable:"" help:"Seed the demo tenants on an empty data dir."`
 	LogFormat     string `env:"ATRIUM_LOG_FORMAT" default:"json" help:"Log format: json or text."`
 	EventStore    string `env:"ATRIUM_EVENT_STORE" default:"jetstream" help:"Event store: jetstream (kurrentdb is not available in this build)."`
-	ReadStore     string `env:"ATRIUM_READ_STORE" default:"sqlite" help:"Read store: sqlite (a file per tenant under the data dir) or postgres (a database per tenant on ATRIUM_POSTGRES_URL)."`
+	ReadStore     string `env:"ATRIUM_READ_STORE" default:"sqlite" help:"Read store: sqlite (a file per tenant under the data dir), postgres (a database per tenant on ATRIUM_POSTGRES_URL) or sqlserver (a database per tenant on ATRIUM_SQLSERVER_URL)."`
 	PostgresURL   string `env:"ATRIUM_POSTGRES_URL" name:"postgres-url" help:"PostgreSQL server of the read store, as an account with CREATEDB and CREATEROLE (postgres://user:pass@host:5432/postgres)."`
 	SQLServerURL  string `env:"ATRIUM_SQLSERVER_URL" name:"sqlserver-url" help:"SQL Server of the read store, as a login that may create databases and logins (sqlserver://user:pass@host:1433)."`
 	ReadDBPrefix  string `env:"ATRIUM_READ_DB_PREFIX" name:"read-db-prefix" default:"atrium_" help:"Starts the name of every tenant database and login the server read store creates (atrium_<slug>); give each deployment sharing a server its own."`
@@ -83,9 +83,11 @@ func (c *config) validate() error {
 			errs = append(errs, errors.New("ATRIUM_READ_STORE=postgres needs ATRIUM_POSTGRES_URL"))
 		}
 	case "sqlserver":
-		errs = append(errs, errors.New("ATRIUM_READ_STORE=sqlserver is not available in this build yet; use sqlite or postgres"))
+		if c.SQLServerURL == "" {
+			errs = append(errs, errors.New("ATRIUM_READ_STORE=sqlserver needs ATRIUM_SQLSERVER_URL"))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("ATRIUM_READ_STORE %q: want sqlite or postgres", c.ReadStore))
+		errs = append(errs, fmt.Errorf("ATRIUM_READ_STORE %q: want sqlite, postgres or sqlserver", c.ReadStore))
 	}
 	if c.ReadMaxConns < 2 || c.ReadMaxConns > 10000 {
 		errs = append(errs, fmt.Errorf("ATRIUM_READ_MAX_CONNS %d: want 2 to 10000", c.ReadMaxConns))

@@ -25,6 +25,10 @@ func TestBadConfigurationExitsWithOneLine(t *testing.T) {
 		{"ATRIUM_BOOTSTRAP_ADMIN_EMAIL=root@example.com", "ATRIUM_BOOTSTRAP_ADMIN_PASSWORD"},
 		{"ATRIUM_LOG_FORMAT=xml", "ATRIUM_LOG_FORMAT"},
 		{"ATRIUM_DEMO=perhaps", "ATRIUM_DEMO"},
+		{"ATRIUM_READ_STORE=sqlserver", "ATRIUM_SQLSERVER_URL"},
+		{"ATRIUM_READ_STORE=postgres", "ATRIUM_POSTGRES_URL"},
+		{"ATRIUM_READ_STORE=oracle", "ATRIUM_READ_STORE"},
+		{"ATRIUM_READ_MAX_CONNS=1", "ATRIUM_READ_MAX_CONNS"},
 	}
 	for _, tc := range tests {
 		cmd := exec.Command(bin, "serve")

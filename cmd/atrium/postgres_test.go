@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -18,7 +19,10 @@ import (
 	"github.com/atrium-platform/atrium/adapters/postgres"
 	"github.com/atrium-platform/atrium/adapters/postgres/pgtest"
 	"github.com/atrium-platform/atrium/adapters/serverstore"
+	"github.com/atrium-platform/atrium/adapters/sqlserver"
+	"github.com/atrium-platform/atrium/adapters/sqlserver/mssqltest"
 	"github.com/atrium-platform/atrium/domain/tenant"
+	mssql "github.com/microsoft/go-mssqldb"
 )
 
 // postgresEnv returns the environment that puts a serve's read store on
@@ -26,12 +30,25 @@ import (
 // databases and logins are dropped when the test ends.
 func postgresEnv(t *testing.T) []string {
 	t.Helper()
-	srv := pgtest.Start(t)
+	return serverEnv(t, "postgres", pgtest.Start(t).URL)
+}
+
+// serverEnv returns the environment that puts a serve's read store on the
+// server of kind ("postgres" or "sqlserver") that serverURL reaches, under a
+// prefix of the test's own; the databases and logins are dropped when the
+// test ends.
+func serverEnv(t *testing.T, kind, serverURL string) []string {
+	t.Helper()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	prefix := "e" + hex.EncodeToString(b) + "_"
+	open := postgres.Open
+	urlVar := "ATRIUM_POSTGRES_URL="
+	if kind == "sqlserver" {
+		open, urlVar = sqlserver.Open, "ATRIUM_SQLSERVER_URL="
+	}
 	t.Cleanup(func() {
-		s, err := postgres.Open(serverstore.Config{URL: srv.URL, Prefix: prefix, Credentials: &serverstore.MemoryCredentials{}})
+		s, err := open(serverstore.Config{URL: serverURL, Prefix: prefix, Credentials: &serverstore.MemoryCredentials{}})
 		if err != nil {
 			t.Error(err)
 			return
@@ -49,23 +66,82 @@ func postgresEnv(t *testing.T) []string {
 			}
 		}
 	})
-	return []string{"ATRIUM_READ_STORE=postgres", "ATRIUM_POSTGRES_URL=" + srv.URL, "ATRIUM_READ_DB_PREFIX=" + prefix, "ATRIUM_READ_MAX_CONNS=10"}
+	return []string{"ATRIUM_READ_STORE=" + kind, urlVar + serverURL, "ATRIUM_READ_DB_PREFIX=" + prefix, "ATRIUM_READ_MAX_CONNS=10"}
 }
 
-// TestServeOnPostgres runs `atrium serve` with its read tables on
-// PostgreSQL, as CONTRACT.md section 8 says, from outside: commands are
+// serverKind is what the end-to-end test needs to know of a server store
+// to use an analyst's DSN as an analyst would.
+type serverKind struct {
+	name   string
+	env    func(t *testing.T) []string
+	driver string
+	// byID selects an invoice's total by its id.
+	byID string
+	// elsewhere is the DSN with another tenant's database in it.
+	elsewhere func(t *testing.T, dsn string) string
+	// refused reports whether err is the server's refusal to open a
+	// database.
+	refused func(err error) bool
+}
+
+var serverKinds = []serverKind{
+	{
+		name: "postgres", env: postgresEnv, driver: "pgx",
+		byID: `SELECT total FROM invoices WHERE id = $1`,
+		elsewhere: func(t *testing.T, dsn string) string {
+			u, err := url.Parse(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.Path = strings.Replace(u.Path, "acme", "globex", 1)
+			return u.String()
+		},
+		refused: func(err error) bool { return err != nil && strings.Contains(err.Error(), "permission denied") },
+	},
+	{
+		name: "sqlserver", driver: "sqlserver",
+		env: func(t *testing.T) []string {
+			return serverEnv(t, "sqlserver", mssqltest.Start(t).URL) // skipped without ATRIUM_TEST_MSSQL_URL
+		},
+		byID: `SELECT total FROM invoices WHERE id = @p1`,
+		elsewhere: func(t *testing.T, dsn string) string {
+			u, err := url.Parse(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Query()
+			q.Set("database", strings.Replace(q.Get("database"), "acme", "globex", 1))
+			u.RawQuery = q.Encode()
+			return u.String()
+		},
+		refused: func(err error) bool {
+			var e mssql.Error
+			return err != nil && (errors.As(err, &e) && e.Number == 4060 || strings.Contains(err.Error(), "Cannot open database "))
+		},
+	},
+}
+
+// TestServeOnServerStores runs `atrium serve` with its read tables on
+// PostgreSQL, and on SQL Server when ATRIUM_TEST_MSSQL_URL is set, as
+// CONTRACT.md section 8 says, from outside: commands are
 // projected into the tenant's own database and read back; an admin gets a
 // read-only login to it that opens no other tenant's database; a snapshot
 // is a SQLite file of the tenant's tables.
-func TestServeOnPostgres(t *testing.T) {
+func TestServeOnServerStores(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
+	for _, k := range serverKinds {
+		t.Run(k.name, func(t *testing.T) { serveOnServer(t, k) })
+	}
+}
+
+func serveOnServer(t *testing.T, k serverKind) {
 	bin, err := buildOnce()
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := postgresEnv(t)
+	env := k.env(t)
 	addr := freeAddr(t)
 	startServe(t, bin, t.TempDir(), addr, true, env...)
 	api := &apiClient{base: "http://" + addr + "/api/v1", c: &http.Client{Timeout: 30 * time.Second}}
@@ -102,30 +178,25 @@ func TestServeOnPostgres(t *testing.T) {
 	if d := time.Until(cred.ExpiresAt); d < 55*time.Minute || d > time.Hour {
 		t.Fatalf("credentials expire in %v, want an hour", d)
 	}
-	db, err := sql.Open("pgx", cred.DSN)
+	db, err := sql.Open(k.driver, cred.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	var total int64
-	if err := db.QueryRow(`SELECT total FROM invoices WHERE id = $1`, created.ID).Scan(&total); err != nil || total != 2500 {
+	if err := db.QueryRow(k.byID, created.ID).Scan(&total); err != nil || total != 2500 {
 		t.Fatalf("analyst reads total %d (%v), want 2500", total, err)
 	}
 	if _, err := db.Exec(`DELETE FROM invoices`); err == nil {
 		t.Fatal("the analyst's login deleted rows")
 	}
-	u, err := url.Parse(cred.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = strings.Replace(u.Path, "acme", "globex", 1)
-	other, err := sql.Open("pgx", u.String())
+	other, err := sql.Open(k.driver, k.elsewhere(t, cred.DSN))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if err := other.Ping(); err == nil || !strings.Contains(err.Error(), "permission denied") {
-		t.Fatalf("acme's analyst on globex's database: %v, want permission denied", err)
+	if err := other.Ping(); !k.refused(err) {
+		t.Fatalf("acme's analyst on globex's database: %v, want it refused", err)
 	}
 
 	// A tenant's unexpired logins are bounded: a hostile admin cannot

@@ -1,5 +1,5 @@
 -- +goose Up
-ALTER TABLE readstoretest_items ADD label NVARCHAR(100) NOT NULL
+ALTER TABLE readstoretest_items ADD label NVARCHAR(MAX) NOT NULL
     CONSTRAINT readstoretest_items_label DEFAULT '';
 
 -- +goose Down
