@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func TestSecondInstanceServesEveryTenant(t *testing.T) {
 	if err := json.Unmarshal(body, &created); err != nil {
 		t.Fatal(err)
 	}
-	fromA := invoiceIDs(t, a)
+	fromA := invoiceIDs(t, a, created.Position)
 	if !slices.Contains(fromA, created.ID) {
 		t.Fatalf("A lists %v, without the invoice %s created through it", fromA, created.ID)
 	}
@@ -53,19 +54,20 @@ func TestSecondInstanceServesEveryTenant(t *testing.T) {
 	startServe(t, bin, t.TempDir(), addrB, true, natsURL)
 	b := &apiClient{base: "http://" + addrB + "/api/v1", c: &http.Client{Timeout: 10 * time.Second}}
 	b.login(t, "finance") // B's first request for acme
-	if fromB := invoiceIDs(t, b); !slices.Equal(fromA, fromB) {
+	if fromB := invoiceIDs(t, b, created.Position); !slices.Equal(fromA, fromB) {
 		t.Fatalf("B lists the invoices\n%v\nA lists\n%v", fromB, fromA)
 	}
-	resp, body, err = b.do("GET", "/invoices/"+created.ID, "", "", nil)
+	resp, body, err = b.do("GET", "/invoices/"+created.ID, "", "", readAfter(created.Position))
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("B: the invoice created through A: %v %d %s", err, resp.StatusCode, body)
 	}
 }
 
-// invoiceIDs lists the tenant's invoices through a, in the API's order.
-func invoiceIDs(t *testing.T, a *apiClient) []string {
+// invoiceIDs lists the tenant's invoices through a, in the API's order,
+// once the list has projected the tenant's log up to position.
+func invoiceIDs(t *testing.T, a *apiClient, position uint64) []string {
 	t.Helper()
-	resp, body, err := a.do("GET", "/invoices?limit=200", "", "", nil)
+	resp, body, err := a.do("GET", "/invoices?limit=200", "", "", readAfter(position))
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("list invoices: %v %d %s", err, resp.StatusCode, body)
 	}
@@ -82,4 +84,9 @@ func invoiceIDs(t *testing.T, a *apiClient) []string {
 		ids = append(ids, it.ID)
 	}
 	return ids
+}
+
+// readAfter is the header that makes a read wait for position.
+func readAfter(position uint64) map[string]string {
+	return map[string]string{"X-Read-After": strconv.FormatUint(position, 10)}
 }
