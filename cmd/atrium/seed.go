@@ -90,7 +90,7 @@ func seedDemo(ctx context.Context, st *assembly.Process, log *slog.Logger) error
 }
 
 func printDemo() {
-	fmt.Println("Demo tenants seeded: acme and globex. Their members, in both tenants, use the password " + DemoPassword + ":")
+	fmt.Println("Demo tenants: acme and globex. Their members, in both tenants, use the password " + DemoPassword + ":")
 	for _, u := range demoUsers {
 		fmt.Printf("  %-14s %-22s role %s\n", u.name, u.email, u.role)
 	}
