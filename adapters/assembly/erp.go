@@ -272,10 +272,14 @@ func (p *Process) startERP(ctx context.Context) error {
 		Outbox: p.Outbox, Publisher: bus.Publisher, Subscriber: bus.Subscriber,
 		Connectors: connectors{v: p.vault, cfg: ec},
 		WaitFor:    p.Runner.WaitFor,
+		// The tenants open here: a tenant's outbox is read once its read
+		// database is migrated; one opened later is marked as it opens.
 		Tenants: func() []tenant.ID {
 			var ts []tenant.ID
 			for _, s := range p.Catalog.List() {
-				ts = append(ts, s.ID)
+				if p.isOpen(s.ID) {
+					ts = append(ts, s.ID)
+				}
 			}
 			return ts
 		},
@@ -286,12 +290,17 @@ func (p *Process) startERP(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := d.Start(ctx); err != nil {
-		return err
-	}
+	// Marks of tenants opening from now on reach the dispatcher, which
+	// relays them once started.
 	p.erp.mu.Lock()
 	p.erp.dispatcher = d
 	p.erp.mu.Unlock()
+	if err := d.Start(ctx); err != nil {
+		p.erp.mu.Lock()
+		p.erp.dispatcher = nil
+		p.erp.mu.Unlock()
+		return err
+	}
 	p.closers = append(p.closers, d.Close)
 	return nil
 }

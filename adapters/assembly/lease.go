@@ -120,7 +120,21 @@ func (p *Process) catchUp(ctx context.Context, t tenant.ID) {
 // markOpen lets requests for t through.
 func (p *Process) markOpen(t tenant.ID) {
 	g := p.opened(t)
-	g.once.Do(func() { close(g.ch) })
+	g.once.Do(func() {
+		close(g.ch)
+		// Its ERP outbox may hold messages to relay from before.
+		p.erp.notify(tenant.With(context.Background(), t), 0)
+	})
+}
+
+// isOpen reports whether requests for t are served here.
+func (p *Process) isOpen(t tenant.ID) bool {
+	select {
+	case <-p.opened(t).ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // openGate is closed once its tenant is open here.
