@@ -43,3 +43,25 @@ func NewStore(t testing.TB) *jetstream.Store {
 	}
 	return s
 }
+
+// StartCluster runs a cluster of n real NATS servers with JetStream in this
+// process, routed on loopback, their data in t.TempDir(), and returns it
+// with a connection that knows every node. t.Cleanup closes the connection
+// and then shuts the cluster down.
+func StartCluster(t testing.TB, n int) (*jetstream.Cluster, *nats.Conn) {
+	t.Helper()
+	c, err := jetstream.StartCluster(jetstream.ClusterConfig{Nodes: n, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("start nats cluster: %v", err)
+	}
+	nc, err := c.Connect(t.Name())
+	if err != nil {
+		c.Shutdown()
+		t.Fatalf("connect nats cluster: %v", err)
+	}
+	t.Cleanup(func() {
+		nc.Close()
+		c.Shutdown()
+	})
+	return c, nc
+}
