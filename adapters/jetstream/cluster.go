@@ -28,6 +28,11 @@ type ClusterConfig struct {
 	// ReadyTimeout bounds the start of each node and the election of the
 	// JetStream meta leader; default 30s.
 	ReadyTimeout time.Duration
+	// MaxStore is each node's JetStream file storage limit; default 4 GiB.
+	// The same on every node, as a production cluster's max_file_store:
+	// JetStream places a stream of one replica on the node with the most
+	// storage left, then on the one holding the fewest streams.
+	MaxStore int64
 	// Logger, when set, receives the servers' warnings and errors.
 	Logger *slog.Logger
 }
@@ -41,6 +46,9 @@ func (c *ClusterConfig) setDefaults() {
 	}
 	if c.ReadyTimeout == 0 {
 		c.ReadyTimeout = 30 * time.Second
+	}
+	if c.MaxStore == 0 {
+		c.MaxStore = 4 << 30
 	}
 }
 
@@ -176,6 +184,7 @@ func (c *Cluster) start(n *clusterNode) error {
 		NoSigs:             true,
 		MaxPayload:         8 << 20,
 		JetStreamMaxMemory: 256 << 20,
+		JetStreamMaxStore:  c.cfg.MaxStore,
 		Cluster:            server.ClusterOpts{Name: c.cfg.Name, Host: "127.0.0.1", Port: n.routePort},
 		Routes:             server.RoutesFromStr(strings.Join(c.routes(), ",")),
 	}
@@ -223,7 +232,8 @@ func waitReady(ns *server.Server, log *serverLog, timeout time.Duration) error {
 }
 
 // WaitForMetaLeader waits, at most timeout, until the running nodes have
-// a JetStream meta leader and every one of them is current with it.
+// a JetStream meta leader, every one of them is current with it, and the
+// leader can place streams on every one (it has heard from each).
 func (c *Cluster) WaitForMetaLeader(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -231,7 +241,7 @@ func (c *Cluster) WaitForMetaLeader(timeout time.Duration) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("jetstream cluster: no JetStream meta leader after %s: %w", timeout, errNotReady)
+			return fmt.Errorf("jetstream cluster: no JetStream meta leader with every node after %s: %w", timeout, errNotReady)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -240,17 +250,21 @@ func (c *Cluster) WaitForMetaLeader(timeout time.Duration) error {
 func (c *Cluster) metaReady() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	leader := false
+	var leader *server.Server
+	running := 0
 	for _, n := range c.nodes {
 		if n.ns == nil {
 			continue
 		}
+		running++
 		if !n.ns.JetStreamIsCurrent() {
 			return false
 		}
-		leader = leader || n.ns.JetStreamIsLeader()
+		if n.ns.JetStreamIsLeader() {
+			leader = n.ns
+		}
 	}
-	return leader
+	return leader != nil && len(leader.JetStreamClusterPeers()) == running
 }
 
 // Nodes returns the nodes' names (n1, n2, ...), running or not.

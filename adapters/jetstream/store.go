@@ -188,7 +188,37 @@ func (s *Store) Provision(ctx context.Context) error {
 	if err != nil {
 		return translate(fmt.Errorf("provision %s: %w", t, err))
 	}
-	return nil
+	return s.awaitReachable(ctx, t)
+}
+
+// awaitReachable waits until t's stream answers appends and reads sent on
+// this connection. On a cluster a server learns of a new stream's
+// subscriptions (its leader's subjects, its replicas' direct gets) a
+// moment after the stream is created, and a request sent before finds no
+// responders. The append probe names another stream as the one expected,
+// so the leader refuses it before anything is written.
+func (s *Store) awaitReachable(ctx context.Context, t tenant.ID) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	probe := nats.NewMsg("ev." + string(t) + ".provision.probe")
+	probe.Header.Set(nats.ExpectedStreamHdr, StreamName(t)+".probe") // no stream name has a dot
+	for {
+		_, err := s.nc.RequestMsgWithContext(ctx, probe)
+		if err == nil {
+			_, err = s.nc.RequestWithContext(ctx, directGetSubject(t)+"."+probe.Subject, nil)
+		}
+		if err == nil {
+			return nil
+		}
+		if !isNoResponders(err) {
+			return translate(fmt.Errorf("provision %s: %w", t, err))
+		}
+		select {
+		case <-ctx.Done():
+			return translate(fmt.Errorf("provision %s: stream not reachable: %w (%w)", t, ctx.Err(), err))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // Tenants lists the tenants that have an event stream.
