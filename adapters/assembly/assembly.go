@@ -305,13 +305,16 @@ func Open(ctx context.Context, cfg Config) (_ *Process, err error) {
 	return p, nil
 }
 
-// replicate brings every JetStream asset to NATSReplicas, once all of
-// them are open: those created by an earlier start with another setting,
-// every tenant's stream included, and those opened without a replica
-// count of their own (the poison stream, the secrets' buckets), which keep
-// the replicas they have until then. Assets created from now on are
-// created with NATSReplicas.
+// replicate brings every existing JetStream asset to NATSReplicas and
+// waits until each has its replicas in place. It runs twice at start:
+// before anything is opened, for the assets of earlier starts with
+// another setting (every tenant's stream included), so that nothing is
+// used while its replicas change; and once everything is open, for those
+// opened without a replica count of their own (the poison stream, the
+// secrets' buckets), which are created with one. Assets created from then
+// on are created with NATSReplicas.
 func (p *Process) replicate(ctx context.Context) error {
+	p.log.Debug("bringing jetstream assets to their replicas", "replicas", p.cfg.NATSReplicas)
 	updated, err := jetstream.ReplicateAssets(ctx, p.NC, p.cfg.NATSReplicas)
 	if len(updated) > 0 {
 		p.log.Info("jetstream assets given their replicas", "replicas", p.cfg.NATSReplicas, "assets", len(updated))
@@ -360,6 +363,9 @@ func (p *Process) openEvents(ctx context.Context) (err error) {
 	nc := p.NC
 	p.closers = append(p.closers, func() error { return drain(nc, 5*time.Second) })
 	if err := p.checkReplicas(ctx); err != nil {
+		return err
+	}
+	if err := p.replicate(ctx); err != nil {
 		return err
 	}
 	if p.Store, err = jetstream.NewStore(nc, jetstream.StoreConfig{Now: cfg.Now, Replicas: cfg.NATSReplicas}); err != nil {

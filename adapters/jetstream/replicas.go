@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -151,10 +152,12 @@ func unavailable(err error) bool {
 }
 
 // ReplicateAssets gives every Atrium asset in the account n replicas,
-// updating in place those that have another number: JetStream copies a
-// stream to its new servers while it stays available. It returns the
-// names of the streams it updated. One listing of the account's streams
-// when none needs it.
+// updating in place those that have another number, and returns once
+// each updated one has its leader and every replica current, with the
+// names of those it updated. JetStream copies a stream to its new servers
+// while it stays readable, but leaves unanswered the writes it receives
+// until the change is done: run it before the assets are used. One
+// listing of the account's streams when no asset needs it.
 func ReplicateAssets(ctx context.Context, nc *nats.Conn, n int) ([]string, error) {
 	if n < 1 {
 		n = 1
@@ -183,7 +186,52 @@ func ReplicateAssets(ctx context.Context, nc *nats.Conn, n int) ([]string, error
 		}
 		updated = append(updated, cfg.Name)
 	}
+	if err := awaitReplicas(ctx, js, updated, n); err != nil {
+		errs = append(errs, err)
+	}
 	return updated, errors.Join(errs...)
+}
+
+// awaitReplicas waits until each of the streams has n replicas in place:
+// a leader and n-1 other peers, all current.
+func awaitReplicas(ctx context.Context, js jetstream.JetStream, names []string, n int) error {
+	pending := slices.Clone(names)
+	for {
+		var err error
+		pending = slices.DeleteFunc(pending, func(name string) bool {
+			st, serr := js.Stream(ctx, name)
+			if serr != nil {
+				err = serr
+				return false
+			}
+			return replicated(st.CachedInfo().Cluster, n)
+		})
+		if len(pending) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return translate(fmt.Errorf("%s not yet at %d replicas: %w (%w)", strings.Join(pending, ", "), n, ctx.Err(), err))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// replicated reports whether a stream's cluster has a leader and n-1
+// other peers, all current. A stream of a single server has no cluster.
+func replicated(c *jetstream.ClusterInfo, n int) bool {
+	if c == nil {
+		return n == 1
+	}
+	if c.Leader == "" || len(c.Replicas) != n-1 {
+		return false
+	}
+	for _, p := range c.Replicas {
+		if !p.Current || p.Offline {
+			return false
+		}
+	}
+	return true
 }
 
 // keptReplicas is the replicas stream has, for an asset opened with no

@@ -195,30 +195,42 @@ func (s *Store) Provision(ctx context.Context) error {
 // this connection. On a cluster a server learns of a new stream's
 // subscriptions (its leader's subjects, its replicas' direct gets) a
 // moment after the stream is created, and a request sent before finds no
-// responders. The append probe names another stream as the one expected,
-// so the leader refuses it before anything is written.
+// responders; a stream whose replicas have just changed may leave the
+// first requests unanswered. The append probe names another stream as
+// the one expected, so the leader refuses it before anything is written.
 func (s *Store) awaitReachable(ctx context.Context, t tenant.ID) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	probe := nats.NewMsg("ev." + string(t) + ".provision.probe")
 	probe.Header.Set(nats.ExpectedStreamHdr, StreamName(t)+".probe") // no stream name has a dot
+	wait := 100 * time.Millisecond
 	for {
-		_, err := s.nc.RequestMsgWithContext(ctx, probe)
-		if err == nil {
-			_, err = s.nc.RequestWithContext(ctx, directGetSubject(t)+"."+probe.Subject, nil)
-		}
+		err := s.probeOnce(ctx, t, probe, wait)
 		if err == nil {
 			return nil
 		}
-		if !isNoResponders(err) {
-			return translate(fmt.Errorf("provision %s: %w", t, err))
+		retry := isNoResponders(err) || errors.Is(err, context.DeadlineExceeded)
+		if !retry || ctx.Err() != nil {
+			return translate(fmt.Errorf("provision %s: stream not reachable: %w", t, err))
 		}
+		wait = min(2*wait, 2*time.Second)
 		select {
 		case <-ctx.Done():
-			return translate(fmt.Errorf("provision %s: stream not reachable: %w (%w)", t, ctx.Err(), err))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// probeOnce sends the append probe, then a direct get, each waiting at
+// most wait for its answer.
+func (s *Store) probeOnce(ctx context.Context, t tenant.ID, probe *nats.Msg, wait time.Duration) error {
+	rctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if _, err := s.nc.RequestMsgWithContext(rctx, probe); err != nil {
+		return err
+	}
+	_, err := s.nc.RequestWithContext(rctx, directGetSubject(t)+"."+probe.Subject, nil)
+	return err
 }
 
 // Tenants lists the tenants that have an event stream.
