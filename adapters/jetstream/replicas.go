@@ -21,9 +21,12 @@ import (
 // same number of servers. The adapters that create an asset give it the
 // configured replicas (StoreConfig, ERPBusConfig, LeaseConfig,
 // DocumentsConfig); those opened with no configuration of their own (the
-// poison stream, the secrets' buckets) keep the replicas they have, and
-// are given theirs by ReplicateAssets, which a process runs at start over
-// every asset, those created before the setting changed included.
+// poison stream, the secrets' buckets) keep the replicas they have (one
+// when they are created). ReplicateAssets gives every existing asset the
+// configured replicas: a process runs it at start before it opens
+// anything (for the assets of earlier starts, every tenant's stream
+// included) and again once everything is open (for those just created
+// with one replica).
 //
 // Durable consumers (the ERP's, one per tenant) leave their replicas at 0:
 // the server gives them their stream's, and moves them with it when the
