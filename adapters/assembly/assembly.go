@@ -78,8 +78,15 @@ type Config struct {
 	// Documents, when set, is the documents' store, whatever ObjectStore
 	// says.
 	Documents documents.Store
-	// NATSURL names an external NATS server; empty embeds one.
+	// NATSURL names an external NATS server, or a cluster's servers
+	// (comma-separated URLs); empty embeds one.
 	NATSURL string
+	// NATSReplicas is how many servers of the NATS cluster keep each
+	// JetStream asset (ATRIUM_NATS_REPLICAS): 1 (the default), 3 or 5; more
+	// than 1 needs NATSURL. At start the cluster is checked to hold that
+	// many, and every existing asset is brought to it (see openEvents and
+	// replicate).
+	NATSReplicas int
 	// NATSListen also exposes the embedded server on this address.
 	NATSListen string
 	// SyncAlways and SyncInterval set the embedded JetStream's fsync policy.
@@ -135,6 +142,9 @@ func (c *Config) setDefaults() {
 	if c.ObjectStore == "" {
 		c.ObjectStore = StoreJetStream
 	}
+	if c.NATSReplicas == 0 {
+		c.NATSReplicas = 1
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -181,6 +191,12 @@ func (c Config) Validate() error {
 	}
 	if c.PasswordSlots < 0 {
 		errs = append(errs, errors.New("assembly: PasswordSlots is negative"))
+	}
+	switch {
+	case c.NATSReplicas != 1 && c.NATSReplicas != 3 && c.NATSReplicas != 5:
+		errs = append(errs, fmt.Errorf("assembly: NATSReplicas %d: want 1, 3 or 5", c.NATSReplicas))
+	case c.NATSReplicas > 1 && c.NATSURL == "":
+		errs = append(errs, fmt.Errorf("assembly: NATSReplicas %d needs a NATS cluster (NATSURL); the embedded server keeps 1", c.NATSReplicas))
 	}
 	names := map[string]bool{}
 	for _, m := range c.Modules {
@@ -283,7 +299,44 @@ func Open(ctx context.Context, cfg Config) (_ *Process, err error) {
 		}
 		go p.retryUnprojected(p.catalogCtx, 30*time.Second)
 	}
+	if err := p.replicate(ctx); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// replicate brings every existing JetStream asset to NATSReplicas and
+// waits until each has its replicas in place. It runs twice at start:
+// before anything is opened, for the assets of earlier starts with
+// another setting (every tenant's stream included), so that nothing is
+// used while its replicas change; and once everything is open, for those
+// opened without a replica count of their own (the poison stream, the
+// secrets' buckets), which are created with one. Assets created from then
+// on are created with NATSReplicas.
+func (p *Process) replicate(ctx context.Context) error {
+	p.log.Debug("bringing jetstream assets to their replicas", "replicas", p.cfg.NATSReplicas)
+	updated, err := jetstream.ReplicateAssets(ctx, p.NC, p.cfg.NATSReplicas)
+	if len(updated) > 0 {
+		p.log.Info("jetstream assets given their replicas", "replicas", p.cfg.NATSReplicas, "assets", len(updated))
+	}
+	if err != nil {
+		return fmt.Errorf("ATRIUM_NATS_REPLICAS %d: %w", p.cfg.NATSReplicas, err)
+	}
+	return nil
+}
+
+// checkReplicas refuses a start on a cluster with fewer JetStream servers
+// than NATSReplicas, before anything is created.
+func (p *Process) checkReplicas(ctx context.Context) error {
+	err := jetstream.CheckReplicas(ctx, p.NC, p.cfg.NATSReplicas)
+	var few *jetstream.TooFewServersError
+	if errors.As(err, &few) {
+		return fmt.Errorf("ATRIUM_NATS_REPLICAS %d but the NATS cluster has %d JetStream server(s)", few.Replicas, few.Servers)
+	}
+	if err != nil {
+		return fmt.Errorf("ATRIUM_NATS_REPLICAS %d: %w", p.cfg.NATSReplicas, err)
+	}
+	return nil
 }
 
 // openEvents starts NATS (embedded or external), the event store and the
@@ -309,7 +362,13 @@ func (p *Process) openEvents(ctx context.Context) (err error) {
 	}
 	nc := p.NC
 	p.closers = append(p.closers, func() error { return drain(nc, 5*time.Second) })
-	if p.Store, err = jetstream.NewStore(nc, jetstream.StoreConfig{Now: cfg.Now}); err != nil {
+	if err := p.checkReplicas(ctx); err != nil {
+		return err
+	}
+	if err := p.replicate(ctx); err != nil {
+		return err
+	}
+	if p.Store, err = jetstream.NewStore(nc, jetstream.StoreConfig{Now: cfg.Now, Replicas: cfg.NATSReplicas}); err != nil {
 		return fmt.Errorf("event store: %w", err)
 	}
 	p.Registry = streams.NewRegistry()
@@ -459,7 +518,7 @@ func (p *Process) openDocuments() (documents.Store, error) {
 	case p.cfg.ObjectStore == StoreMinIO:
 		return minio.New(p.cfg.MinIO)
 	}
-	return jetstream.NewDocuments(p.NC)
+	return jetstream.NewDocuments(p.NC, jetstream.DocumentsConfig{Replicas: p.cfg.NATSReplicas})
 }
 
 // openModules opens every module over the process's ports.

@@ -260,7 +260,7 @@ func (p *Process) verifyInbound(ctx context.Context, headers http.Header, body [
 // startERP starts delivering every tenant's ERP messages.
 func (p *Process) startERP(ctx context.Context) error {
 	ec := p.cfg.ERP
-	bus, err := jetstream.OpenERPBus(ctx, p.NC, jetstream.ERPBusConfig{AckWait: ec.AckWait}, jetstream.QuietLogger(p.log))
+	bus, err := jetstream.OpenERPBus(ctx, p.NC, jetstream.ERPBusConfig{AckWait: ec.AckWait, Replicas: p.cfg.NATSReplicas}, jetstream.QuietLogger(p.log))
 	if err != nil {
 		return fmt.Errorf("erp bus: %w", err)
 	}

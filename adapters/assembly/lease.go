@@ -48,7 +48,7 @@ func (p *Process) openLeases(ctx context.Context) error {
 		}
 		return out
 	}
-	l, err := jetstream.OpenLeases(ctx, p.NC, jetstream.LeaseConfig{Logger: p.log}, tenants, leasedProjection{p})
+	l, err := jetstream.OpenLeases(ctx, p.NC, jetstream.LeaseConfig{Replicas: p.cfg.NATSReplicas, Logger: p.log}, tenants, leasedProjection{p})
 	if err != nil {
 		return fmt.Errorf("leases: %w", err)
 	}

@@ -18,18 +18,32 @@ import (
 // Documents is a documents.Store on JetStream object stores: one bucket per
 // tenant (ATRIUM_DOCS_<tenant>), created on the tenant's first document.
 type Documents struct {
-	js jetstream.JetStream
+	js  jetstream.JetStream
+	cfg DocumentsConfig
 }
 
 var _ documents.Store = (*Documents)(nil)
 
+// DocumentsConfig configures the document store.
+type DocumentsConfig struct {
+	// Replicas of each tenant's bucket on a NATS cluster, given when the
+	// bucket is created; default 1.
+	Replicas int
+}
+
 // NewDocuments returns the document store on nc.
-func NewDocuments(nc *nats.Conn) (*Documents, error) {
+func NewDocuments(nc *nats.Conn, cfg DocumentsConfig) (*Documents, error) {
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.Replicas < 1 || cfg.Replicas > 5 {
+		return nil, fmt.Errorf("jetstream documents: Replicas %d, want 1 to 5", cfg.Replicas)
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err
 	}
-	return &Documents{js: js}, nil
+	return &Documents{js: js, cfg: cfg}, nil
 }
 
 func docsBucket(t tenant.ID) string { return "ATRIUM_DOCS_" + string(t) }
@@ -53,6 +67,7 @@ func (d *Documents) bucket(ctx context.Context, key *string, create bool) (jetst
 		}
 		os, err = d.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 			Bucket: docsBucket(t), Description: "documents of tenant " + string(t), Storage: jetstream.FileStorage,
+			Replicas: d.cfg.Replicas,
 		})
 	}
 	if err != nil {

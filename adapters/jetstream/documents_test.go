@@ -12,7 +12,7 @@ import (
 func TestDocumentsConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) documents.Store {
 		_, nc := jetstreamtest.Start(t)
-		d, err := jetstream.NewDocuments(nc)
+		d, err := jetstream.NewDocuments(nc, jetstream.DocumentsConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -110,6 +110,8 @@ func OpenERPBus(ctx context.Context, nc *nats.Conn, cfg ERPBusConfig, logger wat
 			return &wmnats.SubjectDetail{Primary: topic + ".>", QueueGroup: erpDurable(topic)}
 		},
 		JetStream: wmnats.JetStreamConfig{
+			// No ConsumerReplicas: a tenant's durable consumer gets the
+			// stream's replicas, and follows them when they change.
 			SubscribeOptions: []nats.SubOpt{
 				nats.BindStream(ERPStream),
 				nats.ManualAck(),

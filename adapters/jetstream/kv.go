@@ -35,6 +35,8 @@ func OpenSecrets(ctx context.Context, nc *nats.Conn, sessionTTL time.Duration) (
 	}
 	open := func(cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 		cfg.Storage = jetstream.FileStorage
+		// Kept as they are: ReplicateAssets sets them at start (replicas.go).
+		cfg.Replicas = keptReplicas(ctx, js, "KV_"+cfg.Bucket)
 		kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
 		if err != nil {
 			return nil, translate(fmt.Errorf("bucket %s: %w", cfg.Bucket, err))

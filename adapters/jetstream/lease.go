@@ -45,6 +45,8 @@ type LeaseConfig struct {
 	// TTL + Interval (12 s by default). Default 2 seconds; at most TTL/3, so
 	// that two renewals may fail before a lease expires.
 	Interval time.Duration
+	// Replicas of the bucket on a NATS cluster; default 1.
+	Replicas int
 	// Logger logs takeovers, hand-overs and lost leases.
 	Logger *slog.Logger
 }
@@ -62,6 +64,9 @@ func (c *LeaseConfig) setDefaults() {
 	if c.Interval == 0 {
 		c.Interval = 2 * time.Second
 	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -78,6 +83,9 @@ func (c LeaseConfig) Validate() error {
 	}
 	if c.Interval <= 0 || c.Interval > c.TTL/3 {
 		errs = append(errs, fmt.Errorf("leases: interval %s: want more than 0 and at most TTL/3 (%s)", c.Interval, c.TTL/3))
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("leases: Replicas %d, want 1 to 5", c.Replicas))
 	}
 	return errors.Join(errs...)
 }
@@ -146,6 +154,7 @@ func OpenLeases(ctx context.Context, nc *nats.Conn, cfg LeaseConfig, tenants fun
 		Description: "which instance projects which tenant, and the live instances; entries expire unless renewed",
 		TTL:         cfg.TTL,
 		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
 	})
 	if err != nil {
 		return nil, translate(fmt.Errorf("bucket %s: %w", cfg.Bucket, err))

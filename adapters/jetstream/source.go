@@ -274,6 +274,8 @@ func NewPoisonPublisher(ctx context.Context, nc *nats.Conn, logger watermill.Log
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: "ATRIUM_POISON", Subjects: []string{"poison.>"}, Storage: jetstream.FileStorage,
 		Description: "Events a projector could not apply, per tenant, for inspection and replay",
+		// Kept as they are: ReplicateAssets sets them at start (replicas.go).
+		Replicas: keptReplicas(ctx, js, "ATRIUM_POISON"),
 	}); err != nil {
 		return nil, translate(fmt.Errorf("poison stream: %w", err))
 	}

@@ -188,7 +188,49 @@ func (s *Store) Provision(ctx context.Context) error {
 	if err != nil {
 		return translate(fmt.Errorf("provision %s: %w", t, err))
 	}
-	return nil
+	return s.awaitReachable(ctx, t)
+}
+
+// awaitReachable waits until t's stream answers appends and reads sent on
+// this connection. On a cluster a server learns of a new stream's
+// subscriptions (its leader's subjects, its replicas' direct gets) a
+// moment after the stream is created, and a request sent before finds no
+// responders; a stream whose replicas have just changed may leave the
+// first requests unanswered. The append probe names another stream as
+// the one expected, so the leader refuses it before anything is written.
+func (s *Store) awaitReachable(ctx context.Context, t tenant.ID) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	probe := nats.NewMsg("ev." + string(t) + ".provision.probe")
+	probe.Header.Set(nats.ExpectedStreamHdr, StreamName(t)+".probe") // no stream name has a dot
+	wait := 100 * time.Millisecond
+	for {
+		err := s.probeOnce(ctx, t, probe, wait)
+		if err == nil {
+			return nil
+		}
+		retry := isNoResponders(err) || errors.Is(err, context.DeadlineExceeded)
+		if !retry || ctx.Err() != nil {
+			return translate(fmt.Errorf("provision %s: stream not reachable: %w", t, err))
+		}
+		wait = min(2*wait, 2*time.Second)
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// probeOnce sends the append probe, then a direct get, each waiting at
+// most wait for its answer.
+func (s *Store) probeOnce(ctx context.Context, t tenant.ID, probe *nats.Msg, wait time.Duration) error {
+	rctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if _, err := s.nc.RequestMsgWithContext(rctx, probe); err != nil {
+		return err
+	}
+	_, err := s.nc.RequestWithContext(rctx, directGetSubject(t)+"."+probe.Subject, nil)
+	return err
 }
 
 // Tenants lists the tenants that have an event stream.

@@ -42,6 +42,7 @@ type benchCmd struct {
 	Tenants  int           `default:"1000" help:"Tenants provisioned for the tenancy measures (0 skips them)."`
 	Parallel int           `default:"8" help:"Tenants migrated at once in the tenancy measures."`
 	Noisy    time.Duration `default:"30s" help:"How long the quiet tenant is measured in each noisy-neighbour condition, in 5 rounds (0 skips it)."`
+	Cluster  bool          `default:"true" negatable:"" help:"Measure replicated appends on an in-process 3-node NATS cluster."`
 	// PostgresURL names the server of the PostgreSQL measures.
 	PostgresURL  string `name:"postgres-url" env:"ATRIUM_BENCH_POSTGRES_URL" help:"PostgreSQL server (a superuser's URL) for the PostgreSQL read store measures; empty: one started from the machine's PostgreSQL binaries, or none."`
 	ReadMaxConns int    `default:"50" help:"ATRIUM_READ_MAX_CONNS of the PostgreSQL measures."`
@@ -88,7 +89,7 @@ func (b *benchCmd) Run() error {
 	fmt.Printf("atrium bench: %s per phase, %d CPUs, embedded JetStream (sync %s), SQLite read store\n\n", b.Duration, runtime.GOMAXPROCS(0), b.Sync)
 	fmt.Printf("%-44s %14s %14s %8s\n", "measure", "raw", "atrium", "ratio")
 	for _, writers := range []int{1, 16} {
-		raw, err := rawPublish(ctx, nc, writers, b.Duration)
+		raw, err := rawPublish(ctx, nc, writers, b.Duration, 1)
 		if err != nil {
 			return fmt.Errorf("raw publish: %w", err)
 		}
@@ -116,6 +117,18 @@ func (b *benchCmd) Run() error {
 	fmt.Printf("%-44s %12.0f/s %12.0f/s %8.2f\n", "ERP webhooks (signed POSTs vs a tenant's backlog)", e.Raw, e.Atrium, e.Atrium/e.Raw)
 	fmt.Printf("  (%d messages, on the bus %s after the last command; delivery one at a time, in order, state committed before each ack)\n", e.Messages, e.Published.Round(time.Millisecond))
 	fmt.Printf("%-44s %14s %14s\n", "event-to-delivered lag p50 / p99", e.P50.Round(time.Microsecond), e.P99.Round(time.Microsecond))
+	if b.Cluster {
+		rs, err := benchReplicated(ctx, dir, b.Duration)
+		if err != nil {
+			return fmt.Errorf("replicated appends: %w", err)
+		}
+		fmt.Printf("\nreplicated appends through the event store, one event each with its expected version, over loopback TCP\n")
+		fmt.Printf("(a single server vs a 3-node cluster in this process, 3 replicas, JetStream's default fsync):\n")
+		for _, r := range rs {
+			fmt.Printf("%-44s %12.0f/s %12.0f/s %8.2f\n", fmt.Sprintf("appends, %d writer(s) (1 server vs 3 replicas)", r.Writers), r.Single, r.Cluster, r.Cluster/r.Single)
+			fmt.Printf("%-44s %12.0f/s %12.0f/s %8.2f\n", "  on the cluster (publish vs event store)", r.Raw, r.Cluster, r.Cluster/r.Raw)
+		}
+	}
 	if b.Noisy > 0 {
 		n, err := benchNoisy(ctx, dir, b.Noisy)
 		if err != nil {
@@ -138,14 +151,15 @@ func (b *benchCmd) Run() error {
 }
 
 // rawPublish is the baseline: each writer publishes to its own subject with
-// Nats-Expected-Last-Subject-Sequence, waiting for every acknowledgement.
-func rawPublish(ctx context.Context, nc *nats.Conn, writers int, d time.Duration) (float64, error) {
+// Nats-Expected-Last-Subject-Sequence, waiting for every acknowledgement,
+// to a stream of the given replicas.
+func rawPublish(ctx context.Context, nc *nats.Conn, writers int, d time.Duration, replicas int) (float64, error) {
 	js, err := natsjs.New(nc)
 	if err != nil {
 		return 0, err
 	}
 	name := fmt.Sprintf("BENCH_RAW_%d", writers)
-	if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: name, Subjects: []string{"raw" + strconv.Itoa(writers) + ".>"}, Storage: natsjs.FileStorage}); err != nil {
+	if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: name, Subjects: []string{"raw" + strconv.Itoa(writers) + ".>"}, Storage: natsjs.FileStorage, Replicas: replicas}); err != nil {
 		return 0, err
 	}
 	var total atomic.Int64

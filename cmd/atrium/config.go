@@ -28,7 +28,8 @@ type config struct {
 	SQLServerURL  string `env:"ATRIUM_SQLSERVER_URL" name:"sqlserver-url" help:"SQL Server of the read store, as a login that may create databases and logins (sqlserver://user:pass@host:1433)."`
 	ReadDBPrefix  string `env:"ATRIUM_READ_DB_PREFIX" name:"read-db-prefix" default:"atrium_" help:"Starts the name of every tenant database and login the server read store creates (atrium_<slug>); give each deployment sharing a server its own."`
 	ReadMaxConns  int    `env:"ATRIUM_READ_MAX_CONNS" default:"50" help:"Most connections this process holds to the read store's server, all tenants together."`
-	NATSURL       string `env:"ATRIUM_NATS_URL" name:"nats-url" help:"External NATS server; empty runs one embedded in-process."`
+	NATSURL       string `env:"ATRIUM_NATS_URL" name:"nats-url" help:"External NATS server, or every server of a NATS cluster (comma-separated URLs); empty runs one embedded in-process."`
+	NATSReplicas  int    `env:"ATRIUM_NATS_REPLICAS" name:"nats-replicas" default:"1" help:"Servers of the NATS cluster keeping each stream, key-value bucket and object store: 1, 3 or 5 (more than 1 needs ATRIUM_NATS_URL)."`
 	NATSListen    string `env:"ATRIUM_NATS_LISTEN" help:"Also expose the embedded NATS server on this address (e.g. 127.0.0.1:4222)."`
 	NATSSync      string `env:"ATRIUM_NATS_SYNC" default:"default" help:"Embedded JetStream fsync: 'default' (every 2 min), 'always' (every acknowledged append), or a duration."`
 	ReadAfterMax  string `env:"ATRIUM_READ_AFTER_MAX" default:"5s" help:"Longest a read waits for X-Read-After."`
@@ -119,6 +120,12 @@ func (c *config) validate() error {
 	if c.NATSURL != "" && c.NATSListen != "" {
 		errs = append(errs, errors.New("ATRIUM_NATS_LISTEN applies to the embedded server only; unset it or ATRIUM_NATS_URL"))
 	}
+	switch {
+	case c.NATSReplicas != 1 && c.NATSReplicas != 3 && c.NATSReplicas != 5:
+		errs = append(errs, fmt.Errorf("ATRIUM_NATS_REPLICAS %d: want 1, 3 or 5", c.NATSReplicas))
+	case c.NATSReplicas > 1 && c.NATSURL == "":
+		errs = append(errs, fmt.Errorf("ATRIUM_NATS_REPLICAS %d needs a NATS cluster in ATRIUM_NATS_URL; the embedded server keeps 1", c.NATSReplicas))
+	}
 	return errors.Join(errs...)
 }
 
@@ -177,7 +184,7 @@ func (c *config) process(log *slog.Logger) assembly.Config {
 		ReadServerURL: c.readServerURL(), ReadMaxConns: c.ReadMaxConns, ReadPrefix: c.ReadDBPrefix,
 		MinIO: minio.Config{Endpoint: c.MinIOEndpoint, AccessKey: c.MinIOAccess, SecretKey: c.MinIOSecret,
 			Secure: c.MinIOSecure, Bucket: c.MinIOBucket},
-		NATSURL: c.NATSURL, NATSListen: c.NATSListen, SyncAlways: always, SyncInterval: interval,
+		NATSURL: c.NATSURL, NATSReplicas: c.NATSReplicas, NATSListen: c.NATSListen, SyncAlways: always, SyncInterval: interval,
 		BaseDomain: c.BaseDomain, Logger: log, Modules: modules.All(),
 		HTTP:      atriumhttp.Config{ReadAfterMax: c.readAfterMax(), TrustedProxies: c.TrustedProxies, MetricsToken: c.MetricsToken},
 		SecretKey: c.SecretKey,

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+
+	"github.com/atrium-platform/atrium/adapters/jetstream"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// replicated is the cost of replication, measured in one run: appends
+// through the event store on a 3-node cluster with 3 replicas against the
+// same on a single server, and against raw expected-sequence publishes
+// on the cluster, with 1 and 16 writers.
+type replicated struct {
+	Writers              int
+	Single, Cluster, Raw float64 // appends per second
+}
+
+// benchReplicated starts a single server and a 3-node cluster in this
+// process, both reached over loopback TCP with JetStream's default fsync,
+// and measures each for d per writer count.
+func benchReplicated(ctx context.Context, dir string, d time.Duration) ([]replicated, error) {
+	single, err := jetstream.StartServer(jetstream.ServerConfig{DataDir: filepath.Join(dir, "single"), Listen: "127.0.0.1:0"})
+	if err != nil {
+		return nil, err
+	}
+	defer single.Shutdown()
+	snc, err := nats.Connect(single.ClientURL(), nats.Name("bench single"))
+	if err != nil {
+		return nil, err
+	}
+	defer snc.Close()
+	cluster, err := jetstream.StartCluster(jetstream.ClusterConfig{Nodes: 3, DataDir: filepath.Join(dir, "cluster")})
+	if err != nil {
+		return nil, err
+	}
+	defer cluster.Shutdown()
+	cnc, err := cluster.Connect("bench cluster")
+	if err != nil {
+		return nil, err
+	}
+	defer cnc.Close()
+
+	var out []replicated
+	for _, writers := range []int{1, 16} {
+		r := replicated{Writers: writers}
+		if r.Single, err = storeAppends(ctx, snc, 1, writers, d); err != nil {
+			return nil, fmt.Errorf("single server: %w", err)
+		}
+		if r.Cluster, err = storeAppends(ctx, cnc, 3, writers, d); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		if r.Raw, err = rawPublish(ctx, cnc, writers, d, 3); err != nil {
+			return nil, fmt.Errorf("cluster: raw publish: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// storeAppends is the event store's append path alone: each writer
+// appends one event at a time to its own stream, with the expected
+// version, in a tenant stream of the given replicas.
+func storeAppends(ctx context.Context, nc *nats.Conn, replicas, writers int, d time.Duration) (float64, error) {
+	s, err := jetstream.NewStore(nc, jetstream.StoreConfig{Replicas: replicas})
+	if err != nil {
+		return 0, err
+	}
+	t := tenant.ID(fmt.Sprintf("benchrepl%d", writers))
+	ctx = tenant.With(ctx, t)
+	if err := s.Provision(ctx); err != nil {
+		return 0, err
+	}
+	payload := []byte(`{"invoice_id":"00000000-0000-0000-0000-000000000000","client":{"id":"C-1","name":"Northwind"},"total":{"amount":100000,"currency":"EUR"}}`)
+	var total atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	start := time.Now()
+	for range writers {
+		wg.Go(func() {
+			name, err := streams.NewName(t, "invoice", uuid.NewString())
+			if err != nil {
+				errs <- err
+				return
+			}
+			var v streams.Version
+			for time.Now().Before(deadline) {
+				ev := streams.EventData{ID: uuid.New(), Type: "invoice.drafted.v1", Data: payload}
+				if _, err := s.Append(ctx, name, streams.Exactly(v), ev); err != nil {
+					errs <- err
+					return
+				}
+				v++
+				total.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	return float64(total.Load()) / time.Since(start).Seconds(), nil
+}
