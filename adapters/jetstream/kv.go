@@ -37,7 +37,10 @@ func OpenSecrets(ctx context.Context, nc *nats.Conn, sessionTTL time.Duration) (
 		cfg.Storage = jetstream.FileStorage
 		// Kept as they are: ReplicateAssets sets them at start (replicas.go).
 		cfg.Replicas = keptReplicas(ctx, js, "KV_"+cfg.Bucket)
-		kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+			return nil, translate(fmt.Errorf("bucket %s: %w", cfg.Bucket, err))
+		}
+		kv, err := leaderReads(ctx, js, cfg.Bucket)
 		if err != nil {
 			return nil, translate(fmt.Errorf("bucket %s: %w", cfg.Bucket, err))
 		}
@@ -57,6 +60,29 @@ func OpenSecrets(ctx context.Context, nc *nats.Conn, sessionTTL time.Duration) (
 		return nil, err
 	}
 	return s, nil
+}
+
+// leaderReads makes the bucket answer reads from its stream's leader, and
+// returns it. A bucket is created with direct gets allowed, which any
+// replica answers on a cluster, a follower a moment behind too: a login
+// just created through one instance would be unknown, for that moment, to
+// a request through another (401), and a compare-and-set read stale would
+// fail. Reads of these buckets are few (a login is remembered once checked:
+// see the identity handler), so they go to the leader: one more hop, and,
+// while a new leader is being elected, no answer.
+func leaderReads(ctx context.Context, js jetstream.JetStream, bucket string) (jetstream.KeyValue, error) {
+	st, err := js.Stream(ctx, "KV_"+bucket)
+	if err != nil {
+		return nil, err
+	}
+	if cfg := st.CachedInfo().Config; cfg.AllowDirect {
+		cfg.AllowDirect = false
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	// Bound again: a handle knows at binding whether to read directly.
+	return js.KeyValue(ctx, bucket)
 }
 
 var kvKey = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
