@@ -114,6 +114,8 @@ type Config struct {
 	// at a time, under a lease (see lease.go). Off for stores of the
 	// instance's own, such as the embedded SQLite files.
 	SharedReads bool
+	// Ready says when /readyz counts a tenant's projection as failing.
+	Ready ReadyConfig
 	// Modules are the business domains served, in order (package modules).
 	Modules []module.Module
 	// Now is the clock; default time.Now.
@@ -153,6 +155,7 @@ func (c *Config) setDefaults() {
 	if c.RefreshTTL == 0 {
 		c.RefreshTTL = 30 * 24 * time.Hour
 	}
+	c.Ready.setDefaults()
 }
 
 // Validate reports every problem of c, after defaults.
@@ -181,6 +184,9 @@ func (c Config) Validate() error {
 	}
 	if c.PasswordSlots < 0 {
 		errs = append(errs, errors.New("assembly: PasswordSlots is negative"))
+	}
+	if err := c.Ready.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	names := map[string]bool{}
 	for _, m := range c.Modules {
