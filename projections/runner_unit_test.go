@@ -795,3 +795,56 @@ func TestStatusReportsASubscriptionDownAndBack(t *testing.T) {
 		t.Fatalf("a stopped tenant in the status: %+v", got)
 	}
 }
+
+// stalling is a Source whose subscriptions of one tenant, once stalled,
+// wait until released, as one whose stream is electing a leader does
+// before it answers or times out.
+type stalling struct {
+	projections.Source
+	tenant  tenant.ID
+	stall   atomic.Bool
+	waiting atomic.Int32
+	release chan struct{}
+}
+
+func (s *stalling) Subscribe(ctx context.Context, after streams.Position) (<-chan *message.Message, error) {
+	if t, _ := tenant.From(ctx); t == s.tenant && s.stall.Load() {
+		s.waiting.Add(1)
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.Source.Subscribe(ctx, after)
+}
+
+func TestASlowSubscriptionHoldsUpNoOtherTenant(t *testing.T) {
+	u := newUnit(t)
+	src := &stalling{Source: u.srcs, tenant: "globex", release: make(chan struct{})}
+	u.drafts("acme", 1)
+	u.drafts("globex", 1)
+	r := u.runner(func(c *projections.RunnerConfig) { c.Source = src })
+	var release sync.Once
+	t.Cleanup(func() { release.Do(func() { close(src.release) }) }) // before the runner closes, on failure too
+	u.start(r, "acme")
+	u.start(r, "globex")
+	u.waitFor(r, "acme", 1)
+	u.waitFor(r, "globex", 1)
+
+	// globex's subscription ends, and resubscribing it hangs.
+	src.stall.Store(true)
+	u.srcs["globex"].Down(errors.New("no leader"))
+	u.srcs["globex"].Up()
+	eventually(t, "globex resubscribing", func() bool { return src.waiting.Load() > 0 })
+
+	// acme's ends too: it resumes meanwhile.
+	u.srcs["acme"].Down(errors.New("connection lost"))
+	u.srcs["acme"].Up()
+	u.drafts("acme", 2)
+	u.waitFor(r, "acme", 3)
+
+	release.Do(func() { close(src.release) })
+	u.drafts("globex", 1)
+	u.waitFor(r, "globex", 2)
+}

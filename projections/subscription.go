@@ -27,19 +27,33 @@ type subscription struct {
 	result chan error // the outcome of Subscribe, once
 }
 
-// Subscribe implements message.Subscriber: it subscribes the source for
-// the generation, and reports the outcome on s.result.
+// Subscribe implements message.Subscriber. It returns at once and
+// subscribes the source in the background, reporting the outcome on
+// s.result and forwarding the messages: the router calls Subscribe holding
+// a lock that every tenant's handlers need to start and to end, and
+// reading the checkpoints and subscribing can take seconds (a read
+// database slow to answer, a stream electing its leader), which would hold
+// up every other tenant's resubscription. A failed subscription is a
+// handler that ends at once, which the runner resumes; failing Subscribe
+// would fail the router's other handlers.
 func (s *subscription) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
-	ch, err := s.tr.open(tenant.With(ctx, s.tr.t), s.gen)
-	s.result <- err
-	if err != nil {
-		// A failed subscription is a handler that ends at once; the runner
-		// resumes it. Failing here would fail the router's other handlers.
-		closed := make(chan *message.Message)
-		close(closed)
-		return closed, nil //nolint:nilerr // reported through s.result; see above
-	}
-	return ch, nil
+	out := make(chan *message.Message)
+	go func() {
+		defer close(out)
+		ch, err := s.tr.open(tenant.With(ctx, s.tr.t), s.gen)
+		s.result <- err
+		if err != nil {
+			return
+		}
+		for m := range ch {
+			select {
+			case out <- m:
+			case <-ctx.Done():
+				return // the source ends too: it was subscribed with ctx
+			}
+		}
+	}()
+	return out, nil
 }
 
 func (*subscription) Close() error { return nil }
@@ -77,11 +91,8 @@ func (tr *tenantRun) subscribe(gen uint64) error {
 		}
 		return err
 	}
-	select {
-	case err = <-sub.result:
-	default:
-		err = errors.New("handler not started")
-	}
+	// runHandler returns once Subscribe has been called: its outcome comes.
+	err = <-sub.result
 	tr.mu.Lock()
 	current := !tr.stopped && tr.gen == gen
 	repeated := false
