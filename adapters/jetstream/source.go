@@ -70,9 +70,10 @@ func NewSource(nc *nats.Conn, logger watermill.LoggerAdapter) (*Source, error) {
 }
 
 // How soon a subscription notices that its consumer is gone: deleted, or
-// lost with the cluster node that held it (a consumer of a stream whose
-// leader died, or a single server restarted, does not survive with its
-// waiting pull request).
+// lost with the cluster node that held it, the stream's leader coming back
+// or another node taking over without it. (A single server restarted on
+// its directory keeps the consumer: the client pulls again after it
+// reconnects and nothing is lost.)
 //
 // A deleted consumer is noticed at once when the server tells the waiting
 // pull request (409 Consumer Deleted). A lost one never tells: the only
@@ -85,8 +86,9 @@ func NewSource(nc *nats.Conn, logger watermill.LoggerAdapter) (*Source, error) {
 // checkpoint.
 //
 // What it costs: one heartbeat every pullHeartbeat and one pull request
-// every pullExpiry per idle tenant, a few hundred small messages a second
-// for a thousand tenants. The heartbeat must be at most half the expiry.
+// every pullExpiry per idle tenant, some 600 small messages a second for a
+// thousand tenants. The heartbeat must be at most half the expiry. The
+// event store's subscriptions (Store.Subscribe) use the same numbers.
 const (
 	// pullHeartbeat is how often the server signals that a waiting pull
 	// request is alive.
