@@ -185,9 +185,6 @@ func (c Config) Validate() error {
 	if c.PasswordSlots < 0 {
 		errs = append(errs, errors.New("assembly: PasswordSlots is negative"))
 	}
-	if err := c.Ready.validate(); err != nil {
-		errs = append(errs, err)
-	}
 	names := map[string]bool{}
 	for _, m := range c.Modules {
 		if err := m.Validate(); err != nil {
@@ -197,6 +194,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("assembly: module %q listed twice", m.Name))
 		}
 		names[m.Name] = true
+	}
+	if err := c.Ready.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
