@@ -31,6 +31,7 @@ func (tr *tenantRun) handle(gen uint64, msg *message.Message) error {
 	defer release()
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
+	tr.sawHead(rec.Position, msg.Metadata.Get(streams.MetaPending))
 	if tr.stopped || tr.gen != gen {
 		return nil // of a subscription that ended: the current one delivers it again
 	}

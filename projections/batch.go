@@ -151,6 +151,9 @@ func (tr *tenantRun) commit() error {
 	for name, pos := range tr.staged {
 		tr.committed[name] = pos
 	}
+	if tr.low(tr.committed) >= tr.head {
+		tr.caughtUp = time.Now()
+	}
 	tr.staged, tr.batch = nil, 0
 	tr.backoff = tr.r.cfg.ResubscribeDelay
 	close(tr.progress)

@@ -41,8 +41,10 @@ type RunnerConfig struct {
 	Retries int
 	// ResubscribeDelay is the first pause before a tenant's subscription
 	// that ended (source failure, failed commit) resumes from the committed
-	// checkpoint; it doubles on each failure in a row, up to 5 s. Default
-	// 100ms.
+	// checkpoint; it doubles on each failure in a row, up to 5 s, and is
+	// the first pause again once a batch commits or a subscription has held
+	// for 5 s. Default 100ms. An outage is logged once when it begins
+	// (with the first failed attempt's reason) and once when it ends.
 	ResubscribeDelay time.Duration
 }
 

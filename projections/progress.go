@@ -51,6 +51,10 @@ func (r *Runner) WaitFor(ctx context.Context, pos streams.Position) error {
 			// enough already; else wait for a start.
 			at, err := r.Position(ctx)
 			if err != nil {
+				if ctx.Err() != nil {
+					// The time to wait ran out while reading how far it is.
+					return fmt.Errorf("%w: %s is not projected, waiting for %d: %w", ErrLagging, t, pos, err)
+				}
 				return err
 			}
 			if at >= pos {

@@ -63,6 +63,12 @@ type stack struct {
 func newStack(t *testing.T) *stack {
 	t.Helper()
 	_, nc := jetstreamtest.Start(t)
+	return newStackOn(t, nc)
+}
+
+// newStackOn is newStack on the server nc is connected to.
+func newStackOn(t *testing.T, nc *nats.Conn) *stack {
+	t.Helper()
 	store, err := jetstream.NewStore(nc, jetstream.StoreConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -386,5 +392,82 @@ func TestTenantsProjectSideBySide(t *testing.T) {
 				t.Fatalf("%s's database holds an invoice of client %s", tn, inv.ClientID)
 			}
 		}
+	}
+}
+
+func TestProjectsEventsAppendedAfterTheConsumerIsLost(t *testing.T) {
+	// The consumer is deleted underneath (the server says so), or the
+	// server comes back without it, as a cluster node that held it does
+	// (nothing says so: its heartbeats stop).
+	for _, tc := range []struct {
+		name string
+		lose func(t *testing.T, s *stack, srv *jetstreamtest.Restartable)
+	}{
+		{"deleted", func(t *testing.T, s *stack, _ *jetstreamtest.Restartable) {
+			js, err := natsjs.New(s.nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := js.Stream(s.ctx, jetstream.StreamName("acme"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for name := range st.ConsumerNames(s.ctx).Name() {
+				if err := st.DeleteConsumer(s.ctx, name); err != nil {
+					t.Fatal(err)
+				}
+				n++
+			}
+			if n != 1 {
+				t.Fatalf("%d consumers deleted, want acme's one", n)
+			}
+		}},
+		{"lost with its server", func(t *testing.T, _ *stack, srv *jetstreamtest.Restartable) {
+			srv.Stop()
+			srv.ForgetConsumers(jetstream.StreamName("acme"))
+			srv.Start()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := jetstreamtest.StartRestartable(t)
+			s := newStackOn(t, srv.Connect(t.Name()))
+			fin := as(s.ctx, "acme", user.Finance)
+			r := s.newRunner(t)
+			if err := r.Start(fin); err != nil {
+				t.Fatal(err)
+			}
+			first, err := s.h.Create(fin, draft("C1", "2026-12-31", 1000))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wait(t, r, fin, first.Position)
+			tc.lose(t, s, srv)
+			var later commands.Result
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				// Appending may fail while the server restarts.
+				if later, err = s.h.Create(fin, draft("C1", "2026-12-31", 1000)); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("append after the loss: %v", err)
+				}
+				time.Sleep(50 * time.Millisecond) // polling interval, not synchronisation
+			}
+			// A plain read, without waiting for a position: the invoice is
+			// there within seconds, not after the client's default
+			// heartbeat timeout (30 s).
+			for {
+				if _, err := s.list.Get(fin, later.ID); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("an invoice appended after the consumer was lost is not projected after 10s: %v", r.Status())
+				}
+				time.Sleep(50 * time.Millisecond) // polling interval, not synchronisation
+			}
+		})
 	}
 }

@@ -696,3 +696,155 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// turns is a Scheduler that gives out the turns put into it, one each.
+type turns chan struct{}
+
+func (ts turns) Acquire(ctx context.Context, _ tenant.ID) (func(), error) {
+	select {
+	case <-ts:
+		return func() {}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// status returns tn's status in r, failing when r does not project it.
+func status(t *testing.T, r *projections.Runner, tn tenant.ID) projections.TenantStatus {
+	t.Helper()
+	for _, s := range r.Status() {
+		if s.Tenant == tn {
+			return s
+		}
+	}
+	t.Fatalf("%s not in the runner's status %v", tn, r.Status())
+	return projections.TenantStatus{}
+}
+
+// eventually waits until cond holds, failing at the deadline.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not before the deadline", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+func TestStatusReportsLag(t *testing.T) {
+	u := newUnit(t)
+	u.drafts("acme", 10)
+	gate := make(turns, 10)
+	r := u.runner(func(c *projections.RunnerConfig) { c.BatchSize = 2; c.Scheduler = gate })
+	for range 3 {
+		gate <- struct{}{}
+	}
+	u.start(r, "acme")
+	// Three events applied, two committed, the fourth waiting for its turn:
+	// the first event said nine more were pending.
+	eventually(t, "two events committed", func() bool { return status(t, r, "acme").Position == 2 })
+	s := status(t, r, "acme")
+	// Not caught up since the run began, before it subscribed.
+	if !s.Subscribed || s.Head != 10 || s.Lag() != 8 || !s.CaughtUp.Before(s.Since) {
+		t.Fatalf("while behind: %+v (lag %d)", s, s.Lag())
+	}
+	if got := r.Status(); len(got) != 1 {
+		t.Fatalf("status of %d tenants, want acme's only: %+v", len(got), got)
+	}
+	close(gate) // every turn given from now on
+	u.waitFor(r, "acme", 10)
+	if s := status(t, r, "acme"); s.Position != 10 || s.Lag() != 0 || !s.CaughtUp.After(s.Since) {
+		t.Fatalf("caught up: %+v", s)
+	}
+}
+
+func TestStatusReportsASubscriptionDownAndBack(t *testing.T) {
+	u := newUnit(t)
+	src := u.srcs["acme"]
+	u.drafts("acme", 2)
+	r := u.runner(nil)
+	u.start(r, "acme")
+	u.waitFor(r, "acme", 2)
+	up := status(t, r, "acme")
+	if !up.Subscribed {
+		t.Fatalf("after start: %+v", up)
+	}
+	src.Down(errors.New("no server"))
+	eventually(t, "subscription reported down", func() bool { return !status(t, r, "acme").Subscribed })
+	down := status(t, r, "acme")
+	if !down.Since.After(up.Since) {
+		t.Fatalf("down since %v, before it was up (%v)", down.Since, up.Since)
+	}
+	u.drafts("acme", 3)
+	// Attempts fail meanwhile, and do not move Since.
+	eventually(t, "resubscription attempts", func() bool { return len(src.Subscribes()) >= 4 })
+	if s := status(t, r, "acme"); s.Subscribed || !s.Since.Equal(down.Since) || s.Position != 2 {
+		t.Fatalf("while the source is down: %+v", s)
+	}
+	src.Up()
+	u.waitFor(r, "acme", 5)
+	if s := status(t, r, "acme"); !s.Subscribed || !s.Since.After(down.Since) {
+		t.Fatalf("after the source is back: %+v", s)
+	}
+	if err := r.Stop(ctxOf("acme")); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Status(); len(got) != 0 {
+		t.Fatalf("a stopped tenant in the status: %+v", got)
+	}
+}
+
+// stalling is a Source whose subscriptions of one tenant, once stalled,
+// wait until released, as one whose stream is electing a leader does
+// before it answers or times out.
+type stalling struct {
+	projections.Source
+	tenant  tenant.ID
+	stall   atomic.Bool
+	waiting atomic.Int32
+	release chan struct{}
+}
+
+func (s *stalling) Subscribe(ctx context.Context, after streams.Position) (<-chan *message.Message, error) {
+	if t, _ := tenant.From(ctx); t == s.tenant && s.stall.Load() {
+		s.waiting.Add(1)
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.Source.Subscribe(ctx, after)
+}
+
+func TestASlowSubscriptionHoldsUpNoOtherTenant(t *testing.T) {
+	u := newUnit(t)
+	src := &stalling{Source: u.srcs, tenant: "globex", release: make(chan struct{})}
+	u.drafts("acme", 1)
+	u.drafts("globex", 1)
+	r := u.runner(func(c *projections.RunnerConfig) { c.Source = src })
+	var release sync.Once
+	t.Cleanup(func() { release.Do(func() { close(src.release) }) }) // before the runner closes, on failure too
+	u.start(r, "acme")
+	u.start(r, "globex")
+	u.waitFor(r, "acme", 1)
+	u.waitFor(r, "globex", 1)
+
+	// globex's subscription ends, and resubscribing it hangs.
+	src.stall.Store(true)
+	u.srcs["globex"].Down(errors.New("no leader"))
+	u.srcs["globex"].Up()
+	eventually(t, "globex resubscribing", func() bool { return src.waiting.Load() > 0 })
+
+	// acme's ends too: it resumes meanwhile.
+	u.srcs["acme"].Down(errors.New("connection lost"))
+	u.srcs["acme"].Up()
+	u.drafts("acme", 2)
+	u.waitFor(r, "acme", 3)
+
+	release.Do(func() { close(src.release) })
+	u.drafts("globex", 1)
+	u.waitFor(r, "globex", 2)
+}

@@ -27,19 +27,33 @@ type subscription struct {
 	result chan error // the outcome of Subscribe, once
 }
 
-// Subscribe implements message.Subscriber: it subscribes the source for
-// the generation, and reports the outcome on s.result.
+// Subscribe implements message.Subscriber. It returns at once and
+// subscribes the source in the background, reporting the outcome on
+// s.result and forwarding the messages: the router calls Subscribe holding
+// a lock that every tenant's handlers need to start and to end, and
+// reading the checkpoints and subscribing can take seconds (a read
+// database slow to answer, a stream electing its leader), which would hold
+// up every other tenant's resubscription. A failed subscription is a
+// handler that ends at once, which the runner resumes; failing Subscribe
+// would fail the router's other handlers.
 func (s *subscription) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
-	ch, err := s.tr.open(tenant.With(ctx, s.tr.t), s.gen)
-	s.result <- err
-	if err != nil {
-		// A failed subscription is a handler that ends at once; the runner
-		// resumes it. Failing here would fail the router's other handlers.
-		closed := make(chan *message.Message)
-		close(closed)
-		return closed, nil //nolint:nilerr // reported through s.result; see above
-	}
-	return ch, nil
+	out := make(chan *message.Message)
+	go func() {
+		defer close(out)
+		ch, err := s.tr.open(tenant.With(ctx, s.tr.t), s.gen)
+		s.result <- err
+		if err != nil {
+			return
+		}
+		for m := range ch {
+			select {
+			case out <- m:
+			case <-ctx.Done():
+				return // the source ends too: it was subscribed with ctx
+			}
+		}
+	}()
+	return out, nil
 }
 
 func (*subscription) Close() error { return nil }
@@ -65,31 +79,61 @@ func (tr *tenantRun) open(ctx context.Context, gen uint64) (<-chan *message.Mess
 }
 
 // subscribe adds and runs the handler of generation gen. Called without
-// tr.mu.
+// tr.mu. The failure of a resubscription (gen > 1) is logged here, the
+// first of a series only; Start reports the first subscription's.
 func (tr *tenantRun) subscribe(gen uint64) error {
 	sub := &subscription{tr: tr, gen: gen, result: make(chan error, 1)}
 	name := fmt.Sprintf("projections.%s.%d", tr.t, tr.r.names.Add(1))
 	h, err := tr.r.runHandler(name, string(tr.t), sub, tr.handlerFunc(gen))
 	if err != nil {
+		if gen > 1 && !errors.Is(err, ErrClosed) {
+			tr.log.Error("projection resubscribe failed", "err", err)
+		}
 		return err
 	}
-	select {
-	case err = <-sub.result:
-	default:
-		err = errors.New("handler not started")
-	}
+	// runHandler returns once Subscribe has been called: its outcome comes.
+	err = <-sub.result
 	tr.mu.Lock()
 	current := !tr.stopped && tr.gen == gen
+	repeated := false
 	if current {
 		tr.handler = h
+		if err == nil {
+			tr.up()
+		} else {
+			repeated, tr.failing = tr.failing, true
+		}
 	}
 	tr.mu.Unlock()
 	if !current {
 		h.Stop()
 		return nil
 	}
-	go tr.watch(h, gen)
+	go tr.watch(h, gen) // a failed subscription's handler has ended: watch resumes it
+	if err != nil && gen > 1 && !repeated {
+		// The first failure in a row says why; the next ones would repeat
+		// it every few seconds until the source is back.
+		tr.log.Error("projection resubscribe failed; retrying", "err", err)
+	}
 	return err
+}
+
+// up records that the current generation is subscribed. Called with tr.mu
+// held.
+func (tr *tenantRun) up() {
+	now := time.Now()
+	if tr.lost {
+		tr.log.Info("projection subscription resumed", "down_for", now.Sub(tr.since).Round(time.Millisecond))
+		tr.lost = false
+	}
+	tr.subscribed, tr.since, tr.upAt, tr.failing = true, now, now, false
+}
+
+// down records that the subscription ended. Called with tr.mu held.
+func (tr *tenantRun) down() {
+	if tr.subscribed {
+		tr.subscribed, tr.since = false, time.Now()
+	}
 }
 
 // watch resumes the subscription when its handler ends while still the
@@ -101,7 +145,18 @@ func (tr *tenantRun) watch(h *message.Handler, gen uint64) {
 	if tr.stopped || tr.gen != gen {
 		return
 	}
-	tr.log.Warn("projection subscription ended; resuming from the checkpoint", "delay", tr.backoff)
+	if tr.subscribed && time.Since(tr.upAt) >= maxResubscribeDelay {
+		// It had been up long enough to count as healthy: this is a new
+		// failure, not the next of a series, and is retried promptly.
+		tr.backoff = tr.r.cfg.ResubscribeDelay
+	}
+	if !tr.lost {
+		// Once per outage: its next attempts fail or end quietly until
+		// one holds, which is logged too.
+		tr.log.Warn("projection subscription ended; resuming from the checkpoint", "delay", tr.backoff)
+		tr.lost = true
+	}
+	tr.down()
 	if tr.tx != nil {
 		// The open batch holds events applied in order: keep them.
 		if err := tr.commit(); err != nil {
@@ -117,18 +172,18 @@ func (tr *tenantRun) watch(h *message.Handler, gen uint64) {
 func (tr *tenantRun) restart() {
 	tr.gen++
 	gen := tr.gen
+	tr.down()
 	if tr.handler != nil {
 		tr.handler.Stop()
 		tr.handler = nil
 	}
 	delay := tr.backoff
-	tr.backoff = min(2*tr.backoff, 5*time.Second)
+	tr.backoff = min(2*tr.backoff, maxResubscribeDelay)
 	if tr.resub != nil {
 		tr.resub.Stop()
 	}
-	tr.resub = time.AfterFunc(delay, func() {
-		if err := tr.subscribe(gen); err != nil && !errors.Is(err, ErrClosed) {
-			tr.log.Error("projection resubscribe failed", "err", err)
-		}
-	})
+	tr.resub = time.AfterFunc(delay, func() { _ = tr.subscribe(gen) })
 }
+
+// maxResubscribeDelay bounds the pause between two attempts to resubscribe.
+const maxResubscribeDelay = 5 * time.Second

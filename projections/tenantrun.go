@@ -41,6 +41,15 @@ type tenantRun struct {
 	staged    map[string]streams.Position // per projector, in the open batch
 	isolate   streams.Position            // events up to here commit one by one (after a failed commit)
 	progress  chan struct{}               // closed and replaced on every commit
+
+	// What Status reports.
+	subscribed bool             // the current generation's source subscription is up
+	since      time.Time        // when subscribed last changed
+	upAt       time.Time        // when the current subscription came up
+	lost       bool             // the subscription ended on its own and is not back: logged once, its return too
+	failing    bool             // the last attempt to resubscribe failed: the next failures are not logged
+	head       streams.Position // the furthest position the source reported the log to reach
+	caughtUp   time.Time        // the last commit that reached head (or the start)
 }
 
 // newTenantRun returns t's run, not yet subscribed.
@@ -56,6 +65,8 @@ func newTenantRun(r *Runner, t tenant.ID) (*tenantRun, error) {
 		backoff:   r.cfg.ResubscribeDelay,
 		committed: map[string]streams.Position{},
 		progress:  make(chan struct{}),
+		since:     time.Now(),
+		caughtUp:  time.Now(),
 	}, nil
 }
 

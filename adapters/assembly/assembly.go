@@ -121,6 +121,8 @@ type Config struct {
 	// at a time, under a lease (see lease.go). Off for stores of the
 	// instance's own, such as the embedded SQLite files.
 	SharedReads bool
+	// Ready says when /readyz counts a tenant's projection as failing.
+	Ready ReadyConfig
 	// Modules are the business domains served, in order (package modules).
 	Modules []module.Module
 	// Now is the clock; default time.Now.
@@ -163,6 +165,7 @@ func (c *Config) setDefaults() {
 	if c.RefreshTTL == 0 {
 		c.RefreshTTL = 30 * 24 * time.Hour
 	}
+	c.Ready.setDefaults()
 }
 
 // Validate reports every problem of c, after defaults.
@@ -207,6 +210,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("assembly: module %q listed twice", m.Name))
 		}
 		names[m.Name] = true
+	}
+	if err := c.Ready.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

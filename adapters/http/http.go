@@ -99,10 +99,13 @@ type Progress interface {
 	Position(ctx context.Context) (streams.Position, error)
 }
 
-// ReadyCheck is one dependency /readyz asks.
+// ReadyCheck is one dependency /readyz asks. Checks run at once, each
+// with its own budget.
 type ReadyCheck struct {
 	Name  string
 	Check func(ctx context.Context) error
+	// Timeout is the check's budget; default DefaultReadyTimeout.
+	Timeout time.Duration
 }
 
 // SecurityLog records a token of one tenant presented on another, in both

@@ -109,20 +109,62 @@ func (a *api) healthz(c *fiber.Ctx) error {
 	return WriteJSON(c, fiber.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz asks every dependency at once, each within its own time budget,
+// so that one slow dependency cannot make another look failed, and
+// answers once each has answered or spent its budget.
 func (a *api) readyz(c *fiber.Ctx) error {
-	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
-	defer cancel()
-	checks := map[string]string{}
-	status := fiber.StatusOK
+	type result struct {
+		name, status string
+	}
+	ctx := c.UserContext()
+	results := make(chan result, len(a.deps.Ready))
 	for _, rc := range a.deps.Ready {
-		if err := rc.Check(ctx); err != nil {
-			checks[rc.Name] = err.Error()
+		go func() {
+			results <- result{rc.Name, rc.run(ctx)}
+		}()
+	}
+	checks := make(map[string]string, len(a.deps.Ready))
+	status := fiber.StatusOK
+	for range a.deps.Ready {
+		r := <-results
+		checks[r.name] = r.status
+		if r.status != "ok" {
 			status = fiber.StatusServiceUnavailable
-		} else {
-			checks[rc.Name] = "ok"
 		}
 	}
 	return WriteJSON(c, status, map[string]any{"checks": checks})
+}
+
+// DefaultReadyTimeout is a ReadyCheck's time budget when it sets none.
+const DefaultReadyTimeout = 2 * time.Second
+
+// readyGrace is how long after its budget a check that ignores its
+// context is waited for.
+const readyGrace = 50 * time.Millisecond
+
+// run runs the check within its budget and returns "ok" or why not; it
+// returns by the end of the budget (and a grace) whatever the check does
+// with its context.
+func (rc ReadyCheck) run(ctx context.Context) string {
+	budget := rc.Timeout
+	if budget <= 0 {
+		budget = DefaultReadyTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- rc.Check(ctx) }()
+	late := time.NewTimer(budget + readyGrace)
+	defer late.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return err.Error()
+		}
+		return "ok"
+	case <-late.C:
+		return "timed out after " + budget.String()
+	}
 }
 
 func parsePosition(s string) (streams.Position, error) {

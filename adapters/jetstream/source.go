@@ -69,6 +69,41 @@ func NewSource(nc *nats.Conn, logger watermill.LoggerAdapter) (*Source, error) {
 	return &Source{js: js, nc: nc, logger: logger, subs: map[*subscription]struct{}{}}, nil
 }
 
+// How soon a subscription notices that its consumer is gone: deleted, or
+// lost with the cluster node that held it, the stream's leader coming back
+// or another node taking over without it. (A single server restarted on
+// its directory keeps the consumer: the client pulls again after it
+// reconnects and nothing is lost.)
+//
+// A deleted consumer is noticed at once when the server tells the waiting
+// pull request (409 Consumer Deleted). A lost one never tells: the only
+// sign is that the idle heartbeats the server sends while a pull request
+// waits stop coming. The client reports ErrNoHeartbeat after two missed
+// heartbeats, so a lost consumer is noticed 2 to 4 seconds after it went
+// (with the client's defaults, a 30s pull expiry and a 15s heartbeat, it
+// took up to 30 seconds, while reads lagged and nothing said so). The
+// subscription then ends, and its user subscribes again from its
+// checkpoint.
+//
+// What it costs: one heartbeat every pullHeartbeat and one pull request
+// every pullExpiry per idle tenant, some 600 small messages a second for a
+// thousand tenants. The heartbeat must be at most half the expiry. The
+// event store's subscriptions (Store.Subscribe) use the same numbers.
+const (
+	// pullHeartbeat is how often the server signals that a waiting pull
+	// request is alive.
+	pullHeartbeat = 2 * time.Second
+	// pullExpiry is how long one pull request waits on the server before
+	// the client issues the next.
+	pullExpiry = 10 * time.Second
+	// consumerInactive is how long the server keeps a consumer nobody pulls
+	// from (its process died, or lost its connection): three pull
+	// expiries, so a live subscription never loses its consumer to it, and
+	// one that loses it during a long disconnection notices by the missing
+	// heartbeats and subscribes again.
+	consumerInactive = 3 * pullExpiry
+)
+
 // tenantConsumer is the watermill-nats ResourceInitializer of a
 // subscription: an ephemeral consumer of the tenant stream named by topic,
 // from sequence after+1, deleted by the returned closer.
@@ -83,7 +118,7 @@ func tenantConsumer(after streams.Position) wmjs.ResourceInitializer {
 			OptStartSeq:   uint64(after) + 1,
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			// A consumer whose process died is removed by the server.
-			InactiveThreshold: time.Minute,
+			InactiveThreshold: consumerInactive,
 			MaxAckPending:     1024,
 		})
 		if err != nil {
@@ -99,8 +134,9 @@ func tenantConsumer(after streams.Position) wmjs.ResourceInitializer {
 }
 
 // Subscribe implements projections.Source for the ctx tenant. The channel
-// is closed when ctx ends, the subscription fails or the source is closed;
-// the consumer is deleted then.
+// is closed when ctx ends, the subscription fails (its consumer deleted, or
+// lost and silent for two heartbeats: see pullHeartbeat) or the source is
+// closed; the consumer is deleted then.
 func (s *Source) Subscribe(ctx context.Context, after streams.Position) (<-chan *message.Message, error) {
 	t, err := tenant.From(ctx)
 	if err != nil {
@@ -116,7 +152,7 @@ func (s *Source) Subscribe(ctx context.Context, after streams.Position) (<-chan 
 	if err != nil {
 		return nil, translate(fmt.Errorf("subscribe %s after %d: %w", t, after, err))
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(512))
+	it, err := cons.Messages(jetstream.PullMaxMessages(512), jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
 	if err != nil {
 		closeConsumer(context.WithoutCancel(ctx), s.logger)
 		return nil, translate(fmt.Errorf("subscribe %s after %d: %w", t, after, err))

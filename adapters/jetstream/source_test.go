@@ -262,3 +262,86 @@ func TestSourceConformance(t *testing.T) {
 		return src, store
 	})
 }
+
+// closedWithin waits for ch to be closed, acking what it still delivers,
+// failing after d.
+func closedWithin(t *testing.T, ch <-chan *message.Message, d time.Duration) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			m.Ack()
+		case <-deadline:
+			t.Fatalf("subscription still open after %s", d)
+		}
+	}
+}
+
+func TestSourceEndsWhenItsConsumerIsLost(t *testing.T) {
+	t.Run("deleted", func(t *testing.T) {
+		t.Parallel()
+		store, nc, ctx := newStore(t, jetstream.StoreConfig{})
+		if _, err := store.Append(ctx, newName(t), streams.NoStream, someEvents(1)...); err != nil {
+			t.Fatal(err)
+		}
+		src, err := jetstream.NewSource(nc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = src.Close() })
+		ch, err := src.Subscribe(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		receive(t, ch, time.After(10*time.Second)).Ack()
+		js, err := natsjs.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := js.Stream(ctx, jetstream.StreamName("acme"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name := range st.ConsumerNames(ctx).Name() {
+			if err := st.DeleteConsumer(ctx, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		closedWithin(t, ch, 10*time.Second)
+	})
+	t.Run("lost with its server", func(t *testing.T) {
+		t.Parallel()
+		srv := jetstreamtest.StartRestartable(t)
+		nc := srv.Connect(t.Name())
+		store, err := jetstream.NewStore(nc, jetstream.StoreConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(tenant.With(context.Background(), "acme"), time.Minute)
+		t.Cleanup(cancel)
+		if err := store.Provision(ctx); err != nil {
+			t.Fatal(err)
+		}
+		src, err := jetstream.NewSource(nc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = src.Close() })
+		ch, err := src.Subscribe(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The server comes back without the consumer, and nothing tells the
+		// waiting pull request: the missing heartbeats end the
+		// subscription, for its user to subscribe again from its
+		// checkpoint, rather than wait for events that never come.
+		srv.Stop()
+		srv.ForgetConsumers(jetstream.StreamName("acme"))
+		srv.Start()
+		closedWithin(t, ch, 10*time.Second)
+	})
+}

@@ -313,22 +313,34 @@ func (s *Store) Head(ctx context.Context) (streams.Position, error) {
 
 // Subscribe implements streams.Store with an ordered consumer: catch-up
 // then live, in order, one handler call at a time. The ordered consumer
-// recreates itself after a disconnection, resuming after the last event
-// handed to handle.
+// replaces its server-side consumer after a reconnection, a missed
+// heartbeat (see pullHeartbeat) or a deleted consumer, resuming after the
+// last event handed to handle.
+//
+// Ordered consumers used to pile up on the server after a node loss: the
+// client deletes the consumer it replaces, but in the background and once,
+// and that delete fails while the stream has no leader, the very moment a
+// replacement happens; stopping the iterator when Subscribe returns stops
+// pulling but deletes nothing. Those consumers were kept for the client's
+// default inactivity threshold, five minutes, each replacement adding one.
+// Now the server drops any left behind after consumerInactive, and
+// Subscribe deletes its last one when it returns.
 func (s *Store) Subscribe(ctx context.Context, after streams.Position, handle func(context.Context, streams.Record) error) error {
 	t, err := tenantOf(ctx)
 	if err != nil {
 		return err
 	}
 	cons, err := s.js.OrderedConsumer(ctx, StreamName(t), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{tenantSubjects(t)},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    uint64(after) + 1,
+		FilterSubjects:    []string{tenantSubjects(t)},
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       uint64(after) + 1,
+		InactiveThreshold: consumerInactive,
 	})
 	if err != nil {
 		return translate(fmt.Errorf("subscribe %s: %w", t, err))
 	}
-	it, err := cons.Messages()
+	defer s.deleteOrdered(ctx, t, cons)
+	it, err := cons.Messages(jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
 	if err != nil {
 		return translate(fmt.Errorf("subscribe %s: %w", t, err))
 	}
@@ -355,6 +367,19 @@ func (s *Store) Subscribe(ctx context.Context, after streams.Position, handle fu
 			return err
 		}
 	}
+}
+
+// deleteOrdered deletes the server-side consumer an ordered consumer of
+// tenant t's stream is on, once it is no longer used; one that cannot be
+// deleted now is dropped by the server after consumerInactive.
+func (s *Store) deleteOrdered(ctx context.Context, t tenant.ID, cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil {
+		return
+	}
+	dctx, cancel := s.withTimeout(context.WithoutCancel(ctx))
+	defer cancel()
+	_ = s.js.DeleteConsumer(dctx, StreamName(t), info.Name) // best effort: see above
 }
 
 func recordOf(h nats.Header, data []byte, pos streams.Position) (streams.Record, error) {

@@ -96,12 +96,16 @@ type Handler struct {
 	tokens     Tokens
 	now        func() time.Time
 	refreshTTL time.Duration
+	active     *activeCache
 }
 
-// NewHandler returns the identity handler.
+// NewHandler returns the identity handler. Active remembers open logins
+// as ActiveCache's defaults say; CacheActive changes that.
 func NewHandler(x *commands.Executor, creds Credentials, sessions Sessions, passwords Passwords, tokens Tokens, now func() time.Time) *Handler {
+	var ac ActiveCache
+	ac.setDefaults()
 	return &Handler{x: x, creds: creds, sessions: sessions, passwords: passwords,
-		tokens: tokens, now: now, refreshTTL: 30 * 24 * time.Hour}
+		tokens: tokens, now: now, refreshTTL: 30 * 24 * time.Hour, active: newActiveCache(ac)}
 }
 
 // Events are the identity events, for the registry.
@@ -510,6 +514,7 @@ func (h *Handler) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 		case s.Revoked || h.now().After(s.ExpiresAt):
 			return TokenPair{}, ErrInvalidRefresh
 		case slices.Contains(s.Retired, presented):
+			h.forgetSession(s)
 			s.Revoked = true
 			if err := h.sessions.Update(ctx, s, rev); errors.Is(err, ErrStale) {
 				continue
@@ -547,7 +552,8 @@ func (h *Handler) Refresh(ctx context.Context, refreshToken string) (TokenPair, 
 	return TokenPair{}, ErrInvalidRefresh
 }
 
-// Logout revokes the ctx principal's login.
+// Logout revokes the ctx principal's login; this process refuses it at
+// once, others within ActiveCache.TTL.
 func (h *Handler) Logout(ctx context.Context) error {
 	p, err := user.From(ctx)
 	if err != nil {
@@ -561,24 +567,13 @@ func (h *Handler) Logout(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		h.forgetSession(s)
 		s.Revoked = true
 		if err := h.sessions.Update(ctx, s, rev); !errors.Is(err, ErrStale) {
 			return err
 		}
 	}
 	return ErrStale
-}
-
-// Active reports whether a login is still open.
-func (h *Handler) Active(ctx context.Context, sessionID string) (bool, error) {
-	s, _, err := h.sessions.Get(ctx, sessionID)
-	if errors.Is(err, ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return !s.Revoked && h.now().Before(s.ExpiresAt), nil
 }
 
 // RecordCrossTenant writes the attempt into both tenants' security logs

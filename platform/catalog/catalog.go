@@ -44,11 +44,17 @@ func (c *Catalog) OnChange(fn func(tenancy.State)) {
 	c.listeners = append(c.listeners, fn)
 }
 
-// Run follows the platform log from its start: it blocks until ctx ends or
-// the subscription fails.
+// Run follows the platform log from where the catalog is (its start, at
+// first): it blocks until ctx ends or the subscription fails. Run again
+// after a failure resumes after the last event applied, so the records
+// never go back to an earlier state and listeners are not called again
+// for the events already applied. Run is not for concurrent use.
 func (c *Catalog) Run(ctx context.Context) error {
 	pctx := tenant.With(ctx, tenant.Platform)
-	return c.store.Subscribe(pctx, 0, func(_ context.Context, r streams.Record) error {
+	c.mu.RLock()
+	after := c.position
+	c.mu.RUnlock()
+	return c.store.Subscribe(pctx, after, func(_ context.Context, r streams.Record) error {
 		c.apply(r)
 		return nil
 	})

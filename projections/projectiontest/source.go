@@ -29,10 +29,29 @@ type Source struct {
 	subscribes []streams.Position
 	fail       []error
 	cutAfter   streams.Position
+	down       error
+	cut        chan struct{} // closed when the subscriptions in progress are to end
 }
 
 // NewSource returns a source over log.
-func NewSource(log *Log) *Source { return &Source{log: log} }
+func NewSource(log *Log) *Source { return &Source{log: log, cut: make(chan struct{})} }
+
+// Down ends the subscriptions in progress and makes every Subscribe fail
+// with err until Up, as a source whose server went away would.
+func (s *Source) Down(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = err
+	close(s.cut)
+	s.cut = make(chan struct{})
+}
+
+// Up lets Subscribe succeed again after Down.
+func (s *Source) Up() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = nil
+}
 
 // FailNext makes the next Subscribe calls fail with errs, in order.
 func (s *Source) FailNext(errs ...error) {
@@ -68,6 +87,11 @@ func (s *Source) Subscribe(ctx context.Context, after streams.Position) (<-chan 
 	}
 	s.mu.Lock()
 	s.subscribes = append(s.subscribes, after)
+	if s.down != nil {
+		err := s.down
+		s.mu.Unlock()
+		return nil, err
+	}
 	if len(s.fail) > 0 {
 		err := s.fail[0]
 		s.fail = s.fail[1:]
@@ -77,9 +101,21 @@ func (s *Source) Subscribe(ctx context.Context, after streams.Position) (<-chan 
 	if s.FromStart {
 		after = 0
 	}
+	cut := s.cut
 	s.mu.Unlock()
 	out := make(chan *message.Message)
-	go s.deliver(ctx, after, out)
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-cut:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	go func() {
+		defer cancel()
+		s.deliver(ctx, after, out)
+	}()
 	return out, nil
 }
 
