@@ -184,7 +184,7 @@ func (s *Source) Subscribe(ctx context.Context, after streams.Position) (<-chan 
 			defer dcancel()
 			closeConsumer(dctx, s.logger)
 		}()
-		s.deliver(ctx, t, it, out)
+		s.deliver(ctx, t, after, it, out)
 	}()
 	return out, nil
 }
@@ -211,12 +211,23 @@ func (s *Source) Close() error {
 
 // deliver hands messages out one at a time, and is the only goroutine that
 // sends on or closes out.
-func (s *Source) deliver(ctx context.Context, t tenant.ID, it jetstream.MessagesContext, out chan<- *message.Message) {
+//
+// A tenant's stream numbers its events without gaps, and the consumer
+// hands them out in order, save when a delivery is lost on the way: the
+// connection moved to another server of the cluster (the one it used
+// died) while messages were in flight to it. The consumer counts those as
+// delivered and goes on with the next ones, and would hand the lost ones
+// out again only after its acknowledgement wait. A projection must never
+// see a later event before an earlier one, so an event after a gap ends
+// the subscription, and its user subscribes again from its checkpoint.
+// (Nothing is ever removed from a tenant's stream: it denies deletes and
+// purges.)
+func (s *Source) deliver(ctx context.Context, t tenant.ID, after streams.Position, it jetstream.MessagesContext, out chan<- *message.Message) {
 	defer close(out)
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
-	var delivered uint64 // the last sequence handed out and acked
+	delivered := uint64(after) // the last sequence handed out and acked
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -234,6 +245,11 @@ func (s *Source) deliver(ctx context.Context, t tenant.ID, it jetstream.Messages
 		if meta.Sequence.Stream <= delivered {
 			_ = msg.Ack() // a redelivery of an event already handled
 			continue
+		}
+		if meta.Sequence.Stream > delivered+1 {
+			s.logger.Error("event subscription ended", fmt.Errorf("%w: event %d arrived before %d", errDeliveryGap, meta.Sequence.Stream, delivered+1),
+				watermill.LogFields{"tenant": string(t)})
+			return
 		}
 		wm, err := unmarshaler{}.Unmarshal(msg)
 		if err != nil {
@@ -267,6 +283,9 @@ func (s *Source) deliver(ctx context.Context, t tenant.ID, it jetstream.Messages
 		}
 	}
 }
+
+// errDeliveryGap is why a subscription that saw a gap ended.
+var errDeliveryGap = errors.New("jetstream: a delivery was lost in transit")
 
 // unmarshaler is the watermill-nats Unmarshaler of stored events.
 type unmarshaler struct{}
