@@ -328,7 +328,37 @@ func msgSize(m *nats.Msg) int {
 // batch, and returns the sequence of the last. A message whose id the
 // stream already holds fails with errAlreadyStored (single) or a
 // batch-duplicate API error (batch).
+//
+// An attempt the stream leaves unanswered (it is electing a leader) is
+// sent again after AttemptTimeout, until RequestTimeout.
 func (s *Store) publish(ctx context.Context, t tenant.ID, msgs []*nats.Msg) (uint64, error) {
+	rctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	for {
+		actx, acancel := context.WithTimeout(rctx, s.cfg.AttemptTimeout)
+		seq, err := s.publishOnce(actx, t, msgs)
+		acancel()
+		if err == nil || rctx.Err() != nil || !unanswered(err) {
+			return seq, err
+		}
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-rctx.Done():
+			return 0, err
+		}
+	}
+}
+
+// unanswered reports whether a publish got no answer in time. (No
+// responders at all is an answer: no stream takes the subject, an
+// unprovisioned tenant; the stream's replicas keep taking it while they
+// elect a leader.)
+func unanswered(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
+}
+
+// publishOnce is one attempt of publish.
+func (s *Store) publishOnce(ctx context.Context, t tenant.ID, msgs []*nats.Msg) (uint64, error) {
 	if len(msgs) == 1 {
 		rctx, cancel := s.withTimeout(ctx)
 		defer cancel()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -69,11 +70,54 @@ func (d *Documents) bucket(ctx context.Context, key *string, create bool) (jetst
 			Bucket: docsBucket(t), Description: "documents of tenant " + string(t), Storage: jetstream.FileStorage,
 			Replicas: d.cfg.Replicas,
 		})
+		if err == nil {
+			os, err = d.settle(ctx, docsBucket(t))
+		}
 	}
 	if err != nil {
 		return nil, translate(fmt.Errorf("documents of %s: %w", t, err))
 	}
 	return os, nil
+}
+
+// settle readies a bucket just created, and returns it bound again. On a
+// cluster its reads go to its stream's leader (a follower a moment behind
+// would not know an object just stored through another instance: 404),
+// and it returns once its stream answers on this connection (a server
+// learns of a new stream's subscriptions a moment after it is created;
+// before, a put finds no responders). The probe names another stream as
+// the one expected, so the leader refuses it before anything is written.
+func (d *Documents) settle(ctx context.Context, bucket string) (jetstream.ObjectStore, error) {
+	if d.cfg.Replicas > 1 {
+		st, err := d.js.Stream(ctx, "OBJ_"+bucket)
+		if err != nil {
+			return nil, err
+		}
+		if cfg := st.CachedInfo().Config; cfg.AllowDirect {
+			cfg.AllowDirect = false
+			if _, err := d.js.UpdateStream(ctx, cfg); err != nil {
+				return nil, err
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	probe := nats.NewMsg("$O." + bucket + ".M.probe")
+	probe.Header.Set(nats.ExpectedStreamHdr, "OBJ_"+bucket+".probe") // no stream name has a dot
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		_, err := d.js.Conn().RequestMsgWithContext(rctx, probe)
+		rcancel()
+		if err == nil {
+			break // refused, as it must be: the stream answers here
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bucket %s not reachable: %w", bucket, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return d.js.ObjectStore(ctx, bucket)
 }
 
 func objectOf(info *jetstream.ObjectInfo) documents.Object {

@@ -183,6 +183,11 @@ func ReplicateAssets(ctx context.Context, nc *nats.Conn, n int) ([]string, error
 	var errs []error
 	for _, cfg := range stale {
 		cfg.Replicas = n
+		if n > 1 && strings.HasPrefix(cfg.Name, "OBJ_") {
+			// Reads from the leader only, as a bucket created replicated
+			// has them (documents.go, settle).
+			cfg.AllowDirect = false
+		}
 		if _, err := js.UpdateStream(ctx, cfg); err != nil {
 			errs = append(errs, translate(fmt.Errorf("%s to %d replicas: %w", cfg.Name, n, err)))
 			continue

@@ -45,6 +45,12 @@ type StoreConfig struct {
 	// RequestTimeout bounds each wait for the server when ctx has no earlier
 	// deadline; default 10s.
 	RequestTimeout time.Duration
+	// AttemptTimeout is how long an append waits for the stream's answer
+	// before it sends the same events again, within RequestTimeout; default
+	// 2s. On a cluster, an append sent while its stream elects a new leader
+	// is never answered: sent again, the new leader answers it (or says it
+	// has it already: the events' ids make the retry harmless).
+	AttemptTimeout time.Duration
 	// MaxInflightBatches bounds the atomic batches this store has open on the
 	// server at once (the server refuses more than 50 per stream); default 32.
 	MaxInflightBatches int
@@ -69,6 +75,9 @@ func (c *StoreConfig) setDefaults() {
 	if c.MaxInflightBatches == 0 {
 		c.MaxInflightBatches = 32
 	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = 2 * time.Second
+	}
 }
 
 // Validate reports every problem of c.
@@ -85,6 +94,9 @@ func (c StoreConfig) Validate() error {
 	}
 	if c.RequestTimeout < 0 {
 		errs = append(errs, errors.New("jetstream store: RequestTimeout is negative"))
+	}
+	if c.AttemptTimeout < 0 {
+		errs = append(errs, errors.New("jetstream store: AttemptTimeout is negative"))
 	}
 	if c.MaxInflightBatches < 0 || c.MaxInflightBatches > 50 {
 		errs = append(errs, fmt.Errorf("jetstream store: MaxInflightBatches %d, want 1 to 50", c.MaxInflightBatches))
