@@ -446,8 +446,13 @@ func (s *Store) alreadyAppended(ctx context.Context, t tenant.ID, appends []stre
 			return nil, false, nil
 		}
 		if k > 1 {
-			// The events of one append are consecutive in the stream.
-			recs, err := s.readSubject(ctx, t, subject, last.seq-uint64(k)+1, k)
+			// The events of one append are consecutive in the stream,
+			// the last at last.seq, which the read must reach.
+			recs := make([]streams.Record, 0, k)
+			err := s.directGetTo(ctx, t, last.seq-uint64(k)+1, last.seq, subject, k, func(r streams.Record) bool {
+				recs = append(recs, r)
+				return len(recs) < k
+			})
 			if err != nil {
 				return nil, false, err
 			}

@@ -308,6 +308,24 @@ func (c *Cluster) Connect(name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
+// ConnectTo returns a client connection to node name alone, as a client
+// whose server is that node: the requests it sends that any replica of
+// a stream may answer are answered by that node's replica.
+func (c *Cluster) ConnectTo(node, name string) (*nats.Conn, error) {
+	c.mu.Lock()
+	n, err := c.node(node)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect("nats://127.0.0.1:"+strconv.Itoa(n.clientPort), nats.Name(name), nats.IgnoreDiscoveredServers(),
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream cluster: connect to %s: %w", node, err)
+	}
+	return nc, nil
+}
+
 // Stop shuts node name down, as a crashed server: its files stay, its
 // ports are freed. Stopping a stopped node does nothing.
 func (c *Cluster) Stop(name string) error {

@@ -286,10 +286,8 @@ func TestAcknowledgedAppendsSurviveLeaderLoss(t *testing.T) {
 }
 
 // checkEvents reads stream until it holds exactly the events want, in
-// order, and fails t if it still does not after 10 s. Reads are direct
-// gets, which any replica answers, and a replica applies an event a
-// moment after the leader acknowledged it: a read right after an append
-// may miss it for that moment, never for good.
+// order, and fails t if it still does not after 10 s. A read while the
+// stream has no leader fails as unavailable, and is tried again.
 func checkEvents(t *testing.T, s *jetstream.Store, ctx context.Context, stream streams.Name, want []uuid.UUID) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -263,7 +263,8 @@ func (s *Store) Tenants(ctx context.Context) ([]tenant.ID, error) {
 }
 
 // ReadStream implements streams.Store: one direct-get request per 256
-// events.
+// events, after one to the stream's leader when it has followers (see
+// fenced): the events read include every event acknowledged before.
 func (s *Store) ReadStream(ctx context.Context, stream streams.Name) ([]streams.Record, error) {
 	t, err := tenantOf(ctx, stream)
 	if err != nil {
@@ -290,7 +291,7 @@ func (s *Store) readSubject(ctx context.Context, t tenant.ID, subject string, fr
 	return out, err
 }
 
-// ReadTenant implements streams.Store.
+// ReadTenant implements streams.Store, as ReadStream does.
 func (s *Store) ReadTenant(ctx context.Context, after streams.Position, limit int) ([]streams.Record, error) {
 	t, err := tenantOf(ctx)
 	if err != nil {
