@@ -14,6 +14,7 @@ import (
 
 	"github.com/atrium-platform/atrium/commands/identity"
 	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/streams"
 )
 
 // Secrets keeps what must never be in an event: password hashes and
@@ -38,11 +39,11 @@ func OpenSecrets(ctx context.Context, nc *nats.Conn, sessionTTL time.Duration) (
 		// Kept as they are: ReplicateAssets sets them at start (replicas.go).
 		cfg.Replicas = keptReplicas(ctx, js, "KV_"+cfg.Bucket)
 		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
-			return nil, translate(fmt.Errorf("bucket %s: %w", cfg.Bucket, err))
+			return nil, translateKV(fmt.Errorf("bucket %s: %w", cfg.Bucket, err))
 		}
 		kv, err := leaderReads(ctx, js, cfg.Bucket)
 		if err != nil {
-			return nil, translate(fmt.Errorf("bucket %s: %w", cfg.Bucket, err))
+			return nil, translateKV(fmt.Errorf("bucket %s: %w", cfg.Bucket, err))
 		}
 		return kv, nil
 	}
@@ -113,7 +114,7 @@ func (s *Secrets) SetPasswordHash(ctx context.Context, scope tenant.ID, userID, 
 		return err
 	}
 	_, err = s.creds.PutString(ctx, key, hash)
-	return translate(err)
+	return translateKV(err)
 }
 
 // PasswordHash implements identity.Credentials. A hash stored before
@@ -130,7 +131,7 @@ func (s *Secrets) PasswordHash(ctx context.Context, scope tenant.ID, userID stri
 			continue
 		}
 		if err != nil {
-			return "", translate(err)
+			return "", translateKV(err)
 		}
 		return string(e.Value()), nil
 	}
@@ -147,7 +148,7 @@ func (s *Secrets) Create(ctx context.Context, sess identity.Session) error {
 		return err
 	}
 	_, err = s.sessions.Create(ctx, sess.ID, b)
-	return translate(err)
+	return translateKV(err)
 }
 
 // Get implements identity.Sessions.
@@ -160,7 +161,7 @@ func (s *Secrets) Get(ctx context.Context, id string) (identity.Session, uint64,
 		return identity.Session{}, 0, identity.ErrNotFound
 	}
 	if err != nil {
-		return identity.Session{}, 0, translate(err)
+		return identity.Session{}, 0, translateKV(err)
 	}
 	var sess identity.Session
 	if err := json.Unmarshal(e.Value(), &sess); err != nil {
@@ -180,7 +181,7 @@ func (s *Secrets) Update(ctx context.Context, sess identity.Session, revision ui
 	if errors.Is(err, jetstream.ErrKeyExists) || (errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeWrongLastSeq) {
 		return identity.ErrStale
 	}
-	return translate(err)
+	return translateKV(err)
 }
 
 // SigningKey returns the stored signing key, storing the one make returns
@@ -191,7 +192,7 @@ func (s *Secrets) SigningKey(ctx context.Context, make func() ([]byte, error)) (
 		return e.Value(), nil
 	}
 	if !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, translate(err)
+		return nil, translateKV(err)
 	}
 	b, err := make()
 	if err != nil {
@@ -201,7 +202,7 @@ func (s *Secrets) SigningKey(ctx context.Context, make func() ([]byte, error)) (
 		if errors.Is(err, jetstream.ErrKeyExists) { // another instance was first
 			return s.SigningKey(ctx, make)
 		}
-		return nil, translate(err)
+		return nil, translateKV(err)
 	}
 	return b, nil
 }
@@ -236,7 +237,7 @@ func (s *Secrets) PutSealed(ctx context.Context, t tenant.ID, name string, seale
 		return err
 	}
 	_, err = s.sealed.Put(ctx, key, sealed)
-	return translate(err)
+	return translateKV(err)
 }
 
 // CreateSealed keeps a sealed secret of tenant t under name unless one is
@@ -250,7 +251,7 @@ func (s *Secrets) CreateSealed(ctx context.Context, t tenant.ID, name string, se
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return false, nil
 	}
-	return err == nil, translate(err)
+	return err == nil, translateKV(err)
 }
 
 // Sealed returns the sealed secret of tenant t kept under name, or
@@ -265,7 +266,7 @@ func (s *Secrets) Sealed(ctx context.Context, t tenant.ID, name string) ([]byte,
 		return nil, fmt.Errorf("%w: %s", ErrNoSealed, name)
 	}
 	if err != nil {
-		return nil, translate(err)
+		return nil, translateKV(err)
 	}
 	return e.Value(), nil
 }
@@ -275,7 +276,7 @@ func (s *Secrets) Sealed(ctx context.Context, t tenant.ID, name string) ([]byte,
 func (s *Secrets) SealedKeys(ctx context.Context) ([][2]string, error) {
 	lister, err := s.sealed.ListKeys(ctx)
 	if err != nil {
-		return nil, translate(err)
+		return nil, translateKV(err)
 	}
 	var out [][2]string
 	for k := range lister.Keys() {
@@ -285,4 +286,14 @@ func (s *Secrets) SealedKeys(ctx context.Context) ([][2]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// translateKV translates an error of a secrets bucket: its stream missing
+// is the store unavailable (the bucket is gone, or not reachable), not an
+// unknown tenant.
+func translateKV(err error) error {
+	if errors.Is(err, jetstream.ErrStreamNotFound) || apiErrCode(err) == errCodeStreamNotFound || errors.Is(err, jetstream.ErrBucketNotFound) {
+		return fmt.Errorf("%w: %w", streams.ErrUnavailable, err)
+	}
+	return translate(err)
 }
