@@ -153,6 +153,7 @@ type api struct {
 	security *keyedLimiter
 	admit    *admitter
 	streams  *streamSlots
+	ready    readiness
 }
 
 // New returns the Fiber app serving the API: the middleware every request

@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
@@ -79,11 +80,8 @@ func (m *metrics) page() []byte {
 // metricsPage answers /metrics: to anyone, or, when the operator set a
 // token, to a bearer of it (the page names every tenant and its traffic).
 func (a *api) metricsPage(c *fiber.Ctx) error {
-	if a.cfg.MetricsToken != "" {
-		got, _ := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
-		if subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.MetricsToken)) != 1 {
-			return user.ErrNoPrincipal
-		}
+	if !a.opsDetails(c) {
+		return user.ErrNoPrincipal
 	}
 	c.Set(fiber.HeaderContentType, string(expfmt.NewFormat(expfmt.TypeTextPlain)))
 	return c.Send(a.metrics.page())
@@ -111,12 +109,72 @@ func (a *api) healthz(c *fiber.Ctx) error {
 
 // readyz asks every dependency at once, each within its own time budget,
 // so that one slow dependency cannot make another look failed, and
-// answers once each has answered or spent its budget.
+// answers once each has answered or spent its budget. Requests arriving
+// together share one round of checks, and a round's answer serves for
+// readyReuse after it started, so a flood of /readyz costs the
+// dependencies one round at a time. When the operator set a metrics token,
+// why a check fails (it may name tenants) is told only to its bearer;
+// others read "failing".
 func (a *api) readyz(c *fiber.Ctx) error {
+	ctx := context.WithoutCancel(c.UserContext())
+	res := a.ready.get(func() readyResult { return a.checkReady(ctx) })
+	checks := res.checks
+	if !a.opsDetails(c) {
+		checks = make(map[string]string, len(res.checks))
+		for name, status := range res.checks {
+			if status != "ok" {
+				status = "failing"
+			}
+			checks[name] = status
+		}
+	}
+	return WriteJSON(c, res.status, map[string]any{"checks": checks})
+}
+
+// readyReuse is how long a round of readiness checks answers /readyz.
+const readyReuse = 250 * time.Millisecond
+
+// readyResult is one round of readiness checks.
+type readyResult struct {
+	status int
+	checks map[string]string
+}
+
+// readiness shares rounds of readiness checks between requests. Its zero
+// value is ready to use.
+type readiness struct {
+	group singleflight.Group
+	mu    sync.Mutex
+	at    time.Time
+	last  readyResult
+}
+
+// get answers the last round when it started less than readyReuse ago,
+// else the round in progress, else a new one.
+func (r *readiness) get(run func() readyResult) readyResult {
+	r.mu.Lock()
+	if !r.at.IsZero() && time.Since(r.at) < readyReuse {
+		res := r.last
+		r.mu.Unlock()
+		return res
+	}
+	r.mu.Unlock()
+	v, _, _ := r.group.Do("ready", func() (any, error) {
+		start := time.Now()
+		res := run()
+		r.mu.Lock()
+		r.at, r.last = start, res
+		r.mu.Unlock()
+		return res, nil
+	})
+	return v.(readyResult)
+}
+
+// checkReady runs one round of the checks.
+func (a *api) checkReady(ctx context.Context) readyResult {
 	type result struct {
 		name, status string
 	}
-	ctx := c.UserContext()
 	results := make(chan result, len(a.deps.Ready))
 	for _, rc := range a.deps.Ready {
 		go func() {
@@ -132,7 +190,17 @@ func (a *api) readyz(c *fiber.Ctx) error {
 			status = fiber.StatusServiceUnavailable
 		}
 	}
-	return WriteJSON(c, status, map[string]any{"checks": checks})
+	return readyResult{status, checks}
+}
+
+// opsDetails reports whether the request may read the operations pages'
+// details: anyone when no metrics token is set, else its bearer.
+func (a *api) opsDetails(c *fiber.Ctx) bool {
+	if a.cfg.MetricsToken == "" {
+		return true
+	}
+	got, _ := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	return subtle.ConstantTimeCompare([]byte(got), []byte(a.cfg.MetricsToken)) == 1
 }
 
 // DefaultReadyTimeout is a ReadyCheck's time budget when it sets none.
