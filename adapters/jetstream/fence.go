@@ -73,15 +73,34 @@ func (s *Store) leaderLast(ctx context.Context, t tenant.ID, subject string, hea
 	if err != nil {
 		return nil, 0, false, err
 	}
+	// While the stream elects a leader, nobody answers, or a replica says
+	// it has none: asked again, every AttemptTimeout, until the request's
+	// time is spent.
 	rctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	msg, err := s.nc.RequestWithContext(rctx, msgGetSubject(t), req)
-	if err != nil {
-		return nil, 0, false, s.fail(ctx, t, fmt.Errorf("last message on %s from the leader: %w", subject, err))
-	}
 	var resp storedMsg
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return nil, 0, false, fmt.Errorf("last message on %s from the leader: answer %q: %w", subject, msg.Data, err)
+	var msg *nats.Msg
+	for {
+		actx, acancel := context.WithTimeout(rctx, s.cfg.AttemptTimeout)
+		msg, err = s.nc.RequestWithContext(actx, msgGetSubject(t), req)
+		acancel()
+		if err != nil {
+			if unanswered(err) && rctx.Err() == nil {
+				continue
+			}
+			return nil, 0, false, s.fail(ctx, t, fmt.Errorf("last message on %s from the leader: %w", subject, err))
+		}
+		resp = storedMsg{}
+		if err := json.Unmarshal(msg.Data, &resp); err != nil {
+			return nil, 0, false, fmt.Errorf("last message on %s from the leader: answer %q: %w", subject, msg.Data, err)
+		}
+		if resp.Error == nil || resp.Error.ErrCode != errCodeClusterUnavailable || rctx.Err() != nil {
+			break
+		}
+		select {
+		case <-rctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	if e := resp.Error; e != nil {
 		apiErr := &jetstream.APIError{Code: e.Code, ErrorCode: jetstream.ErrorCode(e.ErrCode), Description: e.Description}

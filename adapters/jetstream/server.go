@@ -147,6 +147,11 @@ func splitHostPort(addr string) (string, int, error) {
 	if host == "" {
 		host = "0.0.0.0"
 	}
+	if p == 0 {
+		// A free port, as for net.Listen: the server takes 0 as its
+		// default, 4222.
+		p = server.RANDOM_PORT
+	}
 	return host, p, nil
 }
 

@@ -109,3 +109,23 @@ func TestServerKeepsEventsAcrossRestartsAndOwnsItsDirectory(t *testing.T) {
 		t.Fatalf("append at a stale version after restart: %v, want ErrConflict", err)
 	}
 }
+
+// TestListenOnAFreePort: ":0" listens on a free port, as net.Listen does,
+// so two servers side by side both start.
+func TestListenOnAFreePort(t *testing.T) {
+	var urls []string
+	for range 2 {
+		srv, err := jetstream.StartServer(jetstream.ServerConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Shutdown)
+		if strings.HasSuffix(srv.ClientURL(), ":4222") {
+			t.Fatalf("listens on the default port: %s", srv.ClientURL())
+		}
+		urls = append(urls, srv.ClientURL())
+	}
+	if urls[0] == urls[1] {
+		t.Fatalf("both servers on %s", urls[0])
+	}
+}
