@@ -194,6 +194,10 @@ func (f memoryFigure) print(rep *benchReport, n int) {
 	j := f.JetStream
 	rep.printf("  of the heap, the embedded JetStream server's (its allocations in the heap profile): %s before, %s after: %s per tenant\n",
 		mib(float64(j.HeapBefore)), mib(float64(j.HeapAfter)), kib(j.HeapPerTenant))
+	if j.Account != "" {
+		rep.printf("  its resident share is not separable in one process; its account's usage: %s\n", j.Account)
+		return
+	}
 	rep.printf("  its resident share is not separable in one process; its account holds %d streams, %d consumers, %s on disk\n",
 		j.Streams, j.Consumers, mib(float64(j.StoreBytes)))
 }
