@@ -46,14 +46,29 @@ type benchCmd struct {
 	// PostgresURL names the server of the PostgreSQL measures.
 	PostgresURL  string `name:"postgres-url" env:"ATRIUM_BENCH_POSTGRES_URL" help:"PostgreSQL server (a superuser's URL) for the PostgreSQL read store measures; empty: one started from the machine's PostgreSQL binaries, or none."`
 	ReadMaxConns int    `default:"50" help:"ATRIUM_READ_MAX_CONNS of the PostgreSQL measures."`
+	JSON         bool   `name:"json" help:"Print the figures as one JSON object on stdout ({\"ratios\",\"figures\",\"machine\"}); the report goes to stderr."`
 }
 
 func (b *benchCmd) Run() error {
+	if !b.JSON {
+		_, err := b.run(newBenchReport(os.Stdout))
+		return err
+	}
+	res, err := b.run(newBenchReport(os.Stderr))
+	if err != nil {
+		return err
+	}
+	return res.writeJSON(os.Stdout)
+}
+
+// run runs every part of the bench, reporting to rep.out, and returns rep
+// with every figure recorded.
+func (b *benchCmd) run(rep *benchReport) (*benchReport, error) {
 	dir := b.Dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "atrium-bench-")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer os.RemoveAll(d)
 		dir = d
@@ -61,18 +76,18 @@ func (b *benchCmd) Run() error {
 	if b.Profile != "" {
 		f, err := os.Create(b.Profile)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+			return nil, err
 		}
 		defer pprof.StopCPUProfile()
 	}
 	ctx := context.Background()
 	always, interval, err := (&config{NATSSync: b.Sync}).syncPolicy()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The process as serve builds it: the raw baselines run on its own NATS
 	// connection and read store, side by side with the product's paths.
@@ -81,73 +96,88 @@ func (b *benchCmd) Run() error {
 		// The ERP receiver is local.
 		ERP: assembly.ERPConfig{AllowPrivateTargets: true}})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer p.Close()
 	nc := p.NC
 
-	fmt.Printf("atrium bench: %s per phase, %d CPUs, embedded JetStream (sync %s), SQLite read store\n\n", b.Duration, runtime.GOMAXPROCS(0), b.Sync)
-	fmt.Printf("%-44s %14s %14s %8s\n", "measure", "raw", "atrium", "ratio")
+	rep.printf("atrium bench: %s per phase, %d CPUs, embedded JetStream (sync %s), SQLite read store\n\n", b.Duration, runtime.GOMAXPROCS(0), b.Sync)
+	rep.printf("%-44s %14s %14s %8s\n", "measure", "raw", "atrium", "ratio")
 	for _, writers := range []int{1, 16} {
 		raw, err := rawPublish(ctx, nc, writers, b.Duration, 1)
 		if err != nil {
-			return fmt.Errorf("raw publish: %w", err)
+			return nil, fmt.Errorf("raw publish: %w", err)
 		}
 		cmd, err := commandAppends(ctx, p, writers, b.Duration)
 		if err != nil {
-			return fmt.Errorf("command appends: %w", err)
+			return nil, fmt.Errorf("command appends: %w", err)
 		}
-		fmt.Printf("%-44s %12.0f/s %12.0f/s %8.2f\n", fmt.Sprintf("appends, %d writer(s) (publish vs command)", writers), raw, cmd, cmd/raw)
+		rep.printf("%-44s %12.0f/s %12.0f/s %8.2f\n", fmt.Sprintf("appends, %d writer(s) (publish vs command)", writers), raw, cmd,
+			rep.rate(fmt.Sprintf("append_%d", writers), raw, cmd))
 	}
 
 	raw, err := rawSQLite(ctx, p, b.Events)
 	if err != nil {
-		return fmt.Errorf("raw sqlite: %w", err)
+		return nil, fmt.Errorf("raw sqlite: %w", err)
 	}
 	proj, p50, p99, err := b.projection(ctx, p)
 	if err != nil {
-		return fmt.Errorf("projection: %w", err)
+		return nil, fmt.Errorf("projection: %w", err)
 	}
-	fmt.Printf("%-44s %12.0f/s %12.0f/s %8.2f\n", "projection (same rows batched vs projector)", raw, proj, proj/raw)
-	fmt.Printf("%-44s %14s %14s\n", "append-to-visible lag p50 / p99", p50.Round(time.Microsecond), p99.Round(time.Microsecond))
+	rep.printf("%-44s %12.0f/s %12.0f/s %8.2f\n", "projection (same rows batched vs projector)", raw, proj, rep.rate("projector", raw, proj))
+	rep.printf("%-44s %14s %14s\n", "append-to-visible lag p50 / p99", p50.Round(time.Microsecond), p99.Round(time.Microsecond))
+	rep.figure("append_to_visible_lag", lag(p50, p99))
 	e, err := benchERP(ctx, p, b.Duration, b.Lag)
 	if err != nil {
-		return fmt.Errorf("erp delivery: %w", err)
+		return nil, fmt.Errorf("erp delivery: %w", err)
 	}
-	fmt.Printf("%-44s %12.0f/s %12.0f/s %8.2f\n", "ERP webhooks (signed POSTs vs a tenant's backlog)", e.Raw, e.Atrium, e.Atrium/e.Raw)
-	fmt.Printf("  (%d messages, on the bus %s after the last command; delivery one at a time, in order, state committed before each ack)\n", e.Messages, e.Published.Round(time.Millisecond))
-	fmt.Printf("%-44s %14s %14s\n", "event-to-delivered lag p50 / p99", e.P50.Round(time.Microsecond), e.P99.Round(time.Microsecond))
+	rep.printf("%-44s %12.0f/s %12.0f/s %8.2f\n", "ERP webhooks (signed POSTs vs a tenant's backlog)", e.Raw, e.Atrium, rep.rate("erp_delivery", e.Raw, e.Atrium))
+	rep.printf("  (%d messages, on the bus %s after the last command; delivery one at a time, in order, state committed before each ack)\n", e.Messages, e.Published.Round(time.Millisecond))
+	rep.printf("%-44s %14s %14s\n", "event-to-delivered lag p50 / p99", e.P50.Round(time.Microsecond), e.P99.Round(time.Microsecond))
+	rep.figure("erp_backlog", erpFigure{Messages: e.Messages, PublishedMs: ms(e.Published)})
+	rep.figure("event_to_delivered_lag", lag(e.P50, e.P99))
+	// The parts below start processes of their own: this one is closed
+	// so that it weighs on none of them (on the tenants' memory least of
+	// all).
+	if err := p.Close(); err != nil {
+		return nil, err
+	}
 	if b.Cluster {
 		rs, err := benchReplicated(ctx, dir, b.Duration)
 		if err != nil {
-			return fmt.Errorf("replicated appends: %w", err)
+			return nil, fmt.Errorf("replicated appends: %w", err)
 		}
-		fmt.Printf("\nreplicated appends through the event store, one event each with its expected version, over loopback TCP\n")
-		fmt.Printf("(a single server vs a 3-node cluster in this process, 3 replicas, JetStream's default fsync):\n")
+		rep.printf("\nreplicated appends through the event store, one event each with its expected version, over loopback TCP\n")
+		rep.printf("(a single server vs a 3-node cluster in this process, 3 replicas, JetStream's default fsync):\n")
 		for _, r := range rs {
-			fmt.Printf("%-44s %12.0f/s %12.0f/s %8.2f\n", fmt.Sprintf("appends, %d writer(s) (1 server vs 3 replicas)", r.Writers), r.Single, r.Cluster, r.Cluster/r.Single)
-			fmt.Printf("%-44s %12.0f/s %12.0f/s %8.2f\n", "  on the cluster (publish vs event store)", r.Raw, r.Cluster, r.Cluster/r.Raw)
+			key := fmt.Sprintf("replicated_append_%d", r.Writers)
+			rep.printf("%-44s %12.0f/s %12.0f/s %8.2f\n", fmt.Sprintf("appends, %d writer(s) (1 server vs 3 replicas)", r.Writers), r.Single, r.Cluster,
+				rep.rate(key, r.Single, r.Cluster))
+			rep.printf("%-44s %12.0f/s %12.0f/s %8.2f\n", "  on the cluster (publish vs event store)", r.Raw, r.Cluster,
+				rep.rate(key+"_vs_publish", r.Raw, r.Cluster))
 		}
 	}
 	if b.Noisy > 0 {
 		n, err := benchNoisy(ctx, dir, b.Noisy)
 		if err != nil {
-			return fmt.Errorf("noisy neighbour: %w", err)
+			return nil, fmt.Errorf("noisy neighbour: %w", err)
 		}
-		fmt.Printf("\nnoisy neighbour over loopback HTTP, default tenant limits; the quiet tenant sends %d requests/s (commands and read-your-writes reads):\n", quietRate)
-		fmt.Printf("  quiet alone:                                  %s\n", n.Alone)
-		fmt.Printf("  beside %d noisy clients honouring Retry-After: %s\n", noisyClients, n.Beside)
-		fmt.Printf("    (the noisy tenant: %d commands served, %d refused 429)\n", n.NoisyServed, n.NoisyRefused)
-		fmt.Printf("  beside %d noisy clients ignoring Retry-After:  %s\n", noisyClients, n.BesideRude)
-		fmt.Printf("    (the noisy tenant: %d commands served, %d refused 429)\n", n.RudeServed, n.RudeRefused)
-		fmt.Printf("%-44s %14s %14s %8.2f\n", "noisy neighbour: quiet p99, beside vs alone", "", "", n.ratio())
+		rep.printf("\nnoisy neighbour over loopback HTTP, default tenant limits; the quiet tenant sends %d requests/s (commands and read-your-writes reads):\n", quietRate)
+		rep.printf("  quiet alone:                                  %s\n", n.Alone)
+		rep.printf("  beside %d noisy clients honouring Retry-After: %s\n", noisyClients, n.Beside)
+		rep.printf("    (the noisy tenant: %d commands served, %d refused 429)\n", n.NoisyServed, n.NoisyRefused)
+		rep.printf("  beside %d noisy clients ignoring Retry-After:  %s\n", noisyClients, n.BesideRude)
+		rep.printf("    (the noisy tenant: %d commands served, %d refused 429)\n", n.RudeServed, n.RudeRefused)
+		rep.printf("%-44s %14s %14s %8.2f\n", "noisy neighbour: quiet p99, beside vs alone", "", "", n.ratio())
+		rep.ratio("noisy_neighbour_p99", n.ratio())
+		rep.figure("noisy_neighbour_p99", n.figure())
 	}
 	if b.Tenants > 0 {
-		if err := benchTenants(ctx, dir, b.Tenants, b.Parallel); err != nil {
-			return err
+		if err := benchTenants(ctx, rep, dir, b.Tenants, b.Parallel); err != nil {
+			return nil, err
 		}
 	}
-	return b.benchPostgres(ctx, dir)
+	return rep, b.benchPostgres(ctx, rep, dir)
 }
 
 // rawPublish is the baseline: each writer publishes to its own subject with

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -29,7 +30,17 @@ type replicated struct {
 // process, both reached over loopback TCP with JetStream's default fsync,
 // and measures each for d per writer count.
 func benchReplicated(ctx context.Context, dir string, d time.Duration) ([]replicated, error) {
-	single, err := jetstream.StartServer(jetstream.ServerConfig{DataDir: filepath.Join(dir, "single"), Listen: "127.0.0.1:0"})
+	// A free port, asked of the system: to the NATS server port 0 means
+	// its default, 4222, which another server may hold.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		return nil, err
+	}
+	single, err := jetstream.StartServer(jetstream.ServerConfig{DataDir: filepath.Join(dir, "single"), Listen: addr})
 	if err != nil {
 		return nil, err
 	}

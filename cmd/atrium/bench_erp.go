@@ -78,6 +78,13 @@ type erpResult struct {
 	P50, P99  time.Duration
 }
 
+// erpFigure is the ERP backlog beside its delivery ratio: its size, and
+// how long it took to be on the bus after the last command.
+type erpFigure struct {
+	Messages    int     `json:"messages"`
+	PublishedMs float64 `json:"published_ms"`
+}
+
 // benchERP measures delivery to a tenant's webhook: the raw baseline is a
 // loop of signed POSTs of a message of the same size to the same receiver,
 // one at a time as a tenant's queue goes; Atrium's figure is the rate at

@@ -47,6 +47,35 @@ func (l latencies) over(base latencies) float64 {
 	return max(float64(l.CommandP99)/float64(base.CommandP99), float64(l.ReadP99)/float64(base.ReadP99))
 }
 
+// noisyFigure is the noisy-neighbour measure as `atrium bench --json`
+// prints it, latencies in milliseconds.
+type noisyFigure struct {
+	Ratio      float64        `json:"ratio"`
+	Alone      latencyFigure  `json:"alone"`
+	Beside     latencyFigure  `json:"beside_honouring_retry_after"`
+	BesideRude latencyFigure  `json:"beside_ignoring_retry_after"`
+	Noisy      map[string]int `json:"noisy_tenant"`
+	QuietRate  int            `json:"quiet_requests_per_s"`
+	Clients    int            `json:"noisy_clients"`
+}
+
+type latencyFigure struct {
+	Command  lagFigure `json:"command"`
+	Read     lagFigure `json:"read"`
+	Requests int       `json:"requests"`
+}
+
+func (l latencies) figure() latencyFigure {
+	return latencyFigure{Command: lag(l.CommandP50, l.CommandP99), Read: lag(l.ReadP50, l.ReadP99), Requests: l.Requests}
+}
+
+func (r noisyResult) figure() noisyFigure {
+	return noisyFigure{Ratio: finite(r.ratio()), Alone: r.Alone.figure(), Beside: r.Beside.figure(), BesideRude: r.BesideRude.figure(),
+		Noisy: map[string]int{"honouring_served": r.NoisyServed, "honouring_refused": r.NoisyRefused,
+			"ignoring_served": r.RudeServed, "ignoring_refused": r.RudeRefused},
+		QuietRate: quietRate, Clients: noisyClients}
+}
+
 const (
 	quietRate    = 40 // the quiet tenant's requests a second, within its limits on any machine
 	noisyClients = 32

@@ -20,11 +20,11 @@ import (
 // read store on PostgreSQL: the server --postgres-url names, or one
 // started from the machine's binaries with PostgreSQL's default
 // max_connections (100).
-func (b *benchCmd) benchPostgres(ctx context.Context, dir string) error {
+func (b *benchCmd) benchPostgres(ctx context.Context, rep *benchReport, dir string) error {
 	srv, err := pglocal.Start(b.PostgresURL, pglocal.Options{})
 	if err != nil {
 		if b.PostgresURL == "" {
-			fmt.Printf("\nPostgreSQL read store: not measured (%v)\n", err)
+			rep.printf("\nPostgreSQL read store: not measured (%v)\n", err)
 			return nil
 		}
 		return err
@@ -43,7 +43,7 @@ func (b *benchCmd) benchPostgres(ctx context.Context, dir string) error {
 		return err
 	}
 	defer p.Close()
-	fmt.Printf("\nPostgreSQL read store (server max_connections %s, ATRIUM_READ_MAX_CONNS %d):\n", maxConns, b.ReadMaxConns)
+	rep.printf("\nPostgreSQL read store (server max_connections %s, ATRIUM_READ_MAX_CONNS %d):\n", maxConns, b.ReadMaxConns)
 	raw, err := rawSQLite(ctx, p, b.Events)
 	if err != nil {
 		return fmt.Errorf("raw postgres: %w", err)
@@ -52,26 +52,32 @@ func (b *benchCmd) benchPostgres(ctx context.Context, dir string) error {
 	if err != nil {
 		return fmt.Errorf("projection on postgres: %w", err)
 	}
-	fmt.Printf("%-44s %12.0f/s %12.0f/s %8.2f\n", "projection (same rows batched vs projector)", raw, proj, proj/raw)
-	fmt.Printf("%-44s %14s %14s\n", "append-to-visible lag p50 / p99", p50.Round(time.Microsecond), p99.Round(time.Microsecond))
+	rep.printf("%-44s %12.0f/s %12.0f/s %8.2f\n", "projection (same rows batched vs projector)", raw, proj, rep.rate("postgres_projector", raw, proj))
+	rep.printf("%-44s %14s %14s\n", "append-to-visible lag p50 / p99", p50.Round(time.Microsecond), p99.Round(time.Microsecond))
+	rep.figure("postgres_append_to_visible_lag", lag(p50, p99))
 	if b.Tenants == 0 {
 		return nil
 	}
-	return benchTenantsPostgres(ctx, dir, cfg, srv, b.Tenants, b.Parallel)
+	// The tenants are measured in a process of their own, this one closed.
+	if err := p.Close(); err != nil {
+		return err
+	}
+	return benchTenantsPostgres(ctx, rep, dir, cfg, srv, b.Tenants, b.Parallel)
 }
 
 // benchTenantsPostgres provisions n tenants, each with its own database
 // and login, in a process whose read store holds at most
 // ATRIUM_READ_MAX_CONNS connections; then reads from every tenant's
 // projection, and migrates every database as `atrium migrate` does.
-func benchTenantsPostgres(ctx context.Context, dir string, cfg assembly.Config, srv *pglocal.Server, n, parallel int) error {
+func benchTenantsPostgres(ctx context.Context, rep *benchReport, dir string, cfg assembly.Config, srv *pglocal.Server, n, parallel int) error {
 	cfg.DataDir = filepath.Join(dir, "pgtenants")
 	st, err := assembly.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := provisionTenants(ctx, st, n); err != nil {
+	fig, err := provisionTenants(ctx, rep, st, n)
+	if err != nil {
 		return err
 	}
 	// Every tenant's first admin, projected into its own database: read it.
@@ -106,13 +112,13 @@ func benchTenantsPostgres(ctx context.Context, dir string, cfg assembly.Config, 
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	fmt.Printf("every one of the %d tenants answered a read of its own projected members in %s\n", n, time.Since(rstart).Round(time.Millisecond))
+	rep.printf("every one of the %d tenants answered a read of its own projected members in %s\n", n, time.Since(rstart).Round(time.Millisecond))
 	used, peak, _ := st.Reads.(*serverstore.Store).Budget().Stats()
 	var server int
 	if err := srv.Admin.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE starts_with(usename, $1)`, cfg.ReadPrefix).Scan(&server); err != nil {
 		return err
 	}
-	fmt.Printf("connections to PostgreSQL: %d open now (%d seen by the server), at most %d at once, budget %d\n", used, server, peak, cfg.ReadMaxConns)
+	rep.printf("connections to PostgreSQL: %d open now (%d seen by the server), at most %d at once, budget %d\n", used, server, peak, cfg.ReadMaxConns)
 
 	mstart := time.Now()
 	g, gctx = errgroup.WithContext(ctx)
@@ -125,8 +131,11 @@ func benchTenantsPostgres(ctx context.Context, dir string, cfg assembly.Config, 
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	fmt.Printf("atrium migrate over the %d tenant databases (%d read models each, all at their latest version) in %s, %d at once\n",
-		n, len(st.Projectors), time.Since(mstart).Round(time.Millisecond), parallel)
+	took := time.Since(mstart)
+	rep.printf("atrium migrate over the %d tenant databases (%d read models each, all at their latest version) in %s, %d at once\n",
+		n, len(st.Projectors), took.Round(time.Millisecond), parallel)
+	fig.MigrateMs, fig.MigrateParallel = ms(took), parallel
+	rep.figure("postgres_tenants", fig)
 	return nil
 }
 

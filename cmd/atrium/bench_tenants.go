@@ -3,12 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/atrium-platform/atrium/adapters/assembly"
@@ -21,17 +17,30 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// tenantsFigure is what the tenants part measured, as `atrium bench
+// --json` prints it.
+type tenantsFigure struct {
+	Tenants          int          `json:"tenants"`
+	ProvisionTotalMs float64      `json:"provision_total_ms"`
+	Provision        lagFigure    `json:"provision_one"`
+	Memory           memoryFigure `json:"memory"`
+	ReadPoolsOpen    int          `json:"read_pools_open"`
+	MigrateMs        float64      `json:"migrate_ms,omitempty"`
+	MigrateParallel  int          `json:"migrate_parallel,omitempty"`
+}
+
 // benchTenants provisions n tenants in one process (each with its event
 // stream, read database, migrations, first admin and running projections),
 // then reports the time to provision one, the process's memory while it
 // serves them all, and the time to migrate n fresh read databases.
-func benchTenants(ctx context.Context, dir string, n, parallel int) error {
+func benchTenants(ctx context.Context, rep *benchReport, dir string, n, parallel int) error {
 	st, err := assembly.Open(ctx, assembly.Config{DataDir: filepath.Join(dir, "tenants"), BaseDomain: "bench.test", Modules: modules.All()})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := provisionTenants(ctx, st, n); err != nil {
+	fig, err := provisionTenants(ctx, rep, st, n)
+	if err != nil {
 		return err
 	}
 
@@ -52,16 +61,19 @@ func benchTenants(ctx context.Context, dir string, n, parallel int) error {
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	fmt.Printf("%d fresh tenant read databases migrated (%d read models each) in %s, %d at once\n",
-		n, len(st.Projectors), time.Since(mstart).Round(time.Millisecond), parallel)
+	took := time.Since(mstart)
+	rep.printf("%d fresh tenant read databases migrated (%d read models each) in %s, %d at once\n",
+		n, len(st.Projectors), took.Round(time.Millisecond), parallel)
+	fig.MigrateMs, fig.MigrateParallel = ms(took), parallel
+	rep.figure("tenants", fig)
 	return nil
 }
 
 // provisionTenants provisions n tenants one after another through the
 // tenancy command, as an operator does, and reports the time each took
-// and the process's memory once it serves them all.
-func provisionTenants(ctx context.Context, st *assembly.Process, n int) error {
-	heapBefore, rssBefore := memory()
+// and what the process's memory grew by once it serves them all.
+func provisionTenants(ctx context.Context, rep *benchReport, st *assembly.Process, n int) (tenantsFigure, error) {
+	before := settledMemory()
 	admin := user.With(ctx, user.Principal{ID: "bench", Roles: []user.Role{user.PlatformAdmin}})
 	took := make([]time.Duration, 0, n)
 	start := time.Now()
@@ -71,34 +83,19 @@ func provisionTenants(ctx context.Context, st *assembly.Process, n int) error {
 			Request: commands.Request{CommandID: newCommandID()}, Slug: fmt.Sprintf("t%05d", i), Name: fmt.Sprintf("Tenant %d", i),
 			Admin: tenancycmd.FirstAdmin{Email: fmt.Sprintf("admin@t%05d.example", i), Name: "Admin", Password: "bench admin password"},
 		}); err != nil {
-			return fmt.Errorf("provision tenant %d: %w", i, err)
+			return tenantsFigure{}, fmt.Errorf("provision tenant %d: %w", i, err)
 		}
 		took = append(took, time.Since(t0))
 	}
 	total := time.Since(start)
-	runtime.GC()
-	heapAfter, rssAfter := memory()
+	after := settledMemory()
 	slices.Sort(took)
-	fmt.Printf("\n%d tenants provisioned one after another in %s: p50 %s, p99 %s each (first admin's argon2id hash included)\n",
+	fig := tenantsFigure{Tenants: n, ProvisionTotalMs: ms(total), Provision: lag(took[n/2], took[n*99/100]),
+		Memory: perTenant(before, after, n), ReadPoolsOpen: st.Reads.OpenCount()}
+	fig.Memory.JetStream.account(ctx, st.NC)
+	rep.printf("\n%d tenants provisioned one after another in %s: p50 %s, p99 %s each (first admin's argon2id hash included)\n",
 		n, total.Round(time.Millisecond), took[n/2].Round(time.Millisecond), took[n*99/100].Round(time.Millisecond))
-	fmt.Printf("one process serving %d tenants: heap in use %s (%s before), resident %s (%s before); %d read pools open (bounded)\n",
-		n, mib(heapAfter), mib(heapBefore), mib(rssAfter), mib(rssBefore), st.Reads.OpenCount())
-	return nil
+	fig.Memory.print(rep, n)
+	rep.printf("%d read pools open (bounded)\n", fig.ReadPoolsOpen)
+	return fig, nil
 }
-
-func memory() (heap, rss uint64) {
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	heap = m.HeapInuse
-	if b, err := os.ReadFile("/proc/self/status"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-				kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				rss = kb << 10
-			}
-		}
-	}
-	return heap, rss
-}
-
-func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
