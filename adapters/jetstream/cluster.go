@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
@@ -23,7 +24,9 @@ type ClusterConfig struct {
 	Nodes int
 	// DataDir holds each node's JetStream files, under DataDir/<node name>.
 	DataDir string
-	// Name is the cluster's; default "atrium".
+	// Name is the cluster's; default "atrium-" and a random suffix, so
+	// that two clusters on one machine never join: a node stopped frees
+	// its route port, which another cluster's new node may take.
 	Name string
 	// ReadyTimeout bounds the start of each node and the election of the
 	// JetStream meta leader; default 30s.
@@ -42,7 +45,7 @@ func (c *ClusterConfig) setDefaults() {
 		c.Nodes = 3
 	}
 	if c.Name == "" {
-		c.Name = "atrium"
+		c.Name = "atrium-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
 	}
 	if c.ReadyTimeout == 0 {
 		c.ReadyTimeout = 30 * time.Second

@@ -71,6 +71,9 @@ func startNATSCluster(t *testing.T, n int) []*natsNode {
 	for i := range n {
 		clients[i], routes[i] = freeAddr(t), freeAddr(t)
 	}
+	// A name of its own: a node stopped frees its route port, which a
+	// server of another cluster on this machine may take.
+	name := fmt.Sprintf("atrium-%d-%d", os.Getpid(), time.Now().UnixNano())
 	var nodes []*natsNode
 	for i := range n {
 		var others []string
@@ -81,8 +84,8 @@ func startNATSCluster(t *testing.T, n int) []*natsNode {
 		}
 		dir := t.TempDir()
 		conf := filepath.Join(dir, "nats.conf")
-		text := fmt.Sprintf("server_name: n%d\nlisten: %q\njetstream { store_dir: %q }\ncluster {\n  name: atrium\n  listen: %q\n  routes: [%s]\n}\n",
-			i+1, clients[i], filepath.Join(dir, "js"), routes[i], strings.Join(quoteAll(others), ", "))
+		text := fmt.Sprintf("server_name: n%d\nlisten: %q\njetstream { store_dir: %q }\ncluster {\n  name: %s\n  listen: %q\n  routes: [%s]\n}\n",
+			i+1, clients[i], filepath.Join(dir, "js"), name, routes[i], strings.Join(quoteAll(others), ", "))
 		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
