@@ -206,6 +206,12 @@ func rawPublish(ctx context.Context, nc *nats.Conn, writers int, d time.Duration
 			var last uint64
 			for time.Now().Before(deadline) {
 				ack, err := js.Publish(ctx, subj, payload, natsjs.WithExpectLastSequencePerSubject(last))
+				var apiErr *natsjs.APIError
+				if errors.As(err, &apiErr) && apiErr.ErrorCode == 10164 {
+					// On a cluster: the subject's last write is not applied
+					// yet; sent again, as the event store does.
+					continue
+				}
 				if err != nil {
 					errs <- err
 					return
