@@ -192,20 +192,12 @@ func rawPublish(ctx context.Context, nc *nats.Conn, writers int, d time.Duration
 	if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: name, Subjects: []string{"raw" + strconv.Itoa(writers) + ".>"}, Storage: natsjs.FileStorage, Replicas: replicas}); err != nil {
 		return 0, err
 	}
-	var total atomic.Int64
-	deadline := time.Now().Add(d)
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	start := time.Now()
-	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			subj := fmt.Sprintf("raw%d.w%d", writers, w)
-			payload := []byte(`{"invoice_id":"00000000-0000-0000-0000-000000000000","client":{"id":"C-1","name":"Northwind"},"total":{"amount":100000,"currency":"EUR"}}`)
-			var last uint64
-			for time.Now().Before(deadline) {
-				ack, err := js.Publish(ctx, subj, payload, natsjs.WithExpectLastSequencePerSubject(last))
+	return perSecond(writers, d, func(w int) (func() error, error) {
+		subj := fmt.Sprintf("raw%d.w%d", writers, w)
+		var last uint64
+		return func() error {
+			for {
+				ack, err := js.Publish(ctx, subj, benchPayload, natsjs.WithExpectLastSequencePerSubject(last))
 				var apiErr *natsjs.APIError
 				if errors.As(err, &apiErr) && apiErr.ErrorCode == 10164 {
 					// On a cluster: the subject's last write is not applied
@@ -213,13 +205,42 @@ func rawPublish(ctx context.Context, nc *nats.Conn, writers int, d time.Duration
 					continue
 				}
 				if err != nil {
+					return err
+				}
+				last = ack.Sequence
+				return nil
+			}
+		}, nil
+	})
+}
+
+// benchPayload is the data of the events the append measures write.
+var benchPayload = []byte(`{"invoice_id":"00000000-0000-0000-0000-000000000000","client":{"id":"C-1","name":"Northwind"},"total":{"amount":100000,"currency":"EUR"}}`)
+
+// perSecond runs writers goroutines, each calling the step newStep made for
+// it until d has passed, and answers the steps done per second; the first
+// error ends the measure.
+func perSecond(writers int, d time.Duration, newStep func(w int) (func() error, error)) (float64, error) {
+	var total atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	start := time.Now()
+	for w := range writers {
+		wg.Go(func() {
+			step, err := newStep(w)
+			if err != nil {
+				errs <- err
+				return
+			}
+			for time.Now().Before(deadline) {
+				if err := step(); err != nil {
 					errs <- err
 					return
 				}
-				last = ack.Sequence
 				total.Add(1)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)
@@ -239,30 +260,12 @@ func commandAppends(ctx context.Context, p *assembly.Process, writers int, d tim
 		return 0, err
 	}
 	h := invoicecmd.NewHandler(p.Commands, benchSettings{}, benchMembers{}, time.Now)
-	var total atomic.Int64
-	deadline := time.Now().Add(d)
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	start := time.Now()
-	for range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(deadline) {
-				if _, err := h.Create(ctx, benchInvoice()); err != nil {
-					errs <- err
-					return
-				}
-				total.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return 0, err
-	}
-	return float64(total.Load()) / time.Since(start).Seconds(), nil
+	return perSecond(writers, d, func(int) (func() error, error) {
+		return func() error {
+			_, err := h.Create(ctx, benchInvoice())
+			return err
+		}, nil
+	})
 }
 
 func benchInvoice() invoicecmd.CreateInvoice {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -91,35 +89,19 @@ func storeAppends(ctx context.Context, nc *nats.Conn, replicas, writers int, d t
 	if err := s.Provision(ctx); err != nil {
 		return 0, err
 	}
-	payload := []byte(`{"invoice_id":"00000000-0000-0000-0000-000000000000","client":{"id":"C-1","name":"Northwind"},"total":{"amount":100000,"currency":"EUR"}}`)
-	var total atomic.Int64
-	deadline := time.Now().Add(d)
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	start := time.Now()
-	for range writers {
-		wg.Go(func() {
-			name, err := streams.NewName(t, "invoice", uuid.NewString())
-			if err != nil {
-				errs <- err
-				return
+	return perSecond(writers, d, func(int) (func() error, error) {
+		name, err := streams.NewName(t, "invoice", uuid.NewString())
+		if err != nil {
+			return nil, err
+		}
+		var v streams.Version
+		return func() error {
+			ev := streams.EventData{ID: uuid.New(), Type: "invoice.drafted.v1", Data: benchPayload}
+			if _, err := s.Append(ctx, name, streams.Exactly(v), ev); err != nil {
+				return err
 			}
-			var v streams.Version
-			for time.Now().Before(deadline) {
-				ev := streams.EventData{ID: uuid.New(), Type: "invoice.drafted.v1", Data: payload}
-				if _, err := s.Append(ctx, name, streams.Exactly(v), ev); err != nil {
-					errs <- err
-					return
-				}
-				v++
-				total.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return 0, err
-	}
-	return float64(total.Load()) / time.Since(start).Seconds(), nil
+			v++
+			return nil
+		}, nil
+	})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -39,24 +40,7 @@ var buildNATSServer = sync.OnceValues(func() (string, error) {
 type natsNode struct {
 	name, client, conf string
 	cmd                *exec.Cmd
-	logs               *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs               *bytes.Buffer // read once the process has ended
 }
 
 // startNATSCluster runs n nats-server processes with JetStream, routed to
@@ -143,7 +127,7 @@ func tail(s string, n int) string {
 
 func (nd *natsNode) start(t *testing.T, bin string) {
 	t.Helper()
-	nd.logs = &lockedBuffer{}
+	nd.logs = &bytes.Buffer{}
 	nd.cmd = exec.Command(bin, "-c", nd.conf)
 	nd.cmd.Stdout, nd.cmd.Stderr = nd.logs, nd.logs
 	if err := nd.cmd.Start(); err != nil {
