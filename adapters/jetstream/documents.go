@@ -85,8 +85,7 @@ func (d *Documents) bucket(ctx context.Context, key *string, create bool) (jetst
 // would not know an object just stored through another instance: 404),
 // and it returns once its stream answers on this connection (a server
 // learns of a new stream's subscriptions a moment after it is created;
-// before, a put finds no responders). The probe names another stream as
-// the one expected, so the leader refuses it before anything is written.
+// before, a put finds no responders).
 func (d *Documents) settle(ctx context.Context, bucket string) (jetstream.ObjectStore, error) {
 	if d.cfg.Replicas > 1 {
 		st, err := d.js.Stream(ctx, "OBJ_"+bucket)
@@ -102,20 +101,8 @@ func (d *Documents) settle(ctx context.Context, bucket string) (jetstream.Object
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	probe := nats.NewMsg("$O." + bucket + ".M.probe")
-	probe.Header.Set(nats.ExpectedStreamHdr, "OBJ_"+bucket+".probe") // no stream name has a dot
-	for {
-		rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		_, err := d.js.Conn().RequestMsgWithContext(rctx, probe)
-		rcancel()
-		if err == nil {
-			break // refused, as it must be: the stream answers here
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("bucket %s not reachable: %w", bucket, err)
-		case <-time.After(20 * time.Millisecond):
-		}
+	if err := awaitAnswer(ctx, d.js.Conn(), refusedProbe("$O."+bucket+".M.probe", "OBJ_"+bucket), nil); err != nil {
+		return nil, fmt.Errorf("bucket %s not reachable: %w", bucket, err)
 	}
 	return d.js.ObjectStore(ctx, bucket)
 }

@@ -213,17 +213,46 @@ func (s *Store) Provision(ctx context.Context) error {
 func (s *Store) awaitReachable(ctx context.Context, t tenant.ID) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	probe := nats.NewMsg("ev." + string(t) + ".provision.probe")
-	probe.Header.Set(nats.ExpectedStreamHdr, StreamName(t)+".probe") // no stream name has a dot
+	probe := refusedProbe("ev."+string(t)+".provision.probe", StreamName(t))
+	err := awaitAnswer(ctx, s.nc, probe, func(ctx context.Context) error {
+		_, err := s.nc.RequestWithContext(ctx, directGetSubject(t)+"."+probe.Subject, nil)
+		return err
+	})
+	if err != nil {
+		return translate(fmt.Errorf("provision %s: stream not reachable: %w", t, err))
+	}
+	return nil
+}
+
+// refusedProbe is a message on subject that stream refuses before
+// anything is written: it names another stream as the one expected (no
+// stream name has a dot).
+func refusedProbe(subject, stream string) *nats.Msg {
+	probe := nats.NewMsg(subject)
+	probe.Header.Set(nats.ExpectedStreamHdr, stream+".probe")
+	return probe
+}
+
+// awaitAnswer sends probe, then also (when given), until both are answered
+// on nc, each attempt waiting longer, until ctx ends. On a cluster a server
+// learns of a new stream's subscriptions a moment after the stream is
+// created, and a request sent before finds no responders; a stream whose
+// replicas have just changed may leave the first requests unanswered.
+func awaitAnswer(ctx context.Context, nc *nats.Conn, probe *nats.Msg, also func(context.Context) error) error {
 	wait := 100 * time.Millisecond
 	for {
-		err := s.probeOnce(ctx, t, probe, wait)
+		rctx, cancel := context.WithTimeout(ctx, wait)
+		_, err := nc.RequestMsgWithContext(rctx, probe)
+		if err == nil && also != nil {
+			err = also(rctx)
+		}
+		cancel()
 		if err == nil {
 			return nil
 		}
 		retry := isNoResponders(err) || errors.Is(err, context.DeadlineExceeded)
 		if !retry || ctx.Err() != nil {
-			return translate(fmt.Errorf("provision %s: stream not reachable: %w", t, err))
+			return err
 		}
 		wait = min(2*wait, 2*time.Second)
 		select {
@@ -231,18 +260,6 @@ func (s *Store) awaitReachable(ctx context.Context, t tenant.ID) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-}
-
-// probeOnce sends the append probe, then a direct get, each waiting at
-// most wait for its answer.
-func (s *Store) probeOnce(ctx context.Context, t tenant.ID, probe *nats.Msg, wait time.Duration) error {
-	rctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	if _, err := s.nc.RequestMsgWithContext(rctx, probe); err != nil {
-		return err
-	}
-	_, err := s.nc.RequestWithContext(rctx, directGetSubject(t)+"."+probe.Subject, nil)
-	return err
 }
 
 // Tenants lists the tenants that have an event stream.
