@@ -331,20 +331,32 @@ func msgSize(m *nats.Msg) int {
 //
 // An attempt the stream leaves unanswered (it is electing a leader) is
 // sent again after AttemptTimeout, until RequestTimeout.
-func (s *Store) publish(ctx context.Context, t tenant.ID, msgs []*nats.Msg) (uint64, error) {
+func (s *Store) publish(ctx context.Context, t tenant.ID, msgs []*nats.Msg) (seq uint64, err error) {
+	err = s.attempts(ctx, func(ctx context.Context) (bool, error) {
+		seq, err = s.publishOnce(ctx, t, msgs)
+		return unanswered(err), err
+	})
+	return seq, err
+}
+
+// attempts calls try, each call bounded by AttemptTimeout, all of them by
+// RequestTimeout, again while it says it went unanswered (a stream
+// electing a leader answers nothing, or says it has none), after a short
+// pause. It returns try's last error.
+func (s *Store) attempts(ctx context.Context, try func(context.Context) (again bool, err error)) error {
 	rctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	for {
 		actx, acancel := context.WithTimeout(rctx, s.cfg.AttemptTimeout)
-		seq, err := s.publishOnce(actx, t, msgs)
+		again, err := try(actx)
 		acancel()
-		if err == nil || rctx.Err() != nil || !unanswered(err) {
-			return seq, err
+		if !again || rctx.Err() != nil {
+			return err
 		}
 		select {
 		case <-time.After(50 * time.Millisecond):
 		case <-rctx.Done():
-			return 0, err
+			return err
 		}
 	}
 }

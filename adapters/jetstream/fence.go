@@ -74,33 +74,21 @@ func (s *Store) leaderLast(ctx context.Context, t tenant.ID, subject string, hea
 		return nil, 0, false, err
 	}
 	// While the stream elects a leader, nobody answers, or a replica says
-	// it has none: asked again, every AttemptTimeout, until the request's
-	// time is spent.
-	rctx, cancel := s.withTimeout(ctx)
-	defer cancel()
+	// it has none: asked again.
 	var resp storedMsg
-	var msg *nats.Msg
-	for {
-		actx, acancel := context.WithTimeout(rctx, s.cfg.AttemptTimeout)
-		msg, err = s.nc.RequestWithContext(actx, msgGetSubject(t), req)
-		acancel()
+	err = s.attempts(ctx, func(ctx context.Context) (bool, error) {
+		msg, err := s.nc.RequestWithContext(ctx, msgGetSubject(t), req)
 		if err != nil {
-			if unanswered(err) && rctx.Err() == nil {
-				continue
-			}
-			return nil, 0, false, s.fail(ctx, t, fmt.Errorf("last message on %s from the leader: %w", subject, err))
+			return unanswered(err), err
 		}
 		resp = storedMsg{}
 		if err := json.Unmarshal(msg.Data, &resp); err != nil {
-			return nil, 0, false, fmt.Errorf("last message on %s from the leader: answer %q: %w", subject, msg.Data, err)
+			return false, fmt.Errorf("answer %q: %w", msg.Data, err)
 		}
-		if resp.Error == nil || resp.Error.ErrCode != errCodeClusterUnavailable || rctx.Err() != nil {
-			break
-		}
-		select {
-		case <-rctx.Done():
-		case <-time.After(50 * time.Millisecond):
-		}
+		return resp.Error != nil && resp.Error.ErrCode == errCodeClusterUnavailable, nil
+	})
+	if err != nil {
+		return nil, 0, false, s.fail(ctx, t, fmt.Errorf("last message on %s from the leader: %w", subject, err))
 	}
 	if e := resp.Error; e != nil {
 		apiErr := &jetstream.APIError{Code: e.Code, ErrorCode: jetstream.ErrorCode(e.ErrCode), Description: e.Description}
@@ -113,7 +101,7 @@ func (s *Store) leaderLast(ctx context.Context, t tenant.ID, subject string, hea
 		return nil, 0, false, translate(fmt.Errorf("last message on %s from the leader: %w", subject, apiErr))
 	}
 	if resp.Message == nil {
-		return nil, 0, false, fmt.Errorf("last message on %s from the leader: answer %q has no message", subject, msg.Data)
+		return nil, 0, false, fmt.Errorf("last message on %s from the leader: the answer has no message", subject)
 	}
 	if headers && len(resp.Message.Header) > 0 {
 		if h, err = nats.DecodeHeadersMsg(resp.Message.Header); err != nil {
