@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -257,7 +258,7 @@ type Process struct {
 	catalogCtx  context.Context
 	stopCatalog context.CancelFunc
 	catalogDone chan struct{}
-	leases      *jetstream.Leases
+	leases      atomic.Pointer[jetstream.Leases] // set once open; the catalog's goroutine reads it
 	gatesMu     sync.Mutex
 	gates       map[tenant.ID]*openGate
 	closers     []func() error

@@ -52,7 +52,7 @@ func (p *Process) openLeases(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("leases: %w", err)
 	}
-	p.leases = l
+	p.leases.Store(l)
 	p.closers = append(p.closers, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -84,8 +84,8 @@ func (p *Process) openTenant(t tenant.ID) {
 		return
 	}
 	switch {
-	case p.cfg.SharedReads && p.leases != nil:
-		p.leases.Rebalance()
+	case p.cfg.SharedReads && p.leases.Load() != nil:
+		p.leases.Load().Rebalance()
 	case p.cfg.SharedReads:
 		// At start: the leases, opened next, take their share.
 	default:
