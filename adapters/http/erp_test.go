@@ -37,7 +37,7 @@ const (
 // fastERP delivers to loopback receivers with short pauses, so failures
 // and recoveries happen within a test.
 func fastERP(c *assembly.Config) {
-	c.ERP = assembly.ERPConfig{AllowPrivateTargets: true, Timeout: 400 * time.Millisecond, AckWait: 6 * time.Second,
+	c.ERP = assembly.ERPConfig{AllowPrivateTargets: true, Timeout: 1500 * time.Millisecond, AckWait: 6 * time.Second,
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, BreakerOpen: 200 * time.Millisecond}
 }
 
@@ -169,7 +169,10 @@ func inOrder(ms []erpsync.Message) bool {
 }
 
 func TestERPWebhookDeliversEveryEventInOrderSigned(t *testing.T) {
-	app, _ := newERPApp(t)
+	// Delivery is at least once: a receiver slower than the connector's
+	// time-out (a loaded machine) gets a message again. This test counts
+	// exact deliveries, so it gives the receiver ample time.
+	app, _ := newERPApp(t, func(c *assembly.Config) { c.ERP.Timeout = 5 * time.Second })
 	admin := as(t, app, "acme", "u-admin", "admin")
 	fin := as(t, app, "acme", "u-fin", "finance")
 	rcv := newReceiver(t, acmeSecret)
@@ -292,7 +295,7 @@ func TestERPFailingReceiverRetriesParksAndResyncs(t *testing.T) {
 			return 429, map[string]string{"Retry-After": "1"}, 0
 		case n == 4:
 			afterRetryAfter = time.Now()
-			return 0, nil, time.Second // slower than the connector's time-out
+			return 0, nil, 3 * time.Second // slower than the connector's time-out
 		case m.AggregateID == refuse:
 			return 422, nil, 0 // refused for good
 		}
@@ -308,7 +311,13 @@ func TestERPFailingReceiverRetriesParksAndResyncs(t *testing.T) {
 		t.Fatalf("Retry-After: 1 not honoured: next attempt %s after", afterRetryAfter.Sub(firstTry))
 	}
 	mu.Unlock()
-	rows := fin.do("GET", "/api/v1/erp/messages", "").json(t)["items"].([]any)
+	// The receiver counts a message before it answers: the outbox records
+	// the delivery once the answer is back.
+	var rows []any
+	eventually(t, "the first message recorded delivered", func() bool {
+		rows = fin.do("GET", "/api/v1/erp/messages", "").json(t)["items"].([]any)
+		return len(rows) == 1 && rows[0].(map[string]any)["status"] == "delivered"
+	})
 	if a := rows[0].(map[string]any)["attempts"].(float64); a < 6 {
 		t.Fatalf("attempts %v, want 6 or more (3 × 503, 429, time-out, success)", a)
 	}
