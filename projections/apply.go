@@ -120,6 +120,7 @@ func (tr *tenantRun) inSavepoint(ctx context.Context, fn func(Tx) error) (failed
 		return nil, fmt.Errorf("savepoint: %w", err)
 	}
 	if failed = fn(tx); failed != nil {
+		tx.forgetAll()
 		if _, err := tx.ExecContext(ctx, rollback); err != nil {
 			return nil, fmt.Errorf("rollback to savepoint: %w", err)
 		}

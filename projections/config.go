@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/atrium-platform/atrium/streams"
@@ -29,8 +28,6 @@ type RunnerConfig struct {
 	// not decode), so the tenant's other events keep flowing.
 	Poison message.Publisher
 	Logger *slog.Logger
-	// WatermillLogger receives the router's own logs; default: none.
-	WatermillLogger watermill.LoggerAdapter
 	// BatchSize commits a batch after this many events; default 500.
 	BatchSize int
 	// MaxBatchDelay commits an open batch at the latest after this long;
@@ -51,9 +48,6 @@ type RunnerConfig struct {
 func (c *RunnerConfig) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.WatermillLogger == nil {
-		c.WatermillLogger = watermill.NopLogger{}
 	}
 	if c.Migrator == nil {
 		c.Migrator, _ = c.Store.(Migrator)

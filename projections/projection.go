@@ -38,14 +38,27 @@ type Tx interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// Memo is implemented by the runner's batch transaction: what a projector
+// reads once per batch rather than once per event (the tenant's ERP
+// connection, say), kept until the batch ends or the projector forgets it.
+// A projector that changes what it remembered forgets it in the same Apply;
+// the runner forgets everything when it rolls an event back. Keys are
+// comparable values of the projector's own unexported type.
+type Memo interface {
+	Recall(key any) (any, bool)
+	Remember(key, v any)
+	Forget(key any)
+}
+
 // Projector maintains one read model of a tenant.
 //
 // Apply is called once per event of the tenant, in position order, inside a
 // batch transaction that also advances the projector's checkpoint: an event
-// is never applied twice to committed rows. Each event runs in a savepoint of
-// its own: when Apply fails (or panics), that event's writes, by every
-// projector, are rolled back, and the event is retried, then sent to the
-// tenant's poison queue; the others are kept. Apply ignores event types it
+// is never applied twice to committed rows. When Apply fails (or panics),
+// that event's writes, by every projector, are rolled back, and the event is
+// retried, then sent to the tenant's poison queue; the other events are kept
+// (the batch holding the failing event is rolled back whole and its events
+// applied again one per transaction, the failing one alone in a savepoint). Apply ignores event types it
 // does not use, and is not called for types the registry does not know. It
 // must not keep state between calls other than in the database. The ctx
 // carries the tenant and the event's correlation id.

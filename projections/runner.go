@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
-
-	"github.com/ThreeDotsLabs/watermill/message"
+	"time"
 
 	"github.com/atrium-platform/atrium/domain/tenant"
 )
@@ -17,28 +15,26 @@ var ErrClosed = errors.New("projections: runner closed")
 
 // Runner projects tenants' events into their read databases.
 //
-// One watermill router serves the process; each projected tenant has its
-// own handler on it, with its own subscription, its own open batch and its
-// own poison topic, so one tenant's failure or backlog never holds another's.
-// Every event is applied by each projector inside a savepoint of the
-// tenant's batch transaction; the batch commits with the projectors'
-// checkpoints, so redelivery is harmless, and only then are WaitFor callers
-// woken.
+// Each projected tenant has its own handler (router.go), with its own
+// subscription, its own open batch and its own poison topic, so one
+// tenant's failure or backlog never holds another's. Every event is applied
+// by each projector in the tenant's batch transaction; the batch commits
+// with the projectors' checkpoints, so redelivery is harmless, and only
+// then are WaitFor callers woken.
 //
 // Start, Stop, Close, Position and WaitFor are safe for concurrent use.
 type Runner struct {
-	cfg   RunnerConfig
-	gate  []Projector // the checkpoint table, then the projectors
-	names atomic.Uint64
+	cfg  RunnerConfig
+	gate []Projector // the checkpoint table, then the projectors
 
-	mu           sync.Mutex
-	tenants      map[tenant.ID]*tenantRun
-	router       *message.Router
-	routerCtx    context.Context
-	routerCancel context.CancelFunc
-	routerDone   chan struct{}
-	started      chan struct{} // closed and replaced when a tenant starts
-	closed       bool
+	ctx      context.Context // the handlers'; canceled by Close
+	cancel   context.CancelFunc
+	handlers sync.WaitGroup
+
+	mu      sync.Mutex
+	tenants map[tenant.ID]*tenantRun
+	started chan struct{} // closed and replaced when a tenant starts
+	closed  bool
 }
 
 // NewRunner returns a runner; Start begins projecting a tenant.
@@ -47,8 +43,11 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Runner{
 		cfg:     cfg,
+		ctx:     ctx,
+		cancel:  cancel,
 		gate:    append([]Projector{Checkpoints()}, cfg.Projectors...),
 		tenants: map[tenant.ID]*tenantRun{},
 		started: make(chan struct{}),
@@ -111,9 +110,6 @@ func (r *Runner) add(tr *tenantRun) (added bool, err error) {
 	if _, ok := r.tenants[tr.t]; ok {
 		return false, nil
 	}
-	if err := r.startRouter(); err != nil {
-		return false, err
-	}
 	r.tenants[tr.t] = tr
 	tr.gen = 1
 	close(r.started)
@@ -140,7 +136,8 @@ func (r *Runner) Stop(ctx context.Context) error {
 	return tr.stop(ctx)
 }
 
-// Close stops every tenant, committing open batches, then the router.
+// Close stops every tenant, committing open batches, and waits a while for
+// their handlers to finish the messages in hand.
 func (r *Runner) Close() error {
 	r.mu.Lock()
 	if r.closed {
@@ -153,16 +150,21 @@ func (r *Runner) Close() error {
 		runs = append(runs, tr)
 	}
 	clear(r.tenants)
-	router, cancel, done := r.router, r.routerCancel, r.routerDone
 	r.mu.Unlock()
 	var errs []error
 	for _, tr := range runs {
 		errs = append(errs, tr.halt(tenant.With(context.Background(), tr.t)))
 	}
-	if router != nil {
-		errs = append(errs, router.Close())
-		cancel()
-		<-done
+	r.cancel()
+	done := make(chan struct{})
+	go func() {
+		r.handlers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(handlersCloseTimeout):
+		errs = append(errs, errors.New("projections: handlers still running after the close timeout"))
 	}
 	return errors.Join(errs...)
 }

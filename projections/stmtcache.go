@@ -61,7 +61,28 @@ type cachedTx struct {
 	tx    *sql.Tx
 	cache *stmtCache
 	bound map[string]*sql.Stmt
+	memo  map[any]any
 }
+
+// Recall implements Memo.
+func (t *cachedTx) Recall(key any) (any, bool) {
+	v, ok := t.memo[key]
+	return v, ok
+}
+
+// Remember implements Memo.
+func (t *cachedTx) Remember(key, v any) {
+	if t.memo == nil {
+		t.memo = map[any]any{}
+	}
+	t.memo[key] = v
+}
+
+// Forget implements Memo.
+func (t *cachedTx) Forget(key any) { delete(t.memo, key) }
+
+// forgetAll empties the memo: the writes it was read from were rolled back.
+func (t *cachedTx) forgetAll() { clear(t.memo) }
 
 func newCachedTx(tx *sql.Tx, cache *stmtCache) *cachedTx {
 	return &cachedTx{tx: tx, cache: cache, bound: map[string]*sql.Stmt{}}

@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -29,13 +28,10 @@ type subscription struct {
 
 // Subscribe implements message.Subscriber. It returns at once and
 // subscribes the source in the background, reporting the outcome on
-// s.result and forwarding the messages: the router calls Subscribe holding
-// a lock that every tenant's handlers need to start and to end, and
-// reading the checkpoints and subscribing can take seconds (a read
-// database slow to answer, a stream electing its leader), which would hold
-// up every other tenant's resubscription. A failed subscription is a
-// handler that ends at once, which the runner resumes; failing Subscribe
-// would fail the router's other handlers.
+// s.result and forwarding the messages: reading the checkpoints and
+// subscribing can take seconds (a read database slow to answer, a stream
+// electing its leader). A failed subscription is a handler that ends at
+// once, which the runner resumes.
 func (s *subscription) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
 	out := make(chan *message.Message)
 	go func() {
@@ -83,8 +79,7 @@ func (tr *tenantRun) open(ctx context.Context, gen uint64) (<-chan *message.Mess
 // first of a series only; Start reports the first subscription's.
 func (tr *tenantRun) subscribe(gen uint64) error {
 	sub := &subscription{tr: tr, gen: gen, result: make(chan error, 1)}
-	name := fmt.Sprintf("projections.%s.%d", tr.t, tr.r.names.Add(1))
-	h, err := tr.r.runHandler(name, string(tr.t), sub, tr.handlerFunc(gen))
+	h, err := tr.r.runHandler(string(tr.t), sub, tr.handlerFunc(gen))
 	if err != nil {
 		if gen > 1 && !errors.Is(err, ErrClosed) {
 			tr.log.Error("projection resubscribe failed", "err", err)
@@ -138,7 +133,7 @@ func (tr *tenantRun) down() {
 
 // watch resumes the subscription when its handler ends while still the
 // current one: the source failed or closed.
-func (tr *tenantRun) watch(h *message.Handler, gen uint64) {
+func (tr *tenantRun) watch(h *handler, gen uint64) {
 	<-h.Stopped()
 	tr.mu.Lock()
 	defer tr.mu.Unlock()

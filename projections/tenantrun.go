@@ -25,9 +25,9 @@ type tenantRun struct {
 	poison message.HandlerMiddleware
 	retry  middleware.Retry
 
-	mu        sync.Mutex // guards everything below; never held while calling into the router
+	mu        sync.Mutex // guards everything below; never held while subscribing
 	gen       uint64     // the current subscription; messages of older ones are ignored
-	handler   *message.Handler
+	handler   *handler
 	stopped   bool
 	backoff   time.Duration
 	resub     *time.Timer

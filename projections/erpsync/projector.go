@@ -64,6 +64,7 @@ func (projector) Migrations(d projections.Dialect) (fs.FS, error) {
 func (p projector) Apply(ctx context.Context, tx projections.Tx, _ projections.Dialect, rec streams.Record, ev domain.Event) error {
 	switch e := ev.(type) {
 	case erp.ConnectionSet:
+		forgetConnection(tx)
 		if err := setConnection(ctx, tx, e); err != nil {
 			return err
 		}
@@ -71,6 +72,7 @@ func (p projector) Apply(ctx context.Context, tx projections.Tx, _ projections.D
 		p.notify(ctx, rec.Position)
 		return nil
 	case erp.ConnectionRemoved:
+		forgetConnection(tx)
 		_, err := tx.ExecContext(ctx, `UPDATE erp_connection SET status = ? WHERE id = 1`, string(erp.StatusStopped))
 		return err
 	case erp.ResyncRequested:
@@ -89,7 +91,7 @@ func (p projector) Apply(ctx context.Context, tx projections.Tx, _ projections.D
 	if ev == nil || rec.Stream.Aggregate() == erp.Category {
 		return nil
 	}
-	c, err := connection(ctx, tx)
+	c, err := batchConnection(ctx, tx)
 	if err != nil || !c.Sends(rec.Stream.Aggregate()) {
 		return err
 	}
@@ -170,6 +172,34 @@ func setConnection(ctx context.Context, tx projections.Tx, e erp.ConnectionSet) 
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO erp_connection (id, status, kind, target, tbl, events, mappings, fingerprint) VALUES (1, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	return err
+}
+
+// connectionKey is the batch memo's key of the connection row.
+type connectionKey struct{}
+
+// batchConnection is the connection row, read once per batch when tx keeps
+// a memo (every event of a batch would otherwise read it again).
+func batchConnection(ctx context.Context, tx projections.Tx) (erp.Connection, error) {
+	m, ok := tx.(projections.Memo)
+	if !ok {
+		return connection(ctx, tx)
+	}
+	if v, ok := m.Recall(connectionKey{}); ok {
+		return v.(erp.Connection), nil
+	}
+	c, err := connection(ctx, tx)
+	if err == nil {
+		m.Remember(connectionKey{}, c)
+	}
+	return c, err
+}
+
+// forgetConnection drops the batch's memo of the connection row, which is
+// about to change.
+func forgetConnection(tx projections.Tx) {
+	if m, ok := tx.(projections.Memo); ok {
+		m.Forget(connectionKey{})
+	}
 }
 
 // querier is what both a transaction and a database answer.
