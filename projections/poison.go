@@ -59,11 +59,34 @@ func (tr *tenantRun) handlerFunc(gen uint64) message.NoPublishHandlerFunc {
 	return func(msg *message.Message) error {
 		already := msg.Metadata.Get(middleware.ReasonForPoisonedKey) != ""
 		_, err := chain(msg)
-		if err == nil && !already && msg.Metadata.Get(middleware.ReasonForPoisonedKey) != "" {
+		if err != nil {
+			tr.failed(gen, err)
+		} else if !already && msg.Metadata.Get(middleware.ReasonForPoisonedKey) != "" {
 			tr.poisoned(gen, msg)
 		}
 		return err
 	}
+}
+
+// failed resumes generation gen's subscription from the committed
+// checkpoint after an event that neither applied nor went to the poison
+// queue (the queue unreachable, the subscription ending): a source hands
+// every event out once, so a new subscription delivers it again.
+func (tr *tenantRun) failed(gen uint64, err error) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.stopped || tr.gen != gen {
+		return
+	}
+	tr.log.Warn("projection of an event failed; resuming from the checkpoint", "err", err, "delay", tr.backoff)
+	if tr.tx != nil {
+		// The open batch holds the events before it, applied in order: keep them.
+		if err := tr.commit(); err != nil {
+			tr.log.Error("projection batch commit failed", "err", err)
+			tr.rollback()
+		}
+	}
+	tr.restart()
 }
 
 // poisoned moves the checkpoints past an event the poison queue took, so

@@ -51,8 +51,9 @@ func restoreContext(h message.HandlerFunc) message.HandlerFunc {
 	}
 }
 
-// runHandler subscribes sub and runs a handler of its messages with fn: a
-// message fn fails is nacked (the source delivers it again), else acked.
+// runHandler subscribes sub and runs a handler of its messages with fn,
+// acking or nacking each as it did (for the record: sources act on neither;
+// fn resubscribes when a message fails).
 // When runHandler returns, sub's Subscribe has been called. It fails with
 // ErrClosed once the runner is closed. Called without r.mu.
 func (r *Runner) runHandler(topic string, sub message.Subscriber, fn message.NoPublishHandlerFunc) (*handler, error) {
@@ -77,6 +78,10 @@ func (r *Runner) runHandler(topic string, sub message.Subscriber, fn message.NoP
 		defer close(h.done)
 		defer cancel()
 		for msg := range msgs {
+			// The handler's context, not the source's: a message handed
+			// out before its subscription ended is still handled, until
+			// the handler is stopped.
+			msg.SetContext(ctx)
 			if _, err := run(msg); err != nil {
 				msg.Nack()
 			} else {

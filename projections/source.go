@@ -11,9 +11,11 @@ import (
 // Source delivers a tenant's events as watermill messages: UUID = event id,
 // payload = event data, metadata = the streams bus keys including
 // Atrium-Position and, when known, Atrium-Pending. Messages come in position
-// order, starting after the given position; the next message is delivered
-// only once the previous one is acknowledged, and a nacked message is
-// delivered again before any later one. The tenant comes from ctx (a
+// order, starting after the given position, as fast as the subscriber takes
+// them: acknowledgements are neither awaited nor acted on (the subscriber's
+// checkpoint is the truth; one that cannot handle a message subscribes
+// again from its checkpoint), so a source may fetch ahead and buffer. A
+// message is handed out once per subscription. The tenant comes from ctx (a
 // subscription without one fails with tenant.ErrNoTenant), and a
 // subscription never delivers another tenant's events; events appended
 // after it began are delivered as they come. The channel is closed when ctx

@@ -29,10 +29,9 @@ import (
 // truth, so the consumer asks for no acknowledgements (one per event, a
 // message to the server each, cost a quarter of the projector's time); the
 // client's pull batches pace delivery, and a subscription that fails is
-// replaced by one from the checkpoint. Messages are handed out one at a
-// time, in position order, the next only once the previous is acked; a
-// nacked message is handed out again after a pause, before any later one.
-// It passes projections/sourcetest.
+// replaced by one from the checkpoint. Messages are handed out in position
+// order, ahead of their handling (projections.Source); acknowledgements are
+// ignored. It passes projections/sourcetest.
 //
 // The consumer is created by a watermill-nats ResourceInitializer and
 // messages are turned into watermill messages by a watermill-nats
@@ -170,7 +169,7 @@ func (s *Source) Subscribe(ctx context.Context, after streams.Position) (<-chan 
 	s.subs[sub] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	out := make(chan *message.Message)
+	out := make(chan *message.Message, deliverAhead)
 	go func() {
 		defer s.wg.Done()
 		defer func() {
@@ -202,17 +201,17 @@ func (s *Source) Close() error {
 	return nil
 }
 
-// deliver hands messages out one at a time, and is the only goroutine that
-// sends on or closes out.
+// deliver hands the consumer's events out in order, and is the only
+// goroutine that sends on or closes out (buffered: events are fetched and
+// unmarshalled ahead of the one being handled).
 //
 // A tenant's stream numbers its events without gaps, and the consumer
 // hands them out in order, save when a delivery is lost on the way: the
 // connection moved to another server of the cluster (the one it used
 // died) while messages were in flight to it. The consumer counts those as
-// delivered and goes on with the next ones, and would hand the lost ones
-// out again only after its acknowledgement wait. A projection must never
-// see a later event before an earlier one, so an event after a gap ends
-// the subscription, and its user subscribes again from its checkpoint.
+// delivered and goes on with the next ones. A projection must never see a
+// later event before an earlier one, so an event after a gap ends the
+// subscription, and its user subscribes again from its checkpoint.
 // (Nothing is ever removed from a tenant's stream: it denies deletes and
 // purges.)
 func (s *Source) deliver(ctx context.Context, t tenant.ID, after streams.Position, it jetstream.MessagesContext, out chan<- *message.Message) {
@@ -220,7 +219,7 @@ func (s *Source) deliver(ctx context.Context, t tenant.ID, after streams.Positio
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
-	delivered := uint64(after) // the last sequence handed out and acked
+	delivered := uint64(after) // the last sequence handed out
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -231,51 +230,38 @@ func (s *Source) deliver(ctx context.Context, t tenant.ID, after streams.Positio
 		}
 		meta, err := msg.Metadata()
 		if err != nil {
+			// Not a stream message: nothing to hand out, and no sequence
+			// to skip (a gap ends the subscription if one was lost).
 			s.logger.Error("event without metadata skipped", err, watermill.LogFields{"tenant": string(t), "subject": msg.Subject()})
 			continue
 		}
-		if meta.Sequence.Stream <= delivered {
+		seq := meta.Sequence.Stream
+		if seq <= delivered {
 			continue // handed out already
 		}
-		if meta.Sequence.Stream > delivered+1 {
-			s.logger.Error("event subscription ended", fmt.Errorf("%w: event %d arrived before %d", errDeliveryGap, meta.Sequence.Stream, delivered+1),
+		if seq > delivered+1 {
+			s.logger.Error("event subscription ended", fmt.Errorf("%w: event %d arrived before %d", errDeliveryGap, seq, delivered+1),
 				watermill.LogFields{"tenant": string(t)})
 			return
 		}
-		wm, err := unmarshaler{}.Unmarshal(msg)
+		delivered = seq
+		m, err := unmarshaler{}.Unmarshal(msg)
 		if err != nil {
 			s.logger.Error("unreadable stored event skipped", err, watermill.LogFields{"tenant": string(t), "subject": msg.Subject()})
-			delivered = meta.Sequence.Stream
 			continue
 		}
-		for attempt := 0; ; attempt++ {
-			m := wm
-			if attempt > 0 {
-				m = wm.Copy() // a message is acked or nacked once
-			}
-			m.SetContext(ctx)
-			select {
-			case out <- m:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case <-m.Acked():
-				delivered = meta.Sequence.Stream
-			case <-m.Nacked():
-				select {
-				case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, 5*time.Second)):
-					continue
-				case <-ctx.Done():
-					return
-				}
-			case <-ctx.Done():
-				return
-			}
-			break
+		m.SetContext(ctx)
+		select {
+		case out <- m:
+		case <-ctx.Done():
+			return
 		}
 	}
 }
+
+// deliverAhead is how many events a subscription hands out ahead of the
+// one being handled.
+const deliverAhead = 64
 
 // errDeliveryGap is why a subscription that saw a gap ended.
 var errDeliveryGap = errors.New("jetstream: a delivery was lost in transit")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -127,41 +126,6 @@ func TestSourceDeliversTenantEventsInOrderAfterPosition(t *testing.T) {
 	}
 	if _, err := src.Subscribe(tenant.With(acme, "ghost"), 0); !errors.Is(err, streams.ErrUnknownTenant) {
 		t.Fatalf("subscribe to an unprovisioned tenant: %v", err)
-	}
-}
-
-func TestSourceHandsANackedEventAgainBeforeLaterOnes(t *testing.T) {
-	store, nc, ctx := newStore(t, jetstream.StoreConfig{})
-	for range 3 {
-		if _, err := store.Append(ctx, newName(t), streams.NoStream, someEvents(1)...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	src, err := jetstream.NewSource(nc, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = src.Close() })
-	ch, err := src.Subscribe(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.After(30 * time.Second)
-	var got []string
-	nacks := 0
-	for range 5 {
-		m := receive(t, ch, deadline)
-		pos := m.Metadata.Get(streams.MetaPosition)
-		got = append(got, pos)
-		if pos == "2" && nacks < 2 {
-			nacks++
-			m.Nack()
-			continue
-		}
-		m.Ack()
-	}
-	if want := []string{"1", "2", "2", "2", "3"}; !slices.Equal(got, want) {
-		t.Fatalf("delivered positions %v, want %v", got, want)
 	}
 }
 

@@ -103,7 +103,7 @@ func (s *Source) Subscribe(ctx context.Context, after streams.Position) (<-chan 
 	}
 	cut := s.cut
 	s.mu.Unlock()
-	out := make(chan *message.Message)
+	out := make(chan *message.Message, 16) // buffered, as a source fetching ahead is
 	ctx, cancel := context.WithCancel(ctx)
 	go func() {
 		select {
@@ -156,26 +156,17 @@ func (s *Source) deliver(ctx context.Context, after streams.Position, out chan<-
 	}
 }
 
-// send hands out one message until it is acknowledged; a nacked one is
-// handed out again.
+// send hands out one message, without waiting for its acknowledgement.
 func (s *Source) send(ctx context.Context, src *message.Message, pending int, out chan<- *message.Message) bool {
-	for {
-		m := src.Copy()
-		if !s.NoPending {
-			m.Metadata.Set(streams.MetaPending, strconv.Itoa(pending))
-		}
-		m.SetContext(ctx)
-		select {
-		case out <- m:
-		case <-ctx.Done():
-			return false
-		}
-		select {
-		case <-m.Acked():
-			return true
-		case <-m.Nacked():
-		case <-ctx.Done():
-			return false
-		}
+	m := src.Copy()
+	if !s.NoPending {
+		m.Metadata.Set(streams.MetaPending, strconv.Itoa(pending))
+	}
+	m.SetContext(ctx)
+	select {
+	case out <- m:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
