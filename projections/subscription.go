@@ -33,7 +33,7 @@ type subscription struct {
 // electing its leader). A failed subscription is a handler that ends at
 // once, which the runner resumes.
 func (s *subscription) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
-	out := make(chan *message.Message)
+	out := make(chan *message.Message, 64) // buffered: the handler takes events in bursts, not one wake-up each
 	go func() {
 		defer close(out)
 		ch, err := s.tr.open(tenant.With(ctx, s.tr.t), s.gen)
