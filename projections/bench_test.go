@@ -20,8 +20,8 @@ import (
 
 // The two benchmarks write the same rows (one in invoices, one in
 // aging_open_items per drafted invoice) into the same schema of the same
-// read store: BenchmarkProjector through the runner (watermill router,
-// decoding, a savepoint per event, both projectors, checkpoints, commits of
+// read store: BenchmarkProjector through the runner (the tenant's handler
+// with its middleware, decoding, both projectors, checkpoints, commits of
 // 500), from an in-memory source so that the event store is not measured;
 // BenchmarkRawSQLiteBatchInsert as prepared upserts in transactions of 500.
 // Compare their events/s:

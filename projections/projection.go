@@ -58,10 +58,11 @@ type Memo interface {
 // that event's writes, by every projector, are rolled back, and the event is
 // retried, then sent to the tenant's poison queue; the other events are kept
 // (the batch holding the failing event is rolled back whole and its events
-// applied again one per transaction, the failing one alone in a savepoint). Apply ignores event types it
-// does not use, and is not called for types the registry does not know. It
-// must not keep state between calls other than in the database. The ctx
-// carries the tenant and the event's correlation id.
+// applied again one per transaction, the failing one alone in a savepoint).
+// Apply ignores event types it does not use, and is not called for types
+// the registry does not know. It must not keep state between calls other
+// than in the database (or the batch's Memo). The ctx carries the tenant and
+// the event's correlation id.
 type Projector interface {
 	// Name is the read model's stable name ("invoicelist"); it names its
 	// checkpoint and its migration table.

@@ -62,3 +62,32 @@ func TestRegistryDecodesAsEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecodeInvoiceEvent compares the registry's decoding of an
+// invoice event with encoding/json's, in the same run:
+//
+//	go test -run '^$' -bench DecodeInvoiceEvent -benchmem ./streams/
+func BenchmarkDecodeInvoiceEvent(b *testing.B) {
+	reg := streams.NewRegistry()
+	streams.Register(reg, invoice.Drafted{})
+	ev := sampleEvents()[0]
+	data, err := json.Marshal(ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			var d invoice.Drafted
+			if err := json.Unmarshal(data, &d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("registry", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := reg.Decode(ev.EventName(), data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
