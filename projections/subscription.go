@@ -23,7 +23,8 @@ import (
 type subscription struct {
 	tr     *tenantRun
 	gen    uint64
-	result chan error // the outcome of Subscribe, once
+	result chan error    // the outcome of Subscribe, once
+	ready  chan struct{} // closed once the run has recorded the outcome
 }
 
 // Subscribe implements message.Subscriber. It returns at once and
@@ -39,6 +40,13 @@ func (s *subscription) Subscribe(ctx context.Context, _ string) (<-chan *message
 		ch, err := s.tr.open(tenant.With(ctx, s.tr.t), s.gen)
 		s.result <- err
 		if err != nil {
+			return
+		}
+		// No event is handled before the run knows it is subscribed: its
+		// status would otherwise say down while events are projected.
+		select {
+		case <-s.ready:
+		case <-ctx.Done():
 			return
 		}
 		for m := range ch {
@@ -78,7 +86,7 @@ func (tr *tenantRun) open(ctx context.Context, gen uint64) (<-chan *message.Mess
 // tr.mu. The failure of a resubscription (gen > 1) is logged here, the
 // first of a series only; Start reports the first subscription's.
 func (tr *tenantRun) subscribe(gen uint64) error {
-	sub := &subscription{tr: tr, gen: gen, result: make(chan error, 1)}
+	sub := &subscription{tr: tr, gen: gen, result: make(chan error, 1), ready: make(chan struct{})}
 	h, err := tr.r.runHandler(string(tr.t), sub, tr.handlerFunc(gen))
 	if err != nil {
 		if gen > 1 && !errors.Is(err, ErrClosed) {
@@ -100,6 +108,7 @@ func (tr *tenantRun) subscribe(gen uint64) error {
 		}
 	}
 	tr.mu.Unlock()
+	close(sub.ready)
 	if !current {
 		h.Stop()
 		return nil
