@@ -114,6 +114,7 @@ type Issuer struct {
 	keys     []Key // in the configured order, for the JWKS
 	public   map[string]ed25519.PublicKey
 	parser   *jwt.Parser
+	verified verified
 }
 
 // NewIssuer returns an issuer. It needs at least one key; every key needs
@@ -140,6 +141,7 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	i := &Issuer{
 		iss: cfg.Issuer, aud: cfg.Audience, ttl: cfg.AccessTTL, now: cfg.Now,
 		signer: cfg.Keys[0], keys: slices.Clone(cfg.Keys), public: make(map[string]ed25519.PublicKey, len(cfg.Keys)),
+		verified: verified{max: MaxVerified},
 	}
 	for n, k := range cfg.Keys {
 		if k.ID == "" {
@@ -218,7 +220,24 @@ func (i *Issuer) Issue(c Claims) (token string, expiresIn time.Duration, err err
 // by a listed key named by its kid, exactly this issuer and audience, exp
 // present and not past, nbf and iat not in the future (each with 30 s of
 // leeway), a subject and a session id. Every refusal wraps ErrInvalidToken.
+// A token that passed is remembered until it expires (see verified), and
+// not checked again.
 func (i *Issuer) Verify(token string) (Claims, error) {
+	key := sha256.Sum256([]byte(token))
+	now := i.now()
+	if c, ok := i.verified.get(key, now); ok {
+		return c, nil
+	}
+	c, err := i.verify(token)
+	if err != nil {
+		return Claims{}, err
+	}
+	i.verified.put(key, c, now)
+	return c, nil
+}
+
+// verify is Verify without the memory of verified tokens.
+func (i *Issuer) verify(token string) (Claims, error) {
 	if !compact(token) {
 		return Claims{}, fmt.Errorf("%w: not a compact JWT", ErrInvalidToken)
 	}

@@ -43,6 +43,8 @@ type benchCmd struct {
 	Parallel int           `default:"8" help:"Tenants migrated at once in the tenancy measures."`
 	Noisy    time.Duration `default:"30s" help:"How long the quiet tenant is measured in each noisy-neighbour condition, in 5 rounds (0 skips it)."`
 	Cluster  bool          `default:"true" negatable:"" help:"Measure replicated appends on an in-process 3-node NATS cluster."`
+	HTTP     bool          `name:"http" default:"true" negatable:"" help:"Measure the API over loopback HTTP (1 and 16 clients) against the in-process command path and query."`
+	Invoices int           `default:"1000" help:"Invoices the HTTP reads choose from."`
 	// PostgresURL names the server of the PostgreSQL measures.
 	PostgresURL  string `name:"postgres-url" env:"ATRIUM_BENCH_POSTGRES_URL" help:"PostgreSQL server (a superuser's URL) for the PostgreSQL read store measures; empty: one started from the machine's PostgreSQL binaries, or none."`
 	ReadMaxConns int    `default:"50" help:"ATRIUM_READ_MAX_CONNS of the PostgreSQL measures."`
@@ -141,6 +143,13 @@ func (b *benchCmd) run(rep *benchReport) (*benchReport, error) {
 	// all).
 	if err := p.Close(); err != nil {
 		return nil, err
+	}
+	if b.HTTP {
+		rs, err := benchHTTP(ctx, dir, b.Duration, []int{1, 16}, b.Invoices)
+		if err != nil {
+			return nil, fmt.Errorf("http: %w", err)
+		}
+		reportHTTP(rep, rs)
 	}
 	if b.Cluster {
 		rs, err := benchReplicated(ctx, dir, b.Duration)

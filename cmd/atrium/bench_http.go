@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/atrium-platform/atrium/adapters/assembly"
+	"github.com/atrium-platform/atrium/commands"
+	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
+	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
+	"github.com/atrium-platform/atrium/domain/tenancy"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/modules"
+	"github.com/atrium-platform/atrium/projections/invoicelist"
+)
+
+// httpResult is one concurrency's HTTP measure: the in-process command path
+// and query, and the same command and read over loopback HTTP, per second,
+// with the HTTP requests' latencies.
+type httpResult struct {
+	Clients                int
+	InCommand, HTTPCommand float64
+	InRead, HTTPRead       float64
+	CommandP50, CommandP99 time.Duration
+	ReadP50, ReadP99       time.Duration
+}
+
+// httpFigure is an httpResult as `atrium bench --json` prints it.
+type httpFigure struct {
+	Clients int       `json:"clients"`
+	Command lagFigure `json:"command_latency"`
+	Read    lagFigure `json:"read_latency"`
+}
+
+// benchHTTPTenant is the tenant the HTTP measures use, with limits raised
+// as the platform would for a tenant this busy: the default limits (25
+// requests a second per CPU) would measure the limiter.
+const benchHTTPTenant = "benchhttp"
+
+// benchHTTPBody is benchInvoice as the API takes it.
+const benchHTTPBody = `{"client":{"id":"C-1","name":"Northwind"},"currency":"EUR","due_date":"2026-12-31",
+	"lines":[{"description":"Consulting","quantity":1,"unit_price":{"amount":100000,"currency":"EUR"}}]}`
+
+// benchHTTP serves a process's API on loopback and measures, at each
+// concurrency, POST /api/v1/invoices against the in-process command path
+// and GET /api/v1/invoices/{id} against the in-process query, taking turns
+// in the same minutes.
+func benchHTTP(ctx context.Context, dir string, d time.Duration, concurrency []int, invoices int) ([]httpResult, error) {
+	st, err := assembly.Open(ctx, assembly.Config{DataDir: filepath.Join(dir, "http"), BaseDomain: "bench.test", Modules: modules.All()})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	admin := user.With(ctx, user.Principal{ID: "bench", Roles: []user.Role{user.PlatformAdmin}})
+	if _, err := st.Tenancy.Provision(admin, tenancycmd.ProvisionTenant{Request: commands.Request{CommandID: newCommandID()},
+		Slug: benchHTTPTenant, Name: benchHTTPTenant,
+		Admin: tenancycmd.FirstAdmin{Email: "admin@" + benchHTTPTenant + ".example", Name: "Admin", Password: "bench admin password"}}); err != nil {
+		return nil, fmt.Errorf("provision %s: %w", benchHTTPTenant, err)
+	}
+	raised := tenancy.Limits{RequestsPerSecond: 100_000, Burst: 1_000_000, ConcurrentRequests: 64}
+	if _, err := st.Tenancy.ChangeLimits(admin, commands.Request{CommandID: newCommandID()}, benchHTTPTenant, raised); err != nil {
+		return nil, fmt.Errorf("raise the limits of %s: %w", benchHTTPTenant, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); st.Limits(benchHTTPTenant) != raised; {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the limits of %s were not applied: %+v", benchHTTPTenant, st.Limits(benchHTTPTenant))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = st.HTTP.Listener(ln) }()
+	defer func() { _ = st.HTTP.Shutdown() }()
+	base := "http://" + ln.Addr().String()
+	client := &http.Client{Timeout: 30 * time.Second}
+	bt, err := benchLogin(client, base, benchHTTPTenant)
+	if err != nil {
+		return nil, err
+	}
+
+	// The in-process paths, on the same tenant of the same process.
+	tctx := user.With(tenant.With(ctx, benchHTTPTenant), user.Principal{ID: "00000000-0000-4000-8000-000000000002", Roles: []user.Role{user.Finance}})
+	h := invoicecmd.NewHandler(st.Commands, benchSettings{}, benchMembers{}, time.Now)
+	q := invoicelist.NewQueries(st.Reads, time.Now)
+	// Invoices to read, projected.
+	ids := make([]string, 0, max(1, invoices))
+	for range cap(ids) {
+		r, err := h.Create(tctx, benchInvoice())
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, r.ID)
+	}
+	if err := caughtUp(tctx, st); err != nil {
+		return nil, err
+	}
+	// Warm-up: connections, statement caches, the verified-token cache.
+	if _, err := httpLoad(base, bt, 1, time.Second, ids, true); err != nil {
+		return nil, err
+	}
+
+	var out []httpResult
+	for _, n := range concurrency {
+		res := httpResult{Clients: n}
+		if res.InCommand, err = perSecond(n, d, func(int) (func() error, error) {
+			return func() error {
+				_, err := h.Create(tctx, benchInvoice())
+				return err
+			}, nil
+		}); err != nil {
+			return nil, fmt.Errorf("in-process commands: %w", err)
+		}
+		cmd, err := httpLoad(base, bt, n, d, ids, true)
+		if err != nil {
+			return nil, err
+		}
+		// The reads are measured once the commands are projected: the
+		// tenant's projection and its requests take turns (admission), and
+		// a backlog would be measured instead of the reads.
+		if err := caughtUp(tctx, st); err != nil {
+			return nil, err
+		}
+		if res.InRead, err = perSecond(n, d, func(w int) (func() error, error) {
+			i := w
+			return func() error {
+				i = (i + 7) % len(ids)
+				_, err := q.Get(tctx, ids[i])
+				return err
+			}, nil
+		}); err != nil {
+			return nil, fmt.Errorf("in-process reads: %w", err)
+		}
+		read, err := httpLoad(base, bt, n, d, ids, false)
+		if err != nil {
+			return nil, err
+		}
+		res.HTTPCommand, res.HTTPRead = cmd.rate, read.rate
+		res.CommandP50, res.CommandP99 = quantile(cmd.lats, 50), quantile(cmd.lats, 99)
+		res.ReadP50, res.ReadP99 = quantile(read.lats, 50), quantile(read.lats, 99)
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// caughtUp waits until the ctx tenant's projections have every event
+// appended so far.
+func caughtUp(ctx context.Context, st *assembly.Process) error {
+	head, err := st.Store.Head(ctx)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := st.Runner.WaitFor(wctx, head); err != nil {
+		return fmt.Errorf("projecting the commands: %w", err)
+	}
+	return nil
+}
+
+// loadResult is what httpLoad measured: requests answered per second and
+// each one's latency.
+type loadResult struct {
+	rate float64
+	lats []time.Duration
+}
+
+// httpLoad runs clients goroutines sending, for d, POST /api/v1/invoices
+// (commands) or GET /api/v1/invoices/{id} of ids, each as soon as the last
+// one was answered. Every request must succeed. The load generator shares
+// the machine with the server: it is fasthttp's client, reusing each
+// client's request and response, which costs a fraction of net/http's.
+func httpLoad(base string, t benchTenant, clients int, d time.Duration, ids []string, commands bool) (loadResult, error) {
+	hc := &fasthttp.HostClient{Addr: strings.TrimPrefix(base, "http://"), MaxConns: 2 * clients,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+	defer hc.CloseIdleConnections()
+	lats := make([][]time.Duration, clients) // each client's own: perSecond waits for them
+	rate, err := perSecond(clients, d, func(w int) (func() error, error) {
+		i := w
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.Header.Set("X-Tenant", t.slug)
+		req.Header.Set("Authorization", "Bearer "+t.token)
+		if commands {
+			req.Header.SetMethod(fasthttp.MethodPost)
+			req.Header.SetContentType("application/json")
+			req.SetRequestURI(base + "/api/v1/invoices")
+		} else {
+			req.Header.SetMethod(fasthttp.MethodGet)
+		}
+		return func() error {
+			start := time.Now()
+			if commands {
+				req.SetBodyString(benchHTTPBody)
+			} else {
+				i = (i + 7) % len(ids)
+				req.SetRequestURI(base + "/api/v1/invoices/" + ids[i])
+			}
+			if err := hc.Do(req, resp); err != nil {
+				return fmt.Errorf("%s %s: %w", req.Header.Method(), req.URI(), err)
+			}
+			want := fasthttp.StatusOK
+			if commands {
+				want = fasthttp.StatusCreated
+			}
+			if resp.StatusCode() != want {
+				return fmt.Errorf("%s %s: %d %s", req.Header.Method(), req.URI(), resp.StatusCode(), resp.Body())
+			}
+			if commands && !bytes.Contains(resp.Body(), []byte(`"id":"`)) {
+				return fmt.Errorf("POST /api/v1/invoices answered %s", resp.Body())
+			}
+			lats[w] = append(lats[w], time.Since(start))
+			return nil
+		}, nil
+	})
+	if err != nil {
+		return loadResult{}, err
+	}
+	var all []time.Duration
+	for _, l := range lats {
+		all = append(all, l...)
+	}
+	return loadResult{rate: rate, lats: all}, nil
+}
+
+// quantile is the q-th percentile of xs (0 when there are none).
+func quantile(xs []time.Duration, q int) time.Duration {
+	if len(xs) == 0 {
+		return 0
+	}
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	return xs[min(len(xs)-1, len(xs)*q/100)]
+}
+
+// reportHTTP prints the HTTP measures and records them: http_command_<n>
+// and http_read_<n> per concurrency, and http_command and http_read, the
+// worse of them.
+func reportHTTP(rep *benchReport, rs []httpResult) {
+	rep.printf("\nHTTP over loopback (POST /api/v1/invoices, GET /api/v1/invoices/{id}, bearer token, the load generator in this process)\n")
+	rep.printf("vs the in-process command path and query, on the same tenant of the same process (its limits raised):\n")
+	worstCmd, worstRead := 0.0, 0.0
+	for i, r := range rs {
+		c := rep.rate(fmt.Sprintf("http_command_%d", r.Clients), r.InCommand, r.HTTPCommand)
+		rep.printf("%-44s %12.0f/s %12.0f/s %8.2f\n", fmt.Sprintf("commands, %d client(s) (in-process vs HTTP)", r.Clients), r.InCommand, r.HTTPCommand, c)
+		rep.printf("%-44s %14s %14s\n", "  HTTP command latency p50 / p99", r.CommandP50.Round(time.Microsecond), r.CommandP99.Round(time.Microsecond))
+		rd := rep.rate(fmt.Sprintf("http_read_%d", r.Clients), r.InRead, r.HTTPRead)
+		rep.printf("%-44s %12.0f/s %12.0f/s %8.2f\n", fmt.Sprintf("reads, %d client(s) (in-process vs HTTP)", r.Clients), r.InRead, r.HTTPRead, rd)
+		rep.printf("%-44s %14s %14s\n", "  HTTP read latency p50 / p99", r.ReadP50.Round(time.Microsecond), r.ReadP99.Round(time.Microsecond))
+		rep.figure(fmt.Sprintf("http_latency_%d", r.Clients), httpFigure{Clients: r.Clients, Command: lag(r.CommandP50, r.CommandP99), Read: lag(r.ReadP50, r.ReadP99)})
+		if i == 0 || c < worstCmd {
+			worstCmd = c
+		}
+		if i == 0 || rd < worstRead {
+			worstRead = rd
+		}
+	}
+	if len(rs) > 0 {
+		rep.ratio("http_command", worstCmd)
+		rep.ratio("http_read", worstRead)
+	}
+}
