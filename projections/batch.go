@@ -61,17 +61,38 @@ func (tr *tenantRun) advanced(msg *message.Message, pos streams.Position) error 
 		}
 		return err
 	}
-	if tr.batch >= tr.r.cfg.BatchSize || msg.Metadata.Get(streams.MetaPending) == "0" {
+	now := time.Now()
+	due := tr.begun.Add(tr.r.cfg.MaxBatchDelay)
+	tr.grouping = msg.Metadata.Get(streams.MetaPending) == "0"
+	if tr.grouping {
+		// Caught up with the source: commit now for whoever waits, else
+		// keep the batch open a little for the next events of a trickle.
+		due = tr.begun.Add(min(tr.r.cfg.GroupDelay, tr.r.cfg.MaxBatchDelay))
+		if tr.waiting > 0 {
+			due = now
+		}
+	}
+	if tr.batch >= tr.r.cfg.BatchSize || !now.Before(due) {
 		if err := tr.commit(); err != nil {
 			tr.abort(err)
 		}
 		return nil
 	}
-	if tr.timer == nil {
-		gen := tr.gen
-		tr.timer = time.AfterFunc(tr.r.cfg.MaxBatchDelay, func() { tr.flush(gen) })
-	}
+	tr.flushAt(due)
 	return nil
+}
+
+// flushAt makes the open batch commit at the latest at due. Called with
+// tr.mu held and a batch open.
+func (tr *tenantRun) flushAt(due time.Time) {
+	if tr.timer != nil {
+		if !due.Before(tr.timerAt) {
+			return
+		}
+		tr.timer.Stop()
+	}
+	gen := tr.gen
+	tr.timer, tr.timerAt = time.AfterFunc(time.Until(due), func() { tr.flush(gen) }), due
 }
 
 // begin opens the batch transaction when none is open, on a leased pool
@@ -96,6 +117,7 @@ func (tr *tenantRun) begin(ctx context.Context) error {
 		return fmt.Errorf("begin batch: %w", err)
 	}
 	tr.db, tr.tx, tr.txc, tr.staged, tr.batch = db, tx, newCachedTx(tx, tr.stmts), map[string]streams.Position{}, 0
+	tr.begun = time.Now()
 	return nil
 }
 
@@ -144,7 +166,7 @@ func (tr *tenantRun) commit() error {
 	tr.db.Release()
 	tr.db = DB{}
 	if err != nil {
-		tr.staged, tr.batch = nil, 0
+		tr.staged, tr.batch, tr.grouping = nil, 0, false
 		tr.isolate = max(tr.isolate, last)
 		return fmt.Errorf("commit batch: %w", err)
 	}
@@ -154,7 +176,8 @@ func (tr *tenantRun) commit() error {
 	if tr.low(tr.committed) >= tr.head {
 		tr.caughtUp = time.Now()
 	}
-	tr.staged, tr.batch = nil, 0
+	tr.staged, tr.batch, tr.grouping = nil, 0, false
+	tr.commits++
 	tr.backoff = tr.r.cfg.ResubscribeDelay
 	close(tr.progress)
 	tr.progress = make(chan struct{})
@@ -173,7 +196,7 @@ func (tr *tenantRun) rollback() {
 		tr.db.Release()
 		tr.db = DB{}
 	}
-	tr.staged, tr.batch = nil, 0
+	tr.staged, tr.batch, tr.grouping = nil, 0, false
 }
 
 // abort rolls the open batch back and resumes the subscription from the

@@ -31,9 +31,14 @@ type RunnerConfig struct {
 	// BatchSize commits a batch after this many events; default 500.
 	BatchSize int
 	// MaxBatchDelay commits an open batch at the latest after this long;
-	// default 50ms. A batch also commits as soon as the source reports that
-	// nothing more is pending.
+	// default 50ms. A batch also commits once the source reports that
+	// nothing more is pending: at once when a WaitFor caller is waiting,
+	// else GroupDelay after the batch began, so that a steady trickle of
+	// events commits in small groups rather than once per event.
 	MaxBatchDelay time.Duration
+	// GroupDelay is how long a batch that caught up with the source stays
+	// open for the next events while nobody waits for it; default 2ms.
+	GroupDelay time.Duration
 	// Retries of a failing event before it goes to the poison queue; default 3.
 	Retries int
 	// ResubscribeDelay is the first pause before a tenant's subscription
@@ -57,6 +62,9 @@ func (c *RunnerConfig) setDefaults() {
 	}
 	if c.MaxBatchDelay == 0 {
 		c.MaxBatchDelay = 50 * time.Millisecond
+	}
+	if c.GroupDelay == 0 {
+		c.GroupDelay = 2 * time.Millisecond
 	}
 	if c.Retries == 0 {
 		c.Retries = 3

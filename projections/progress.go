@@ -71,14 +71,29 @@ func (r *Runner) WaitFor(ctx context.Context, pos streams.Position) error {
 		}
 		tr.mu.Lock()
 		at, progress := tr.low(tr.committed), tr.progress
-		tr.mu.Unlock()
 		if at >= pos {
+			tr.mu.Unlock()
 			return nil
 		}
+		// A batch that caught up commits at once while someone waits
+		// (batch.go), and one kept open for a trickle's next events
+		// commits now.
+		tr.waiting++
+		if tr.grouping && tr.tx != nil {
+			tr.flushAt(time.Now())
+		}
+		tr.mu.Unlock()
+		var err error
 		select {
 		case <-progress:
 		case <-ctx.Done():
-			return fmt.Errorf("%w: %s at %d, waiting for %d", ErrLagging, t, at, pos)
+			err = fmt.Errorf("%w: %s at %d, waiting for %d", ErrLagging, t, at, pos)
+		}
+		tr.mu.Lock()
+		tr.waiting--
+		tr.mu.Unlock()
+		if err != nil {
+			return err
 		}
 	}
 }

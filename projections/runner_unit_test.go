@@ -848,3 +848,30 @@ func TestASlowSubscriptionHoldsUpNoOtherTenant(t *testing.T) {
 	u.drafts("globex", 1)
 	u.waitFor(r, "globex", 2)
 }
+
+// A trickle of events, each the last one pending when it arrives, commits
+// in groups while nobody waits; a WaitFor caller gets its commit at once.
+func TestTrickleCommitsInGroupsUnlessSomeoneWaits(t *testing.T) {
+	u := newUnit(t)
+	r := u.runner(func(c *projections.RunnerConfig) { c.GroupDelay, c.MaxBatchDelay = 300*time.Millisecond, time.Hour })
+	u.start(r, "acme")
+	for range 6 {
+		u.drafts("acme", 1)
+		time.Sleep(5 * time.Millisecond) // a trickle: each event arrives with nothing pending after it
+	}
+	eventually(t, "the trickle projected", func() bool { return status(t, r, "acme").Position == 6 })
+	if c := status(t, r, "acme").Commits; c == 0 || c > 3 {
+		t.Fatalf("%d commits for a trickle of 6 events within one group delay, want 1 to 3", c)
+	}
+	// With a group delay of an hour, only a waiter's presence commits.
+	r2 := u.runner(func(c *projections.RunnerConfig) { c.GroupDelay, c.MaxBatchDelay = time.Hour, time.Hour })
+	u.start(r2, "globex")
+	u.drafts("globex", 1)
+	u.waitFor(r2, "globex", 1)
+	before := status(t, r2, "globex").Commits
+	u.drafts("globex", 1)
+	u.waitFor(r2, "globex", 2)
+	if c := status(t, r2, "globex").Commits; c != before+1 {
+		t.Fatalf("commits %d after one more waited-for event, want %d", c, before+1)
+	}
+}

@@ -30,6 +30,8 @@ type TenantStatus struct {
 	// CaughtUp is the last time Position reached Head (the start, at
 	// first).
 	CaughtUp time.Time
+	// Commits counts the batches committed since the tenant started here.
+	Commits uint64
 }
 
 // Lag is how many events the tenant's projection is behind, as far as the
@@ -55,7 +57,7 @@ func (r *Runner) Status() []TenantStatus {
 		tr.mu.Lock()
 		if !tr.stopped {
 			out = append(out, TenantStatus{Tenant: tr.t, Subscribed: tr.subscribed, Since: tr.since,
-				Position: tr.low(tr.committed), Head: max(tr.head, tr.low(tr.committed)), CaughtUp: tr.caughtUp})
+				Position: tr.low(tr.committed), Head: max(tr.head, tr.low(tr.committed)), CaughtUp: tr.caughtUp, Commits: tr.commits})
 		}
 		tr.mu.Unlock()
 	}

@@ -36,7 +36,12 @@ type tenantRun struct {
 	tx        *sql.Tx
 	txc       *cachedTx // tx with its bound statements
 	batch     int
+	begun     time.Time // when the open batch began
 	timer     *time.Timer
+	timerAt   time.Time                   // when timer fires
+	grouping  bool                        // the open batch caught up with the source and waits for more
+	waiting   int                         // WaitFor callers waiting for a commit
+	commits   uint64                      // batches committed
 	committed map[string]streams.Position // per projector, in the database
 	staged    map[string]streams.Position // per projector, in the open batch
 	isolate   streams.Position            // events up to here commit one by one (after a failed commit)

@@ -105,6 +105,7 @@ func (b *benchCmd) run(rep *benchReport) (*benchReport, error) {
 
 	rep.printf("atrium bench: %s per phase, %d CPUs, embedded JetStream (sync %s), SQLite read store\n\n", b.Duration, runtime.GOMAXPROCS(0), b.Sync)
 	rep.printf("%-44s %14s %14s %8s\n", "measure", "raw", "atrium", "ratio")
+	maxRate := 0.0 // the fastest command rate measured
 	for _, writers := range []int{1, 16} {
 		raw, err := rawPublish(ctx, nc, writers, b.Duration, 1)
 		if err != nil {
@@ -116,6 +117,7 @@ func (b *benchCmd) run(rep *benchReport) (*benchReport, error) {
 		}
 		rep.printf("%-44s %12.0f/s %12.0f/s %8.2f\n", fmt.Sprintf("appends, %d writer(s) (publish vs command)", writers), raw, cmd,
 			rep.rate(fmt.Sprintf("append_%d", writers), raw, cmd))
+		maxRate = max(maxRate, cmd)
 	}
 
 	raw, err := rawSQLite(ctx, p, b.Events)
@@ -129,6 +131,14 @@ func (b *benchCmd) run(rep *benchReport) (*benchReport, error) {
 	rep.printf("%-44s %12.0f/s %12.0f/s %8.2f\n", "projection (same rows batched vs projector)", raw, proj, rep.rate("projector", raw, proj))
 	rep.printf("%-44s %14s %14s\n", "append-to-visible lag p50 / p99", p50.Round(time.Microsecond), p99.Round(time.Microsecond))
 	rep.figure("append_to_visible_lag", lag(p50, p99))
+	tr, err := trickle(ctx, p, maxRate/2, b.Duration)
+	if err != nil {
+		return nil, err
+	}
+	rep.printf("%-44s %14s %14s\n", fmt.Sprintf("live trickle at %.0f/s (half the max), lag p50 / p99", tr.Rate),
+		tr.P50.Round(time.Microsecond), tr.P99.Round(time.Microsecond))
+	rep.printf("  (%d commands, %.1f events per commit, lag seen by polling every 100µs)\n", tr.Sent, tr.EventsPerCommit)
+	rep.figure("trickle", trickleFigure{Rate: tr.Rate, Commands: tr.Sent, Lag: lag(tr.P50, tr.P99), EventsPerCommit: tr.EventsPerCommit})
 	e, err := benchERP(ctx, p, b.Duration, b.Lag)
 	if err != nil {
 		return nil, fmt.Errorf("erp delivery: %w", err)

@@ -94,7 +94,7 @@ func TestBenchJSONRun(t *testing.T) {
 			t.Errorf("ratio %s: %v, %v", k, v, ok)
 		}
 	}
-	for _, k := range []string{"tenants", "append_to_visible_lag", "event_to_delivered_lag", "http_latency_1", "http_latency_16"} {
+	for _, k := range []string{"tenants", "append_to_visible_lag", "event_to_delivered_lag", "http_latency_1", "http_latency_16", "trickle"} {
 		if _, ok := got.Figures[k]; !ok {
 			t.Errorf("no figure %s", k)
 		}
