@@ -171,10 +171,16 @@ func (o openTenants) Resolve(c *fiber.Ctx) (tenant.ID, error) {
 	if err != nil {
 		return t, err
 	}
+	opened := o.p.opened(t).ch
+	select {
+	case <-opened:
+		return t, nil // the common case, without a timer
+	default:
+	}
 	timer := time.NewTimer(tenantOpenWait)
 	defer timer.Stop()
 	select {
-	case <-o.p.opened(t).ch:
+	case <-opened:
 		return t, nil
 	case <-timer.C:
 	case <-c.Context().Done():
