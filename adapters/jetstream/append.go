@@ -282,27 +282,27 @@ func (s *Store) onlyAnyMoved(ctx context.Context, t tenant.ID, appends []streams
 	return true, nil
 }
 
-// messages builds the JetStream messages of an append: headers from the
-// streams bus metadata, the event id as Nats-Msg-Id, and the expected last
-// subject sequence on the first message of each stream.
+// messages builds the JetStream messages of an append: the metadata in
+// one streams.MetaEvent header, the event id as Nats-Msg-Id, the tenant's
+// stream as the one expected, and the expected last subject sequence on
+// the first message of each stream.
 func (s *Store) messages(t tenant.ID, appends []streams.Append, bases []tail) ([]*nats.Msg, error) {
 	now := s.cfg.Now().UTC()
 	limit := min(int(s.nc.MaxPayload()), maxEventSize)
-	var msgs []*nats.Msg
+	stream := StreamName(t)
+	msgs := make([]*nats.Msg, 0, len(appends[0].Events))
+	var buf []byte
 	for i, a := range appends {
 		subject := subjectOf(a.Stream)
 		for j, e := range a.Events {
-			md := e.Metadata
-			md.Tenant = t
-			m := nats.NewMsg(subject)
-			m.Data = e.Data
-			for k, v := range streams.EventMetadata(a.Stream, e.Type, bases[i].version+streams.Version(j+1), now, md) {
-				m.Header.Set(k, v)
-			}
-			m.Header.Set(nats.MsgIdHdr, e.ID.String())
-			m.Header.Set(nats.ExpectedStreamHdr, StreamName(t))
+			buf = streams.AppendEventMeta(buf[:0], a.Stream, e.Type, bases[i].version+streams.Version(j+1), now, e.Metadata)
+			m := &nats.Msg{Subject: subject, Data: e.Data, Header: nats.Header{
+				streams.MetaEvent:      {string(buf)},
+				nats.MsgIdHdr:          {e.ID.String()},
+				nats.ExpectedStreamHdr: {stream},
+			}}
 			if j == 0 {
-				m.Header.Set(nats.ExpectedLastSubjSeqHdr, strconv.FormatUint(bases[i].seq, 10))
+				m.Header[nats.ExpectedLastSubjSeqHdr] = []string{strconv.FormatUint(bases[i].seq, 10)}
 			}
 			if size := msgSize(m) + 128; size > limit { // 128: the batch headers
 				return nil, fmt.Errorf("%w: event %s of %d bytes, at most %d", streams.ErrTooLarge, e.ID, size, limit)
