@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -26,6 +27,7 @@ import (
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/modules"
+	"github.com/atrium-platform/atrium/streams"
 )
 
 // benchCmd measures the product's paths against raw baselines in the same
@@ -182,7 +184,12 @@ func (b *benchCmd) run(rep *benchReport) (*benchReport, error) {
 
 // rawPublish is the baseline: each writer publishes to its own subject with
 // Nats-Expected-Last-Subject-Sequence, waiting for every acknowledgement,
-// to a stream of the given replicas.
+// to a stream of the given replicas. Each message carries what the
+// command path's does (see commandAppends): a subject of the same form
+// (an invoice's stream), a new event id as Nats-Msg-Id, the stream
+// expected, the event's metadata header as the event store writes it,
+// and a drafted invoice's data as the command encodes it; all built once
+// per writer but the id.
 func rawPublish(ctx context.Context, nc *nats.Conn, writers int, d time.Duration, replicas int) (float64, error) {
 	js, err := natsjs.New(nc)
 	if err != nil {
@@ -192,12 +199,47 @@ func rawPublish(ctx context.Context, nc *nats.Conn, writers int, d time.Duration
 	if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: name, Subjects: []string{"raw" + strconv.Itoa(writers) + ".>"}, Storage: natsjs.FileStorage, Replicas: replicas}); err != nil {
 		return 0, err
 	}
+	policy, err := benchSettings{}.InvoicePolicy(ctx)
+	if err != nil {
+		return 0, err
+	}
+	const by = "00000000-0000-4000-8000-000000000002"
 	return perSecond(writers, d, func(w int) (func() error, error) {
-		subj := fmt.Sprintf("raw%d.w%d", writers, w)
+		id, command := uuid.NewString(), uuid.NewString()
+		t := tenant.ID(fmt.Sprintf("benchcmd%d", writers))
+		stream, err := streams.NewName(t, invoice.Category, id)
+		if err != nil {
+			return nil, err
+		}
+		inv := benchInvoice()
+		lines := make([]invoice.LineInput, len(inv.Lines))
+		for i, l := range inv.Lines {
+			lines[i] = invoice.LineInput(l)
+		}
+		now := time.Now()
+		evs, err := invoice.DecideDraft(invoice.State{}, invoice.Draft{InvoiceID: id, ClientID: inv.Client.ID, ClientName: inv.Client.Name,
+			Currency: inv.Currency, DueDate: inv.DueDate, Lines: lines, Policy: policy, By: by, At: now})
+		if err != nil {
+			return nil, err
+		}
+		data, err := json.Marshal(evs[0])
+		if err != nil {
+			return nil, err
+		}
+		meta := string(streams.AppendEventMeta(nil, stream, evs[0].EventName(), 1, now,
+			streams.Metadata{UserID: by, CorrelationID: command, CommandID: command}))
+		m := &nats.Msg{Subject: fmt.Sprintf("raw%d.%s.%s.%s", writers, t, invoice.Category, id), Data: data, Header: nats.Header{
+			streams.MetaEvent:           {meta},
+			nats.MsgIdHdr:               {""},
+			nats.ExpectedStreamHdr:      {name},
+			nats.ExpectedLastSubjSeqHdr: {""},
+		}}
 		var last uint64
 		return func() error {
+			m.Header[nats.MsgIdHdr][0] = uuid.NewString()
 			for {
-				ack, err := js.Publish(ctx, subj, benchPayload, natsjs.WithExpectLastSequencePerSubject(last))
+				m.Header[nats.ExpectedLastSubjSeqHdr][0] = strconv.FormatUint(last, 10)
+				ack, err := js.PublishMsg(ctx, m)
 				var apiErr *natsjs.APIError
 				if errors.As(err, &apiErr) && apiErr.ErrorCode == 10164 {
 					// On a cluster: the subject's last write is not applied
