@@ -177,6 +177,10 @@ func (s *Store) checkAppends(ctx context.Context, appends []streams.Append) (ten
 func (s *Store) appendOnce(ctx context.Context, t tenant.ID, appends []streams.Append) (res []streams.AppendResult, again bool, err error) {
 	bases := make([]tail, len(appends))
 	for i, a := range appends {
+		if a.Expected == streams.NoStream {
+			// The server checks that the subject has no message.
+			continue
+		}
 		subject := subjectOf(a.Stream)
 		lastID := a.Events[len(a.Events)-1].ID
 		switch {
@@ -193,8 +197,6 @@ func (s *Store) appendOnce(ctx context.Context, t tenant.ID, appends []streams.A
 				}
 			}
 			bases[i] = last.tail
-		case a.Expected.Version() == 0:
-			// NoStream: the server checks that the subject has no message.
 		default:
 			want := a.Expected.Version()
 			if c, ok := s.tails.get(subject); ok && c.version == want {
@@ -243,11 +245,13 @@ func (s *Store) appendOnce(ctx context.Context, t tenant.ID, appends []streams.A
 	// the order of the parts.
 	res = make([]streams.AppendResult, len(appends))
 	seq := lastSeq - uint64(len(msgs))
+	first := 0 // the part's first message
 	for i, a := range appends {
 		seq += uint64(len(a.Events))
 		v := bases[i].version + streams.Version(len(a.Events))
 		res[i] = streams.AppendResult{Version: v, Position: streams.Position(lastSeq)}
-		s.tails.put(subjectOf(a.Stream), tail{version: v, seq: seq})
+		s.tails.put(msgs[first].Subject, tail{version: v, seq: seq})
+		first += len(a.Events)
 	}
 	return res, false, nil
 }
@@ -301,8 +305,12 @@ func (s *Store) messages(t tenant.ID, appends []streams.Append, bases []tail) ([
 	now := s.cfg.Now().UTC()
 	limit := min(int(s.nc.MaxPayload()), maxEventSize)
 	stream := StreamName(t)
-	msgs := make([]*nats.Msg, 0, len(appends[0].Events))
-	var buf []byte
+	n := 0
+	for _, a := range appends {
+		n += len(a.Events)
+	}
+	msgs := make([]*nats.Msg, 0, n)
+	buf := make([]byte, 0, 256)
 	for i, a := range appends {
 		subject := subjectOf(a.Stream)
 		for j, e := range a.Events {
