@@ -12,8 +12,9 @@ import (
 	"github.com/atrium-platform/atrium/domain/tenant"
 )
 
-// Keys of the metadata that carries a Record over a message bus (NATS
-// headers, watermill metadata). The payload is Record.Data; the message id
+// Keys of the metadata that carries a Record over a message bus (watermill
+// metadata; the NATS headers of events stored before MetaEvent, which now
+// holds them all in one value). The payload is Record.Data; the message id
 // is Record.ID. They are the one wire format shared by the stores, the relay
 // and the projectors.
 const (
