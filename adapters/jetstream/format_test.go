@@ -2,6 +2,7 @@ package jetstream_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"maps"
 	"strconv"
@@ -211,5 +212,44 @@ func TestAppendWritesOneMetadataHeader(t *testing.T) {
 	meta, err := streams.ParseEventMeta(m.Header.Get(streams.MetaEvent))
 	if err != nil || meta.Get(streams.MetaUserID) != "u 1" || meta.Get(streams.MetaStream) != string(n) || meta.Get(streams.MetaTenant) != "acme" {
 		t.Fatalf("%s %q: %v", streams.MetaEvent, m.Header.Get(streams.MetaEvent), err)
+	}
+}
+
+// An event whose metadata header does not parse is an error to the
+// store's readers, and reaches the projections' source as an event whose
+// metadata does not decode (the runner sets such events aside).
+func TestMalformedMetadataHeaderIsUnreadable(t *testing.T) {
+	s, nc, ctx := newStore(t, jetstream.StoreConfig{})
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := newName(t)
+	m := nats.NewMsg("ev.acme.invoice." + n.ID())
+	m.Data = []byte(`{}`)
+	m.Header.Set(nats.MsgIdHdr, uuid.NewString())
+	m.Header.Set(streams.MetaEvent, string(n)+" 1 invoice.drafted.v1")
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReadStream(ctx, n); !errors.Is(err, streams.ErrBadMetadata) {
+		t.Fatalf("read stream: %v", err)
+	}
+	if _, err := s.ReadTenant(ctx, 0, 10); !errors.Is(err, streams.ErrBadMetadata) {
+		t.Fatalf("read tenant: %v", err)
+	}
+	src, err := jetstream.NewSource(nc, jetstream.QuietLogger(slog.Default()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = src.Close() })
+	ch, err := src.Subscribe(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := receive(t, ch, time.After(30*time.Second))
+	got.Ack()
+	if _, err := streams.RecordFromMetadata(got.UUID, got.Payload, got.Metadata.Get, 0); !errors.Is(err, streams.ErrBadMetadata) {
+		t.Fatalf("source: %v %v", got.Metadata, err)
 	}
 }

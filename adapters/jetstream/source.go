@@ -287,11 +287,13 @@ func (unmarshaler) Unmarshal(msg jetstream.Msg) (*message.Message, error) {
 	}
 	m := message.NewMessage(id, msg.Data())
 	if v := h.Get(streams.MetaEvent); v != "" {
-		md, err := streams.ParseEventMeta(v)
-		if err != nil {
-			return nil, fmt.Errorf("event at %d: %w", meta.Sequence.Stream, err)
+		if md, err := streams.ParseEventMeta(v); err == nil {
+			md.Each(m.Metadata.Set)
+		} else {
+			// Handed out as it is: the runner finds its metadata does not
+			// decode and sets it aside, as any such event.
+			m.Metadata.Set(streams.MetaEvent, v)
 		}
-		md.Each(m.Metadata.Set)
 	} else {
 		// Stored before MetaEvent: one header per key.
 		for k, v := range h {
