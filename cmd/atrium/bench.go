@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -184,12 +183,11 @@ func (b *benchCmd) run(rep *benchReport) (*benchReport, error) {
 
 // rawPublish is the baseline: each writer publishes to its own subject with
 // Nats-Expected-Last-Subject-Sequence, waiting for every acknowledgement,
-// to a stream of the given replicas. Each message carries what the
-// command path's does (see commandAppends): a subject of the same form
-// (an invoice's stream), a new event id as Nats-Msg-Id, the stream
-// expected, the event's metadata header as the event store writes it,
-// and a drafted invoice's data as the command encodes it; all built once
-// per writer but the id.
+// to a stream of the given replicas. Each message carries what the event
+// store writes for a drafted invoice (see benchDraft): a subject of the
+// same form (an invoice's stream), a new event id as Nats-Msg-Id, the
+// stream expected, the metadata header, and the data; built once per
+// writer but the id.
 func rawPublish(ctx context.Context, nc *nats.Conn, writers int, d time.Duration, replicas int) (float64, error) {
 	js, err := natsjs.New(nc)
 	if err != nil {
@@ -199,37 +197,14 @@ func rawPublish(ctx context.Context, nc *nats.Conn, writers int, d time.Duration
 	if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: name, Subjects: []string{"raw" + strconv.Itoa(writers) + ".>"}, Storage: natsjs.FileStorage, Replicas: replicas}); err != nil {
 		return 0, err
 	}
-	policy, err := benchSettings{}.InvoicePolicy(ctx)
-	if err != nil {
-		return 0, err
-	}
-	const by = "00000000-0000-4000-8000-000000000002"
-	return perSecond(writers, d, func(w int) (func() error, error) {
-		id, command := uuid.NewString(), uuid.NewString()
+	return perSecond(writers, d, func(int) (func() error, error) {
 		t := tenant.ID(fmt.Sprintf("benchcmd%d", writers))
-		stream, err := streams.NewName(t, invoice.Category, id)
+		stream, ev, err := benchDraft(ctx, t, uuid.NewString())
 		if err != nil {
 			return nil, err
 		}
-		inv := benchInvoice()
-		lines := make([]invoice.LineInput, len(inv.Lines))
-		for i, l := range inv.Lines {
-			lines[i] = invoice.LineInput(l)
-		}
-		now := time.Now()
-		evs, err := invoice.DecideDraft(invoice.State{}, invoice.Draft{InvoiceID: id, ClientID: inv.Client.ID, ClientName: inv.Client.Name,
-			Currency: inv.Currency, DueDate: inv.DueDate, Lines: lines, Policy: policy, By: by, At: now})
-		if err != nil {
-			return nil, err
-		}
-		data, err := json.Marshal(evs[0])
-		if err != nil {
-			return nil, err
-		}
-		meta := string(streams.AppendEventMeta(nil, stream, evs[0].EventName(), 1, now,
-			streams.Metadata{UserID: by, CorrelationID: command, CommandID: command}))
-		m := &nats.Msg{Subject: fmt.Sprintf("raw%d.%s.%s.%s", writers, t, invoice.Category, id), Data: data, Header: nats.Header{
-			streams.MetaEvent:           {meta},
+		m := &nats.Msg{Subject: fmt.Sprintf("raw%d.%s.%s.%s", writers, t, stream.Aggregate(), stream.ID()), Data: ev.Data, Header: nats.Header{
+			streams.MetaEvent:           {string(streams.AppendEventMeta(nil, stream, ev.Type, 1, time.Now(), ev.Metadata))},
 			nats.MsgIdHdr:               {""},
 			nats.ExpectedStreamHdr:      {name},
 			nats.ExpectedLastSubjSeqHdr: {""},
@@ -255,9 +230,6 @@ func rawPublish(ctx context.Context, nc *nats.Conn, writers int, d time.Duration
 		}, nil
 	})
 }
-
-// benchPayload is the data of the events the append measures write.
-var benchPayload = []byte(`{"invoice_id":"00000000-0000-0000-0000-000000000000","client":{"id":"C-1","name":"Northwind"},"total":{"amount":100000,"currency":"EUR"}}`)
 
 // perSecond runs writers goroutines, each calling the step newStep made for
 // it until d has passed, and answers the steps done per second; the first
