@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -252,10 +253,24 @@ func (x *Executor) encode(t tenant.ID, commandID string, stream streams.Name, md
 		if err != nil {
 			return nil, err
 		}
-		id := uuid.NewSHA1(idNamespace, fmt.Appendf(nil, "event\x00%s\x00%s\x00%s\x00%d", t, commandID, stream, i))
+		id := uuid.NewSHA1(idNamespace, eventIDName(t, commandID, stream, i))
 		out[i] = streams.EventData{ID: id, Type: typ, Data: data, Metadata: md}
 	}
 	return out, nil
+}
+
+// eventIDName is what the id of the i-th event of a command's append to
+// stream is derived from: "event\x00<tenant>\x00<command id>\x00<stream>\x00<i>".
+func eventIDName(t tenant.ID, commandID string, stream streams.Name, i int) []byte {
+	b := make([]byte, 0, len("event")+len(t)+len(commandID)+len(stream)+8)
+	b = append(b, "event\x00"...)
+	b = append(b, t...)
+	b = append(b, 0)
+	b = append(b, commandID...)
+	b = append(b, 0)
+	b = append(b, stream...)
+	b = append(b, 0)
+	return strconv.AppendInt(b, int64(i), 10)
 }
 
 // replay looks for the command's own events in the loaded stream: a retry of

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -11,8 +12,9 @@ import (
 	"github.com/atrium-platform/atrium/domain/tenant"
 )
 
-// Keys of the metadata that carries a Record over a message bus (NATS
-// headers, watermill metadata). The payload is Record.Data; the message id
+// Keys of the metadata that carries a Record over a message bus (watermill
+// metadata; the NATS headers of events stored before MetaEvent, which now
+// holds them all in one value). The payload is Record.Data; the message id
 // is Record.ID. They are the one wire format shared by the stores, the relay
 // and the projectors.
 const (
@@ -115,4 +117,198 @@ func RecordFromMetadata(id string, payload []byte, get func(string) string, pos 
 			CausationID: get(MetaCausationID), CommandID: get(MetaCommandID), RequestHash: get(MetaRequestHash),
 		},
 	}, nil
+}
+
+// MetaEvent is the one header in which a store writes an event's metadata
+// (see AppendEventMeta): a single value costs the server and the clients
+// less to parse and to store than one header per key. Events stored
+// before carry one header per key (MetaTenant...); readers take both.
+const MetaEvent = "Atrium-Event"
+
+// The fields of a MetaEvent value after its first four, each
+// "<letter>=<value>", present when set.
+const (
+	eventMetaUser        = 'u'
+	eventMetaCorrelation = 'c'
+	eventMetaCausation   = 'k'
+	eventMetaCommand     = 'm'
+	eventMetaRequestHash = 'h'
+)
+
+// AppendEventMeta appends to dst the MetaEvent value of an event before
+// the store has given it a position:
+//
+//	<stream> <version> <type> <recorded at, RFC 3339> [u=<user>] [c=<correlation>] [k=<causation>] [m=<command>] [h=<request hash>]
+//
+// separated by single spaces. Each text is escaped: '%', spaces, control
+// characters and bytes outside ASCII become %XX, so a value is printable
+// ASCII, as NATS headers want, and holds no separator. The tenant is the
+// stream's.
+func AppendEventMeta(dst []byte, stream Name, typ string, v Version, recordedAt time.Time, md Metadata) []byte {
+	dst = appendEscaped(dst, string(stream))
+	dst = append(dst, ' ')
+	dst = strconv.AppendUint(dst, uint64(v), 10)
+	dst = append(dst, ' ')
+	dst = appendEscaped(dst, typ)
+	dst = append(dst, ' ')
+	dst = recordedAt.UTC().AppendFormat(dst, time.RFC3339Nano)
+	for _, f := range [...]struct {
+		key byte
+		val string
+	}{
+		{eventMetaUser, md.UserID}, {eventMetaCorrelation, md.CorrelationID}, {eventMetaCausation, md.CausationID},
+		{eventMetaCommand, md.CommandID}, {eventMetaRequestHash, md.RequestHash},
+	} {
+		if f.val != "" {
+			dst = append(dst, ' ', f.key, '=')
+			dst = appendEscaped(dst, f.val)
+		}
+	}
+	return dst
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+// escaped reports whether b is written as %XX in a MetaEvent value.
+func escaped(b byte) bool { return b <= ' ' || b >= 0x7f || b == '%' }
+
+func appendEscaped(dst []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; escaped(b) {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '%', hexDigits[b>>4], hexDigits[b&0xf])
+			start = i + 1
+		}
+	}
+	return append(dst, s[start:]...)
+}
+
+func unescape(s string) (string, error) {
+	if !strings.Contains(s, "%") {
+		return s, nil
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b = append(b, s[i])
+			continue
+		}
+		if i+2 >= len(s) {
+			return "", fmt.Errorf("%w: %q: a cut escape", ErrBadMetadata, s)
+		}
+		n, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+		if err != nil {
+			return "", fmt.Errorf("%w: %q: escape %q", ErrBadMetadata, s, s[i:i+3])
+		}
+		b = append(b, byte(n))
+		i += 2
+	}
+	return string(b), nil
+}
+
+// EventMeta is an event's metadata read from a MetaEvent value, by the
+// bus keys of the format of one header per key.
+type EventMeta struct {
+	tenant, stream, typ, version, recordedAt string
+	md                                       Metadata
+}
+
+// ParseEventMeta reads a MetaEvent value. It checks its shape only:
+// RecordFromMetadata(id, payload, m.Get, pos) validates the values.
+func ParseEventMeta(v string) (EventMeta, error) {
+	var m EventMeta
+	var fields [4]string
+	rest := v
+	for i := range fields {
+		var ok bool
+		fields[i], rest, ok = strings.Cut(rest, " ")
+		if !ok && i < len(fields)-1 {
+			return EventMeta{}, fmt.Errorf("%w: %s %q: %d fields, want at least 4", ErrBadMetadata, MetaEvent, v, i+1)
+		}
+		if !ok {
+			rest = ""
+		}
+	}
+	var err error
+	if m.stream, err = unescape(fields[0]); err != nil {
+		return EventMeta{}, err
+	}
+	m.tenant = string(Name(m.stream).Tenant())
+	m.version = fields[1]
+	if m.typ, err = unescape(fields[2]); err != nil {
+		return EventMeta{}, err
+	}
+	m.recordedAt = fields[3]
+	for rest != "" {
+		var f string
+		f, rest, _ = strings.Cut(rest, " ")
+		if len(f) < 2 || f[1] != '=' {
+			return EventMeta{}, fmt.Errorf("%w: %s %q: field %q", ErrBadMetadata, MetaEvent, v, f)
+		}
+		val, err := unescape(f[2:])
+		if err != nil {
+			return EventMeta{}, err
+		}
+		switch f[0] {
+		case eventMetaUser:
+			m.md.UserID = val
+		case eventMetaCorrelation:
+			m.md.CorrelationID = val
+		case eventMetaCausation:
+			m.md.CausationID = val
+		case eventMetaCommand:
+			m.md.CommandID = val
+		case eventMetaRequestHash:
+			m.md.RequestHash = val
+		default: // a field of a later format: not this reader's
+		}
+	}
+	return m, nil
+}
+
+// Get returns the value of a bus key (MetaStream...), "" when unset.
+func (m *EventMeta) Get(key string) string {
+	switch key {
+	case MetaTenant:
+		return m.tenant
+	case MetaStream:
+		return m.stream
+	case MetaType:
+		return m.typ
+	case MetaVersion:
+		return m.version
+	case MetaRecordedAt:
+		return m.recordedAt
+	case MetaUserID:
+		return m.md.UserID
+	case MetaCorrelationID:
+		return m.md.CorrelationID
+	case MetaCausationID:
+		return m.md.CausationID
+	case MetaCommandID:
+		return m.md.CommandID
+	case MetaRequestHash:
+		return m.md.RequestHash
+	}
+	return ""
+}
+
+// Each calls set with the bus keys and values of m: the metadata
+// EventMetadata gives the same event, every key it always sets and the
+// others when they have a value.
+func (m *EventMeta) Each(set func(key, value string)) {
+	set(MetaTenant, m.tenant)
+	set(MetaStream, m.stream)
+	set(MetaType, m.typ)
+	set(MetaVersion, m.version)
+	set(MetaRecordedAt, m.recordedAt)
+	for _, kv := range [...][2]string{
+		{MetaUserID, m.md.UserID}, {MetaCorrelationID, m.md.CorrelationID}, {MetaCausationID, m.md.CausationID},
+		{MetaCommandID, m.md.CommandID}, {MetaRequestHash, m.md.RequestHash},
+	} {
+		if kv[1] != "" {
+			set(kv[0], kv[1])
+		}
+	}
 }

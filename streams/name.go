@@ -3,7 +3,6 @@ package streams
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/atrium-platform/atrium/domain/tenant"
@@ -16,10 +15,32 @@ type Name string
 // ErrInvalidName is returned for a stream name that does not parse.
 var ErrInvalidName = errors.New("streams: invalid stream name")
 
-var (
-	aggregatePattern = regexp.MustCompile(`^[a-z][a-z0-9]{0,31}$`)
-	idPattern        = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
-)
+// isAggregate reports whether s matches ^[a-z][a-z0-9]{0,31}$, and isID
+// whether it matches ^[A-Za-z0-9_-]{1,100}$: names are checked on every
+// command and append, without a regular expression.
+func isAggregate(s string) bool {
+	if len(s) < 1 || len(s) > 32 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func isID(s string) bool {
+	if len(s) < 1 || len(s) > 100 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // NewName builds the name of the stream of aggregate id in tenant t.
 // The aggregate is a lower-case word without dashes; the id may hold
@@ -28,10 +49,10 @@ func NewName(t tenant.ID, aggregate, id string) (Name, error) {
 	if _, err := tenant.Parse(string(t)); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalidName, err)
 	}
-	if !aggregatePattern.MatchString(aggregate) {
+	if !isAggregate(aggregate) {
 		return "", fmt.Errorf("%w: aggregate %q", ErrInvalidName, aggregate)
 	}
-	if !idPattern.MatchString(id) {
+	if !isID(id) {
 		return "", fmt.Errorf("%w: id %q", ErrInvalidName, id)
 	}
 	return Name(string(t) + "." + aggregate + "-" + id), nil

@@ -2,6 +2,9 @@ package streams_test
 
 import (
 	"errors"
+	"math/rand/v2"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/atrium-platform/atrium/streams"
@@ -73,5 +76,33 @@ func TestRegistryUpcasts(t *testing.T) {
 	typ, data, err := r.Encode(placedV2{AmountCents: 5, Currency: "EUR"})
 	if err != nil || typ != "order.placed.v2" || string(data) != `{"amount_cents":5,"currency":"EUR"}` {
 		t.Fatal(typ, string(data), err)
+	}
+}
+
+// NewName checks an aggregate and an id by hand: as the patterns
+// ^[a-z][a-z0-9]{0,31}$ and ^[A-Za-z0-9_-]{1,100}$ would.
+func TestNamePartsAsPatterns(t *testing.T) {
+	aggregate := regexp.MustCompile(`^[a-z][a-z0-9]{0,31}$`)
+	id := regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
+	alphabet := []string{"a", "z", "A", "Z", "0", "9", "_", "-", ".", " ", "\n", "é", "`", "{", "/", ":", "@", "[", "\x00"}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		var b strings.Builder
+		n, k := r.IntN(104), len(alphabet)
+		if r.IntN(2) == 0 {
+			k = 6 // letters and digits only: mostly valid
+		}
+		for range n {
+			b.WriteString(alphabet[r.IntN(k)])
+		}
+		s := b.String()
+		_, aerr := streams.NewName("acme", s, "1")
+		if aggregate.MatchString(s) != (aerr == nil) {
+			t.Fatalf("aggregate %q: %v", s, aerr)
+		}
+		_, ierr := streams.NewName("acme", "invoice", s)
+		if id.MatchString(s) != (ierr == nil) {
+			t.Fatalf("id %q: %v", s, ierr)
+		}
 	}
 }

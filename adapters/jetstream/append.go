@@ -2,7 +2,6 @@ package jetstream
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -117,14 +117,23 @@ func (s *Store) checkAppends(ctx context.Context, appends []streams.Append) (ten
 		return "", errors.New("append: no stream")
 	}
 	var errs []error
-	streamsSeen := make(map[streams.Name]bool, len(appends))
-	ids := map[uuid.UUID]bool{}
+	// The sets of streams and ids seen: none is needed for one event.
+	var (
+		streamsSeen map[streams.Name]bool
+		ids         map[uuid.UUID]bool
+	)
+	if len(appends) > 1 || len(appends[0].Events) > 1 {
+		streamsSeen = make(map[streams.Name]bool, len(appends))
+		ids = map[uuid.UUID]bool{}
+	}
 	total := 0
 	for _, a := range appends {
 		if streamsSeen[a.Stream] {
 			errs = append(errs, fmt.Errorf("stream %s named twice", a.Stream))
 		}
-		streamsSeen[a.Stream] = true
+		if streamsSeen != nil {
+			streamsSeen[a.Stream] = true
+		}
 		if len(a.Events) == 0 {
 			errs = append(errs, fmt.Errorf("no event for %s", a.Stream))
 		}
@@ -136,7 +145,9 @@ func (s *Store) checkAppends(ctx context.Context, appends []streams.Append) (ten
 			case ids[e.ID]:
 				errs = append(errs, fmt.Errorf("event id %s given twice", e.ID))
 			}
-			ids[e.ID] = true
+			if ids != nil {
+				ids[e.ID] = true
+			}
 			if e.Metadata.Tenant != "" && e.Metadata.Tenant != t {
 				return "", fmt.Errorf("%w: event %s has tenant %s in tenant %s", streams.ErrTenantMismatch, e.ID, e.Metadata.Tenant, t)
 			}
@@ -166,6 +177,10 @@ func (s *Store) checkAppends(ctx context.Context, appends []streams.Append) (ten
 func (s *Store) appendOnce(ctx context.Context, t tenant.ID, appends []streams.Append) (res []streams.AppendResult, again bool, err error) {
 	bases := make([]tail, len(appends))
 	for i, a := range appends {
+		if a.Expected == streams.NoStream {
+			// The server checks that the subject has no message.
+			continue
+		}
 		subject := subjectOf(a.Stream)
 		lastID := a.Events[len(a.Events)-1].ID
 		switch {
@@ -182,8 +197,6 @@ func (s *Store) appendOnce(ctx context.Context, t tenant.ID, appends []streams.A
 				}
 			}
 			bases[i] = last.tail
-		case a.Expected.Version() == 0:
-			// NoStream: the server checks that the subject has no message.
 		default:
 			want := a.Expected.Version()
 			if c, ok := s.tails.get(subject); ok && c.version == want {
@@ -232,11 +245,13 @@ func (s *Store) appendOnce(ctx context.Context, t tenant.ID, appends []streams.A
 	// the order of the parts.
 	res = make([]streams.AppendResult, len(appends))
 	seq := lastSeq - uint64(len(msgs))
+	first := 0 // the part's first message
 	for i, a := range appends {
 		seq += uint64(len(a.Events))
 		v := bases[i].version + streams.Version(len(a.Events))
 		res[i] = streams.AppendResult{Version: v, Position: streams.Position(lastSeq)}
-		s.tails.put(subjectOf(a.Stream), tail{version: v, seq: seq})
+		s.tails.put(msgs[first].Subject, tail{version: v, seq: seq})
+		first += len(a.Events)
 	}
 	return res, false, nil
 }
@@ -282,27 +297,31 @@ func (s *Store) onlyAnyMoved(ctx context.Context, t tenant.ID, appends []streams
 	return true, nil
 }
 
-// messages builds the JetStream messages of an append: headers from the
-// streams bus metadata, the event id as Nats-Msg-Id, and the expected last
-// subject sequence on the first message of each stream.
+// messages builds the JetStream messages of an append: the metadata in
+// one streams.MetaEvent header, the event id as Nats-Msg-Id, the tenant's
+// stream as the one expected, and the expected last subject sequence on
+// the first message of each stream.
 func (s *Store) messages(t tenant.ID, appends []streams.Append, bases []tail) ([]*nats.Msg, error) {
 	now := s.cfg.Now().UTC()
 	limit := min(int(s.nc.MaxPayload()), maxEventSize)
-	var msgs []*nats.Msg
+	stream := StreamName(t)
+	n := 0
+	for _, a := range appends {
+		n += len(a.Events)
+	}
+	msgs := make([]*nats.Msg, 0, n)
+	buf := make([]byte, 0, 256)
 	for i, a := range appends {
 		subject := subjectOf(a.Stream)
 		for j, e := range a.Events {
-			md := e.Metadata
-			md.Tenant = t
-			m := nats.NewMsg(subject)
-			m.Data = e.Data
-			for k, v := range streams.EventMetadata(a.Stream, e.Type, bases[i].version+streams.Version(j+1), now, md) {
-				m.Header.Set(k, v)
-			}
-			m.Header.Set(nats.MsgIdHdr, e.ID.String())
-			m.Header.Set(nats.ExpectedStreamHdr, StreamName(t))
+			buf = streams.AppendEventMeta(buf[:0], a.Stream, e.Type, bases[i].version+streams.Version(j+1), now, e.Metadata)
+			m := &nats.Msg{Subject: subject, Data: e.Data, Header: nats.Header{
+				streams.MetaEvent:      {string(buf)},
+				nats.MsgIdHdr:          {e.ID.String()},
+				nats.ExpectedStreamHdr: {stream},
+			}}
 			if j == 0 {
-				m.Header.Set(nats.ExpectedLastSubjSeqHdr, strconv.FormatUint(bases[i].seq, 10))
+				m.Header[nats.ExpectedLastSubjSeqHdr] = []string{strconv.FormatUint(bases[i].seq, 10)}
 			}
 			if size := msgSize(m) + 128; size > limit { // 128: the batch headers
 				return nil, fmt.Errorf("%w: event %s of %d bytes, at most %d", streams.ErrTooLarge, e.ID, size, limit)
@@ -343,19 +362,35 @@ func (s *Store) publish(ctx context.Context, t tenant.ID, msgs []*nats.Msg) (seq
 // RequestTimeout, again while it says it went unanswered (a stream
 // electing a leader answers nothing, or says it has none), after a short
 // pause. It returns try's last error.
+//
+// Each attempt has one context, ending at the earlier of its own and the
+// whole request's deadline (a context and a timer per append, not two).
 func (s *Store) attempts(ctx context.Context, try func(context.Context) (again bool, err error)) error {
-	rctx, cancel := s.withTimeout(ctx)
-	defer cancel()
+	deadline := time.Now().Add(s.cfg.RequestTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
 	for {
-		actx, acancel := context.WithTimeout(rctx, s.cfg.AttemptTimeout)
+		end := time.Now().Add(s.cfg.AttemptTimeout)
+		if end.After(deadline) {
+			end = deadline
+		}
+		actx, acancel := context.WithDeadline(ctx, end)
 		again, err := try(actx)
 		acancel()
-		if !again || rctx.Err() != nil {
+		if !again || ctx.Err() != nil {
+			return err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
 			return err
 		}
 		select {
-		case <-time.After(50 * time.Millisecond):
-		case <-rctx.Done():
+		case <-time.After(min(50*time.Millisecond, left)):
+		case <-ctx.Done():
+			return err
+		}
+		if !time.Now().Before(deadline) {
 			return err
 		}
 	}
@@ -374,9 +409,12 @@ func (s *Store) publishOnce(ctx context.Context, t tenant.ID, msgs []*nats.Msg) 
 	if len(msgs) == 1 {
 		rctx, cancel := s.withTimeout(ctx)
 		defer cancel()
-		ack, err := s.js.PublishMsg(rctx, msgs[0])
+		ack, err := s.publishMsg(rctx, msgs[0])
 		if err != nil {
 			return 0, err
+		}
+		if ack.Stream != StreamName(t) {
+			return 0, fmt.Errorf("%w: acknowledged by stream %q", jetstream.ErrInvalidJSAck, ack.Stream)
 		}
 		if ack.Duplicate {
 			return 0, fmt.Errorf("%w: sequence %d", errAlreadyStored, ack.Sequence)
@@ -386,17 +424,56 @@ func (s *Store) publishOnce(ctx context.Context, t tenant.ID, msgs []*nats.Msg) 
 	return s.publishBatch(ctx, t, msgs)
 }
 
-// batchAck is the server's answer to a batch commit.
-type batchAck struct {
+// pubAck is the server's answer to a publish, or to a batch commit.
+type pubAck struct {
 	Error *struct {
 		Code        int    `json:"code"`
 		ErrCode     uint16 `json:"err_code"`
 		Description string `json:"description"`
 	} `json:"error"`
-	Stream  string `json:"stream"`
-	Seq     uint64 `json:"seq"`
-	BatchID string `json:"batch"`
-	Count   int    `json:"count"`
+	Stream    string `json:"stream"`
+	Sequence  uint64 `json:"seq"`
+	Duplicate bool   `json:"duplicate"`
+	BatchID   string `json:"batch"`
+	Count     int    `json:"count"`
+}
+
+// parseAck reads the server's answer to a publish: an API error as a
+// *jetstream.APIError.
+func parseAck(data []byte) (pubAck, error) {
+	var ack pubAck
+	if err := gojson.Unmarshal(data, &ack); err != nil {
+		return pubAck{}, fmt.Errorf("%w: %q: %w", jetstream.ErrInvalidJSAck, data, err)
+	}
+	if e := ack.Error; e != nil {
+		return pubAck{}, &jetstream.APIError{Code: e.Code, ErrorCode: jetstream.ErrorCode(e.ErrCode), Description: e.Description}
+	}
+	if ack.Stream == "" {
+		return pubAck{}, fmt.Errorf("%w: %q", jetstream.ErrInvalidJSAck, data)
+	}
+	return ack, nil
+}
+
+// publishMsg publishes m and waits for its acknowledgement, as
+// jetstream.PublishMsg does (asked again, twice, 250 ms apart, when
+// nothing answers, then jetstream.ErrNoStreamResponse), with a cheaper
+// reading of the acknowledgement.
+func (s *Store) publishMsg(ctx context.Context, m *nats.Msg) (pubAck, error) {
+	resp, err := s.nc.RequestMsgWithContext(ctx, m)
+	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < jetstream.DefaultPubRetryAttempts; r++ {
+		select {
+		case <-ctx.Done():
+		case <-time.After(jetstream.DefaultPubRetryWait):
+		}
+		resp, err = s.nc.RequestMsgWithContext(ctx, m)
+	}
+	if errors.Is(err, nats.ErrNoResponders) {
+		return pubAck{}, jetstream.ErrNoStreamResponse
+	}
+	if err != nil {
+		return pubAck{}, err
+	}
+	return parseAck(resp.Data)
 }
 
 // publishBatch sends msgs as one atomic batch: all but the last without
@@ -427,17 +504,14 @@ func (s *Store) publishBatch(ctx context.Context, t tenant.ID, msgs []*nats.Msg)
 	if err != nil {
 		return 0, err
 	}
-	var ack batchAck
-	if err := json.Unmarshal(resp.Data, &ack); err != nil {
-		return 0, fmt.Errorf("batch %s: answer %q: %w", id, resp.Data, err)
-	}
-	if ack.Error != nil {
-		return 0, &jetstream.APIError{Code: ack.Error.Code, ErrorCode: jetstream.ErrorCode(ack.Error.ErrCode), Description: ack.Error.Description}
+	ack, err := parseAck(resp.Data)
+	if err != nil {
+		return 0, fmt.Errorf("batch %s: %w", id, err)
 	}
 	if ack.Stream != StreamName(t) || ack.BatchID != id || ack.Count != n {
 		return 0, fmt.Errorf("batch %s of %d: acknowledged as batch %s of %d in %s", id, n, ack.BatchID, ack.Count, ack.Stream)
 	}
-	return ack.Seq, nil
+	return ack.Sequence, nil
 }
 
 // alreadyAppended reports whether every part's events are already the last

@@ -52,7 +52,11 @@ func (s *Store) lastEvent(ctx context.Context, t tenant.ID, subject string) (las
 	if err != nil || !found {
 		return lastMsg{}, err
 	}
-	v, err := strconv.ParseUint(h.Get(streams.MetaVersion), 10, 64)
+	get, err := metadataOf(h)
+	if err != nil {
+		return lastMsg{}, fmt.Errorf("last event of %s at %d: %w", subject, seq, err)
+	}
+	v, err := strconv.ParseUint(get(streams.MetaVersion), 10, 64)
 	if err != nil {
 		return lastMsg{}, fmt.Errorf("last event of %s at %d: version: %w", subject, seq, err)
 	}

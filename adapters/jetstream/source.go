@@ -272,8 +272,9 @@ type unmarshaler struct{}
 var _ wmjs.Unmarshaler = unmarshaler{}
 
 // Unmarshal turns a stored event into a watermill message: its id, its
-// data, its Atrium-* headers, and its position and pending count from the
-// delivery's metadata.
+// data, its metadata by bus key (from its MetaEvent header, or its
+// Atrium-* headers when stored before there was one), and its position
+// and pending count from the delivery's metadata.
 func (unmarshaler) Unmarshal(msg jetstream.Msg) (*message.Message, error) {
 	h := msg.Headers()
 	meta, err := msg.Metadata()
@@ -285,9 +286,20 @@ func (unmarshaler) Unmarshal(msg jetstream.Msg) (*message.Message, error) {
 		return nil, fmt.Errorf("event at %d has no id", meta.Sequence.Stream)
 	}
 	m := message.NewMessage(id, msg.Data())
-	for k, v := range h {
-		if len(v) > 0 && strings.HasPrefix(k, "Atrium-") {
-			m.Metadata.Set(k, v[0])
+	if v := h.Get(streams.MetaEvent); v != "" {
+		if md, err := streams.ParseEventMeta(v); err == nil {
+			md.Each(m.Metadata.Set)
+		} else {
+			// Handed out as it is: the runner finds its metadata does not
+			// decode and sets it aside, as any such event.
+			m.Metadata.Set(streams.MetaEvent, v)
+		}
+	} else {
+		// Stored before MetaEvent: one header per key.
+		for k, v := range h {
+			if len(v) > 0 && strings.HasPrefix(k, "Atrium-") {
+				m.Metadata.Set(k, v[0])
+			}
 		}
 	}
 	m.Metadata.Set(streams.MetaPosition, strconv.FormatUint(meta.Sequence.Stream, 10))

@@ -412,8 +412,28 @@ func (s *Store) deleteOrdered(ctx context.Context, t tenant.ID, cons jetstream.C
 	_ = s.js.DeleteConsumer(dctx, StreamName(t), info.Name) // best effort: see above
 }
 
+// recordOf reads a stored event: its metadata in one MetaEvent header,
+// or, stored before, in one header per key.
 func recordOf(h nats.Header, data []byte, pos streams.Position) (streams.Record, error) {
-	return streams.RecordFromMetadata(h.Get(nats.MsgIdHdr), data, h.Get, pos)
+	get, err := metadataOf(h)
+	if err != nil {
+		return streams.Record{}, err
+	}
+	return streams.RecordFromMetadata(h.Get(nats.MsgIdHdr), data, get, pos)
+}
+
+// metadataOf returns the bus metadata of a stored event by key, from its
+// MetaEvent header or, stored before there was one, its header per key.
+func metadataOf(h nats.Header) (get func(key string) string, err error) {
+	v := h.Get(streams.MetaEvent)
+	if v == "" {
+		return h.Get, nil
+	}
+	m, err := streams.ParseEventMeta(v)
+	if err != nil {
+		return nil, err
+	}
+	return m.Get, nil
 }
 
 // JetStream API error codes this adapter translates (nats-server's

@@ -26,6 +26,7 @@ import (
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/modules"
+	"github.com/atrium-platform/atrium/streams"
 )
 
 // benchCmd measures the product's paths against raw baselines in the same
@@ -201,7 +202,11 @@ func (b *benchCmd) run(rep *benchReport) (*benchReport, error) {
 
 // rawPublish is the baseline: each writer publishes to its own subject with
 // Nats-Expected-Last-Subject-Sequence, waiting for every acknowledgement,
-// to a stream of the given replicas.
+// to a stream of the given replicas. Each message carries what the event
+// store writes for a drafted invoice (see benchDraft): a subject of the
+// same form (an invoice's stream), a new event id as Nats-Msg-Id, the
+// stream expected, the metadata header, and the data; built once per
+// writer but the id.
 func rawPublish(ctx context.Context, nc *nats.Conn, writers int, d time.Duration, replicas int) (float64, error) {
 	js, err := natsjs.New(nc)
 	if err != nil {
@@ -211,12 +216,24 @@ func rawPublish(ctx context.Context, nc *nats.Conn, writers int, d time.Duration
 	if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: name, Subjects: []string{"raw" + strconv.Itoa(writers) + ".>"}, Storage: natsjs.FileStorage, Replicas: replicas}); err != nil {
 		return 0, err
 	}
-	return perSecond(writers, d, func(w int) (func() error, error) {
-		subj := fmt.Sprintf("raw%d.w%d", writers, w)
+	return perSecond(writers, d, func(int) (func() error, error) {
+		t := tenant.ID(fmt.Sprintf("benchcmd%d", writers))
+		stream, ev, err := benchDraft(ctx, t, uuid.NewString())
+		if err != nil {
+			return nil, err
+		}
+		m := &nats.Msg{Subject: fmt.Sprintf("raw%d.%s.%s.%s", writers, t, stream.Aggregate(), stream.ID()), Data: ev.Data, Header: nats.Header{
+			streams.MetaEvent:           {string(streams.AppendEventMeta(nil, stream, ev.Type, 1, time.Now(), ev.Metadata))},
+			nats.MsgIdHdr:               {""},
+			nats.ExpectedStreamHdr:      {name},
+			nats.ExpectedLastSubjSeqHdr: {""},
+		}}
 		var last uint64
 		return func() error {
+			m.Header[nats.MsgIdHdr][0] = uuid.NewString()
 			for {
-				ack, err := js.Publish(ctx, subj, benchPayload, natsjs.WithExpectLastSequencePerSubject(last))
+				m.Header[nats.ExpectedLastSubjSeqHdr][0] = strconv.FormatUint(last, 10)
+				ack, err := js.PublishMsg(ctx, m)
 				var apiErr *natsjs.APIError
 				if errors.As(err, &apiErr) && apiErr.ErrorCode == 10164 {
 					// On a cluster: the subject's last write is not applied
@@ -232,9 +249,6 @@ func rawPublish(ctx context.Context, nc *nats.Conn, writers int, d time.Duration
 		}, nil
 	})
 }
-
-// benchPayload is the data of the events the append measures write.
-var benchPayload = []byte(`{"invoice_id":"00000000-0000-0000-0000-000000000000","client":{"id":"C-1","name":"Northwind"},"total":{"amount":100000,"currency":"EUR"}}`)
 
 // perSecond runs writers goroutines, each calling the step newStep made for
 // it until d has passed, and answers the steps done per second; the first

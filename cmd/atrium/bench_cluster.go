@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/atrium-platform/atrium/adapters/jetstream"
+	"github.com/atrium-platform/atrium/domain/invoice"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/streams"
 )
@@ -90,13 +92,13 @@ func storeAppends(ctx context.Context, nc *nats.Conn, replicas, writers int, d t
 		return 0, err
 	}
 	return perSecond(writers, d, func(int) (func() error, error) {
-		name, err := streams.NewName(t, "invoice", uuid.NewString())
+		name, ev, err := benchDraft(ctx, t, uuid.NewString())
 		if err != nil {
 			return nil, err
 		}
 		var v streams.Version
 		return func() error {
-			ev := streams.EventData{ID: uuid.New(), Type: "invoice.drafted.v1", Data: benchPayload}
+			ev.ID = uuid.New()
 			if _, err := s.Append(ctx, name, streams.Exactly(v), ev); err != nil {
 				return err
 			}
@@ -104,4 +106,37 @@ func storeAppends(ctx context.Context, nc *nats.Conn, replicas, writers int, d t
 			return nil
 		}, nil
 	})
+}
+
+// benchDraft is the event every append measure writes, raw or through the
+// event store: invoice id of tenant t drafted as the command path drafts
+// it (see commandAppends), its data as the command encodes it, with the
+// metadata a command gives its events. It returns the invoice's stream.
+func benchDraft(ctx context.Context, t tenant.ID, id string) (streams.Name, streams.EventData, error) {
+	const by = "00000000-0000-4000-8000-000000000002"
+	stream, err := streams.NewName(t, invoice.Category, id)
+	if err != nil {
+		return "", streams.EventData{}, err
+	}
+	policy, err := benchSettings{}.InvoicePolicy(ctx)
+	if err != nil {
+		return "", streams.EventData{}, err
+	}
+	inv := benchInvoice()
+	lines := make([]invoice.LineInput, len(inv.Lines))
+	for i, l := range inv.Lines {
+		lines[i] = invoice.LineInput(l)
+	}
+	evs, err := invoice.DecideDraft(invoice.State{}, invoice.Draft{InvoiceID: id, ClientID: inv.Client.ID, ClientName: inv.Client.Name,
+		Currency: inv.Currency, DueDate: inv.DueDate, Lines: lines, Policy: policy, By: by, At: time.Now()})
+	if err != nil {
+		return "", streams.EventData{}, err
+	}
+	data, err := json.Marshal(evs[0])
+	if err != nil {
+		return "", streams.EventData{}, err
+	}
+	command := uuid.NewString()
+	return stream, streams.EventData{ID: uuid.New(), Type: evs[0].EventName(), Data: data,
+		Metadata: streams.Metadata{UserID: by, CorrelationID: command, CommandID: command}}, nil
 }

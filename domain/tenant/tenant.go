@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 )
 
 // ID is a tenant slug: ^[a-z][a-z0-9]{1,30}$.
@@ -28,7 +27,19 @@ var (
 	ErrReserved = errors.New("tenant: reserved slug")
 )
 
-var slug = regexp.MustCompile(`^[a-z][a-z0-9]{1,30}$`)
+// validSlug reports whether s matches ^[a-z][a-z0-9]{1,30}$ (checked on
+// every command and append: without a regular expression).
+func validSlug(s string) bool {
+	if len(s) < 2 || len(s) > 31 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
 
 // reserved slugs can never be given to a client company: they name the
 // platform itself or would be confusing as sub-domains.
@@ -36,7 +47,7 @@ var reserved = map[ID]bool{Platform: true, "admin": true, "api": true, "www": tr
 
 // Parse validates s as a tenant slug. It accepts the Platform slug.
 func Parse(s string) (ID, error) {
-	if !slug.MatchString(s) {
+	if !validSlug(s) {
 		return "", fmt.Errorf("%w: %q", ErrInvalidID, s)
 	}
 	return ID(s), nil
