@@ -127,8 +127,7 @@ func trickle(ctx context.Context, p *assembly.Process, rate float64, d time.Dura
 	close(errs)
 	if err := <-errs; err != nil {
 		close(stop)
-		<-polled
-		return res, err
+		return res, errors.Join(err, <-polled)
 	}
 	// Every command visible, then the poller stops.
 	var last streams.Position
