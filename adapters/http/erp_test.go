@@ -155,8 +155,20 @@ func connectWebhook(t *testing.T, admin caller, url, secret string, events ...st
 	return admin.do("PUT", "/api/v1/erp/connection", string(b))
 }
 
-// distinctInOrder reports whether ms, duplicates removed (at least once),
-// are in position order.
+// firstArrivals is ms without the repeats of a message already there.
+func firstArrivals(ms []erpsync.Message) []erpsync.Message {
+	seen := map[string]bool{}
+	var out []erpsync.Message
+	for _, m := range ms {
+		if !seen[m.ID] {
+			seen[m.ID] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// inOrder reports whether ms are in position order.
 func inOrder(ms []erpsync.Message) bool {
 	last := uint64(0)
 	for _, m := range ms {
@@ -204,8 +216,10 @@ func TestERPWebhookDeliversEveryEventInOrderSigned(t *testing.T) {
 	if r := fin.do("POST", "/api/v1/invoices/"+ids[0]+"/issue", ""); r.status != 200 {
 		t.Fatalf("issue: %d %s", r.status, r.body)
 	}
-	eventually(t, "7 messages", func() bool { return len(rcv.messages()) >= 7 })
-	got := rcv.messages()
+	// At least once (CONTRACT.md): a message may come again, with its id;
+	// the first arrivals are every message, once each, in order.
+	eventually(t, "7 messages", func() bool { return len(firstArrivals(rcv.messages())) >= 7 })
+	got := firstArrivals(rcv.messages())
 	if len(got) != 7 {
 		t.Fatalf("%d messages delivered, want 7", len(got))
 	}
@@ -247,7 +261,7 @@ func TestERPWebhookDeliversEveryEventInOrderSigned(t *testing.T) {
 		t.Fatalf("page: %v", list)
 	}
 	first := items[0].(map[string]any)
-	if first["id"] != got[6].ID || first["status"] != "delivered" || first["attempts"] != float64(1) || first["delivered_at"] == nil {
+	if first["id"] != got[6].ID || first["status"] != "delivered" || first["attempts"].(float64) < 1 || first["delivered_at"] == nil {
 		t.Fatalf("newest message %v", first)
 	}
 	next := fin.do("GET", "/api/v1/erp/messages?status=delivered&limit=3&cursor="+list["next_cursor"].(string), "").json(t)
@@ -258,7 +272,9 @@ func TestERPWebhookDeliversEveryEventInOrderSigned(t *testing.T) {
 		t.Fatalf("%d calls failed verification", rcv.bad)
 	}
 	metrics := as(t, app, "", "", "").do("GET", "/metrics", "")
-	for _, want := range []string{`atrium_erp_delivered_total{tenant="acme"} 7`, `atrium_erp_pending{tenant="acme"} 0`} {
+	// The counter counts deliveries made, repeats included.
+	sent := fmt.Sprintf(`atrium_erp_delivered_total{tenant="acme"} %d`, len(rcv.messages()))
+	for _, want := range []string{sent, `atrium_erp_pending{tenant="acme"} 0`} {
 		eventually(t, want, func() bool {
 			return strings.Contains(string(as(t, app, "", "", "").do("GET", "/metrics", "").body), want)
 		})
