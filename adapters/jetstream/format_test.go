@@ -3,7 +3,6 @@ package jetstream_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"maps"
 	"strconv"
 	"testing"
@@ -141,15 +140,7 @@ func TestEventsStoredInTheOldFormatStillDecode(t *testing.T) {
 
 	// The projections' source: the same metadata by key as a record of
 	// either format.
-	src, err := jetstream.NewSource(nc, jetstream.QuietLogger(slog.Default()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = src.Close() })
-	ch, err := src.Subscribe(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := subscribeSource(t, nc, ctx, 0)
 	deadline := time.After(30 * time.Second)
 	for i, want := range log {
 		m := receive(t, ch, deadline)
@@ -238,15 +229,7 @@ func TestMalformedMetadataHeaderIsUnreadable(t *testing.T) {
 	if _, err := s.ReadTenant(ctx, 0, 10); !errors.Is(err, streams.ErrBadMetadata) {
 		t.Fatalf("read tenant: %v", err)
 	}
-	src, err := jetstream.NewSource(nc, jetstream.QuietLogger(slog.Default()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = src.Close() })
-	ch, err := src.Subscribe(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := subscribeSource(t, nc, ctx, 0)
 	got := receive(t, ch, time.After(30*time.Second))
 	got.Ack()
 	if _, err := streams.RecordFromMetadata(got.UUID, got.Payload, got.Metadata.Get, 0); !errors.Is(err, streams.ErrBadMetadata) {

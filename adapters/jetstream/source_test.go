@@ -10,6 +10,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/atrium-platform/atrium/adapters/jetstream"
@@ -308,4 +309,20 @@ func TestSourceEndsWhenItsConsumerIsLost(t *testing.T) {
 		srv.Start()
 		closedWithin(t, ch, 10*time.Second)
 	})
+}
+
+// subscribeSource subscribes a new source on nc, closed with the test, to
+// the ctx tenant's events after pos.
+func subscribeSource(t *testing.T, nc *nats.Conn, ctx context.Context, after streams.Position) <-chan *message.Message {
+	t.Helper()
+	src, err := jetstream.NewSource(nc, jetstream.QuietLogger(slog.Default()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = src.Close() })
+	ch, err := src.Subscribe(ctx, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
 }
