@@ -3,6 +3,7 @@ package streams
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -184,27 +185,16 @@ func appendEscaped(dst []byte, s string) []byte {
 	return append(dst, s[start:]...)
 }
 
+// unescape reads what appendEscaped wrote: its %XX are URL escapes.
 func unescape(s string) (string, error) {
 	if !strings.Contains(s, "%") {
 		return s, nil
 	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			b = append(b, s[i])
-			continue
-		}
-		if i+2 >= len(s) {
-			return "", fmt.Errorf("%w: %q: a cut escape", ErrBadMetadata, s)
-		}
-		n, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
-		if err != nil {
-			return "", fmt.Errorf("%w: %q: escape %q", ErrBadMetadata, s, s[i:i+3])
-		}
-		b = append(b, byte(n))
-		i += 2
+	u, err := url.PathUnescape(s)
+	if err != nil {
+		return "", fmt.Errorf("%w: %q: %w", ErrBadMetadata, s, err)
 	}
-	return string(b), nil
+	return u, nil
 }
 
 // EventMeta is an event's metadata read from a MetaEvent value, by the
