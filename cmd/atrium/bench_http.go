@@ -47,10 +47,6 @@ type httpFigure struct {
 // requests a second per CPU) would measure the limiter.
 const benchHTTPTenant = "benchhttp"
 
-// benchHTTPBody is benchInvoice as the API takes it.
-const benchHTTPBody = `{"client":{"id":"C-1","name":"Northwind"},"currency":"EUR","due_date":"2026-12-31",
-	"lines":[{"description":"Consulting","quantity":1,"unit_price":{"amount":100000,"currency":"EUR"}}]}`
-
 // benchHTTP serves a process's API on loopback and measures, at each
 // concurrency, POST /api/v1/invoices against the in-process command path
 // and GET /api/v1/invoices/{id} against the in-process query, taking turns
@@ -201,7 +197,7 @@ func httpLoad(base string, t benchTenant, clients int, d time.Duration, ids []st
 		return func() error {
 			start := time.Now()
 			if commands {
-				req.SetBodyString(benchHTTPBody)
+				req.SetBodyString(benchInvoiceBody)
 			} else {
 				i = (i + 7) % len(ids)
 				req.SetRequestURI(base + "/api/v1/invoices/" + ids[i])

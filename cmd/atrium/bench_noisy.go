@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -205,17 +204,13 @@ func (s *samples) add(o samples) {
 }
 
 func (s samples) latencies() latencies {
-	p := func(xs []time.Duration, q int) time.Duration {
-		xs = slices.Clone(xs)
-		slices.Sort(xs)
-		return xs[min(len(xs)-1, len(xs)*q/100)]
-	}
-	return latencies{CommandP50: p(s.cmds, 50), CommandP99: p(s.cmds, 99), ReadP50: p(s.reads, 50), ReadP99: p(s.reads, 99),
+	return latencies{CommandP50: quantile(s.cmds, 50), CommandP99: quantile(s.cmds, 99), ReadP50: quantile(s.reads, 50), ReadP99: quantile(s.reads, 99),
 		Requests: len(s.cmds) + len(s.reads)}
 }
 
+// benchInvoiceBody is benchInvoice as the API takes it.
 const benchInvoiceBody = `{"client":{"id":"C-1","name":"Northwind"},"currency":"EUR","due_date":"2026-12-31",
-	"lines":[{"description":"Consulting","quantity":3,"unit_price":{"amount":95000,"currency":"EUR"}}]}`
+	"lines":[{"description":"Consulting","quantity":1,"unit_price":{"amount":100000,"currency":"EUR"}}]}`
 
 type benchTenant struct{ slug, token string }
 
