@@ -260,6 +260,7 @@ type Process struct {
 	catalogDone chan struct{}
 	leases      atomic.Pointer[jetstream.Leases] // set once open; the catalog's goroutine reads it
 	gatesMu     sync.Mutex
+	projMu      sync.Mutex // a rebuild's stop, reset and start against the leases' starts and stops
 	gates       map[tenant.ID]*openGate
 	closers     []func() error
 	mu          sync.Mutex
@@ -596,30 +597,6 @@ func (p *Process) tenantChanged(t tenancy.State) {
 		return
 	}
 	p.openTenant(t.ID)
-}
-
-// Rebuild rebuilds one read model of the ctx tenant from its events: the
-// tenant's projections stop, the read model's tables are emptied and its
-// checkpoint removed, and projection resumes, replaying every event into
-// that read model while the others skip what they have. Other tenants go
-// on untouched.
-func (p *Process) Rebuild(ctx context.Context, name string) error {
-	var target projections.Projector
-	for _, pr := range p.Projectors {
-		if pr.Name() == name {
-			target = pr
-		}
-	}
-	if target == nil {
-		return fmt.Errorf("%w: %q", projections.ErrUnknownReadModel, name)
-	}
-	if err := p.Runner.Stop(ctx); err != nil {
-		return fmt.Errorf("rebuild %s: stop: %w", name, err)
-	}
-	if err := p.Reads.Reset(ctx, target); err != nil {
-		return errors.Join(err, p.Runner.Start(context.WithoutCancel(ctx)))
-	}
-	return p.Runner.Start(context.WithoutCancel(ctx))
 }
 
 // retryUnprojected starts, every interval, the tenants that are not being

@@ -2,6 +2,7 @@ package assembly
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -53,10 +54,15 @@ func (p *Process) openLeases(ctx context.Context) error {
 		return fmt.Errorf("leases: %w", err)
 	}
 	p.leases.Store(l)
+	sub, err := p.NC.Subscribe(rebuildSubjectPrefix+"*", p.rebuildAsked)
+	if err != nil {
+		_ = l.Close(ctx)
+		return fmt.Errorf("leases: rebuild requests: %w", err)
+	}
 	p.closers = append(p.closers, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		return l.Close(ctx)
+		return errors.Join(sub.Unsubscribe(), l.Close(ctx))
 	})
 	return nil
 }
@@ -66,13 +72,19 @@ func (p *Process) openLeases(ctx context.Context) error {
 type leasedProjection struct{ p *Process }
 
 func (lp leasedProjection) Start(ctx context.Context) error {
+	lp.p.projMu.Lock()
+	defer lp.p.projMu.Unlock()
 	if err := lp.p.Reads.Migrate(ctx, lp.p.Projectors...); err != nil {
 		return err
 	}
 	return lp.p.Runner.Start(ctx)
 }
 
-func (lp leasedProjection) Stop(ctx context.Context) error { return lp.p.Runner.Stop(ctx) }
+func (lp leasedProjection) Stop(ctx context.Context) error {
+	lp.p.projMu.Lock()
+	defer lp.p.projMu.Unlock()
+	return lp.p.Runner.Stop(ctx)
+}
 
 // openTenant makes sure t's read database is migrated and, unless leases
 // decide where it is projected, starts its projection; then requests for

@@ -190,6 +190,14 @@ func (l *Leases) Held() []tenant.ID {
 	return out
 }
 
+// Holds reports whether this instance holds t's lease.
+func (l *Leases) Holds(t tenant.ID) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.held[t]
+	return ok
+}
+
 // Rebalance asks for a rebalance now rather than at the next interval:
 // after a tenant is created, say. It does not wait for it.
 func (l *Leases) Rebalance() {
