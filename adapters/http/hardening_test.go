@@ -152,7 +152,7 @@ func TestPasswordsAreScopedToTheirTenant(t *testing.T) {
 	if r := addUser(globex, "newhire@globex.example", "set by globex admin", ""); r.status != 201 {
 		t.Fatalf("globex adds newhire: %d %s", r.status, r.body)
 	}
-	if err := st.Identity.EnsurePlatformAdmin(ctx, "ops@platform.example", "the operator's password"); err != nil {
+	if _, err := st.Identity.EnsurePlatformAdmin(ctx, "ops@platform.example", "the operator's password"); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ tenant, email, password string }{

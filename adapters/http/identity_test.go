@@ -140,11 +140,11 @@ func TestLoginRefreshLogout(t *testing.T) {
 
 func TestPlatformAdminLoginAndBadTokens(t *testing.T) {
 	app, st := newStackApp(t)
-	if err := st.Identity.EnsurePlatformAdmin(context.Background(), "root@atrium.example", "a long root password"); err != nil {
-		t.Fatal(err)
+	if created, err := st.Identity.EnsurePlatformAdmin(context.Background(), "root@atrium.example", "a long root password"); err != nil || !created {
+		t.Fatalf("first: created %v, %v", created, err)
 	}
-	if err := st.Identity.EnsurePlatformAdmin(context.Background(), "root@atrium.example", "ignored the second time"); err != nil {
-		t.Fatal(err)
+	if created, err := st.Identity.EnsurePlatformAdmin(context.Background(), "root@atrium.example", "ignored the second time"); err != nil || created {
+		t.Fatalf("second: created %v, %v", created, err)
 	}
 	nobody := as(t, app, "", "", "")
 	tok, r := loginAs(t, nobody, "root@atrium.example", "a long root password")

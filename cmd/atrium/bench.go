@@ -88,7 +88,7 @@ func (b *benchCmd) run(rep *benchReport) (*benchReport, error) {
 		defer pprof.StopCPUProfile()
 	}
 	ctx := context.Background()
-	always, interval, err := (&config{NATSSync: b.Sync}).syncPolicy()
+	always, interval, err := (&storeConfig{NATSSync: b.Sync}).syncPolicy()
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ type secretsCmd struct {
 	NewKey newKeyCmd        `cmd:"" name:"new-key" help:"Print a new keyring entry (kid:<base64 of 32 bytes>) to put first in ATRIUM_SECRET_KEY."`
 }
 
-type secretsResealCmd struct{ config }
+type secretsResealCmd struct{ storeConfig }
 
 func (c *secretsResealCmd) Run() error {
 	if err := c.validate(); err != nil {

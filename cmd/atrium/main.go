@@ -21,10 +21,19 @@ type cli struct {
 
 func main() {
 	var c cli
-	ctx := kong.Parse(&c,
+	parser := kong.Must(&c,
 		kong.Name("atrium"),
 		kong.Description("Atrium: one deployment, many isolated tenants, every change an event."),
 	)
+	args := os.Args[1:]
+	if len(args) == 0 {
+		args = []string{"--help"} // and exit 0: asking what there is is no error
+	}
+	ctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "atrium: %v (atrium --help lists what there is)\n", err)
+		os.Exit(2)
+	}
 	if err := ctx.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "atrium:", err)
 		os.Exit(1)

@@ -20,7 +20,7 @@ import (
 // migrateCmd brings every tenant's read database to the latest version of
 // every read model, in parallel with a cap, and reports each tenant.
 type migrateCmd struct {
-	config
+	storeConfig
 	Parallel int `default:"8" help:"Tenants migrated at once."`
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +51,7 @@ func TestOnboardingAcrossInstances(t *testing.T) {
 	startServe(t, bin, dirB, addrB, false, natsURL)
 
 	cli := []string{"ATRIUM_API_URL=http://" + addrA, "ATRIUM_ADMIN_EMAIL=root@atrium.example", "ATRIUM_ADMIN_PASSWORD=root password 123",
-		"ATRIUM_NEW_ADMIN_PASSWORD=initech admin password"}
+		"ATRIUM_NEW_ADMIN_PASSWORD=initech admin password", "ATRIUM_SESSION_FILE=" + filepath.Join(t.TempDir(), "sessions.json")}
 	start := time.Now()
 	out, err := runAtrium(t, bin, cli, "tenant", "create", "initech", "--name", "Initech", "--domain", "books.initech.example",
 		"--admin-email", "bill@initech.example", "--admin-name", "Bill Lumbergh")
@@ -61,7 +62,7 @@ func TestOnboardingAcrossInstances(t *testing.T) {
 	if out, err := runAtrium(t, bin, cli, "tenant", "create", "initech", "--name", "Again", "--admin-email", "x@y.example", "--admin-name", "X"); err == nil || !strings.Contains(out, "tenant_exists") {
 		t.Fatalf("creating it twice: %v\n%s", err, out)
 	}
-	out, err = runAtrium(t, bin, cli, "tenant", "list")
+	out, err = runAtrium(t, bin, cli, "tenant", "list", "-o", "json")
 	if err != nil || !strings.Contains(out, `"slug": "initech"`) {
 		t.Fatalf("tenant list: %v\n%s", err, out)
 	}

@@ -50,8 +50,14 @@ func (s *serveCmd) Run() error {
 		}
 	}()
 	if s.AdminEmail != "" {
-		if err := st.Identity.EnsurePlatformAdmin(ctx, s.AdminEmail, s.AdminPass); err != nil {
+		created, err := st.Identity.EnsurePlatformAdmin(ctx, s.AdminEmail, s.AdminPass)
+		if err != nil {
 			return fmt.Errorf("bootstrap administrator: %w", err)
+		}
+		if created {
+			log.Info("platform administrator created", "email", s.AdminEmail)
+		} else {
+			log.Info("platform administrator already there; its password is left as it was", "email", s.AdminEmail)
 		}
 	}
 	if fresh && s.Demo {

@@ -10,22 +10,27 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
 )
 
 // tenantCmd manages tenants through the admin API, as kubectl does through
-// its API server: the server needs no restart and no shared disk.
+// its API server: the server needs no restart and no shared disk. It logs
+// in once and keeps the session (see session.go).
 type tenantCmd struct {
 	API      string `env:"ATRIUM_API_URL" default:"http://localhost:8080" help:"Atrium's base URL."`
-	Token    string `env:"ATRIUM_TOKEN" help:"A platform administrator's access token."`
-	Email    string `env:"ATRIUM_ADMIN_EMAIL" help:"Log in with this platform administrator instead of a token."`
-	Password string `env:"ATRIUM_ADMIN_PASSWORD" help:"Their password."`
+	Token    string `env:"ATRIUM_TOKEN" help:"A platform administrator's access token, instead of logging in."`
+	Email    string `env:"ATRIUM_ADMIN_EMAIL" help:"The platform administrator to log in as; the session is kept for the next calls."`
+	Password string `env:"ATRIUM_ADMIN_PASSWORD" help:"Their password, used when no kept session is left."`
+	Output   string `short:"o" enum:"table,json" default:"table" help:"How answers are printed: table or json."`
+	Sessions string `env:"ATRIUM_SESSION_FILE" help:"The file kept sessions live in (default: atrium/sessions.json in the user's configuration directory)."`
 
 	Create  tenantCreateCmd  `cmd:"" help:"Create, provision and open a tenant."`
 	List    tenantListCmd    `cmd:"" help:"List the tenants."`
 	Suspend tenantSuspendCmd `cmd:"" help:"Stop serving a tenant."`
 	Resume  tenantResumeCmd  `cmd:"" help:"Serve a suspended tenant again."`
 	Rebuild tenantRebuildCmd `cmd:"" help:"Rebuild one read model of a tenant from its events."`
+	Logout  tenantLogoutCmd  `cmd:"" help:"End the kept session of ATRIUM_ADMIN_EMAIL on ATRIUM_API_URL."`
 }
 
 type tenantRebuildCmd struct {
@@ -34,7 +39,32 @@ type tenantRebuildCmd struct {
 }
 
 func (c *tenantRebuildCmd) Run(t *tenantCmd) error {
-	return t.call(http.MethodPost, "/admin/v1/tenants/"+c.Slug+"/projections/"+c.ReadModel+"/rebuild", nil)
+	out, err := t.call(http.MethodPost, "/admin/v1/tenants/"+c.Slug+"/projections/"+c.ReadModel+"/rebuild", nil)
+	if err != nil {
+		return err
+	}
+	return t.print(out, func(w io.Writer) error {
+		var r struct {
+			Tenant    string `json:"tenant"`
+			ReadModel string `json:"read_model"`
+			Status    string `json:"status"`
+		}
+		if err := json.Unmarshal(out, &r); err != nil {
+			return fmt.Errorf("an answer not understood: %w", err)
+		}
+		fmt.Fprintln(w, "TENANT\tREAD MODEL\tSTATUS")
+		fmt.Fprintf(w, "%s\t%s\t%s\n", r.Tenant, r.ReadModel, r.Status)
+		return nil
+	})
+}
+
+type tenantLogoutCmd struct{}
+
+func (c *tenantLogoutCmd) Run(t *tenantCmd) error {
+	if t.Email == "" {
+		return errors.New("give ATRIUM_ADMIN_EMAIL: whose kept session to end")
+	}
+	return t.forget(true)
 }
 
 type tenantCreateCmd struct {
@@ -66,65 +96,183 @@ func (c *tenantCreateCmd) Run(t *tenantCmd) error {
 	if c.Domain == nil {
 		body["domains"] = []string{}
 	}
-	return t.call(http.MethodPost, "/admin/v1/tenants", body)
-}
-
-func (c *tenantListCmd) Run(t *tenantCmd) error {
-	return t.call(http.MethodGet, "/admin/v1/tenants", nil)
-}
-
-func (c *tenantSuspendCmd) Run(t *tenantCmd) error {
-	return t.call(http.MethodPost, "/admin/v1/tenants/"+c.Slug+"/suspend", map[string]string{"reason": c.Reason})
-}
-
-func (c *tenantResumeCmd) Run(t *tenantCmd) error {
-	return t.call(http.MethodPost, "/admin/v1/tenants/"+c.Slug+"/resume", nil)
-}
-
-// call sends one admin request and prints the answer's JSON.
-func (t *tenantCmd) call(method, path string, body any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	token := t.Token
-	if token == "" {
-		if t.Email == "" || t.Password == "" {
-			return errors.New("give ATRIUM_TOKEN, or ATRIUM_ADMIN_EMAIL and ATRIUM_ADMIN_PASSWORD")
-		}
-		var err error
-		if token, err = t.login(ctx); err != nil {
-			return err
-		}
-	}
-	out, status, err := t.send(ctx, method, path, token, body)
+	out, err := t.call(http.MethodPost, "/admin/v1/tenants", body)
 	if err != nil {
 		return err
 	}
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, out, "", "  ") == nil {
-		out = pretty.Bytes()
-	}
-	fmt.Fprintln(os.Stdout, string(out))
-	if status >= 300 {
-		return fmt.Errorf("%s %s: HTTP %d", method, path, status)
-	}
-	return nil
+	return t.printTenants(out, false)
 }
 
-func (t *tenantCmd) login(ctx context.Context) (string, error) {
-	out, status, err := t.send(ctx, http.MethodPost, "/api/v1/auth/login", "", map[string]string{"email": t.Email, "password": t.Password})
+func (c *tenantListCmd) Run(t *tenantCmd) error {
+	out, err := t.call(http.MethodGet, "/admin/v1/tenants", nil)
 	if err != nil {
-		return "", err
+		return err
+	}
+	return t.printTenants(out, true)
+}
+
+func (c *tenantSuspendCmd) Run(t *tenantCmd) error {
+	out, err := t.call(http.MethodPost, "/admin/v1/tenants/"+c.Slug+"/suspend", map[string]string{"reason": c.Reason})
+	if err != nil {
+		return err
+	}
+	return t.printTenants(out, false)
+}
+
+func (c *tenantResumeCmd) Run(t *tenantCmd) error {
+	out, err := t.call(http.MethodPost, "/admin/v1/tenants/"+c.Slug+"/resume", nil)
+	if err != nil {
+		return err
+	}
+	return t.printTenants(out, false)
+}
+
+// apiError is a refusal of the API: its status and problem.
+type apiError struct {
+	method, path string
+	status       int
+	code, detail string
+}
+
+func (e *apiError) Error() string {
+	if e.code == "" {
+		return fmt.Sprintf("%s %s: HTTP %d", e.method, e.path, e.status)
+	}
+	return fmt.Sprintf("%s %s: HTTP %d %s: %s", e.method, e.path, e.status, e.code, e.detail)
+}
+
+// call sends one admin request as a platform administrator and returns the
+// answer's body; a refusal is an *apiError.
+func (t *tenantCmd) call(method, path string, body any) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		token, kept, err := t.token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out, status, err := t.send(ctx, method, path, token, body)
+		if err != nil {
+			return nil, err
+		}
+		if status == http.StatusUnauthorized && kept && attempt == 0 {
+			// The kept session was ended (a logout, a revocation): once more,
+			// without it.
+			if err := t.forget(false); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if status >= 300 {
+			return nil, refusal(method, path, status, out)
+		}
+		return out, nil
+	}
+}
+
+// refusal is the *apiError of an answer with status and body out.
+func refusal(method, path string, status int, out []byte) error {
+	var p struct {
+		Code   string `json:"code"`
+		Detail string `json:"detail"`
+	}
+	_ = json.Unmarshal(out, &p)
+	return &apiError{method: method, path: path, status: status, code: p.Code, detail: p.Detail}
+}
+
+// token is the access token to send: ATRIUM_TOKEN, the kept session's
+// (refreshed when it has expired; kept reports it came from there), or a
+// new login's, which is then kept.
+func (t *tenantCmd) token(ctx context.Context) (token string, kept bool, err error) {
+	if t.Token != "" {
+		return t.Token, false, nil
+	}
+	if t.Email == "" {
+		return "", false, errors.New("give ATRIUM_TOKEN, or ATRIUM_ADMIN_EMAIL (and ATRIUM_ADMIN_PASSWORD for the first call)")
+	}
+	path := sessionFile(t.Sessions)
+	all, err := loadSessions(path)
+	if err != nil {
+		return "", false, err
+	}
+	key := sessionKey(t.API, t.Email)
+	if s, ok := all[key]; ok {
+		if time.Until(s.Expires) > 30*time.Second {
+			return s.AccessToken, true, nil
+		}
+		if s.RefreshToken != "" {
+			if ns, err := t.tokens(ctx, "/api/v1/auth/refresh", map[string]string{"refresh_token": s.RefreshToken}); err == nil {
+				all[key] = ns
+				return ns.AccessToken, true, saveSessions(path, all)
+			}
+		}
+		delete(all, key)
+	}
+	if t.Password == "" {
+		return "", false, fmt.Errorf("no session kept for %s on %s: give ATRIUM_ADMIN_PASSWORD to log in", t.Email, t.API)
+	}
+	ns, err := t.tokens(ctx, "/api/v1/auth/login", map[string]string{"email": t.Email, "password": t.Password})
+	if err != nil {
+		return "", false, err
+	}
+	all[key] = ns
+	return ns.AccessToken, false, saveSessions(path, all)
+}
+
+// tokens logs in or refreshes at path and returns the session.
+func (t *tenantCmd) tokens(ctx context.Context, path string, body map[string]string) (savedSession, error) {
+	out, status, err := t.send(ctx, http.MethodPost, path, "", body)
+	if err != nil {
+		return savedSession{}, err
 	}
 	if status != http.StatusOK {
-		return "", fmt.Errorf("login: HTTP %d: %s", status, strings.TrimSpace(string(out)))
+		return savedSession{}, refusal(http.MethodPost, path, status, out)
 	}
 	var tok struct {
-		AccessToken string `json:"access_token"`
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+		ExpiresIn    int64  `json:"expires_in"`
 	}
-	if err := json.Unmarshal(out, &tok); err != nil {
-		return "", fmt.Errorf("login: %w", err)
+	if err := json.Unmarshal(out, &tok); err != nil || tok.AccessToken == "" {
+		return savedSession{}, fmt.Errorf("POST %s: an answer without tokens: %w", path, err)
 	}
-	return tok.AccessToken, nil
+	return savedSession{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken,
+		Expires: time.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)}, nil
+}
+
+// forget drops the kept session of t's administrator; with logout, the
+// server ends it first.
+func (t *tenantCmd) forget(logout bool) error {
+	path := sessionFile(t.Sessions)
+	all, err := loadSessions(path)
+	if err != nil {
+		return err
+	}
+	key := sessionKey(t.API, t.Email)
+	s, ok := all[key]
+	if !ok {
+		return nil
+	}
+	if logout {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if time.Until(s.Expires) < 30*time.Second && s.RefreshToken != "" {
+			if ns, err := t.tokens(ctx, "/api/v1/auth/refresh", map[string]string{"refresh_token": s.RefreshToken}); err == nil {
+				s = ns
+			}
+		}
+		// Ends the login the access token belongs to, its refresh token
+		// with it; a session already ended answers 401.
+		out, status, err := t.send(ctx, http.MethodPost, "/api/v1/auth/logout", s.AccessToken, nil)
+		if err != nil {
+			return err
+		}
+		if status >= 300 && status != http.StatusUnauthorized {
+			return refusal(http.MethodPost, "/api/v1/auth/logout", status, out)
+		}
+	}
+	delete(all, key)
+	return saveSessions(path, all)
 }
 
 func (t *tenantCmd) send(ctx context.Context, method, path, token string, body any) ([]byte, int, error) {
@@ -149,6 +297,68 @@ func (t *tenantCmd) send(ctx context.Context, method, path, token string, body a
 		return nil, 0, err
 	}
 	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	return out, resp.StatusCode, err
+}
+
+// tenantRow is what the CLI shows of a tenant.
+type tenantRow struct {
+	Slug      string    `json:"slug"`
+	Name      string    `json:"name"`
+	Domains   []string  `json:"domains"`
+	Suspended bool      `json:"suspended"`
+	Since     time.Time `json:"since"`
+}
+
+// print writes an answer: as JSON, indented, or as a table that rows
+// makes of it.
+func (t *tenantCmd) print(out []byte, table func(w io.Writer) error) error {
+	if t.Output == "json" {
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, out, "", "  ") == nil {
+			out = pretty.Bytes()
+		}
+		_, err := fmt.Fprintln(os.Stdout, string(out))
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	if err := table(tw); err != nil {
+		return err
+	}
+	return tw.Flush()
+}
+
+// printTenants prints the tenants of out: one tenant, or a list's items.
+func (t *tenantCmd) printTenants(out []byte, list bool) error {
+	return t.print(out, func(w io.Writer) error {
+		var rows []tenantRow
+		if list {
+			var l struct {
+				Items []tenantRow `json:"items"`
+			}
+			if err := json.Unmarshal(out, &l); err != nil {
+				return fmt.Errorf("an answer not understood: %w", err)
+			}
+			rows = l.Items
+		} else {
+			var r tenantRow
+			if err := json.Unmarshal(out, &r); err != nil {
+				return fmt.Errorf("an answer not understood: %w", err)
+			}
+			rows = []tenantRow{r}
+		}
+		fmt.Fprintln(w, "SLUG\tNAME\tSTATUS\tDOMAINS\tSINCE")
+		for _, r := range rows {
+			status := "active"
+			if r.Suspended {
+				status = "suspended"
+			}
+			domains := strings.Join(r.Domains, ",")
+			if domains == "" {
+				domains = "-"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Slug, r.Name, status, domains, r.Since.UTC().Format(time.RFC3339))
+		}
+		return nil
+	})
 }

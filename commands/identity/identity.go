@@ -370,21 +370,23 @@ func memberExists(email string) error {
 // as their platform credential (registering an account when there is
 // none). It does nothing when they are one already. Passwords a tenant set
 // for the same address never sign anyone in to the platform.
-func (h *Handler) EnsurePlatformAdmin(ctx context.Context, email, password string) error {
+func (h *Handler) EnsurePlatformAdmin(ctx context.Context, email, password string) (created bool, err error) {
 	e, err := identity.NormalizeEmail(email)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if uid, err := h.userByEmail(ctx, e); err != nil {
-		return err
+		return false, err
 	} else if uid != "" {
 		if _, ok, err := h.member(ctx, tenant.Platform, uid); err != nil || ok {
-			return err
+			return false, err
 		}
 	}
 	ctx = user.With(ctx, user.Principal{ID: "bootstrap", Roles: []user.Role{user.PlatformAdmin}})
-	_, err = h.addMember(ctx, tenant.Platform, "bootstrap", AddMember{Email: e, Name: "Platform administrator", Password: password}, false)
-	return err
+	if _, err := h.addMember(ctx, tenant.Platform, "bootstrap", AddMember{Email: e, Name: "Platform administrator", Password: password}, false); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // TokenPair is a login's answer.
