@@ -154,3 +154,31 @@ func low(ps []Projector, cps map[string]streams.Position) streams.Position {
 func (tr *tenantRun) low(cps map[string]streams.Position) streams.Position {
 	return low(tr.r.cfg.Projectors, cps)
 }
+
+// Checkpoints returns how far each projector of the ctx tenant has
+// committed, by name (0 for one that has committed nothing, as after a
+// rebuild's reset): from the run when this runner projects the tenant,
+// else from the tenant's read database.
+func (r *Runner) Checkpoints(ctx context.Context) (map[string]streams.Position, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]streams.Position, len(r.cfg.Projectors))
+	if tr, _ := r.running(t); tr != nil {
+		tr.mu.Lock()
+		for _, p := range r.cfg.Projectors {
+			out[p.Name()] = tr.committed[p.Name()]
+		}
+		tr.mu.Unlock()
+		return out, nil
+	}
+	cps, err := readCheckpoints(ctx, r.cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range r.cfg.Projectors {
+		out[p.Name()] = cps[p.Name()]
+	}
+	return out, nil
+}

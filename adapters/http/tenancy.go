@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/projections"
+	"github.com/atrium-platform/atrium/streams"
 )
 
 // Catalog is the tenant catalog as the API reads it.
@@ -97,6 +99,9 @@ type Tenancy struct {
 	// Rebuild rebuilds one read model of the ctx tenant from its events;
 	// nil: rebuilds are not available.
 	Rebuild func(ctx context.Context, readModel string) error
+	// Progress reports how far the ctx tenant's log reaches (head) and how
+	// far each read model has projected it; nil: not available.
+	Progress func(ctx context.Context) (head streams.Position, readModels map[string]streams.Position, err error)
 }
 
 type tenancyRoutes struct {
@@ -120,6 +125,7 @@ func (res Tenancy) Mount(r Routes) {
 	admin.Put("/tenants/:slug/domains", a.changeDomains)
 	admin.Put("/tenants/:slug/limits", a.changeLimits)
 	admin.Post("/tenants/:slug/projections/:name/rebuild", a.rebuildReadModel)
+	admin.Get("/tenants/:slug/projections", a.projections)
 }
 
 type brandingView struct {
@@ -432,4 +438,39 @@ func (a tenancyRoutes) rebuildReadModel(c *fiber.Ctx) error {
 		return err
 	}
 	return WriteJSON(c, fiber.StatusAccepted, map[string]string{"tenant": string(t), "read_model": c.Params("name"), "status": "rebuilding"})
+}
+
+type readModelView struct {
+	Name     string `json:"name"`
+	Position uint64 `json:"position"`
+	Behind   uint64 `json:"behind"`
+}
+
+// projections answers how far each read model of a tenant has projected
+// its log: what a rebuild's progress is read from.
+func (a tenancyRoutes) projections(c *fiber.Ctx) error {
+	t, err := tenant.ParseClient(c.Params("slug"))
+	if err != nil {
+		return NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+	}
+	if _, ok := a.res.Catalog.Get(t); !ok {
+		return NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+	}
+	if a.res.Progress == nil {
+		return NewProblem(fiber.StatusNotImplemented, "not_supported", "projection progress is not available here")
+	}
+	head, cps, err := a.res.Progress(tenant.With(c.UserContext(), t))
+	if err != nil {
+		return err
+	}
+	views := make([]readModelView, 0, len(cps))
+	for name, pos := range cps {
+		v := readModelView{Name: name, Position: uint64(pos)}
+		if head > pos {
+			v.Behind = uint64(head - pos)
+		}
+		views = append(views, v)
+	}
+	slices.SortFunc(views, func(x, y readModelView) int { return strings.Compare(x.Name, y.Name) })
+	return WriteJSON(c, fiber.StatusOK, map[string]any{"tenant": string(t), "head": uint64(head), "read_models": views})
 }

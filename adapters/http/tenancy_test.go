@@ -294,6 +294,30 @@ func TestRebuildReadModel(t *testing.T) {
 	if inv["status"] != "issued" || inv["number"] != "INV-2026-000001" {
 		t.Fatalf("rebuilt invoice %v", inv)
 	}
+	// The progress a rebuild is followed by: every read model of acme at
+	// the head of its log, which is acme's alone.
+	prog := root.do("GET", "/admin/v1/tenants/acme/projections", "").json(t)
+	models, _ := prog["read_models"].([]any)
+	if prog["tenant"] != "acme" || fmt.Sprint(prog["head"]) != pos || len(models) < 5 {
+		t.Fatalf("progress %v (head want %v)", prog, pos)
+	}
+	seen := map[string]bool{}
+	for _, m := range models {
+		m := m.(map[string]any)
+		seen[m["name"].(string)] = true
+		if fmt.Sprint(m["position"]) != pos || m["behind"] != float64(0) {
+			t.Fatalf("read model %v of %v: not at the head %v", m, prog, pos)
+		}
+	}
+	if !seen["invoicelist"] || !seen["memberlist"] {
+		t.Fatalf("read models %v", prog)
+	}
+	if code := problemCode(t, root.do("GET", "/admin/v1/tenants/hooli/projections", ""), 404); code != "tenant_not_found" {
+		t.Fatalf("progress of no tenant: %s", code)
+	}
+	if code := problemCode(t, as(t, app, "acme", "u", "admin").do("GET", "/admin/v1/tenants/acme/projections", ""), 403); code != "tenant_mismatch" {
+		t.Fatalf("a tenant admin reading progress: %s", code)
+	}
 	for _, tc := range []struct {
 		path   string
 		status int

@@ -101,6 +101,15 @@ func TestCLIAsAnOperatorUsesIt(t *testing.T) {
 		t.Fatalf("create an existing tenant: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
+	// A rebuild, waited for, its progress on stderr.
+	out, errOut, code = cliRun(t, bin, wrong, "tenant", "rebuild", "acme", "invoicelist", "--wait")
+	if code != 0 || !strings.Contains(out, "rebuilt") || !strings.Contains(errOut, "rebuilding invoicelist of acme") {
+		t.Fatalf("rebuild --wait: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if _, errOut, code := cliRun(t, bin, wrong, "tenant", "rebuild", "acme", "nothing", "--wait"); code != 1 || !strings.Contains(errOut, "HTTP 404 read_model_not_found") {
+		t.Fatalf("rebuild of no read model: exit %d, stderr %q", code, errOut)
+	}
+
 	// An expired access token: the refresh token is used (and rotated).
 	var kept map[string]savedSession
 	readKept := func() savedSession {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/schollz/progressbar/v3"
 )
 
 // tenantCmd manages tenants through the admin API, as kubectl does through
@@ -34,28 +36,109 @@ type tenantCmd struct {
 }
 
 type tenantRebuildCmd struct {
-	Slug      string `arg:""`
-	ReadModel string `arg:"" help:"The read model, by its projector's name (invoicelist, aging, commissionlist, memberlist, erpsync, ...; docs/read-models.md lists them). Rebuilding erpsync sends the tenant's ERP messages again."`
+	Wait      bool          `help:"Wait until the read model has projected the tenant's log as it stood, showing the progress on stderr."`
+	Timeout   time.Duration `default:"30m" help:"With --wait: how long to wait at most."`
+	Slug      string        `arg:""`
+	ReadModel string        `arg:"" help:"The read model, by its projector's name (invoicelist, aging, commissionlist, memberlist, erpsync, ...; docs/read-models.md lists them). Rebuilding erpsync sends the tenant's ERP messages again."`
 }
 
 func (c *tenantRebuildCmd) Run(t *tenantCmd) error {
+	var head uint64
+	if c.Wait {
+		// The log as it stands before the rebuild: what the read model
+		// must reach again.
+		p, err := t.progress(c.Slug)
+		if err != nil {
+			return err
+		}
+		head = p.Head
+	}
 	out, err := t.call(http.MethodPost, "/admin/v1/tenants/"+c.Slug+"/projections/"+c.ReadModel+"/rebuild", nil)
 	if err != nil {
 		return err
 	}
+	var r struct {
+		Tenant    string `json:"tenant"`
+		ReadModel string `json:"read_model"`
+		Status    string `json:"status"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return fmt.Errorf("an answer not understood: %w", err)
+	}
+	if c.Wait {
+		if err := c.wait(t, head); err != nil {
+			return err
+		}
+		r.Status = "rebuilt"
+		if out, err = json.Marshal(r); err != nil {
+			return err
+		}
+	}
 	return t.print(out, func(w io.Writer) error {
-		var r struct {
-			Tenant    string `json:"tenant"`
-			ReadModel string `json:"read_model"`
-			Status    string `json:"status"`
-		}
-		if err := json.Unmarshal(out, &r); err != nil {
-			return fmt.Errorf("an answer not understood: %w", err)
-		}
 		fmt.Fprintln(w, "TENANT\tREAD MODEL\tSTATUS")
 		fmt.Fprintf(w, "%s\t%s\t%s\n", r.Tenant, r.ReadModel, r.Status)
 		return nil
 	})
+}
+
+// wait follows the read model's progress up to head, with a progress bar
+// on stderr.
+func (c *tenantRebuildCmd) wait(t *tenantCmd, head uint64) error {
+	bar := progressbar.NewOptions64(int64(head),
+		progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionSetDescription(fmt.Sprintf("rebuilding %s of %s", c.ReadModel, c.Slug)),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }),
+	)
+	deadline := time.Now().Add(c.Timeout)
+	for {
+		p, err := t.progress(c.Slug)
+		if err != nil {
+			return err
+		}
+		var at uint64
+		found := false
+		for _, m := range p.ReadModels {
+			if m.Name == c.ReadModel {
+				at, found = m.Position, true
+			}
+		}
+		if !found {
+			return fmt.Errorf("tenant %s has no read model %q", c.Slug, c.ReadModel)
+		}
+		_ = bar.Set64(int64(min(at, head)))
+		if at >= head {
+			return bar.Finish()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s of %s at %d of %d after %s: still rebuilding", c.ReadModel, c.Slug, at, head, c.Timeout)
+		}
+		time.Sleep(200 * time.Millisecond) // polling the server's progress
+	}
+}
+
+// progress reads how far a tenant's read models have projected its log.
+func (t *tenantCmd) progress(slug string) (projectionProgress, error) {
+	out, err := t.call(http.MethodGet, "/admin/v1/tenants/"+slug+"/projections", nil)
+	if err != nil {
+		return projectionProgress{}, err
+	}
+	var p projectionProgress
+	if err := json.Unmarshal(out, &p); err != nil {
+		return p, fmt.Errorf("an answer not understood: %w", err)
+	}
+	return p, nil
+}
+
+// projectionProgress is GET /admin/v1/tenants/{slug}/projections.
+type projectionProgress struct {
+	Head       uint64 `json:"head"`
+	ReadModels []struct {
+		Name     string `json:"name"`
+		Position uint64 `json:"position"`
+	} `json:"read_models"`
 }
 
 type tenantLogoutCmd struct{}
