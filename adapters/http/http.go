@@ -280,7 +280,7 @@ func (a *api) observe(c *fiber.Ctx) error {
 	}
 	status := c.Response().StatusCode()
 	route := c.Route().Path
-	if route == "/" { // only the middleware ran: no route matched
+	if c.Route().Method == "USE" { // only the middleware ran: no route matched
 		route = "unmatched"
 	}
 	tn, _ := tenant.From(c.UserContext())

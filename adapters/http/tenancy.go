@@ -113,6 +113,7 @@ type tenancyRoutes struct {
 func (res Tenancy) Mount(r Routes) {
 	a := tenancyRoutes{api: r.a, res: res}
 	r.Public().Get("/api/v1/branding", a.branding)
+	r.Public().Get("/", func(c *fiber.Ctx) error { return a.home(c, res.Catalog) })
 	v1 := r.Tenant()
 	v1.Put("/branding", a.putBranding)
 	v1.Get("/settings", a.getSettings)
