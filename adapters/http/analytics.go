@@ -39,8 +39,8 @@ type analyticsRoutes struct {
 func (res Analytics) Mount(r Routes) {
 	a := analyticsRoutes{api: r.a, res: res, busy: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	v1 := r.Tenant()
-	v1.Post("/analytics/credentials", a.credentials)
-	v1.Download("/analytics/snapshot", "read-tables.sqlite", a.snapshot)
+	v1.Post("/analytics/credentials", a.credentials).Doc(Doc{Summary: "A read-only, expiring login to the tenant's own read database (admin)", Answer: credentialsView{}, Status: 201})
+	v1.Download("/analytics/snapshot", "read-tables.sqlite", a.snapshot).Doc(Doc{Summary: "A consistent SQLite copy of the tenant's read tables (admin, auditor)", Media: "application/vnd.sqlite3"})
 }
 
 // MaxAnalystLoginHours bounds how long an analyst's login lasts.

@@ -28,7 +28,8 @@ type auditRoutes struct {
 // Mount implements Resource.
 func (res Audit) Mount(r Routes) {
 	a := auditRoutes{api: r.a, res: res}
-	r.Tenant().Get("/audit/events", a.events)
+	r.Tenant().Get("/audit/events", a.events).Doc(Doc{Summary: "The tenant's events in order (auditor, admin); NDJSON, followed live, with Accept: application/x-ndjson",
+		Answer: List([]audit.Event(nil), ""), Media: "application/x-ndjson", Query: []string{"after", "cursor", "limit"}})
 }
 
 func (a auditRoutes) events(c *fiber.Ctx) error {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -154,6 +155,12 @@ type api struct {
 	admit    *admitter
 	streams  *streamSlots
 	ready    readiness
+
+	// The routes mounted, as /openapi.json describes them (openapi.go).
+	docs     []*routeDoc
+	specOnce sync.Once
+	spec     []byte
+	specErr  error
 }
 
 // New returns the Fiber app serving the API: the middleware every request

@@ -166,6 +166,7 @@ func (c caller) do(method, path, body string, hdr ...string) reply {
 	if resp.StatusCode >= 500 && resp.StatusCode != 503 {
 		c.t.Fatalf("%s %s answered %d: %s", method, path, resp.StatusCode, b)
 	}
+	checkAnswer(c.t, c.app, req, resp.StatusCode, resp.Header, b)
 	return reply{resp.StatusCode, resp.Header, b}
 }
 

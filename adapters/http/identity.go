@@ -100,14 +100,14 @@ type identityRoutes struct {
 func (res Identity) Mount(r Routes) {
 	a := identityRoutes{api: r.a, res: res}
 	pub := r.Public()
-	pub.Get("/.well-known/jwks.json", a.jwks)
-	pub.Post("/api/v1/auth/login", a.login)
-	pub.Post("/api/v1/auth/refresh", a.refresh)
-	pub.Post("/api/v1/auth/logout", a.authenticated, a.logout)
+	pub.Get("/.well-known/jwks.json", a.jwks).Doc(Doc{Summary: "The keys access tokens are signed with", Answer: jwkSet{}, Media: "application/jwk-set+json"})
+	pub.Post("/api/v1/auth/login", a.login).Doc(Doc{Summary: "Sign in: a tenant's member (with the tenant's host or X-Tenant), else a platform administrator", Body: loginBody{}, Answer: tokenView{}})
+	pub.Post("/api/v1/auth/refresh", a.refresh).Doc(Doc{Summary: "A new access token for a refresh token, which is rotated", Body: refreshBody{}, Answer: tokenView{}})
+	pub.Post("/api/v1/auth/logout", a.authenticated, a.logout).Doc(Doc{Summary: "End the caller's login", Status: 204})
 	v1 := r.Tenant()
-	v1.Get("/me", a.me)
-	v1.Post("/users", a.addUser)
-	v1.Get("/users", a.listUsers)
+	v1.Get("/me", a.me).Doc(Doc{Summary: "The caller", Answer: meView{}})
+	v1.Post("/users", a.addUser).Doc(Doc{Summary: "Add a member (admin)", Body: addUserBody{}, Answer: userView{}, Status: 201})
+	v1.Get("/users", a.listUsers).Doc(Doc{Summary: "The tenant's members", Answer: List([]userView(nil), ""), Query: []string{"limit", "cursor"}})
 }
 
 // optionalTenant resolves the tenant when the request names one: auth
@@ -144,10 +144,7 @@ func (a identityRoutes) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var b struct {
-		Email    string `json:"email"`
-		Password string `json:"password"`
-	}
+	var b loginBody
 	if err := Decode(c, &b, false); err != nil {
 		return err
 	}
@@ -181,9 +178,7 @@ func (a identityRoutes) refresh(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var b struct {
-		RefreshToken string `json:"refresh_token"`
-	}
+	var b refreshBody
 	if err := Decode(c, &b, false); err != nil {
 		return err
 	}
@@ -233,7 +228,30 @@ func (a identityRoutes) me(c *fiber.Ctx) error {
 	if roles == nil {
 		roles = []user.Role{}
 	}
-	return WriteJSON(c, fiber.StatusOK, map[string]any{"user_id": p.ID, "email": email, "tenant": string(t), "roles": roles})
+	return WriteJSON(c, fiber.StatusOK, meView{UserID: string(p.ID), Email: email, Tenant: string(t), Roles: roles})
+}
+
+type meView struct {
+	UserID string      `json:"user_id"`
+	Email  string      `json:"email"`
+	Tenant string      `json:"tenant"`
+	Roles  []user.Role `json:"roles"`
+}
+
+type loginBody struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type refreshBody struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+type addUserBody struct {
+	Email    string   `json:"email"`
+	Name     string   `json:"name"`
+	Password string   `json:"password"`
+	Roles    []string `json:"roles"`
 }
 
 type userView struct {
@@ -250,12 +268,7 @@ func (a identityRoutes) addUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var b struct {
-		Email    string   `json:"email"`
-		Name     string   `json:"name"`
-		Password string   `json:"password"`
-		Roles    []string `json:"roles"`
-	}
+	var b addUserBody
 	if err := Decode(c, &b, false); err != nil {
 		return err
 	}
@@ -296,4 +309,9 @@ func (a identityRoutes) jwks(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "application/jwk-set+json")
 	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
 	return c.Send(b)
+}
+
+// jwkSet describes /.well-known/jwks.json for the API description.
+type jwkSet struct {
+	Keys []map[string]any `json:"keys"`
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -22,10 +23,12 @@ import (
 
 // mount registers the routes every process serves, then each resource's.
 func (a *api) mount(app *fiber.App, resources []Resource) {
-	app.Get("/healthz", a.healthz)
-	app.Get("/readyz", a.readyz)
-	app.Get("/metrics", a.metricsPage)
 	r := Routes{a: a, app: app}
+	pub := r.Public()
+	pub.Get("/healthz", a.healthz).Doc(Doc{Summary: "The process is up", Answer: map[string]string{}})
+	pub.Get("/readyz", a.readyz).Doc(Doc{Summary: "Every dependency answers (503 with the failing checks otherwise)", Answer: map[string]any{}, Unavailable: map[string]any{}})
+	pub.Get("/metrics", a.metricsPage).Doc(Doc{Summary: "Prometheus metrics (a bearer token when ATRIUM_METRICS_TOKEN is set)", Media: "text/plain"})
+	pub.Get("/openapi.json", a.openAPI).Doc(Doc{Summary: "This description", Media: "application/json"})
 	for _, res := range resources {
 		res.Mount(r)
 	}
@@ -56,17 +59,17 @@ type Routes struct {
 // the tenant's admission; GET routes wait for X-Read-After and answer
 // X-Projection-Position.
 func (r Routes) Tenant() Group {
-	return Group{a: r.a, prefix: "/api/v1", router: r.app.Group("/api/v1"), guard: r.a.scoped, reads: true}
+	return Group{a: r.a, prefix: "/api/v1", router: r.app.Group("/api/v1"), guard: r.a.scoped, reads: true, access: accessTenant}
 }
 
 // Platform is /admin/v1: every route for platform administrators only.
 func (r Routes) Platform() Group {
-	return Group{a: r.a, prefix: "/admin/v1", router: r.app.Group("/admin/v1"), guard: r.a.platform}
+	return Group{a: r.a, prefix: "/admin/v1", router: r.app.Group("/admin/v1"), guard: r.a.platform, access: accessPlatform}
 }
 
 // Public is the server itself, for the few routes anyone may call (sign-in,
 // the public branding, the signing keys); they resolve what they need.
-func (r Routes) Public() fiber.Router { return r.app }
+func (r Routes) Public() Group { return Group{a: r.a, router: r.app, access: accessPublic} }
 
 // Group registers routes with a guard (tenant and caller, platform
 // administrator) run before their handlers, and only for them: a path or
@@ -75,27 +78,47 @@ type Group struct {
 	a      *api
 	prefix string
 	router fiber.Router
-	guard  fiber.Handler
+	guard  fiber.Handler // none for public routes
 	reads  bool
+	access access
+}
+
+// chain is the route's handlers behind the group's guard (and, for reads,
+// the wait for X-Read-After).
+func (g Group) chain(read bool, hs []fiber.Handler) []fiber.Handler {
+	var out []fiber.Handler
+	if g.guard != nil {
+		out = append(out, g.guard)
+	}
+	if read && g.reads {
+		out = append(out, g.a.readAfter)
+	}
+	return append(out, hs...)
 }
 
 // Get registers a read: GET (and HEAD) behind the guard.
-func (g Group) Get(path string, h fiber.Handler) {
-	if g.reads {
-		g.router.Get(path, g.guard, g.a.readAfter, h)
-		return
-	}
-	g.router.Get(path, g.guard, h)
+func (g Group) Get(path string, hs ...fiber.Handler) Documented {
+	g.router.Get(path, g.chain(true, hs)...)
+	return Documented{g.document(fiber.MethodGet, path)}
 }
 
 // Post registers a POST route behind the guard.
-func (g Group) Post(path string, h fiber.Handler) { g.router.Post(path, g.guard, h) }
+func (g Group) Post(path string, hs ...fiber.Handler) Documented {
+	g.router.Post(path, g.chain(false, hs)...)
+	return Documented{g.document(fiber.MethodPost, path)}
+}
 
 // Put registers a PUT route behind the guard.
-func (g Group) Put(path string, h fiber.Handler) { g.router.Put(path, g.guard, h) }
+func (g Group) Put(path string, hs ...fiber.Handler) Documented {
+	g.router.Put(path, g.chain(false, hs)...)
+	return Documented{g.document(fiber.MethodPut, path)}
+}
 
 // Delete registers a DELETE route behind the guard.
-func (g Group) Delete(path string, h fiber.Handler) { g.router.Delete(path, g.guard, h) }
+func (g Group) Delete(path string, hs ...fiber.Handler) Documented {
+	g.router.Delete(path, g.chain(false, hs)...)
+	return Documented{g.document(fiber.MethodDelete, path)}
+}
 
 // commandPtr is a pointer to a command struct.
 type commandPtr[C any] interface {
@@ -108,16 +131,16 @@ type commandPtr[C any] interface {
 // command struct, bind for what the path names, the command run, and the
 // answer {"id","version","position"} with its ETag (and for 201 its
 // Location, the route's path and the new id).
-func Command[C any, P commandPtr[C]](g Group, method, path string, status int, handle commands.Handler[C], bind func(c *fiber.Ctx, cmd P)) {
-	mountCommand[C, P](g, method, path, status, handle, bind, false)
+func Command[C any, P commandPtr[C]](g Group, method, path string, status int, handle commands.Handler[C], bind func(c *fiber.Ctx, cmd P)) Documented {
+	return mountCommand[C, P](g, method, path, status, handle, bind, false)
 }
 
 // Action is Command for a command that takes no body (or {}).
-func Action[C any, P commandPtr[C]](g Group, method, path string, status int, handle commands.Handler[C], bind func(c *fiber.Ctx, cmd P)) {
-	mountCommand[C, P](g, method, path, status, handle, bind, true)
+func Action[C any, P commandPtr[C]](g Group, method, path string, status int, handle commands.Handler[C], bind func(c *fiber.Ctx, cmd P)) Documented {
+	return mountCommand[C, P](g, method, path, status, handle, bind, true)
 }
 
-func mountCommand[C any, P commandPtr[C]](g Group, method, path string, status int, handle commands.Handler[C], bind func(*fiber.Ctx, P), empty bool) {
+func mountCommand[C any, P commandPtr[C]](g Group, method, path string, status int, handle commands.Handler[C], bind func(*fiber.Ctx, P), empty bool) Documented {
 	location := ""
 	if status == fiber.StatusCreated {
 		location = g.prefix + path + "/"
@@ -144,6 +167,9 @@ func mountCommand[C any, P commandPtr[C]](g Group, method, path string, status i
 		}
 		return Answer(c, status, res)
 	})
+	r := g.document(method, path)
+	r.command, r.action, r.body, r.status = true, empty, reflect.TypeFor[C](), status
+	return Documented{r}
 }
 
 // Options reads the command options a client gives in headers: the
@@ -230,6 +256,9 @@ func parseETag(s string) (streams.Version, error) {
 
 func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
 
+// CommandResult describes, in a route's Doc, an answer written by Answer.
+var CommandResult = commandAnswer{}
+
 type commandAnswer struct {
 	ID       string `json:"id"`
 	Version  uint64 `json:"version"`
@@ -278,8 +307,8 @@ func AsOf(c *fiber.Ctx) (at time.Time, ok bool, err error) {
 // as the client reads it, within the tenant's stream slots (4 of one
 // tenant, 256 in all, at once); open finds the file once a slot is taken.
 // The file is served as an attachment named filename, never cached.
-func (g Group) Download(path, filename string, open func(c *fiber.Ctx) (io.ReadCloser, documents.Object, error)) {
-	g.Get(path, func(c *fiber.Ctx) error {
+func (g Group) Download(path, filename string, open func(c *fiber.Ctx) (io.ReadCloser, documents.Object, error)) Documented {
+	d := g.Get(path, func(c *fiber.Ctx) error {
 		t, _ := tenant.From(c.UserContext())
 		release, err := g.a.streams.take(t)
 		if err != nil {
@@ -299,6 +328,8 @@ func (g Group) Download(path, filename string, open func(c *fiber.Ctx) (io.ReadC
 		c.Context().SetBodyStream(releasingReader{ReadCloser: rc, release: release}, int(obj.Size))
 		return nil
 	})
+	d.Doc(Doc{Summary: "Download " + filename, Media: "*/*"})
+	return d
 }
 
 // listView is a page of a list as clients get it.

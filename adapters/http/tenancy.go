@@ -112,21 +112,21 @@ type tenancyRoutes struct {
 // Mount implements Resource.
 func (res Tenancy) Mount(r Routes) {
 	a := tenancyRoutes{api: r.a, res: res}
-	r.Public().Get("/api/v1/branding", a.branding)
-	r.Public().Get("/", func(c *fiber.Ctx) error { return a.home(c, res.Catalog) })
+	r.Public().Get("/api/v1/branding", a.branding).Doc(Doc{Summary: "The tenant's branding (public)", Answer: brandingView{}})
+	r.Public().Get("/", func(c *fiber.Ctx) error { return a.home(c, res.Catalog) }).Doc(Doc{Summary: "The tenant's page, or the platform's", Media: "text/html"})
 	v1 := r.Tenant()
-	v1.Put("/branding", a.putBranding)
-	v1.Get("/settings", a.getSettings)
-	v1.Put("/settings", a.putSettings)
+	v1.Put("/branding", a.putBranding).Doc(Doc{Summary: "Change the branding (admin)", Body: brandingBody{}, Answer: brandingView{}})
+	v1.Get("/settings", a.getSettings).Doc(Doc{Summary: "The tenant's settings (admin)", Answer: tenancy.Settings{}})
+	v1.Put("/settings", a.putSettings).Doc(Doc{Summary: "Change the settings given (admin)", Body: map[string]any{}, Answer: tenancy.Settings{}})
 	admin := r.Platform()
-	admin.Post("/tenants", a.provisionTenant)
-	admin.Get("/tenants", a.listTenants)
-	admin.Post("/tenants/:slug/suspend", a.suspendTenant)
-	admin.Post("/tenants/:slug/resume", a.resumeTenant)
-	admin.Put("/tenants/:slug/domains", a.changeDomains)
-	admin.Put("/tenants/:slug/limits", a.changeLimits)
-	admin.Post("/tenants/:slug/projections/:name/rebuild", a.rebuildReadModel)
-	admin.Get("/tenants/:slug/projections", a.projections)
+	admin.Post("/tenants", a.provisionTenant).Doc(Doc{Summary: "Create, provision and open a tenant", Body: map[string]any{}, Answer: tenantView{}, Status: 201})
+	admin.Get("/tenants", a.listTenants).Doc(Doc{Summary: "The tenants", Answer: List([]tenantView(nil), "")})
+	admin.Post("/tenants/:slug/suspend", a.suspendTenant).Doc(Doc{Summary: "Stop serving a tenant", Answer: tenantView{}})
+	admin.Post("/tenants/:slug/resume", a.resumeTenant).Doc(Doc{Summary: "Serve a suspended tenant again", Answer: tenantView{}})
+	admin.Put("/tenants/:slug/domains", a.changeDomains).Doc(Doc{Summary: "Set a tenant's custom domains", Answer: tenantView{}})
+	admin.Put("/tenants/:slug/limits", a.changeLimits).Doc(Doc{Summary: "Set a tenant's request limits", Answer: tenantView{}})
+	admin.Post("/tenants/:slug/projections/:name/rebuild", a.rebuildReadModel).Doc(Doc{Summary: "Rebuild one read model of a tenant from its events", Answer: rebuildView{}, Status: 202})
+	admin.Get("/tenants/:slug/projections", a.projections).Doc(Doc{Summary: "How far each read model of a tenant has projected its log", Answer: progressView{}})
 }
 
 type brandingView struct {
@@ -438,7 +438,7 @@ func (a tenancyRoutes) rebuildReadModel(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	return WriteJSON(c, fiber.StatusAccepted, map[string]string{"tenant": string(t), "read_model": c.Params("name"), "status": "rebuilding"})
+	return WriteJSON(c, fiber.StatusAccepted, rebuildView{Tenant: string(t), ReadModel: c.Params("name"), Status: "rebuilding"})
 }
 
 type readModelView struct {
@@ -473,5 +473,17 @@ func (a tenancyRoutes) projections(c *fiber.Ctx) error {
 		views = append(views, v)
 	}
 	slices.SortFunc(views, func(x, y readModelView) int { return strings.Compare(x.Name, y.Name) })
-	return WriteJSON(c, fiber.StatusOK, map[string]any{"tenant": string(t), "head": uint64(head), "read_models": views})
+	return WriteJSON(c, fiber.StatusOK, progressView{Tenant: string(t), Head: uint64(head), ReadModels: views})
+}
+
+type rebuildView struct {
+	Tenant    string `json:"tenant"`
+	ReadModel string `json:"read_model"`
+	Status    string `json:"status"`
+}
+
+type progressView struct {
+	Tenant     string          `json:"tenant"`
+	Head       uint64          `json:"head"`
+	ReadModels []readModelView `json:"read_models"`
 }

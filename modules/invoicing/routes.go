@@ -42,11 +42,11 @@ func (r resource) mount(rt atriumhttp.Routes) {
 		func(c *fiber.Ctx, cmd *invoicecmd.CancelInvoice) { cmd.InvoiceID = c.Params("id") })
 	atriumhttp.Command(v1, fiber.MethodPost, "/invoices/:id/payments", fiber.StatusOK, h.Pay,
 		func(c *fiber.Ctx, cmd *invoicecmd.RecordPayment) { cmd.InvoiceID = c.Params("id") })
-	v1.Get("/invoices", r.list)
-	v1.Get("/invoices/:id", r.get)
-	v1.Get("/invoices/:id/history", r.historyOf)
-	v1.Get("/collections/aging", r.agingReport)
-	v1.Get("/collections/clients", r.clientRisk)
+	v1.Get("/invoices", r.list).Doc(atriumhttp.Doc{Summary: "The invoices, newest first, without their lines", Answer: atriumhttp.List([]invoiceView(nil), ""), Query: []string{"status", "client_id", "limit", "cursor"}})
+	v1.Get("/invoices/:id", r.get).Doc(atriumhttp.Doc{Summary: "An invoice; with as_of, as it stood then", Answer: invoiceView{}, Query: []string{"as_of"}})
+	v1.Get("/invoices/:id/history", r.historyOf).Doc(atriumhttp.Doc{Summary: "An invoice's events", Answer: atriumhttp.List([]audit.Event(nil), "")})
+	v1.Get("/collections/aging", r.agingReport).Doc(atriumhttp.Doc{Summary: "What clients owe, by how late", Answer: atriumhttp.List([]agingView(nil), "")})
+	v1.Get("/collections/clients", r.clientRisk).Doc(atriumhttp.Doc{Summary: "Each client's payment record and risk", Answer: atriumhttp.List([]clientRiskView(nil), "")})
 }
 
 type clientView struct {
