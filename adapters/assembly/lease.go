@@ -72,8 +72,12 @@ func (p *Process) openLeases(ctx context.Context) error {
 type leasedProjection struct{ p *Process }
 
 func (lp leasedProjection) Start(ctx context.Context) error {
-	lp.p.projMu.Lock()
-	defer lp.p.projMu.Unlock()
+	mu, err := lp.p.projLock(ctx)
+	if err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
 	if err := lp.p.Reads.Migrate(ctx, lp.p.Projectors...); err != nil {
 		return err
 	}
@@ -81,8 +85,12 @@ func (lp leasedProjection) Start(ctx context.Context) error {
 }
 
 func (lp leasedProjection) Stop(ctx context.Context) error {
-	lp.p.projMu.Lock()
-	defer lp.p.projMu.Unlock()
+	mu, err := lp.p.projLock(ctx)
+	if err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
 	return lp.p.Runner.Stop(ctx)
 }
 

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/atrium-platform/atrium/adapters/jetstream"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/projections"
 	"github.com/atrium-platform/atrium/streams"
@@ -18,25 +20,33 @@ import (
 // instance's own, that is here. With a shared one, it is the instance
 // holding the tenant's lease: any other asks it over NATS (a request on
 // rebuildSubjectPrefix + tenant, the read model's name as its body; the
-// answer is empty, or the error), so a tenant is never projected by two
-// instances, and never written by a rebuild while its projection runs.
+// answer is empty, or the error, with the header rebuildUnavailable when
+// it is one to retry), so a tenant is never projected by two instances,
+// and never written by a rebuild while its projection runs.
 
 // rebuildSubjectPrefix starts the subject of a rebuild asked of the
 // instance holding a tenant's lease.
 const rebuildSubjectPrefix = "atrium.rebuild."
 
-// rebuildWait bounds the wait for the holder's answer: it stops the
-// tenant's projection, resets the read model and starts it again; the
-// replay itself runs on after the answer.
-const rebuildWait = 30 * time.Second
+// rebuildUnavailable is the header of a rebuild's answer saying that the
+// rebuild could not be done now (the lease moved, another rebuild or a
+// lease change of the tenant is under way): the asker answers 503.
+const rebuildUnavailable = "Atrium-Unavailable"
+
+// rebuildWait bounds a rebuild where it runs: the tenant's projection
+// stopped, the read model reset, the projection started again; the replay
+// itself runs on after the answer. It is shorter than a lease's renewal
+// margin (TTL - Interval), as the leases' goroutine may wait for it. The
+// asker waits a little longer.
+const rebuildWait = 5 * time.Second
 
 // Rebuild rebuilds one read model of the ctx tenant from its events: the
 // tenant's projections stop, the read model's tables are emptied and its
 // checkpoint removed, and projection resumes, replaying every event into
 // that read model while the others skip what they have. Other tenants go
 // on untouched. On a shared read store with no instance holding the
-// tenant's lease (one is being taken over), it fails with
-// streams.ErrUnavailable.
+// tenant's lease (one is being taken over), or while another rebuild of
+// the tenant runs, it fails with streams.ErrUnavailable.
 func (p *Process) Rebuild(ctx context.Context, name string) error {
 	t, err := tenant.From(ctx)
 	if err != nil {
@@ -49,17 +59,27 @@ func (p *Process) Rebuild(ctx context.Context, name string) error {
 	if !p.cfg.SharedReads {
 		return p.rebuildHere(ctx, target, nil)
 	}
-	if l := p.leases.Load(); l != nil && l.Holds(t) {
-		return p.rebuildHere(ctx, target, l.Holds)
+	l := p.leases.Load()
+	if l != nil && l.Holds(t) {
+		return p.rebuildHere(ctx, target, l)
 	}
-	rctx, cancel := context.WithTimeout(ctx, rebuildWait)
+	if l != nil {
+		if _, held, err := l.Holder(ctx, t); err != nil {
+			return fmt.Errorf("rebuild %s of %s: %w: %w", name, t, streams.ErrUnavailable, err)
+		} else if !held {
+			return fmt.Errorf("rebuild %s of %s: no instance projects the tenant right now: %w", name, t, streams.ErrUnavailable)
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, rebuildWait+5*time.Second)
 	defer cancel()
 	answer, err := p.NC.RequestWithContext(rctx, rebuildSubjectPrefix+string(t), []byte(name))
 	switch {
 	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
-		return fmt.Errorf("rebuild %s of %s: no instance projects the tenant right now: %w", name, t, streams.ErrUnavailable)
+		return fmt.Errorf("rebuild %s of %s: the instance projecting the tenant did not answer: %w", name, t, streams.ErrUnavailable)
 	case err != nil:
 		return fmt.Errorf("rebuild %s of %s: %w", name, t, err)
+	case answer.Header.Get(rebuildUnavailable) != "":
+		return fmt.Errorf("rebuild %s of %s by the instance projecting it: %s: %w", name, t, answer.Data, streams.ErrUnavailable)
 	case len(answer.Data) > 0:
 		return fmt.Errorf("rebuild %s of %s by the instance projecting it: %s", name, t, answer.Data)
 	}
@@ -76,11 +96,23 @@ func (p *Process) projector(name string) (projections.Projector, error) {
 	return nil, fmt.Errorf("%w: %q", projections.ErrUnknownReadModel, name)
 }
 
+// projLock is the ctx tenant's lock of its projection's starts and stops.
+func (p *Process) projLock(ctx context.Context) (*sync.Mutex, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mu, _ := p.projLocks.LoadOrStore(t, &sync.Mutex{})
+	return mu.(*sync.Mutex), nil
+}
+
 // rebuildHere stops the ctx tenant's projection here, resets target and
-// starts the projection again; with leases (holds not nil), under projMu
-// so that the leases neither start nor stop the tenant meanwhile, and
-// started again only while this instance still holds the lease.
-func (p *Process) rebuildHere(ctx context.Context, target projections.Projector, holds func(tenant.ID) bool) error {
+// starts the projection again, within rebuildWait. With leases (not nil),
+// under the tenant's lock, so that the leases neither start nor stop the
+// tenant meanwhile (a rebuild or a lease change under way makes it fail
+// at once, to retry), and started again only while this instance holds
+// the lease; a start that fails is left to the leases to retry.
+func (p *Process) rebuildHere(ctx context.Context, target projections.Projector, l *jetstream.Leases) error {
 	t, err := tenant.From(ctx)
 	if err != nil {
 		return err
@@ -88,21 +120,35 @@ func (p *Process) rebuildHere(ctx context.Context, target projections.Projector,
 	if p.Runner == nil {
 		return fmt.Errorf("rebuild %s of %s: this instance does not project: %w", target.Name(), t, streams.ErrUnavailable)
 	}
-	if holds != nil {
-		p.projMu.Lock()
-		defer p.projMu.Unlock()
-		if !holds(t) {
+	ctx, cancel := context.WithTimeout(ctx, rebuildWait)
+	defer cancel()
+	if l != nil {
+		mu, err := p.projLock(ctx)
+		if err != nil {
+			return err
+		}
+		if !mu.TryLock() {
+			return fmt.Errorf("rebuild %s of %s: another rebuild or a lease change of the tenant is under way: %w", target.Name(), t, streams.ErrUnavailable)
+		}
+		defer mu.Unlock()
+		if !l.Holds(t) {
 			return fmt.Errorf("rebuild %s of %s: the tenant's lease moved to another instance: %w", target.Name(), t, streams.ErrUnavailable)
 		}
 	}
-	if err := p.Runner.Stop(ctx); err != nil {
-		return fmt.Errorf("rebuild %s: stop: %w", target.Name(), err)
-	}
 	restart := func() error {
-		if holds != nil && !holds(t) {
+		if l != nil && !l.Holds(t) {
 			return nil // the lease was lost meanwhile: its new holder starts it
 		}
-		return p.Runner.Start(context.WithoutCancel(ctx))
+		err := p.Runner.Start(context.WithoutCancel(ctx))
+		if err != nil && l != nil {
+			l.Unstarted(t) // the leases start it again, and retry
+		}
+		return err
+	}
+	if err := p.Runner.Stop(ctx); err != nil {
+		// Stopped all the same (nothing more is written once Stop has
+		// returned); projected again without the reset.
+		return errors.Join(fmt.Errorf("rebuild %s: stop: %w", target.Name(), err), restart())
 	}
 	if err := p.Reads.Reset(ctx, target); err != nil {
 		return errors.Join(err, restart())
@@ -118,18 +164,19 @@ func (p *Process) rebuildAsked(m *nats.Msg) {
 	if err != nil || l == nil || !l.Holds(t) {
 		return
 	}
-	answer := ""
 	target, err := p.projector(string(m.Data))
 	if err == nil {
-		ctx, cancel := context.WithTimeout(tenant.With(context.Background(), t), rebuildWait)
-		err = p.rebuildHere(ctx, target, l.Holds)
-		cancel()
+		err = p.rebuildHere(tenant.With(context.Background(), t), target, l)
 	}
+	answer := nats.NewMsg(m.Reply)
 	if err != nil {
 		p.log.Error("rebuild asked by another instance failed", "tenant", string(t), "read_model", string(m.Data), "err", err)
-		answer = err.Error()
+		answer.Data = []byte(err.Error())
+		if errors.Is(err, streams.ErrUnavailable) {
+			answer.Header.Set(rebuildUnavailable, "1")
+		}
 	}
-	if err := m.Respond([]byte(answer)); err != nil {
+	if err := m.RespondMsg(answer); err != nil {
 		p.log.Warn("rebuild answer not sent", "tenant", string(t), "err", err)
 	}
 }

@@ -51,13 +51,13 @@ func (res ERP) Mount(r Routes) {
 	a := erpRoutes{api: r.a, res: res, fails: newKeyedLimiter(rate.Every(5*time.Second), 10, 100_000)}
 	v1 := r.Tenant()
 	v1.Get("/erp/connection", a.connection).Doc(Doc{Summary: "The tenant's ERP connection, its secret never shown (admin)", Answer: connectionView{}})
-	v1.Put("/erp/connection", a.set).Doc(Doc{Summary: "Connect the tenant's ERP (admin)", Answer: connectionView{}})
+	v1.Put("/erp/connection", a.set).Doc(Doc{Summary: "Connect the tenant's ERP (admin)", Body: erpcmd.SetConnection{}, Answer: connectionView{}, Options: true})
 	v1.Delete("/erp/connection", a.remove).Doc(Doc{Summary: "Stop sending to the ERP (admin)", Answer: connectionView{}})
 	v1.Get("/erp/status", a.status).Doc(Doc{Summary: "How far the ERP sync is (admin, finance)", Answer: erpsync.Status{}})
 	v1.Get("/erp/messages", a.messages).Doc(Doc{Summary: "The ERP messages, newest first (admin, finance)", Answer: List([]erpsync.Row(nil), ""), Query: []string{"status", "limit", "cursor"}})
 	v1.Post("/erp/messages/:id/retry", a.retry).Doc(Doc{Summary: "Send a parked message again (admin)", Answer: CommandResult, Status: 202})
-	v1.Post("/erp/resync", a.resync).Doc(Doc{Summary: "Send every message again, in order (admin)", Answer: CommandResult, Status: 202})
-	r.Public().Post("/api/v1/erp/inbound", a.inbound).Doc(Doc{Summary: "A call from the tenant's ERP, signed with the connection's secret (Standard Webhooks)", Answer: CommandResult})
+	v1.Post("/erp/resync", a.resync).Doc(Doc{Summary: "Send every message again, in order (admin)", Body: erpcmd.Resync{}, Answer: CommandResult, Status: 202, Options: true})
+	r.Public().Post("/api/v1/erp/inbound", a.inbound).Doc(Doc{Summary: "A call from the tenant's ERP, signed with the connection's secret (Standard Webhooks): {\"type\": \"payment.received\", ...}", Body: map[string]any{}, Answer: CommandResult})
 }
 
 // connectionView is the connection as the API shows it: never its secret

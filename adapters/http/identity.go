@@ -103,7 +103,7 @@ func (res Identity) Mount(r Routes) {
 	pub.Get("/.well-known/jwks.json", a.jwks).Doc(Doc{Summary: "The keys access tokens are signed with", Answer: jwkSet{}, Media: "application/jwk-set+json"})
 	pub.Post("/api/v1/auth/login", a.login).Doc(Doc{Summary: "Sign in: a tenant's member (with the tenant's host or X-Tenant), else a platform administrator", Body: loginBody{}, Answer: tokenView{}})
 	pub.Post("/api/v1/auth/refresh", a.refresh).Doc(Doc{Summary: "A new access token for a refresh token, which is rotated", Body: refreshBody{}, Answer: tokenView{}})
-	pub.Post("/api/v1/auth/logout", a.authenticated, a.logout).Doc(Doc{Summary: "End the caller's login", Status: 204})
+	pub.Post("/api/v1/auth/logout", a.authenticated, a.logout).Doc(Doc{Summary: "End the caller's login", Status: 204, Bearer: true})
 	v1 := r.Tenant()
 	v1.Get("/me", a.me).Doc(Doc{Summary: "The caller", Answer: meView{}})
 	v1.Post("/users", a.addUser).Doc(Doc{Summary: "Add a member (admin)", Body: addUserBody{}, Answer: userView{}, Status: 201})

@@ -43,6 +43,13 @@ type Doc struct {
 	// Unavailable is a value of the JSON answer's type when the route
 	// answers 503 with it rather than with a problem.
 	Unavailable any
+	// Options: the route reads Idempotency-Key and If-Match, and answers
+	// the aggregate's version as ETag.
+	Options bool
+	// Bearer: a public route that takes a bearer token.
+	Bearer bool
+	// BodyMedia is the body's media type when it is not JSON (a file).
+	BodyMedia string
 }
 
 // access is who may call a route.
@@ -198,6 +205,9 @@ func (a *api) operation(r *routeDoc, schemaOf, bodyOf func(any) (*openapi3.Schem
 		op.Security = &openapi3.SecurityRequirements{{"bearer": []string{}}}
 	default:
 		op.Tags = []string{"public"}
+		if r.doc.Bearer {
+			op.Security = &openapi3.SecurityRequirements{{"bearer": []string{}}}
+		}
 	}
 	for _, m := range pathParam.FindAllStringSubmatch(r.path, -1) {
 		op.AddParameter(openapi3.NewPathParameter(m[1]).WithSchema(openapi3.NewStringSchema()))
@@ -208,7 +218,7 @@ func (a *api) operation(r *routeDoc, schemaOf, bodyOf func(any) (*openapi3.Schem
 	if r.reads {
 		op.Parameters = append(op.Parameters, &openapi3.ParameterRef{Ref: "#/components/parameters/XReadAfter"})
 	}
-	if r.command {
+	if r.command || r.doc.Options {
 		op.Parameters = append(op.Parameters,
 			&openapi3.ParameterRef{Ref: "#/components/parameters/IdempotencyKey"},
 			&openapi3.ParameterRef{Ref: "#/components/parameters/IfMatch"})
@@ -221,12 +231,16 @@ func (a *api) operation(r *routeDoc, schemaOf, bodyOf func(any) (*openapi3.Schem
 	case r.doc.Body != nil:
 		body = r.doc.Body
 	}
-	if body != nil {
+	switch {
+	case body != nil:
 		s, err := bodyOf(body)
 		if err != nil {
 			return nil, err
 		}
 		op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithJSONSchemaRef(s)}
+	case r.doc.BodyMedia != "":
+		op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).
+			WithContent(openapi3.NewContentWithSchema(openapi3.NewStringSchema().WithFormat("binary"), []string{r.doc.BodyMedia}))}
 	}
 	// The answers.
 	status, resp := r.doc.Status, openapi3.NewResponse().WithDescription("OK")
@@ -234,7 +248,6 @@ func (a *api) operation(r *routeDoc, schemaOf, bodyOf func(any) (*openapi3.Schem
 	case r.command:
 		status = r.status
 		resp.WithContent(openapi3.NewContentWithJSONSchemaRef(&openapi3.SchemaRef{Ref: "#/components/schemas/CommandAnswer"}))
-		resp.Headers = openapi3.Headers{"ETag": {Ref: "#/components/headers/ETag"}}
 	case r.doc.Answer != nil && strings.HasSuffix(r.doc.Media, "+json"):
 		s, err := schemaOf(r.doc.Answer)
 		if err != nil {
@@ -259,6 +272,9 @@ func (a *api) operation(r *routeDoc, schemaOf, bodyOf func(any) (*openapi3.Schem
 			status = http.StatusNoContent
 		}
 	}
+	if r.command || r.doc.Options {
+		resp.Headers = openapi3.Headers{"ETag": {Ref: "#/components/headers/ETag"}}
+	}
 	if r.reads {
 		resp.Headers = openapi3.Headers{"X-Projection-Position": {Ref: "#/components/headers/XProjectionPosition"}}
 	}
@@ -274,6 +290,8 @@ func (a *api) operation(r *routeDoc, schemaOf, bodyOf func(any) (*openapi3.Schem
 	for _, st := range problemStatuses(r) {
 		op.AddResponse(st, openapi3.NewResponse().WithDescription(http.StatusText(st)).WithContent(problem))
 	}
+	// Any other failure (a 500, a 501 where a feature is off) is a problem too.
+	op.Responses.Set("default", &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription("Another failure").WithContent(problem)})
 	return op, nil
 }
 

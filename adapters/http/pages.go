@@ -47,6 +47,7 @@ func (a *api) home(c *fiber.Ctx, catalog Catalog) error {
 	c.Set(fiber.HeaderContentSecurityPolicy, pageSecurity)
 	c.Set(fiber.HeaderXFrameOptions, "DENY")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Vary(fiber.HeaderHost, "X-Tenant") // one page per tenant
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.Send(buf.Bytes())
 }

@@ -1,7 +1,10 @@
 package http_test
 
 import (
+	"io"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -41,5 +44,59 @@ func TestHomePages(t *testing.T) {
 	}
 	if u := nobody.do("GET", "/", "", "Host", "hooli.atrium.test"); u.status != 404 {
 		t.Fatalf("an unknown tenant's page: %d %s", u.status, u.body)
+	}
+}
+
+// TestPublicPagesUnderFlood: anyone may ask for / and /openapi.json, so
+// many at once: every answer is whole (200, or 404 for a tenant nobody
+// has), never a 5xx, and the description is built once, the same bytes
+// for everyone.
+func TestPublicPagesUnderFlood(t *testing.T) {
+	app := newApp(t)
+	type answer struct {
+		path   string
+		status int
+		body   string
+	}
+	out := make(chan answer, 64)
+	var wg sync.WaitGroup
+	for w := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				path, host := "/", []string{"acme.atrium.test", "globex.atrium.test", "atrium.test", "nobody.atrium.test"}[(w+i)%4]
+				if i%2 == 0 {
+					path = "/openapi.json"
+				}
+				req := httptest.NewRequest("GET", path, nil)
+				req.Host = host
+				resp, err := app.Test(req, 30_000)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				_ = resp.Body.Close()
+				out <- answer{path, resp.StatusCode, string(b)}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(out) }()
+	specs := map[string]bool{}
+	n := 0
+	for a := range out {
+		n++
+		switch {
+		case a.status >= 500:
+			t.Fatalf("%s answered %d: %s", a.path, a.status, a.body)
+		case a.path == "/openapi.json" && a.status == 200:
+			specs[a.body] = true
+		case a.path == "/" && a.status != 200 && a.status != 404:
+			t.Fatalf("/ answered %d: %s", a.status, a.body)
+		}
+	}
+	if n != 32*40 || len(specs) != 1 {
+		t.Fatalf("%d answers, %d different descriptions", n, len(specs))
 	}
 }

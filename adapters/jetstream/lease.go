@@ -198,6 +198,30 @@ func (l *Leases) Holds(t tenant.ID) bool {
 	return ok
 }
 
+// Unstarted says t's projection is not running although this instance
+// holds its lease (a rebuild could not start it again): the leases start
+// it at their next round, and retry.
+func (l *Leases) Unstarted(t tenant.ID) {
+	l.mu.Lock()
+	if ls, ok := l.held[t]; ok {
+		ls.started = false
+	}
+	l.mu.Unlock()
+	l.Rebalance()
+}
+
+// Holder returns the instance holding t's lease; false when none does.
+func (l *Leases) Holder(ctx context.Context, t tenant.ID) (string, bool, error) {
+	e, err := l.kv.Get(ctx, tenantKeyPrefix+string(t))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("leases: holder of %s: %w", t, err)
+	}
+	return string(e.Value()), true, nil
+}
+
 // Rebalance asks for a rebalance now rather than at the next interval:
 // after a tenant is created, say. It does not wait for it.
 func (l *Leases) Rebalance() {
@@ -426,12 +450,14 @@ func (l *Leases) release(ctx context.Context, t tenant.ID) error {
 // drop stops t's projection and forgets its lease.
 func (l *Leases) drop(ctx context.Context, t tenant.ID) {
 	l.mu.Lock()
-	ls, ok := l.held[t]
+	_, ok := l.held[t]
 	delete(l.held, t)
 	l.mu.Unlock()
-	if !ok || !ls.started {
+	if !ok {
 		return
 	}
+	// Stopped even when the lease did not start it: a rebuild may have
+	// started it meanwhile (stopping a tenant not projected does nothing).
 	sctx, cancel := context.WithTimeout(tenant.With(context.WithoutCancel(ctx), t), l.cfg.TTL)
 	defer cancel()
 	if err := l.proj.Stop(sctx); err != nil {

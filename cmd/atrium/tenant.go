@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -53,7 +54,7 @@ func (c *tenantRebuildCmd) Run(t *tenantCmd) error {
 		}
 		head = p.Head
 	}
-	out, err := t.call(http.MethodPost, "/admin/v1/tenants/"+c.Slug+"/projections/"+c.ReadModel+"/rebuild", nil)
+	out, err := t.call(http.MethodPost, "/admin/v1/tenants/"+url.PathEscape(c.Slug)+"/projections/"+url.PathEscape(c.ReadModel)+"/rebuild", nil)
 	if err != nil {
 		return err
 	}
@@ -121,7 +122,7 @@ func (c *tenantRebuildCmd) wait(t *tenantCmd, head uint64) error {
 
 // progress reads how far a tenant's read models have projected its log.
 func (t *tenantCmd) progress(slug string) (projectionProgress, error) {
-	out, err := t.call(http.MethodGet, "/admin/v1/tenants/"+slug+"/projections", nil)
+	out, err := t.call(http.MethodGet, "/admin/v1/tenants/"+url.PathEscape(slug)+"/projections", nil)
 	if err != nil {
 		return projectionProgress{}, err
 	}
@@ -195,7 +196,7 @@ func (c *tenantListCmd) Run(t *tenantCmd) error {
 }
 
 func (c *tenantSuspendCmd) Run(t *tenantCmd) error {
-	out, err := t.call(http.MethodPost, "/admin/v1/tenants/"+c.Slug+"/suspend", map[string]string{"reason": c.Reason})
+	out, err := t.call(http.MethodPost, "/admin/v1/tenants/"+url.PathEscape(c.Slug)+"/suspend", map[string]string{"reason": c.Reason})
 	if err != nil {
 		return err
 	}
@@ -203,7 +204,7 @@ func (c *tenantSuspendCmd) Run(t *tenantCmd) error {
 }
 
 func (c *tenantResumeCmd) Run(t *tenantCmd) error {
-	out, err := t.call(http.MethodPost, "/admin/v1/tenants/"+c.Slug+"/resume", nil)
+	out, err := t.call(http.MethodPost, "/admin/v1/tenants/"+url.PathEscape(c.Slug)+"/resume", nil)
 	if err != nil {
 		return err
 	}
@@ -274,6 +275,11 @@ func (t *tenantCmd) token(ctx context.Context) (token string, kept bool, err err
 		return "", false, errors.New("give ATRIUM_TOKEN, or ATRIUM_ADMIN_EMAIL (and ATRIUM_ADMIN_PASSWORD for the first call)")
 	}
 	path := sessionFile(t.Sessions)
+	unlock, err := lockSessions(path)
+	if err != nil {
+		return "", false, err
+	}
+	defer unlock()
 	all, err := loadSessions(path)
 	if err != nil {
 		return "", false, err
@@ -327,6 +333,11 @@ func (t *tenantCmd) tokens(ctx context.Context, path string, body map[string]str
 // server ends it first.
 func (t *tenantCmd) forget(logout bool) error {
 	path := sessionFile(t.Sessions)
+	unlock, err := lockSessions(path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	all, err := loadSessions(path)
 	if err != nil {
 		return err

@@ -32,7 +32,7 @@ func (r resource) mount(rt atriumhttp.Routes) {
 		func(c *fiber.Ctx, cmd *commissioncmd.RejectStatement) { cmd.StatementID = c.Params("id") })
 	atriumhttp.Action(v1, fiber.MethodPost, "/commissions/statements/:id/pay", fiber.StatusOK, h.Pay,
 		func(c *fiber.Ctx, cmd *commissioncmd.PayStatement) { cmd.StatementID = c.Params("id") })
-	v1.Get("/commissions", r.list).Doc(atriumhttp.Doc{Summary: "Commissions accrued", Answer: atriumhttp.List([]commissionView(nil), ""), Query: []string{"user_id", "limit", "cursor"}})
+	v1.Get("/commissions", r.list).Doc(atriumhttp.Doc{Summary: "Commissions accrued", Answer: atriumhttp.List([]commissionView(nil), ""), Query: []string{"period", "user_id", "status", "limit", "cursor"}})
 	v1.Get("/commissions/plans/:user_id", r.plan).Doc(atriumhttp.Doc{Summary: "A salesperson's commission plan", Answer: planView{}})
 	v1.Get("/commissions/statements/:id", r.statement).Doc(atriumhttp.Doc{Summary: "A commission statement", Answer: statementView{}})
 }

@@ -27,7 +27,7 @@ func (r resource) mount(rt atriumhttp.Routes) {
 	h := r.commands
 	byID := func(field *string) func(c *fiber.Ctx) { return func(c *fiber.Ctx) { *field = c.Params("id") } }
 	atriumhttp.Command(v1, fiber.MethodPost, "/expenses", fiber.StatusCreated, h.Create, nil)
-	v1.Put("/expenses/:id/receipt", r.putReceipt).Doc(atriumhttp.Doc{Summary: "Attach a receipt (the body is the file)", Answer: atriumhttp.CommandResult})
+	v1.Put("/expenses/:id/receipt", r.putReceipt).Doc(atriumhttp.Doc{Summary: "Attach a receipt (the body is the file: PDF, PNG, JPEG or WebP)", Answer: atriumhttp.CommandResult, Options: true, BodyMedia: "application/octet-stream"})
 	v1.Download("/expenses/:id/receipt", "receipt", func(c *fiber.Ctx) (io.ReadCloser, documents.Object, error) {
 		return h.Receipt(c.UserContext(), c.Params("id"))
 	})
@@ -40,7 +40,7 @@ func (r resource) mount(rt atriumhttp.Routes) {
 	atriumhttp.Action(v1, fiber.MethodPost, "/expenses/:id/reimburse", fiber.StatusOK, h.Reimburse,
 		func(c *fiber.Ctx, cmd *expensecmd.ReimburseExpense) { byID(&cmd.ExpenseID)(c) })
 	v1.Get("/expenses", r.list).Doc(atriumhttp.Doc{Summary: "The expenses", Answer: atriumhttp.List([]expenseView(nil), ""), Query: []string{"status", "owner", "limit", "cursor"}})
-	v1.Get("/expenses/totals", r.totals).Doc(atriumhttp.Doc{Summary: "Expense totals by category and currency", Answer: atriumhttp.List([]totalView(nil), "")})
+	v1.Get("/expenses/totals", r.totals).Doc(atriumhttp.Doc{Summary: "Expense totals by category and currency", Answer: atriumhttp.List([]totalView(nil), ""), Query: []string{"by"}})
 	v1.Get("/expenses/:id", r.get).Doc(atriumhttp.Doc{Summary: "An expense; with as_of, as it stood then", Answer: expenseView{}, Query: []string{"as_of"}})
 }
 

@@ -72,7 +72,7 @@ func (r resource) mount(rt atriumhttp.Routes) {
 		func(c *fiber.Ctx, cmd *objectivecmd.ValidateObjective) { cmd.ObjectiveID = c.Params("id") })
 	atriumhttp.Command(v1, fiber.MethodPost, "/objectives/:id/reject", fiber.StatusOK, h.Reject,
 		func(c *fiber.Ctx, cmd *objectivecmd.RejectObjective) { cmd.ObjectiveID = c.Params("id") })
-	v1.Get("/objectives", r.list).Doc(atriumhttp.Doc{Summary: "Objectives with their progress", Answer: atriumhttp.List([]objectiveView(nil), ""), Query: []string{"user_id", "limit", "cursor"}})
+	v1.Get("/objectives", r.list).Doc(atriumhttp.Doc{Summary: "Objectives with their progress", Answer: atriumhttp.List([]objectiveView(nil), ""), Query: []string{"period", "assignee", "limit", "cursor"}})
 }
 
 type objectiveView struct {
