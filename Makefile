@@ -43,7 +43,7 @@ unit: $(MINIO)
 
 $(MINIO):
 	@mkdir -p $(BIN)
-	@echo "building MinIO $(MINIO_VERSION) from the module proxy for the documents tests: about 10 minutes on 2 CPUs the first time, then cached in .bin"
+	@echo "building MinIO $(MINIO_VERSION) from the module proxy for the documents tests: a few minutes the first time, then cached in .bin"
 	@$(call with_progress,MinIO,GOBIN=$(BIN) $(GO) install github.com/minio/minio@$(MINIO_VERSION))
 	mv $(BIN)/minio $(MINIO)
 
