@@ -552,7 +552,7 @@ func (p *Process) openHTTP() (*fiber.App, error) {
 	hc.Admission = atriumhttp.Admission{Gate: p.Work, Limits: p.Limits}
 	resources := []atriumhttp.Resource{
 		atriumhttp.Identity{Handler: p.Identity, Issuer: p.Issuer, Members: memberlist.NewQueries(p.Reads)},
-		atriumhttp.Tenancy{Handler: p.Tenancy, Catalog: p.Catalog, Rebuild: p.Rebuild, Progress: p.Progress},
+		atriumhttp.Tenancy{Handler: p.Tenancy, Catalog: p.Catalog, Rebuild: p.Rebuild, Progress: p.Progress, Health: p.Health},
 		atriumhttp.Audit{Reader: audit.NewReader(p.Store)},
 		p.erpResource(),
 		p.analytics(),

@@ -180,20 +180,3 @@ func (p *Process) rebuildAsked(m *nats.Msg) {
 		p.log.Warn("rebuild answer not sent", "tenant", string(t), "err", err)
 	}
 }
-
-// Progress reports how far the ctx tenant's log reaches and how far each of
-// its read models has projected it, from whichever instance projects it.
-func (p *Process) Progress(ctx context.Context) (streams.Position, map[string]streams.Position, error) {
-	if p.Runner == nil {
-		return 0, nil, fmt.Errorf("progress: this instance does not project: %w", streams.ErrUnavailable)
-	}
-	head, err := p.Store.Head(ctx)
-	if err != nil {
-		return 0, nil, err
-	}
-	cps, err := p.Runner.Checkpoints(ctx)
-	if err != nil {
-		return 0, nil, err
-	}
-	return head, cps, nil
-}

@@ -99,6 +99,9 @@ type Tenancy struct {
 	// Rebuild rebuilds one read model of the ctx tenant from its events;
 	// nil: rebuilds are not available.
 	Rebuild func(ctx context.Context, readModel string) error
+	// Health reports every tenant's projection as this instance knows it,
+	// with its poisoned events; nil: not available.
+	Health func(ctx context.Context) ([]TenantHealth, error)
 	// Progress reports how far the ctx tenant's log reaches (head) and how
 	// far each read model has projected it; nil: not available.
 	Progress func(ctx context.Context) (head streams.Position, readModels map[string]streams.Position, err error)
@@ -121,6 +124,7 @@ func (res Tenancy) Mount(r Routes) {
 	admin := r.Platform()
 	admin.Post("/tenants", a.provisionTenant).Doc(Doc{Summary: "Create, provision and open a tenant", Body: map[string]any{}, Answer: tenantView{}, Status: 201})
 	admin.Get("/tenants", a.listTenants).Doc(Doc{Summary: "The tenants", Answer: List([]tenantView(nil), "")})
+	admin.Get("/health", a.health).Doc(Doc{Summary: "Every tenant's state, projection and poisoned events, as the instance asked knows them", Answer: List([]tenantHealthView(nil), "")})
 	admin.Post("/tenants/:slug/suspend", a.suspendTenant).Doc(Doc{Summary: "Stop serving a tenant", Answer: tenantView{}})
 	admin.Post("/tenants/:slug/resume", a.resumeTenant).Doc(Doc{Summary: "Serve a suspended tenant again", Answer: tenantView{}})
 	admin.Put("/tenants/:slug/domains", a.changeDomains).Doc(Doc{Summary: "Set a tenant's custom domains", Answer: tenantView{}})
@@ -486,4 +490,56 @@ type progressView struct {
 	Tenant     string          `json:"tenant"`
 	Head       uint64          `json:"head"`
 	ReadModels []readModelView `json:"read_models"`
+}
+
+// TenantHealth is a tenant's projection as one instance knows it.
+type TenantHealth struct {
+	Tenant tenant.ID
+	// Here: this instance projects the tenant; else another does (a
+	// shared read store), and Position and Head are not known here.
+	Here       bool
+	Subscribed bool
+	Position   streams.Position
+	Head       streams.Position
+	CaughtUp   time.Time
+	// Poisoned counts the tenant's events in the poison queue.
+	Poisoned uint64
+}
+
+type tenantHealthView struct {
+	Tenant     string     `json:"tenant"`
+	Suspended  bool       `json:"suspended"`
+	Projected  string     `json:"projected"` // here, elsewhere
+	Subscribed bool       `json:"subscribed"`
+	Position   uint64     `json:"position"`
+	Head       uint64     `json:"head"`
+	Lag        uint64     `json:"lag"`
+	CaughtUpAt *time.Time `json:"caught_up_at"`
+	Poisoned   uint64     `json:"poisoned"`
+}
+
+// health answers every tenant's state and projection: which are
+// suspended, lagging, unsubscribed or have poisoned events.
+func (a tenancyRoutes) health(c *fiber.Ctx) error {
+	if a.res.Health == nil {
+		return NewProblem(fiber.StatusNotImplemented, "not_supported", "health is not available here")
+	}
+	hs, err := a.res.Health(c.UserContext())
+	if err != nil {
+		return err
+	}
+	items := make([]tenantHealthView, 0, len(hs))
+	for _, h := range hs {
+		s, _ := a.res.Catalog.Get(h.Tenant)
+		v := tenantHealthView{Tenant: string(h.Tenant), Suspended: s.Suspended, Projected: "elsewhere", Poisoned: h.Poisoned}
+		if h.Here {
+			at := h.CaughtUp.UTC()
+			v.Projected, v.Subscribed, v.Position, v.Head, v.CaughtUpAt = "here", h.Subscribed, uint64(h.Position), uint64(h.Head), &at
+			if h.Head > h.Position {
+				v.Lag = uint64(h.Head - h.Position)
+			}
+		}
+		items = append(items, v)
+	}
+	return WriteJSON(c, fiber.StatusOK, List(items, ""))
 }

@@ -1,8 +1,11 @@
 package http_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/atrium-platform/atrium/domain/user"
 )
@@ -332,5 +335,51 @@ func TestRebuildReadModel(t *testing.T) {
 	}
 	if code := problemCode(t, as(t, app, "acme", "u", "admin").do("POST", "/admin/v1/tenants/acme/projections/invoicelist/rebuild", ""), 403); code != "tenant_mismatch" {
 		t.Fatalf("a tenant admin rebuilding: %s", code)
+	}
+}
+
+// TestTenantsHealth: a platform administrator sees every tenant's state,
+// projection and poisoned events, each counted for its own tenant; a
+// tenant's admin does not.
+func TestTenantsHealth(t *testing.T) {
+	app, st := newStackApp(t)
+	root := as(t, app, "", "root", "platform_admin")
+	fin := as(t, app, "acme", "u-fin", "finance")
+	_, pos := create(t, fin, 100)
+	if r := fin.do("GET", "/api/v1/invoices", "", "X-Read-After", pos); r.status != 200 {
+		t.Fatalf("read after: %d %s", r.status, r.body)
+	}
+	// An event acme's projector could not apply, as the poison queue keeps it.
+	js, err := natsjs.New(st.NC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(context.Background(), "poison.acme", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if r := root.do("POST", "/admin/v1/tenants/globex/suspend", `{"reason":"test"}`); r.status != 200 {
+		t.Fatalf("suspend: %d %s", r.status, r.body)
+	}
+	r := root.do("GET", "/admin/v1/health", "")
+	if r.status != 200 {
+		t.Fatalf("health: %d %s", r.status, r.body)
+	}
+	got := map[string]map[string]any{}
+	for _, it := range r.json(t)["items"].([]any) {
+		m := it.(map[string]any)
+		got[m["tenant"].(string)] = m
+	}
+	acme, globex := got["acme"], got["globex"]
+	if acme == nil || globex == nil {
+		t.Fatalf("health %s", r.body)
+	}
+	if acme["projected"] != "here" || acme["subscribed"] != true || fmt.Sprint(acme["position"]) != pos || acme["lag"] != float64(0) || acme["poisoned"] != float64(1) || acme["suspended"] != false {
+		t.Fatalf("acme's health %v (position want %s)", acme, pos)
+	}
+	if globex["suspended"] != true || globex["poisoned"] != float64(0) {
+		t.Fatalf("globex's health %v", globex)
+	}
+	if code := problemCode(t, as(t, app, "acme", "u", "admin").do("GET", "/admin/v1/health", ""), 403); code != "tenant_mismatch" {
+		t.Fatalf("a tenant admin reading health: %s", code)
 	}
 }

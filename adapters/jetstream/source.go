@@ -372,3 +372,30 @@ func (quietLogger) Trace(string, watermill.LogFields) {}
 func (q quietLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
 	return quietLogger{log: q.log, fields: q.fields.Add(fields)}
 }
+
+// PoisonCounts returns how many events each tenant has in the poison
+// queue, by tenant, from the stream's per-subject state (one request,
+// whatever the number of tenants); none when the stream does not exist
+// yet.
+func PoisonCounts(ctx context.Context, nc *nats.Conn) (map[tenant.ID]uint64, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	s, err := js.Stream(ctx, "ATRIUM_POISON")
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return map[tenant.ID]uint64{}, nil
+	}
+	if err != nil {
+		return nil, translate(fmt.Errorf("poison stream: %w", err))
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter("poison.>"))
+	if err != nil {
+		return nil, translate(fmt.Errorf("poison stream: %w", err))
+	}
+	out := make(map[tenant.ID]uint64, len(info.State.Subjects))
+	for subject, n := range info.State.Subjects {
+		out[tenant.ID(strings.TrimPrefix(subject, "poison."))] = n
+	}
+	return out, nil
+}

@@ -101,6 +101,12 @@ func TestCLIAsAnOperatorUsesIt(t *testing.T) {
 		t.Fatalf("create an existing tenant: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
+	// Which tenants are lagging, failing or suspended.
+	out, errOut, code = cliRun(t, bin, wrong, "tenant", "health")
+	if code != 0 || !strings.HasPrefix(out, "TENANT") || !strings.Contains(out, "acme") || !strings.Contains(out, "here") {
+		t.Fatalf("tenant health: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
 	// A rebuild, waited for, its progress on stderr.
 	out, errOut, code = cliRun(t, bin, wrong, "tenant", "rebuild", "acme", "invoicelist", "--wait")
 	if code != 0 || !strings.Contains(out, "rebuilt") || !strings.Contains(errOut, "rebuilding invoicelist of acme") {

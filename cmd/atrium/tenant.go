@@ -33,6 +33,7 @@ type tenantCmd struct {
 	Suspend tenantSuspendCmd `cmd:"" help:"Stop serving a tenant."`
 	Resume  tenantResumeCmd  `cmd:"" help:"Serve a suspended tenant again."`
 	Rebuild tenantRebuildCmd `cmd:"" help:"Rebuild one read model of a tenant from its events."`
+	Health  tenantHealthCmd  `cmd:"" help:"Every tenant's state, projection lag and poisoned events, as the instance at ATRIUM_API_URL knows them."`
 	Logout  tenantLogoutCmd  `cmd:"" help:"End the kept session of ATRIUM_ADMIN_EMAIL on ATRIUM_API_URL."`
 }
 
@@ -140,6 +141,44 @@ type projectionProgress struct {
 		Name     string `json:"name"`
 		Position uint64 `json:"position"`
 	} `json:"read_models"`
+}
+
+type tenantHealthCmd struct{}
+
+func (c *tenantHealthCmd) Run(t *tenantCmd) error {
+	out, err := t.call(http.MethodGet, "/admin/v1/health", nil)
+	if err != nil {
+		return err
+	}
+	return t.print(out, func(w io.Writer) error {
+		var l struct {
+			Items []struct {
+				Tenant     string `json:"tenant"`
+				Suspended  bool   `json:"suspended"`
+				Projected  string `json:"projected"`
+				Subscribed bool   `json:"subscribed"`
+				Position   uint64 `json:"position"`
+				Lag        uint64 `json:"lag"`
+				Poisoned   uint64 `json:"poisoned"`
+			} `json:"items"`
+		}
+		if err := json.Unmarshal(out, &l); err != nil {
+			return fmt.Errorf("an answer not understood: %w", err)
+		}
+		fmt.Fprintln(w, "TENANT\tSTATUS\tPROJECTED\tSUBSCRIBED\tPOSITION\tLAG\tPOISONED")
+		for _, h := range l.Items {
+			status := "active"
+			if h.Suspended {
+				status = "suspended"
+			}
+			if h.Projected != "here" {
+				fmt.Fprintf(w, "%s\t%s\t%s\t-\t-\t-\t%d\n", h.Tenant, status, h.Projected, h.Poisoned)
+				continue
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%d\t%d\t%d\n", h.Tenant, status, h.Projected, h.Subscribed, h.Position, h.Lag, h.Poisoned)
+		}
+		return nil
+	})
 }
 
 type tenantLogoutCmd struct{}
