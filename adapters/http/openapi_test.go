@@ -92,6 +92,14 @@ func checkAnswer(t *testing.T, app *fiber.App, req *nethttp.Request, status int,
 		}
 		return
 	}
+	// A request the server accepted is one the description allows.
+	if status < 400 && !head {
+		rin := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+		if err := openapi3filter.ValidateRequest(context.Background(), rin); err != nil {
+			t.Errorf("%s %s was answered %d but is not a request /openapi.json allows: %v", req.Method, req.URL.Path, status, err)
+		}
+	}
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route},
 		Status:                 status,
