@@ -116,8 +116,88 @@ func kindOf(k string) string {
 
 // duplicateKey returns the first key found twice in one object of the JSON
 // value in body, compared as encoding/json matches keys to fields (without
-// regard to case), or "" when there is none.
+// regard to case), or "" when there is none. A well-formed body is scanned
+// in place (scanKeys); one that is not goes through encoding/json's
+// tokenizer (tokenKeys), which reports where it breaks.
 func duplicateKey(body []byte) (string, error) {
+	if json.Valid(body) {
+		return scanKeys(body), nil
+	}
+	return tokenKeys(body)
+}
+
+// scanKeys is duplicateKey for a body json.Valid accepts: one pass over
+// the bytes, a key unescaped only when it holds an escape, and a key's
+// case folded only when it is not plain lower-case ASCII.
+func scanKeys(body []byte) string {
+	type frame struct {
+		keys      [][]byte // folded; few per object
+		object    bool
+		expectKey bool
+	}
+	var stack []frame
+	for i := 0; i < len(body); {
+		switch c := body[i]; c {
+		case '{', '[':
+			stack = append(stack, frame{object: c == '{', expectKey: c == '{'})
+			i++
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+			i++
+		case ',':
+			if n := len(stack); n > 0 && stack[n-1].object {
+				stack[n-1].expectKey = true
+			}
+			i++
+		case '"':
+			end, escaped := i+1, false
+			for body[end] != '"' {
+				if body[end] == '\\' {
+					escaped = true
+					end++
+				}
+				end++
+			}
+			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
+				top := &stack[n-1]
+				key := body[i+1 : end]
+				if escaped {
+					var k string
+					_ = json.Unmarshal(body[i:end+1], &k) // valid JSON: a valid string
+					key = []byte(k)
+				}
+				folded := foldKey(key)
+				for _, k := range top.keys {
+					if bytes.Equal(k, folded) {
+						return string(key)
+					}
+				}
+				top.keys = append(top.keys, folded)
+				top.expectKey = false
+			}
+			i = end + 1
+		default: // white space, ':', numbers, true, false, null
+			i++
+		}
+	}
+	return ""
+}
+
+// foldKey is key as encoding/json matches it to a field, without regard
+// to case: ſ and s, K (Kelvin) and k are one.
+func foldKey(key []byte) []byte {
+	for _, c := range key {
+		if c >= 0x80 || ('A' <= c && c <= 'Z') {
+			return []byte(strings.ToLower(strings.ToUpper(string(key))))
+		}
+	}
+	return key
+}
+
+// tokenKeys is duplicateKey through encoding/json's tokenizer, for bodies
+// that are not well-formed: it reports the syntax error as the decoder
+// would.
+func tokenKeys(body []byte) (string, error) {
 	type frame struct {
 		keys      map[string]bool
 		object    bool
