@@ -131,7 +131,7 @@ func duplicateKey(body []byte) (string, error) {
 // case folded only when it is not plain lower-case ASCII.
 func scanKeys(body []byte) string {
 	type frame struct {
-		keys      [][]byte // folded; few per object
+		keys      keySet
 		object    bool
 		expectKey bool
 	}
@@ -166,13 +166,9 @@ func scanKeys(body []byte) string {
 					_ = json.Unmarshal(body[i:end+1], &k) // valid JSON: a valid string
 					key = []byte(k)
 				}
-				folded := foldKey(key)
-				for _, k := range top.keys {
-					if bytes.Equal(k, folded) {
-						return string(key)
-					}
+				if !top.keys.add(foldKey(key)) {
+					return string(key)
 				}
-				top.keys = append(top.keys, folded)
 				top.expectKey = false
 			}
 			i = end + 1
@@ -181,6 +177,42 @@ func scanKeys(body []byte) string {
 		}
 	}
 	return ""
+}
+
+// keySet holds an object's folded keys: a list while there are few, a map
+// beyond, so that an object of many keys costs linear time, not square.
+type keySet struct {
+	few  [][]byte
+	many map[string]struct{}
+}
+
+// fewKeys is how many keys a keySet compares one by one.
+const fewKeys = 8
+
+// add adds k and reports whether it was not there yet.
+func (s *keySet) add(k []byte) bool {
+	if s.many != nil {
+		if _, ok := s.many[string(k)]; ok {
+			return false
+		}
+		s.many[string(k)] = struct{}{}
+		return true
+	}
+	for _, f := range s.few {
+		if bytes.Equal(f, k) {
+			return false
+		}
+	}
+	if len(s.few) < fewKeys {
+		s.few = append(s.few, k)
+		return true
+	}
+	s.many = make(map[string]struct{}, 2*fewKeys)
+	for _, f := range s.few {
+		s.many[string(f)] = struct{}{}
+	}
+	s.many[string(k)] = struct{}{}
+	return true
 }
 
 // foldKey is key as encoding/json matches it to a field, without regard

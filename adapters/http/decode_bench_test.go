@@ -2,6 +2,8 @@ package http
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -55,6 +57,7 @@ func FuzzDuplicateKeyScan(f *testing.F) {
 		`{"a\"b":1,"a\u0022b":2}`, `{"x":{"a":1},"y":{"a":1}}`, `[{"a":1},{"a":1}]`,
 		`{"a":[{"b":1,"b":2}]}`, `{"a":"{\"a\":1}","b":"\\"}`, `"a"`, `[]`, `{}`, `{"":1,"":2}`,
 		` { "lines" : [ { "q" : 1e3 , "Q" : true } ] } `,
+		string(wideObject(12, 5)), string(wideObject(12, -1)), `{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"\u0061":10}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -70,4 +73,47 @@ func FuzzDuplicateKeyScan(f *testing.F) {
 			t.Fatalf("%q: scan found %q, the tokenizer %q", body, got, want)
 		}
 	})
+}
+
+// wideObject is one object of n distinct keys, then, with dup, the key
+// "k<dup>" again in upper case.
+func wideObject(n int, dup int) []byte {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		fmt.Fprintf(&b, `"k%d":0,`, i)
+	}
+	if dup >= 0 {
+		fmt.Fprintf(&b, `"K%d":1,`, dup)
+	}
+	b.WriteString(`"end":0}`)
+	return []byte(b.String())
+}
+
+// TestDuplicateKeyInAWideObject: past the few keys compared one by one,
+// a repeat is still found, whatever its case, and none is found where
+// there is none.
+func TestDuplicateKeyInAWideObject(t *testing.T) {
+	for _, n := range []int{3, fewKeys, fewKeys + 1, 20_000} {
+		if k, err := duplicateKey(wideObject(n, n/2)); err != nil || k != fmt.Sprintf("K%d", n/2) {
+			t.Fatalf("%d keys, a repeat of k%d: found %q, %v", n, n/2, k, err)
+		}
+		if k, err := duplicateKey(wideObject(n, -1)); err != nil || k != "" {
+			t.Fatalf("%d distinct keys: found %q, %v", n, k, err)
+		}
+	}
+}
+
+// BenchmarkDuplicateKeyWideObject is the check of a 1 MiB body of one
+// object of 95,000 keys, the most a JSON route takes: it must cost time
+// in proportion to the keys, not to their square.
+func BenchmarkDuplicateKeyWideObject(b *testing.B) {
+	body := wideObject(95_000, -1)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if k, err := duplicateKey(body); k != "" || err != nil {
+			b.Fatal(k, err)
+		}
+	}
 }
