@@ -72,26 +72,27 @@ func (p *Process) openLeases(ctx context.Context) error {
 type leasedProjection struct{ p *Process }
 
 func (lp leasedProjection) Start(ctx context.Context) error {
-	mu, err := lp.p.projLock(ctx)
-	if err != nil {
-		return err
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if err := lp.p.Reads.Migrate(ctx, lp.p.Projectors...); err != nil {
-		return err
-	}
-	return lp.p.Runner.Start(ctx)
+	return lp.locked(ctx, func() error {
+		if err := lp.p.Reads.Migrate(ctx, lp.p.Projectors...); err != nil {
+			return err
+		}
+		return lp.p.Runner.Start(ctx)
+	})
 }
 
 func (lp leasedProjection) Stop(ctx context.Context) error {
+	return lp.locked(ctx, func() error { return lp.p.Runner.Stop(ctx) })
+}
+
+// locked runs fn under the ctx tenant's lock, which a rebuild holds too.
+func (lp leasedProjection) locked(ctx context.Context, fn func() error) error {
 	mu, err := lp.p.projLock(ctx)
 	if err != nil {
 		return err
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return lp.p.Runner.Stop(ctx)
+	return fn()
 }
 
 // openTenant makes sure t's read database is migrated and, unless leases

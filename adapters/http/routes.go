@@ -98,26 +98,33 @@ func (g Group) chain(read bool, hs []fiber.Handler) []fiber.Handler {
 
 // Get registers a read: GET (and HEAD) behind the guard.
 func (g Group) Get(path string, hs ...fiber.Handler) Documented {
-	g.router.Get(path, g.chain(true, hs)...)
-	return Documented{g.document(fiber.MethodGet, path)}
+	return g.add(fiber.MethodGet, path, hs)
 }
 
 // Post registers a POST route behind the guard.
 func (g Group) Post(path string, hs ...fiber.Handler) Documented {
-	g.router.Post(path, g.chain(false, hs)...)
-	return Documented{g.document(fiber.MethodPost, path)}
+	return g.add(fiber.MethodPost, path, hs)
 }
 
 // Put registers a PUT route behind the guard.
 func (g Group) Put(path string, hs ...fiber.Handler) Documented {
-	g.router.Put(path, g.chain(false, hs)...)
-	return Documented{g.document(fiber.MethodPut, path)}
+	return g.add(fiber.MethodPut, path, hs)
 }
 
 // Delete registers a DELETE route behind the guard.
 func (g Group) Delete(path string, hs ...fiber.Handler) Documented {
-	g.router.Delete(path, g.chain(false, hs)...)
-	return Documented{g.document(fiber.MethodDelete, path)}
+	return g.add(fiber.MethodDelete, path, hs)
+}
+
+// add registers a route behind the guard, and records it for the API
+// description.
+func (g Group) add(method, path string, hs []fiber.Handler) Documented {
+	if method == fiber.MethodGet {
+		g.router.Get(path, g.chain(true, hs)...) // and HEAD
+	} else {
+		g.router.Add(method, path, g.chain(false, hs)...)
+	}
+	return Documented{g.document(method, path)}
 }
 
 // commandPtr is a pointer to a command struct.
@@ -145,7 +152,7 @@ func mountCommand[C any, P commandPtr[C]](g Group, method, path string, status i
 	if status == fiber.StatusCreated {
 		location = g.prefix + path + "/"
 	}
-	g.router.Add(method, path, g.guard, func(c *fiber.Ctx) error {
+	d := g.add(method, path, []fiber.Handler{func(c *fiber.Ctx) error {
 		req, err := Options(c)
 		if err != nil {
 			return err
@@ -166,10 +173,9 @@ func mountCommand[C any, P commandPtr[C]](g Group, method, path string, status i
 			c.Set(fiber.HeaderLocation, location+res.ID)
 		}
 		return Answer(c, status, res)
-	})
-	r := g.document(method, path)
-	r.command, r.action, r.body, r.status = true, empty, reflect.TypeFor[C](), status
-	return Documented{r}
+	}})
+	d.r.command, d.r.action, d.r.body, d.r.status = true, empty, reflect.TypeFor[C](), status
+	return d
 }
 
 // Options reads the command options a client gives in headers: the

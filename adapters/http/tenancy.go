@@ -423,15 +423,25 @@ func (a tenancyRoutes) resumeTenant(c *fiber.Ctx) error {
 	return WriteJSON(c, fiber.StatusOK, viewTenant(s))
 }
 
+// slugTenant is the tenant an admin route's :slug names, 404 when there is
+// none.
+func (a tenancyRoutes) slugTenant(c *fiber.Ctx) (tenant.ID, error) {
+	t, err := tenant.ParseClient(c.Params("slug"))
+	if err != nil {
+		return "", NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+	}
+	if _, ok := a.res.Catalog.Get(t); !ok {
+		return "", NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+	}
+	return t, nil
+}
+
 // rebuildReadModel rebuilds one read model of a tenant from its events,
 // without stopping the other tenants: 202, the replay runs on.
 func (a tenancyRoutes) rebuildReadModel(c *fiber.Ctx) error {
-	t, err := tenant.ParseClient(c.Params("slug"))
+	t, err := a.slugTenant(c)
 	if err != nil {
-		return NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
-	}
-	if _, ok := a.res.Catalog.Get(t); !ok {
-		return NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+		return err
 	}
 	if a.res.Rebuild == nil {
 		return NewProblem(fiber.StatusNotImplemented, "not_supported", "rebuilds are not available here")
@@ -454,12 +464,9 @@ type readModelView struct {
 // projections answers how far each read model of a tenant has projected
 // its log: what a rebuild's progress is read from.
 func (a tenancyRoutes) projections(c *fiber.Ctx) error {
-	t, err := tenant.ParseClient(c.Params("slug"))
+	t, err := a.slugTenant(c)
 	if err != nil {
-		return NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
-	}
-	if _, ok := a.res.Catalog.Get(t); !ok {
-		return NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+		return err
 	}
 	if a.res.Progress == nil {
 		return NewProblem(fiber.StatusNotImplemented, "not_supported", "projection progress is not available here")

@@ -179,14 +179,7 @@ func TestAppendWritesOneMetadataHeader(t *testing.T) {
 	if _, err := s.Append(ctx, n, streams.NoStream, ev); err != nil {
 		t.Fatal(err)
 	}
-	js, err := natsjs.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := js.Stream(ctx, jetstream.StreamName("acme"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := acmeStream(t, ctx, nc)
 	m, err := st.GetMsg(ctx, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -46,14 +46,7 @@ func TestSourceNeverHandsOutAnEventAfterAGap(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	js, err := natsjs.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := js.Stream(ctx, jetstream.StreamName("acme"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := acmeStream(t, ctx, nc)
 	fetch := func() []natsjs.Msg {
 		cons, err := st.CreateConsumer(ctx, natsjs.ConsumerConfig{AckPolicy: natsjs.AckExplicitPolicy})
 		if err != nil {

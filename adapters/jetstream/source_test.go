@@ -263,14 +263,7 @@ func TestSourceEndsWhenItsConsumerIsLost(t *testing.T) {
 			t.Fatal(err)
 		}
 		receive(t, ch, time.After(10*time.Second)).Ack()
-		js, err := natsjs.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := js.Stream(ctx, jetstream.StreamName("acme"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := acmeStream(t, ctx, nc)
 		for name := range st.ConsumerNames(ctx).Name() {
 			if err := st.DeleteConsumer(ctx, name); err != nil {
 				t.Fatal(err)

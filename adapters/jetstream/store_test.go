@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/atrium-platform/atrium/adapters/jetstream"
 	"github.com/atrium-platform/atrium/adapters/jetstream/jetstreamtest"
@@ -38,6 +39,20 @@ func newStore(t *testing.T, cfg jetstream.StoreConfig) (*jetstream.Store, *nats.
 		t.Fatal(err)
 	}
 	return s, nc, ctx
+}
+
+// acmeStream is acme's event stream, as JetStream's own client sees it.
+func acmeStream(t *testing.T, ctx context.Context, nc *nats.Conn) natsjs.Stream {
+	t.Helper()
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, jetstream.StreamName("acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 func newName(t *testing.T) streams.Name {
