@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -400,8 +399,8 @@ func (b *benchCmd) projection(ctx context.Context, p *assembly.Process) (float64
 		}
 		lags = append(lags, time.Since(t0))
 	}
-	slices.Sort(lags)
-	return rate, lags[len(lags)/2], lags[len(lags)*99/100], nil
+	p50, p99 := p50p99(lags)
+	return rate, p50, p99, nil
 }
 
 // rawBatch writes the rows of drafted invoices from..to in one transaction.

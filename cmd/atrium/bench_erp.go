@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -243,8 +242,7 @@ func benchERP(ctx context.Context, p *assembly.Process, d time.Duration, lagN in
 			time.Sleep(50 * time.Microsecond) // polling the receiver
 		}
 	}
-	slices.Sort(lags)
-	res.P50, res.P99 = lags[len(lags)/2], lags[len(lags)*99/100]
+	res.P50, res.P99 = p50p99(lags)
 	if b := rcv.bad.Load(); b > 0 {
 		return res, fmt.Errorf("%d deliveries failed signature verification", b)
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -143,8 +142,8 @@ func benchHTTP(ctx context.Context, dir string, d time.Duration, concurrency []i
 			return nil, err
 		}
 		res.HTTPCommand, res.HTTPRead = cmd.rate, read.rate
-		res.CommandP50, res.CommandP99 = quantile(cmd.lats, 50), quantile(cmd.lats, 99)
-		res.ReadP50, res.ReadP99 = quantile(read.lats, 50), quantile(read.lats, 99)
+		res.CommandP50, res.CommandP99 = p50p99(cmd.lats)
+		res.ReadP50, res.ReadP99 = p50p99(read.lats)
 		out = append(out, res)
 	}
 	return out, nil
@@ -230,14 +229,6 @@ func httpLoad(base string, t benchTenant, clients int, d time.Duration, ids []st
 }
 
 // quantile is the q-th percentile of xs (0 when there are none).
-func quantile(xs []time.Duration, q int) time.Duration {
-	if len(xs) == 0 {
-		return 0
-	}
-	xs = slices.Clone(xs)
-	slices.Sort(xs)
-	return xs[min(len(xs)-1, len(xs)*q/100)]
-}
 
 // reportHTTP prints the HTTP measures and records them: http_command_<n>
 // and http_read_<n> per concurrency, and http_command and http_read, the

@@ -204,8 +204,10 @@ func (s *samples) add(o samples) {
 }
 
 func (s samples) latencies() latencies {
-	return latencies{CommandP50: quantile(s.cmds, 50), CommandP99: quantile(s.cmds, 99), ReadP50: quantile(s.reads, 50), ReadP99: quantile(s.reads, 99),
-		Requests: len(s.cmds) + len(s.reads)}
+	l := latencies{Requests: len(s.cmds) + len(s.reads)}
+	l.CommandP50, l.CommandP99 = p50p99(s.cmds)
+	l.ReadP50, l.ReadP99 = p50p99(s.reads)
+	return l
 }
 
 // benchInvoiceBody is benchInvoice as the API takes it.

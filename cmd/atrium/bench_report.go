@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -94,4 +95,15 @@ func (r *benchReport) writeJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r.res)
+}
+
+// p50p99 are the median and the 99th percentile of xs (sorted in a copy);
+// zero for none.
+func p50p99(xs []time.Duration) (p50, p99 time.Duration) {
+	if len(xs) == 0 {
+		return 0, 0
+	}
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	return xs[len(xs)/2], xs[min(len(xs)-1, len(xs)*99/100)]
 }

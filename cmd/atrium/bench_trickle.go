@@ -159,7 +159,7 @@ func trickle(ctx context.Context, p *assembly.Process, rate float64, d time.Dura
 		lags = append(lags, max(0, seen[i].at.Sub(s.start)))
 	}
 	res.Sent = len(all)
-	res.P50, res.P99 = quantile(lags, 50), quantile(lags, 99)
+	res.P50, res.P99 = p50p99(lags)
 	endPos, err := p.Runner.Position(ctx)
 	if err != nil {
 		return res, err
