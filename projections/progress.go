@@ -13,6 +13,9 @@ import (
 // Position returns how far every projector of the ctx tenant has committed:
 // the lowest of their checkpoints. For a tenant this runner does not
 // project, it is read from the tenant's read database.
+//
+// Every read answers it (X-Projection-Position): for a tenant projected
+// here it reads the run's checkpoints in place, without Checkpoints' copy.
 func (r *Runner) Position(ctx context.Context) (streams.Position, error) {
 	t, err := tenant.From(ctx)
 	if err != nil {
@@ -23,7 +26,7 @@ func (r *Runner) Position(ctx context.Context) (streams.Position, error) {
 		defer tr.mu.Unlock()
 		return tr.low(tr.committed), nil
 	}
-	cps, err := readCheckpoints(ctx, r.cfg.Store)
+	cps, err := r.Checkpoints(ctx)
 	if err != nil {
 		return 0, err
 	}

@@ -64,7 +64,7 @@ func (p *Process) Rebuild(ctx context.Context, name string) error {
 		return p.rebuildHere(ctx, target, l)
 	}
 	if l != nil {
-		if _, held, err := l.Holder(ctx, t); err != nil {
+		if held, err := l.Leased(ctx, t); err != nil {
 			return fmt.Errorf("rebuild %s of %s: %w: %w", name, t, streams.ErrUnavailable, err)
 		} else if !held {
 			return fmt.Errorf("rebuild %s of %s: no instance projects the tenant right now: %w", name, t, streams.ErrUnavailable)

@@ -210,16 +210,17 @@ func (l *Leases) Unstarted(t tenant.ID) {
 	l.Rebalance()
 }
 
-// Holder returns the instance holding t's lease; false when none does.
-func (l *Leases) Holder(ctx context.Context, t tenant.ID) (string, bool, error) {
-	e, err := l.kv.Get(ctx, tenantKeyPrefix+string(t))
+// Leased reports whether an instance, this one or another, holds t's
+// lease.
+func (l *Leases) Leased(ctx context.Context, t tenant.ID) (bool, error) {
+	_, err := l.kv.Get(ctx, tenantKeyPrefix+string(t))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return "", false, nil
+		return false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("leases: holder of %s: %w", t, err)
+		return false, fmt.Errorf("leases: holder of %s: %w", t, err)
 	}
-	return string(e.Value()), true, nil
+	return true, nil
 }
 
 // Rebalance asks for a rebalance now rather than at the next interval:

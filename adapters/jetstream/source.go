@@ -318,10 +318,10 @@ func NewPoisonPublisher(ctx context.Context, nc *nats.Conn, logger watermill.Log
 		logger = watermill.NopLogger{}
 	}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: "ATRIUM_POISON", Subjects: []string{"poison.>"}, Storage: jetstream.FileStorage,
+		Name: poisonStream, Subjects: []string{poisonPrefix + ">"}, Storage: jetstream.FileStorage,
 		Description: "Events a projector could not apply, per tenant, for inspection and replay",
 		// Kept as they are: ReplicateAssets sets them at start (replicas.go).
-		Replicas: keptReplicas(ctx, js, "ATRIUM_POISON"),
+		Replicas: keptReplicas(ctx, js, poisonStream),
 	}); err != nil {
 		return nil, translate(fmt.Errorf("poison stream: %w", err))
 	}
@@ -373,8 +373,15 @@ func (q quietLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
 	return quietLogger{log: q.log, fields: q.fields.Add(fields)}
 }
 
+// The poison queue: a stream of every tenant's events a projector could
+// not apply, on poisonPrefix + tenant.
+const (
+	poisonStream = "ATRIUM_POISON"
+	poisonPrefix = "poison."
+)
+
 // PoisonCounts returns how many events each tenant has in the poison
-// queue, by tenant, from the stream's per-subject state (one request,
+// queue, by tenant, from the stream's per-subject state (two requests,
 // whatever the number of tenants); none when the stream does not exist
 // yet.
 func PoisonCounts(ctx context.Context, nc *nats.Conn) (map[tenant.ID]uint64, error) {
@@ -382,20 +389,20 @@ func PoisonCounts(ctx context.Context, nc *nats.Conn) (map[tenant.ID]uint64, err
 	if err != nil {
 		return nil, err
 	}
-	s, err := js.Stream(ctx, "ATRIUM_POISON")
+	s, err := js.Stream(ctx, poisonStream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return map[tenant.ID]uint64{}, nil
 	}
 	if err != nil {
 		return nil, translate(fmt.Errorf("poison stream: %w", err))
 	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter("poison.>"))
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(poisonPrefix+">"))
 	if err != nil {
 		return nil, translate(fmt.Errorf("poison stream: %w", err))
 	}
 	out := make(map[tenant.ID]uint64, len(info.State.Subjects))
 	for subject, n := range info.State.Subjects {
-		out[tenant.ID(strings.TrimPrefix(subject, "poison."))] = n
+		out[tenant.ID(strings.TrimPrefix(subject, poisonPrefix))] = n
 	}
 	return out, nil
 }
