@@ -160,6 +160,7 @@ type api struct {
 	docs     []*routeDoc
 	specOnce sync.Once
 	spec     []byte
+	specETag string
 	specErr  error
 }
 

@@ -1,6 +1,8 @@
 package http
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -50,6 +52,9 @@ type Doc struct {
 	Bearer bool
 	// BodyMedia is the body's media type when it is not JSON (a file).
 	BodyMedia string
+	// Conditional: the answer has an ETag, and If-None-Match naming it is
+	// answered 304 without a body.
+	Conditional bool
 }
 
 // access is who may call a route.
@@ -97,13 +102,21 @@ func (a *api) openAPI(c *fiber.Ctx) error {
 		if err == nil {
 			a.spec, err = json.Marshal(spec)
 		}
+		sum := sha256.Sum256(a.spec)
+		a.specETag = `"` + hex.EncodeToString(sum[:16]) + `"`
 		a.specErr = err
 	})
 	if a.specErr != nil {
 		return a.specErr
 	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderETag, a.specETag)
+	// A client that has it already (a generator, an SPA polling it) is
+	// answered without its 150 KiB again.
+	if c.Get(fiber.HeaderIfNoneMatch) == a.specETag {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 	return c.Send(a.spec)
 }
 
@@ -274,6 +287,14 @@ func (a *api) operation(r *routeDoc, schemaOf, bodyOf func(any) (*openapi3.Schem
 	}
 	if r.command || r.doc.Options {
 		resp.Headers = openapi3.Headers{"ETag": {Ref: "#/components/headers/ETag"}}
+	}
+	if r.doc.Conditional {
+		etag := &openapi3.HeaderRef{Value: &openapi3.Header{Parameter: openapi3.Parameter{Description: "The version of the answer.", Schema: openapi3.NewStringSchema().NewRef()}}}
+		resp.Headers = openapi3.Headers{"ETag": etag}
+		op.AddParameter(headerParam("If-None-Match", "An ETag this route answered: 304, without a body, while it still holds."))
+		notModified := openapi3.NewResponse().WithDescription("Not Modified")
+		notModified.Headers = openapi3.Headers{"ETag": etag}
+		op.AddResponse(http.StatusNotModified, notModified)
 	}
 	if r.reads {
 		resp.Headers = openapi3.Headers{"X-Projection-Position": {Ref: "#/components/headers/XProjectionPosition"}}

@@ -151,6 +151,19 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	if len(described) < 50 {
 		t.Fatalf("only %d routes described", len(described))
 	}
+	// Fetched again by a client that has it: 304, nothing sent.
+	anyone := as(t, app, "", "", "")
+	first := anyone.do("GET", "/openapi.json", "")
+	etag := first.header.Get("ETag")
+	if first.status != 200 || etag == "" {
+		t.Fatalf("/openapi.json: %d, ETag %q", first.status, etag)
+	}
+	if again := anyone.do("GET", "/openapi.json", "", "If-None-Match", etag); again.status != 304 || len(again.body) != 0 {
+		t.Fatalf("/openapi.json with its ETag: %d, %d bytes", again.status, len(again.body))
+	}
+	if other := anyone.do("GET", "/openapi.json", "", "If-None-Match", `"other"`); other.status != 200 || len(other.body) < 1000 {
+		t.Fatalf("/openapi.json with another ETag: %d, %d bytes", other.status, len(other.body))
+	}
 }
 
 // openAPIPathOf writes a Fiber path as OpenAPI does.

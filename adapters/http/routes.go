@@ -28,7 +28,7 @@ func (a *api) mount(app *fiber.App, resources []Resource) {
 	pub.Get("/healthz", a.healthz).Doc(Doc{Summary: "The process is up", Answer: map[string]string{}})
 	pub.Get("/readyz", a.readyz).Doc(Doc{Summary: "Every dependency answers (503 with the failing checks otherwise)", Answer: map[string]any{}, Unavailable: map[string]any{}})
 	pub.Get("/metrics", a.metricsPage).Doc(Doc{Summary: "Prometheus metrics (a bearer token when ATRIUM_METRICS_TOKEN is set)", Media: "text/plain", Bearer: true})
-	pub.Get("/openapi.json", a.openAPI).Doc(Doc{Summary: "This description", Media: "application/json"})
+	pub.Get("/openapi.json", a.openAPI).Doc(Doc{Summary: "This description", Media: "application/json", Conditional: true})
 	for _, res := range resources {
 		res.Mount(r)
 	}
