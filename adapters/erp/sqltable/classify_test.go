@@ -97,3 +97,15 @@ func TestSQLServerDuplicates(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresAlreadyExists: each way PostgreSQL says a table being
+// created is there already, as two sessions creating it at once meet them.
+func TestPostgresAlreadyExists(t *testing.T) {
+	t.Parallel()
+	d := postgres{}
+	for code, want := range map[string]bool{"42P07": true, "23505": true, "42710": true, "42P01": false, "42501": false} {
+		if got := d.alreadyExists(fmt.Errorf("create: %w", &pgconn.PgError{Code: code})); got != want {
+			t.Errorf("SQLSTATE %s: alreadyExists %v, want %v", code, got, want)
+		}
+	}
+}

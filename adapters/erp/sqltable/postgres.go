@@ -66,11 +66,12 @@ func (d postgres) insertSQL(t tableName) string {
 // included.
 func (postgres) duplicate(error) bool { return false }
 
-// alreadyExists: two sessions creating the table at once; the loser
-// reports the table's row type as a duplicate.
+// alreadyExists: the table (42P07), or, when two sessions create it at
+// once, the loser reports the table's row type as a duplicate (23505 on
+// pg_type's key, or 42710).
 func (postgres) alreadyExists(err error) bool {
 	code := pgCode(err)
-	return code == "42P07" || code == "23505"
+	return code == "42P07" || code == "23505" || code == "42710"
 }
 
 func (postgres) missingTable(err error) bool { return pgCode(err) == "42P01" }

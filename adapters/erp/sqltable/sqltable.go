@@ -191,7 +191,15 @@ func (c *Connector) ensureTable(ctx context.Context) error {
 	if err != nil || ok {
 		return err
 	}
-	if _, err := c.db.ExecContext(ctx, c.d.createSQL(c.table)); err != nil && !c.d.alreadyExists(err) {
+	if _, err := c.db.ExecContext(ctx, c.d.createSQL(c.table)); err != nil {
+		if c.d.alreadyExists(err) {
+			return nil
+		}
+		// Another connection created it meanwhile, and the server said so
+		// in other words (PostgreSQL: its row type exists).
+		if ok, xerr := c.d.exists(ctx, c.db, c.table); xerr == nil && ok {
+			return nil
+		}
 		return err
 	}
 	return nil
