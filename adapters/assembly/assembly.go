@@ -550,9 +550,11 @@ func (p *Process) openHTTP() (*fiber.App, error) {
 		hc.Now = p.cfg.Now
 	}
 	hc.Admission = atriumhttp.Admission{Gate: p.Work, Limits: p.Limits}
+	tenancyRes := atriumhttp.Tenancy{Handler: p.Tenancy, Catalog: p.Catalog, Rebuild: p.Rebuild, Progress: p.Progress, Health: p.Health}
 	resources := []atriumhttp.Resource{
 		atriumhttp.Identity{Handler: p.Identity, Issuer: p.Issuer, Members: memberlist.NewQueries(p.Reads)},
-		atriumhttp.Tenancy{Handler: p.Tenancy, Catalog: p.Catalog, Rebuild: p.Rebuild, Progress: p.Progress, Health: p.Health},
+		tenancyRes,
+		atriumhttp.Console{Identity: p.Identity, Tenancy: tenancyRes, ERP: p.Outbox},
 		atriumhttp.Audit{Reader: audit.NewReader(p.Store)},
 		p.erpResource(),
 		p.analytics(),

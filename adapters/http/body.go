@@ -24,11 +24,12 @@ type bodyLimitKey struct{}
 // bodyKey holds a body once read.
 type bodyKey struct{}
 
-// limitFor is the body limit of a request: small for sign-in, the upload
-// limit for receipts, BodyLimit for every other route.
+// limitFor is the body limit of a request: small for sign-in and the
+// console's forms, the upload limit for receipts, BodyLimit for every
+// other route.
 func (a *api) limitFor(method, path string) int {
 	switch {
-	case strings.HasPrefix(path, "/api/v1/auth/"), path == "/api/v1/erp/inbound":
+	case strings.HasPrefix(path, "/api/v1/auth/"), path == "/api/v1/erp/inbound", strings.HasPrefix(path, "/console"):
 		return a.cfg.AuthBodyLimit
 	case method == fiber.MethodPut && strings.HasSuffix(path, "/receipt"):
 		return a.cfg.UploadLimit

@@ -148,29 +148,38 @@ func (a identityRoutes) login(c *fiber.Ctx) error {
 	if err := Decode(c, &b, false); err != nil {
 		return err
 	}
-	t, _ := tenant.From(ctx)
-	address := c.IP()
-	account := string(t) + "\x00" + strings.ToLower(strings.TrimSpace(b.Email)) + "\x00" + address
-	if wait := a.logins.admit(address, account); wait > 0 {
-		p := NewProblem(fiber.StatusTooManyRequests, "too_many_attempts", "too many login attempts; wait and try again")
-		p.RetryAfter = retryAfter(wait)
-		return p
-	}
-	if a.logins.isKnown(account) {
-		ctx = auth.WithKnownClient(ctx)
-	}
-	pair, err := a.res.Handler.Login(ctx, b.Email, b.Password)
-	if errors.Is(err, identitycmd.ErrInvalidCredentials) {
-		a.logins.failed(address, account)
-		return invalidCredentials()
-	}
-	if err == nil {
-		a.logins.succeeded(account)
-	}
+	pair, err := a.signIn(ctx, a.res.Handler, b.Email, b.Password, c.IP())
 	if err != nil {
 		return err
 	}
 	return writeTokens(c, pair)
+}
+
+// signIn checks an email and password of the ctx tenant's members (of the
+// platform's administrators without one) under the failed-login limits,
+// for the API and the console alike: too many failures of an address or
+// an account wait (429 too_many_attempts); a success counts against
+// neither.
+func (a *api) signIn(ctx context.Context, h *identitycmd.Handler, email, password, address string) (identitycmd.TokenPair, error) {
+	t, _ := tenant.From(ctx)
+	account := string(t) + "\x00" + strings.ToLower(strings.TrimSpace(email)) + "\x00" + address
+	if wait := a.logins.admit(address, account); wait > 0 {
+		p := NewProblem(fiber.StatusTooManyRequests, "too_many_attempts", "too many login attempts; wait and try again")
+		p.RetryAfter = retryAfter(wait)
+		return identitycmd.TokenPair{}, p
+	}
+	if a.logins.isKnown(account) {
+		ctx = auth.WithKnownClient(ctx)
+	}
+	pair, err := h.Login(ctx, email, password)
+	switch {
+	case errors.Is(err, identitycmd.ErrInvalidCredentials):
+		a.logins.failed(address, account)
+		return pair, invalidCredentials()
+	case err == nil:
+		a.logins.succeeded(account)
+	}
+	return pair, err
 }
 
 func (a identityRoutes) refresh(c *fiber.Ctx) error {

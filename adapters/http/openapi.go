@@ -55,6 +55,14 @@ type Doc struct {
 	// Conditional: the answer has an ETag, and If-None-Match naming it is
 	// answered 304 without a body.
 	Conditional bool
+	// Page: a page for browsers (the console): it may answer 303 See Other
+	// to the next page, and a form's failure is the page again, as
+	// text/html with the problem's status, beside the problems every route
+	// may answer.
+	Page bool
+	// Form names the fields of an application/x-www-form-urlencoded body,
+	// all optional to the description (the route says which it needs).
+	Form []string
 }
 
 // access is who may call a route.
@@ -251,6 +259,13 @@ func (a *api) operation(r *routeDoc, schemaOf, bodyOf func(any) (*openapi3.Schem
 			return nil, err
 		}
 		op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithJSONSchemaRef(s)}
+	case r.doc.Form != nil:
+		fields := openapi3.NewObjectSchema()
+		for _, f := range r.doc.Form {
+			fields.WithProperty(f, openapi3.NewStringSchema())
+		}
+		op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().
+			WithContent(openapi3.NewContentWithSchema(fields, []string{fiber.MIMEApplicationForm}))}
 	case r.doc.BodyMedia != "":
 		op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).
 			WithContent(openapi3.NewContentWithSchema(openapi3.NewStringSchema().WithFormat("binary"), []string{r.doc.BodyMedia}))}
@@ -308,6 +323,14 @@ func (a *api) operation(r *routeDoc, schemaOf, bodyOf func(any) (*openapi3.Schem
 		op.AddResponse(http.StatusServiceUnavailable, openapi3.NewResponse().WithDescription("Service Unavailable").WithContent(openapi3.NewContentWithJSONSchemaRef(s)))
 	}
 	problem := openapi3.NewContentWithSchemaRef(&openapi3.SchemaRef{Ref: "#/components/schemas/Problem"}, []string{"application/problem+json"})
+	if r.doc.Page {
+		seeOther := openapi3.NewResponse().WithDescription("See Other: the page to show next")
+		seeOther.Headers = openapi3.Headers{"Location": {Value: &openapi3.Header{Parameter: openapi3.Parameter{Schema: openapi3.NewStringSchema().NewRef()}}}}
+		op.AddResponse(http.StatusSeeOther, seeOther)
+		pageOrProblem := openapi3.NewContentWithSchemaRef(&openapi3.SchemaRef{Ref: "#/components/schemas/Problem"}, []string{"application/problem+json"})
+		pageOrProblem[fiber.MIMETextHTMLCharsetUTF8] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())
+		problem = pageOrProblem
+	}
 	for _, st := range problemStatuses(r) {
 		op.AddResponse(st, openapi3.NewResponse().WithDescription(http.StatusText(st)).WithContent(problem))
 	}
