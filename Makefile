@@ -26,7 +26,7 @@ $(2); rc=$$?; kill $$ticker 2>/dev/null; \
 if [ $$rc -eq 0 ]; then echo "  $(1) built in $$(( $$(date +%s) - start )) s"; else echo "  building $(1) failed after $$(( $$(date +%s) - start )) s"; fi; exit $$rc
 endef
 
-.PHONY: all build run test test-integration bench fuzz lint fmt fmt-check vet tidy-check unit clean
+.PHONY: all build run test test-integration bench fuzz lint fmt fmt-check vet tidy-check unit chromium clean
 
 all: build
 
@@ -38,8 +38,22 @@ run: build
 
 test: fmt-check vet tidy-check lint unit
 
-unit: $(MINIO)
-	ATRIUM_MINIO_BIN=$(MINIO) ATRIUM_REQUIRE_MINIO=1 ATRIUM_REQUIRE_POSTGRES=1 $(GO) test -race -count=1 -timeout 20m ./...
+unit: $(MINIO) chromium
+	ATRIUM_MINIO_BIN=$(MINIO) ATRIUM_REQUIRE_MINIO=1 ATRIUM_REQUIRE_POSTGRES=1 ATRIUM_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 20m ./...
+
+# The operator console's test drives a headless Chromium: Debian's package,
+# installed once when the machine has none (as root, or with sudo that
+# asks no password); ATRIUM_CHROMIUM names another browser instead.
+chromium:
+	@if [ -n "$$ATRIUM_CHROMIUM" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "the console's browser test needs Chromium: install Debian's chromium package, or set ATRIUM_CHROMIUM"; exit 1; fi; \
+	if ! command -v apt-get >/dev/null; then echo "the console's browser test needs Chromium: install it, or set ATRIUM_CHROMIUM"; exit 1; fi; \
+	echo "installing Debian's chromium for the console's browser test (about 75 MB, once)"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	$$sudo apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	{ $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q --no-install-recommends chromium >/dev/null; }
 
 $(MINIO):
 	@mkdir -p $(BIN)

@@ -51,7 +51,8 @@ var consolePages = template.Must(template.New("console").Funcs(template.FuncMap{
 		}
 		return part * 100 / whole
 	},
-	"join": strings.Join,
+	"join":  strings.Join,
+	"words": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"
@@ -181,6 +182,7 @@ func clearConsoleCookie(c *fiber.Ctx) {
 type consoleView struct {
 	SignedIn bool
 	Notice   string
+	Done     string // the action the notice tells of
 	Error    *Problem
 	// Refresh, in seconds, reloads the page (a rebuild under way).
 	Refresh int
@@ -322,6 +324,13 @@ var notices = map[string]string{
 	"rebuilding": "The read model is being rebuilt from the tenant's events.",
 }
 
+// notice says what the action the query names did.
+func (v *consoleView) notice(c *fiber.Ctx) {
+	if n, ok := notices[c.Query("done")]; ok {
+		v.Notice, v.Done = n, c.Query("done")
+	}
+}
+
 func (a consoleRoutes) dashboard(c *fiber.Ctx) error {
 	if !session(c).admin {
 		return a.signedOut(c)
@@ -338,7 +347,8 @@ func (a consoleRoutes) dashboard(c *fiber.Ctx) error {
 // counts, and the figures over every tenant.
 func (a consoleRoutes) tenants(c *fiber.Ctx) (*consoleView, error) {
 	ctx := c.UserContext()
-	v := &consoleView{SignedIn: true, Notice: notices[c.Query("done")]}
+	v := &consoleView{SignedIn: true}
+	v.notice(c)
 	all := slices.Clone(a.res.Tenancy.Catalog.List())
 	slices.SortFunc(all, func(x, y tenancy.State) int { return strings.Compare(string(x.ID), string(y.ID)) })
 	health := map[tenant.ID]TenantHealth{}
@@ -452,7 +462,7 @@ func (a consoleRoutes) tenantPage(c *fiber.Ctx) error {
 	if err != nil {
 		return a.failed(c, err, "missing", &consoleView{SignedIn: true})
 	}
-	v.Notice = notices[c.Query("done")]
+	v.notice(c)
 	return a.render(c, fiber.StatusOK, "tenant", v)
 }
 
