@@ -95,6 +95,9 @@ type Config struct {
 	SyncInterval time.Duration
 	// BaseDomain is the domain tenants are served under.
 	BaseDomain string
+	// ConsoleHosts are host names the operator console answers on besides
+	// BaseDomain and loopback.
+	ConsoleHosts []string
 	// HTTP configures the API.
 	HTTP atriumhttp.Config
 	// AccessTTL is an access token's lifetime; default 15 minutes.
@@ -554,7 +557,7 @@ func (p *Process) openHTTP() (*fiber.App, error) {
 	resources := []atriumhttp.Resource{
 		atriumhttp.Identity{Handler: p.Identity, Issuer: p.Issuer, Members: memberlist.NewQueries(p.Reads)},
 		tenancyRes,
-		atriumhttp.Console{Identity: p.Identity, Tenancy: tenancyRes, ERP: p.Outbox},
+		atriumhttp.Console{Hosts: append([]string{p.cfg.BaseDomain}, p.cfg.ConsoleHosts...), Identity: p.Identity, Tenancy: tenancyRes, ERP: p.Outbox},
 		atriumhttp.Audit{Reader: audit.NewReader(p.Store)},
 		p.erpResource(),
 		p.analytics(),

@@ -28,6 +28,8 @@ type bodyKey struct{}
 // console's forms, the upload limit for receipts, BodyLimit for every
 // other route.
 func (a *api) limitFor(method, path string) int {
+	// Routes match whatever the path's case: so do the limits.
+	path = strings.ToLower(path)
 	switch {
 	case strings.HasPrefix(path, "/api/v1/auth/"), path == "/api/v1/erp/inbound", strings.HasPrefix(path, "/console"):
 		return a.cfg.AuthBodyLimit

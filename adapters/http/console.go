@@ -6,9 +6,11 @@ import (
 	"embed"
 	"errors"
 	"html/template"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,7 +36,7 @@ import (
 // action is a form, and a page with a rebuild under way reloads itself.
 //
 // A sign-in keeps the platform administrator's access token in a cookie
-// (HttpOnly, SameSite=Strict, Secure over HTTPS, path /console) that the
+// (HttpOnly, SameSite=Strict, Secure, path /console) that the
 // same authentication as the API checks on every request: a revoked login
 // or an expired token ends the console's session. Forms are accepted from
 // the console's own pages only (net/http's CrossOriginProtection, on
@@ -73,12 +75,20 @@ const (
 )
 
 // consoleSecurity lets the pages do nothing but show themselves and post
-// their forms to the console: no script, no frame, styles inline, a
-// tenant's logo from where it is.
-const consoleSecurity = "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+// their forms to the console: no script, no frame, styles inline, and no
+// image: a tenant's logo is where the tenant says, and an operator's
+// browser is not sent there (it would tell the tenant who looks, and
+// from where); the console names its address instead.
+const consoleSecurity = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // Console is the operator console's resource.
 type Console struct {
+	// Hosts are the host names the console answers on, besides loopback
+	// (localhost, 127.0.0.1, ::1): the platform's base domain and the
+	// operators' names for it. On any other host it is 404, so a page of
+	// another site that a DNS name rebound to this server cannot be one
+	// with the console.
+	Hosts    []string
 	Identity *identitycmd.Handler
 	// Tenancy gives the catalog, the tenancy commands, health, progress
 	// and rebuilds, as the admin API uses them.
@@ -90,12 +100,18 @@ type Console struct {
 type consoleRoutes struct {
 	*api
 	res     Console
+	hosts   map[string]bool
 	origins *http.CrossOriginProtection
+	erp     *erpCache
 }
 
 // Mount implements Resource.
 func (res Console) Mount(r Routes) {
-	a := consoleRoutes{api: r.a, res: res, origins: http.NewCrossOriginProtection()}
+	a := consoleRoutes{api: r.a, res: res, origins: http.NewCrossOriginProtection(),
+		hosts: map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}, erp: newERPCache(res.ERP)}
+	for _, h := range res.Hosts {
+		a.hosts[strings.ToLower(strings.TrimSuffix(h, "."))] = true
+	}
 	pub := r.Public()
 	page := func(summary string, form ...string) Doc {
 		return Doc{Summary: summary, Media: fiber.MIMETextHTMLCharsetUTF8, Page: true, Form: form}
@@ -121,10 +137,11 @@ type consoleSession struct {
 
 type consoleSessionKey struct{}
 
-// guard serves the console on the platform's host only, refuses forms
-// from other origins, and finds the administrator the cookie signs in.
+// guard serves the console on the platform's own hosts only, refuses
+// forms from other origins, and finds the administrator the cookie signs
+// in.
 func (a consoleRoutes) guard(c *fiber.Ctx) error {
-	if _, err := a.deps.Tenants.Resolve(c); !errors.Is(err, tenant.ErrNoTenant) {
+	if _, err := a.deps.Tenants.Resolve(c); !errors.Is(err, tenant.ErrNoTenant) || !a.hosts[requestHost(c)] {
 		return NewProblem(fiber.StatusNotFound, "not_found", "the console is served on the platform's own host, not a tenant's")
 	}
 	c.Set(fiber.HeaderContentSecurityPolicy, consoleSecurity)
@@ -168,6 +185,16 @@ func (a consoleRoutes) guard(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// requestHost is the request's host name, without its port, in lower
+// case: the Host header's (the console trusts no forwarded host).
+func requestHost(c *fiber.Ctx) string {
+	h := string(c.Request().Host())
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	return strings.ToLower(strings.TrimSuffix(strings.Trim(h, "[]"), "."))
+}
+
 func session(c *fiber.Ctx) consoleSession {
 	s, _ := c.Locals(consoleSessionKey{}).(consoleSession)
 	return s
@@ -175,7 +202,7 @@ func session(c *fiber.Ctx) consoleSession {
 
 func clearConsoleCookie(c *fiber.Ctx) {
 	c.Cookie(&fiber.Cookie{Name: consoleCookie, Value: "", Path: "/console", HTTPOnly: true,
-		Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteStrictMode, Expires: time.Unix(1, 0)})
+		Secure: true, SameSite: fiber.CookieSameSiteStrictMode, Expires: time.Unix(1, 0)})
 }
 
 // consoleView is what a console page shows.
@@ -213,23 +240,23 @@ type consoleSummary struct {
 
 // consoleTenant is one tenant as the console shows it.
 type consoleTenant struct {
-	Slug, Name       string
-	Suspended        bool
-	Since            time.Time
-	Domains          []string
-	Logo             string
-	Primary, Accent  string
-	Limits           tenancy.Limits
-	Known            bool   // its projection is known here
-	Projected        string // here, elsewhere
-	Subscribed       bool
-	Position, Head   uint64
-	Lag              uint64
-	CaughtUp         time.Time
-	Poisoned         uint64
-	ERP              *erpsync.Status
-	ERPNote          string
-	LogoAlt, Initial string
+	Slug, Name      string
+	Suspended       bool
+	Since           time.Time
+	Domains         []string
+	Logo            string
+	Primary, Accent string
+	Limits          tenancy.Limits
+	Known           bool   // its projection is known here
+	Projected       string // here, elsewhere
+	Subscribed      bool
+	Position, Head  uint64
+	Lag             uint64
+	CaughtUp        time.Time
+	Poisoned        uint64
+	ERP             *erpsync.Status
+	ERPNote         string
+	Initial         string
 }
 
 func (a consoleRoutes) render(c *fiber.Ctx, status int, name string, v *consoleView) error {
@@ -269,6 +296,9 @@ func (a consoleRoutes) failed(c *fiber.Ctx, err error, name string, v *consoleVi
 		return err
 	}
 	v.Error = p
+	if p.RetryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(p.RetryAfter))
+	}
 	return a.render(c, p.Status, name, v)
 }
 
@@ -300,8 +330,10 @@ func (a consoleRoutes) login(c *fiber.Ctx) error {
 	if err != nil {
 		return a.failed(c, err, "login", v)
 	}
+	// Secure even over plain HTTP: browsers keep it for http://localhost,
+	// and a TLS proxy in front may leave the request looking like HTTP.
 	c.Cookie(&fiber.Cookie{Name: consoleCookie, Value: pair.AccessToken, Path: "/console", HTTPOnly: true,
-		Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteStrictMode, MaxAge: int(pair.ExpiresIn.Seconds())})
+		Secure: true, SameSite: fiber.CookieSameSiteStrictMode, MaxAge: int(pair.ExpiresIn.Seconds())})
 	return c.Redirect("/console", fiber.StatusSeeOther)
 }
 
@@ -401,7 +433,6 @@ func viewConsoleTenant(s tenancy.State, h TenantHealth, known bool) consoleTenan
 	if t.Name == "" {
 		t.Name = t.Slug
 	}
-	t.LogoAlt = t.Name + " logo"
 	t.Initial = strings.ToUpper(string([]rune(t.Name)[:1]))
 	if h.Here {
 		t.Projected, t.Subscribed, t.Position, t.Head, t.CaughtUp = "here", h.Subscribed, uint64(h.Position), uint64(h.Head), h.CaughtUp
@@ -412,11 +443,13 @@ func viewConsoleTenant(s tenancy.State, h TenantHealth, known bool) consoleTenan
 	return t
 }
 
-// erpCounts reads each tenant's ERP counts from its read database, a few
-// at once and within a budget: a tenant whose database does not answer
-// in time is shown without them.
+// erpCounts reads the ERP counts of the tenants projected here from their
+// read databases (through a cache of a few seconds), a few at once and
+// within a budget: a tenant whose database does not answer in time is
+// shown without them. A tenant projected by another instance is left to
+// it: reading its database here would open a pool for it.
 func (a consoleRoutes) erpCounts(ctx context.Context, ts []consoleTenant) {
-	if a.res.ERP == nil {
+	if a.erp == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, consoleBudget)
@@ -424,6 +457,10 @@ func (a consoleRoutes) erpCounts(ctx context.Context, ts []consoleTenant) {
 	sem := make(chan struct{}, consoleReads)
 	var wg sync.WaitGroup
 	for i := range ts {
+		if ts[i].Projected != "here" {
+			ts[i].ERPNote = "shown by the instance projecting it"
+			continue
+		}
 		wg.Go(func() {
 			select {
 			case sem <- struct{}{}:
@@ -432,7 +469,7 @@ func (a consoleRoutes) erpCounts(ctx context.Context, ts []consoleTenant) {
 				ts[i].ERPNote = "not read in time"
 				return
 			}
-			s, err := a.res.ERP.Status(tenant.With(ctx, tenant.ID(ts[i].Slug)))
+			s, err := a.erp.get(ctx, tenant.ID(ts[i].Slug))
 			if err != nil {
 				ts[i].ERPNote = "unavailable"
 				return
@@ -441,6 +478,61 @@ func (a consoleRoutes) erpCounts(ctx context.Context, ts []consoleTenant) {
 		})
 	}
 	wg.Wait()
+}
+
+// erpCache keeps each tenant's ERP counts for erpFresh: a page reloading
+// itself during a rebuild, or several operators, read a tenant's database
+// once in that time.
+type erpCache struct {
+	outbox  *erpsync.Outbox
+	mu      sync.Mutex
+	entries map[tenant.ID]erpEntry
+}
+
+type erpEntry struct {
+	status erpsync.Status
+	at     time.Time
+}
+
+const (
+	erpFresh = 5 * time.Second
+	// erpCached bounds the cache: past it, what is stale is dropped, and
+	// if nothing is, everything.
+	erpCached = 10_000
+)
+
+func newERPCache(o *erpsync.Outbox) *erpCache {
+	if o == nil {
+		return nil
+	}
+	return &erpCache{outbox: o, entries: map[tenant.ID]erpEntry{}}
+}
+
+func (e *erpCache) get(ctx context.Context, t tenant.ID) (erpsync.Status, error) {
+	e.mu.Lock()
+	ent, ok := e.entries[t]
+	e.mu.Unlock()
+	if ok && time.Since(ent.at) < erpFresh {
+		return ent.status, nil
+	}
+	s, err := e.outbox.Status(tenant.With(ctx, t))
+	if err != nil {
+		return s, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.entries) >= erpCached {
+		for k, v := range e.entries {
+			if time.Since(v.at) >= erpFresh {
+				delete(e.entries, k)
+			}
+		}
+		if len(e.entries) >= erpCached {
+			clear(e.entries)
+		}
+	}
+	e.entries[t] = erpEntry{status: s, at: time.Now()}
+	return s, nil
 }
 
 // slug is the tenant a console path names.
@@ -467,7 +559,9 @@ func (a consoleRoutes) tenantPage(c *fiber.Ctx) error {
 }
 
 // tenant is a tenant's page: its projection and read models, its ERP
-// counts; it reloads itself while a read model is behind.
+// counts; it reloads itself while a read model is behind. What cannot be
+// read (health, progress: NATS in trouble) is said on the page, which
+// still offers to suspend or resume the tenant.
 func (a consoleRoutes) tenant(c *fiber.Ctx) (*consoleView, error) {
 	s, err := a.slug(c)
 	if err != nil {
@@ -480,7 +574,8 @@ func (a consoleRoutes) tenant(c *fiber.Ctx) (*consoleView, error) {
 	if a.res.Tenancy.Health != nil {
 		hs, err := a.res.Tenancy.Health(ctx)
 		if err != nil {
-			return nil, err
+			a.deps.Logger.Error("console: reading health", "err", err)
+			v.Summary.Health = "Projection health could not be read (the logs say why)."
 		}
 		for _, x := range hs {
 			if x.Tenant == s.ID {
@@ -489,12 +584,11 @@ func (a consoleRoutes) tenant(c *fiber.Ctx) (*consoleView, error) {
 		}
 	}
 	t := viewConsoleTenant(s, h, known)
-	v.Tenant = &t
-	tctx := tenant.With(ctx, s.ID)
 	if a.res.Tenancy.Progress != nil {
-		head, cps, err := a.res.Tenancy.Progress(tctx)
+		head, cps, err := a.res.Tenancy.Progress(tenant.With(ctx, s.ID))
 		if err != nil {
-			return nil, err
+			a.deps.Logger.Error("console: reading progress", "tenant", string(s.ID), "err", err)
+			v.Summary.Health = "The read models' progress could not be read (the logs say why)."
 		}
 		v.Head = uint64(head)
 		for name, pos := range cps {
@@ -512,7 +606,7 @@ func (a consoleRoutes) tenant(c *fiber.Ctx) (*consoleView, error) {
 	}
 	ts := []consoleTenant{t}
 	a.erpCounts(ctx, ts)
-	v.Tenant.ERP, v.Tenant.ERPNote = ts[0].ERP, ts[0].ERPNote
+	v.Tenant = &ts[0]
 	return v, nil
 }
 

@@ -5,7 +5,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/atrium-platform/atrium/commands"
+	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
+	"github.com/atrium-platform/atrium/domain/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
 )
@@ -17,18 +21,22 @@ type consoleAs struct {
 	cookie string
 }
 
+// consoleHost is the stack's base domain, where the console answers.
+const consoleHost = "atrium.test"
+
 func (b consoleAs) get(path string, hdr ...string) reply {
 	b.t.Helper()
+	h := []string{"Host", consoleHost}
 	if b.cookie != "" {
-		hdr = append(hdr, "Cookie", "atrium_console="+b.cookie)
+		h = append(h, "Cookie", "atrium_console="+b.cookie)
 	}
-	return b.do("GET", path, "", hdr...)
+	return b.do("GET", path, "", append(h, hdr...)...)
 }
 
 // post sends a form as a browser does from the console's own page.
 func (b consoleAs) post(path string, form url.Values, hdr ...string) reply {
 	b.t.Helper()
-	h := []string{"Content-Type", "application/x-www-form-urlencoded", "Origin", "http://example.com", "Sec-Fetch-Site", "same-origin"}
+	h := []string{"Host", consoleHost, "Content-Type", "application/x-www-form-urlencoded", "Origin", "http://" + consoleHost, "Sec-Fetch-Site", "same-origin"}
 	if b.cookie != "" {
 		h = append(h, "Cookie", "atrium_console="+b.cookie)
 	}
@@ -44,7 +52,7 @@ func TestConsoleSignInAndPages(t *testing.T) {
 	if r.status != 200 || !strings.Contains(string(r.body), `name="password"`) || strings.Contains(string(r.body), `id="tenants"`) {
 		t.Fatalf("signed out /console: %d %s", r.status, shown(r.body))
 	}
-	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") {
+	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") || strings.Contains(csp, "img-src") {
 		t.Fatalf("CSP %q", csp)
 	}
 	if r := anon.get("/console/tenants/acme"); r.status != 303 || r.header.Get("Location") != "/console" {
@@ -62,7 +70,7 @@ func TestConsoleSignInAndPages(t *testing.T) {
 	}
 	r = anon.post("/console/login", url.Values{"email": {"root@platform.example"}, "password": {"the platform password"}})
 	cookie := r.header.Get("Set-Cookie")
-	if r.status != 303 || !strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "SameSite=Strict") || !strings.Contains(cookie, "path=/console") {
+	if r.status != 303 || !strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "SameSite=Strict") || !strings.Contains(cookie, "path=/console") || !strings.Contains(cookie, "secure") {
 		t.Fatalf("sign-in: %d, cookie %q", r.status, cookie)
 	}
 	tok, _, _ := strings.Cut(strings.TrimPrefix(cookie, "atrium_console="), ";")
@@ -74,6 +82,14 @@ func TestConsoleSignInAndPages(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Fatalf("/console lacks %s: %s", want, shown(r.body))
 		}
+	}
+	// Tenants' logos are linked, never loaded by the operator's browser.
+	if _, err := st.Tenancy.ChangeBranding(user.With(tenant.With(t.Context(), "acme"), user.Principal{ID: "admin-a", Roles: []user.Role{user.Admin}}),
+		commands.Request{CommandID: "logo"}, tenancy.Branding{Name: "acme inc", LogoURL: "https://tracker.example/acme.png"}); err != nil {
+		t.Fatal(err)
+	}
+	if b := string(root.get("/console").body); strings.Contains(b, "<img") || !strings.Contains(b, `href="https://tracker.example/acme.png"`) {
+		t.Fatalf("acme's logo: %s", b)
 	}
 	r = root.get("/console/tenants/acme")
 	if r.status != 200 || !strings.Contains(string(r.body), `id="read-model-invoicelist"`) || !strings.Contains(string(r.body), `id="suspend"`) {
@@ -171,9 +187,36 @@ func TestConsoleActions(t *testing.T) {
 		t.Fatalf("resumed tenant still refused: %s", r.body)
 	}
 
-	// A rebuild, and one of a read model that does not exist.
+	// A rebuild brings back the rows deleted underneath in the read
+	// database; a read model that does not exist is 404.
+	acme := as(t, app, "acme", "admin-a", "admin")
+	id, pos := create(t, acme, 1000)
+	if r := acme.do("GET", "/api/v1/invoices/"+id, "", "X-Read-After", pos); r.status != 200 {
+		t.Fatalf("the invoice: %d %s", r.status, r.body)
+	}
+	db, err := st.Reads.Open(tenant.With(t.Context(), "acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.ExecContext(t.Context(), `DELETE FROM invoices`)
+	db.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := acme.do("GET", "/api/v1/invoices/"+id, ""); r.status != 404 {
+		t.Fatalf("the invoice deleted underneath: %d", r.status)
+	}
 	if r := root.post("/console/tenants/acme/projections/invoicelist/rebuild", url.Values{}); r.status != 303 || r.header.Get("Location") != "/console/tenants/acme?done=rebuilding" {
 		t.Fatalf("rebuild: %d %s", r.status, shown(r.body))
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if r := acme.do("GET", "/api/v1/invoices/"+id, ""); r.status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the invoice is not back 20 s after the rebuild")
+		}
+		time.Sleep(20 * time.Millisecond) // the rebuild runs on; its end is not signalled
 	}
 	if r := root.post("/console/tenants/acme/projections/nosuch/rebuild", url.Values{}); r.status != 404 || !strings.Contains(string(r.body), "read_model_not_found") {
 		t.Fatalf("unknown read model: %d %s", r.status, shown(r.body))
@@ -198,8 +241,10 @@ func TestConsoleRefusesWhatIsNotAPlatformAdministrator(t *testing.T) {
 		}
 	}
 
-	// Never on a tenant's host, whoever asks.
-	for _, hdr := range [][]string{{"Host", "acme.atrium.test"}, {"X-Tenant", "acme"}, {"Host", "billing.acme.example"}} {
+	// Never on a tenant's host, nor a host the platform does not name (a
+	// DNS name of another site rebound to the server), whoever asks; on
+	// loopback, yes.
+	for _, hdr := range [][]string{{"Host", "acme.atrium.test"}, {"X-Tenant", "acme"}, {"Host", "billing.acme.example"}, {"Host", "evil.example"}, {"Host", "10.0.0.1:8080"}} {
 		if r := root.get("/console", hdr...); r.status != 404 {
 			t.Fatalf("console on %v: %d", hdr, r.status)
 		}
@@ -208,6 +253,11 @@ func TestConsoleRefusesWhatIsNotAPlatformAdministrator(t *testing.T) {
 		}
 	}
 	assertNone("onhost")
+	for _, host := range []string{"localhost:8080", "127.0.0.1", "[::1]:8080", "ATRIUM.TEST"} {
+		if r := root.get("/console", "Host", host); r.status != 200 || !strings.Contains(string(r.body), `id="tenants"`) {
+			t.Fatalf("console on %s: %d", host, r.status)
+		}
+	}
 
 	// A tenant admin's token, as a cookie, is no console session.
 	acme := consoleAs{caller: as(t, app, "", "", ""), cookie: mint(t, app, "acme", "admin-a", []user.Role{user.Admin})}
@@ -224,7 +274,8 @@ func TestConsoleRefusesWhatIsNotAPlatformAdministrator(t *testing.T) {
 		t.Fatal("a tenant admin suspended another tenant")
 	}
 	assertNone("byacme")
-	// Nor a platform administrator's of a login that ended, nor garbage.
+	// Nor a platform administrator's token altered, nor garbage (a login
+	// that ended: TestConsoleSignInAndPages signs out).
 	for _, c := range []string{"garbage", rootTok + "x", strings.Repeat("a", 4000)} {
 		b := consoleAs{caller: root.caller, cookie: c}
 		if r := b.get("/console"); strings.Contains(string(r.body), `id="tenants"`) {
@@ -248,6 +299,17 @@ func TestConsoleRefusesWhatIsNotAPlatformAdministrator(t *testing.T) {
 	huge.Set("domains", strings.Repeat("a.example ", 5000))
 	if r := root.post("/console/tenants", huge); r.status != 413 {
 		t.Fatalf("a 50 KB form: %d", r.status)
+	}
+	// Whatever the path's case, which routes ignore (and so does the
+	// sign-in's limit, to anyone).
+	big := url.Values{"email": {strings.Repeat("e", 20<<10)}, "password": {"x"}}
+	for _, path := range []string{"/console/login", "/CONSOLE/LOGIN", "/Console/Tenants"} {
+		if r := root.post(path, big); r.status != 413 {
+			t.Fatalf("a 20 KiB form to %s: %d", path, r.status)
+		}
+	}
+	if r := as(t, app, "", "", "").do("POST", "/API/V1/AUTH/LOGIN", `{"email":"`+strings.Repeat("e", 20<<10)+`","password":"x"}`); r.status != 413 {
+		t.Fatalf("a 20 KiB sign-in to /API/V1/AUTH/LOGIN: %d", r.status)
 	}
 	if r := root.post("/console/tenants", create("json"), "Content-Type", "application/json"); r.status != 415 {
 		t.Fatalf("a JSON body: %d", r.status)
@@ -284,4 +346,42 @@ func shown(body []byte) string {
 		b = b[i:]
 	}
 	return string(clip([]byte(b)))
+}
+
+// TestConsolePagesTheTenants: 50 tenants to a page, in slug order, with
+// the figures over all of them.
+func TestConsolePagesTheTenants(t *testing.T) {
+	app, st := newStackApp(t)
+	admin := user.With(t.Context(), platformAdmin)
+	for i := range 51 { // with the stack's acme and globex: 53
+		if _, err := st.Tenancy.Provision(admin, tenancycmd.ProvisionTenant{Slug: fmt.Sprintf("t%03d", i), Name: fmt.Sprintf("Tenant %d", i),
+			Admin: tenancycmd.FirstAdmin{Email: "admin@t.example", Name: "Admin", Password: "first admin password"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := consoleAs{caller: as(t, app, "", "", ""), cookie: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	rows := func(b string) []string {
+		var ids []string
+		for _, part := range strings.Split(b, `<tr id="tenant-`)[1:] {
+			ids = append(ids, part[:strings.IndexByte(part, '"')])
+		}
+		return ids
+	}
+	first := string(root.get("/console").body)
+	second := string(root.get("/console?page=2").body)
+	one, two := rows(first), rows(second)
+	if len(one) != 50 || len(two) != 3 || one[0] != "acme" || one[1] != "globex" || one[2] != "t000" || two[2] != "t050" {
+		t.Fatalf("page 1 %v\npage 2 %v", one, two)
+	}
+	for _, want := range []string{`id="count-tenants">53<`, `href="/console?page=2"`} {
+		if !strings.Contains(first, want) {
+			t.Fatalf("page 1 lacks %s", want)
+		}
+	}
+	if !strings.Contains(second, `href="/console?page=1"`) || strings.Contains(second, `href="/console?page=3"`) {
+		t.Fatal("page 2's links")
+	}
+	if last := rows(string(root.get("/console?page=99").body)); len(last) != 3 {
+		t.Fatalf("a page past the last shows %v", last)
+	}
 }

@@ -30,6 +30,7 @@ type config struct {
 	// TrustedProxies name the reverse proxies whose X-Forwarded-For is the
 	// client's address (for per-address login limits).
 	TrustedProxies []string `env:"ATRIUM_TRUSTED_PROXIES" sep:"," help:"Reverse proxies (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For names the client."`
+	ConsoleHosts   []string `env:"ATRIUM_CONSOLE_HOSTS" sep:"," help:"Host names the operator console (/console) answers on besides the base domain and localhost (comma-separated); any other host is 404."`
 	MetricsToken   string   `env:"ATRIUM_METRICS_TOKEN" help:"Bearer token /metrics requires (empty: /metrics is open)."`
 	// ERPAllowPrivate lets ERP connections reach private addresses.
 	ERPAllowPrivate bool `env:"ATRIUM_ERP_ALLOW_PRIVATE_TARGETS" name:"erp-allow-private-targets" help:"Let ERP connections reach loopback, private and link-local addresses (an on-premises ERP)."`
@@ -197,6 +198,7 @@ func (c *config) process(log *slog.Logger) assembly.Config {
 	cfg := c.storeConfig.process(log)
 	cfg.NATSListen = c.NATSListen
 	cfg.BaseDomain = c.BaseDomain
+	cfg.ConsoleHosts = c.ConsoleHosts
 	cfg.HTTP = atriumhttp.Config{ReadAfterMax: c.readAfterMax(), TrustedProxies: c.TrustedProxies, MetricsToken: c.MetricsToken}
 	cfg.ERP = assembly.ERPConfig{AllowPrivateTargets: c.ERPAllowPrivate, AckWait: c.erpAckWait()}
 	return cfg

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,7 +75,8 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	startServe(t, bin, t.TempDir(), addr, true,
+	dataDir := t.TempDir()
+	startServe(t, bin, dataDir, addr, true,
 		"ATRIUM_BOOTSTRAP_ADMIN_EMAIL=operator@platform.example", "ATRIUM_BOOTSTRAP_ADMIN_PASSWORD=the operator's password")
 	port := addr[strings.LastIndex(addr, ":")+1:]
 	base := "http://localhost:" + port
@@ -167,7 +171,37 @@ func TestConsoleInABrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#notice[data-done="resumed"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#suspend")))
 
-	// Rebuild a read model of the demo's acme and see it come back.
+	// Rebuild a read model of the demo's acme and see it come back: its
+	// rows, deleted underneath in acme's read database, are there again.
+	acme := &apiClient{base: base + "/api/v1", c: &http.Client{Timeout: 10 * time.Second}}
+	acme.login(t, "admin")
+	invoices := func() int {
+		t.Helper()
+		resp, b, err := acme.do("GET", "/invoices?limit=200", "", "", nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("acme's invoices: %v %s", err, b)
+		}
+		var list struct{ Items []json.RawMessage }
+		if err := json.Unmarshal(b, &list); err != nil {
+			t.Fatal(err)
+		}
+		return len(list.Items)
+	}
+	before := invoices()
+	if before == 0 {
+		t.Fatal("the demo's acme lists no invoice")
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "read", "tenants", "acme", "read.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DELETE FROM invoices`); err != nil {
+		t.Fatal(err)
+	}
+	if n := invoices(); n != 0 {
+		t.Fatalf("%d invoices listed after their rows were deleted", n)
+	}
 	do("rebuilding",
 		chromedp.Navigate(base+"/console/tenants/acme"),
 		chromedp.Click(chromedp.CSS("#rebuild-invoicelist")),
@@ -189,6 +223,9 @@ func TestConsoleInABrowser(t *testing.T) {
 			t.Fatalf("invoicelist not rebuilt to %s: %v", head, row)
 		}
 		time.Sleep(200 * time.Millisecond) // a page the operator reloads, as the console's own refresh does
+	}
+	if n := invoices(); n != before {
+		t.Fatalf("%d invoices listed after the rebuild, %d before", n, before)
 	}
 	shot("rebuilt")
 

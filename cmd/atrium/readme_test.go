@@ -87,20 +87,35 @@ func TestReadmeWalkThrough(t *testing.T) {
 		t.Fatalf("%d README blocks marked <!-- readme-test -->, want the walk-through's", len(blocks))
 	}
 	addr := freeAddr(t)
-	startServe(t, bin, t.TempDir(), addr, true)
+	// Started as the operators' block says the server is.
+	startServe(t, bin, t.TempDir(), addr, true,
+		"ATRIUM_BOOTSTRAP_ADMIN_EMAIL=root@example.com", "ATRIUM_BOOTSTRAP_ADMIN_PASSWORD=a long secret")
 	port := addr[strings.LastIndex(addr, ":")+1:]
+	// The blocks run where a clone's are run, the root, with the binary
+	// `make build` would have put in .bin: a directory of links to both.
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, ".bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]string{filepath.Join(dir, ".bin", "atrium"): bin, filepath.Join(dir, "docs"): filepath.Join(root, "docs")}
+	for link, target := range links {
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// Every curl of the README fails the script on an answer of 400 or
 	// more, and says what it was.
 	script := "set -euo pipefail\ncurl() { command curl --fail-with-body \"$@\"; }\n" + strings.Join(blocks, "\n")
 	cmd := exec.Command("bash", "-c", script)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "PORT="+port, "PATH="+jqPath(t)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PORT="+port, "PATH="+jqPath(t)+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"ATRIUM_SESSION_FILE="+filepath.Join(t.TempDir(), "sessions.json"))
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("the README's walk-through failed: %v\nstdout:\n%s\nstderr:\n%s", err, tail(out.String(), 3000), errOut.String())
 	}
-	for _, want := range []string{`"status":"partially_paid"`, `"status":"draft"`, `"status":"submitted"`, `"items":[`, `"payable"`} {
+	for _, want := range []string{`"status":"partially_paid"`, `"status":"draft"`, `"status":"submitted"`, `"items":[`, `"payable"`, "initech", "suspended"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the walk-through's answers hold no %s:\n%s", want, tail(out.String(), 3000))
 		}
