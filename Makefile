@@ -39,7 +39,7 @@ run: build
 test: fmt-check vet tidy-check lint unit
 
 unit: $(MINIO) chromium
-	ATRIUM_MINIO_BIN=$(MINIO) ATRIUM_REQUIRE_MINIO=1 ATRIUM_REQUIRE_POSTGRES=1 ATRIUM_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 20m ./...
+	ATRIUM_MINIO_BIN=$(MINIO) ATRIUM_REQUIRE_MINIO=1 ATRIUM_REQUIRE_POSTGRES=1 ATRIUM_REQUIRE_BROWSER=1 ATRIUM_REQUIRE_NODE=1 $(GO) test -race -count=1 -timeout 20m ./...
 
 # The operator console's test drives a headless Chromium: Debian's package,
 # installed once when the machine has none (as root, or with sudo that

@@ -151,6 +151,14 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	if len(described) < 50 {
 		t.Fatalf("only %d routes described", len(described))
 	}
+	// Each says what it does, not only its method and path.
+	for path, item := range d.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.Summary == "" || op.Summary == method+" "+path || strings.HasPrefix(op.Summary, method+" /") {
+				t.Errorf("%s %s has no summary of its own: %q", method, path, op.Summary)
+			}
+		}
+	}
 	// Fetched again by a client that has it: 304, nothing sent.
 	anyone := as(t, app, "", "", "")
 	first := anyone.do("GET", "/openapi.json", "")

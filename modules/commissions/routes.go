@@ -24,14 +24,19 @@ func (r resource) mount(rt atriumhttp.Routes) {
 	v1 := rt.Tenant()
 	h := r.commands
 	atriumhttp.Command(v1, fiber.MethodPut, "/commissions/plans/:user_id", fiber.StatusOK, h.SetPlan,
-		func(c *fiber.Ctx, cmd *commissioncmd.SetPlan) { cmd.UserID = c.Params("user_id") })
-	atriumhttp.Command(v1, fiber.MethodPost, "/commissions/statements", fiber.StatusCreated, h.Freeze, nil)
+		func(c *fiber.Ctx, cmd *commissioncmd.SetPlan) { cmd.UserID = c.Params("user_id") }).
+		Doc(atriumhttp.Doc{Summary: "Set a salesperson's commission plan"})
+	atriumhttp.Command(v1, fiber.MethodPost, "/commissions/statements", fiber.StatusCreated, h.Freeze, nil).
+		Doc(atriumhttp.Doc{Summary: "Freeze a salesperson's commissions of a period into a statement"})
 	atriumhttp.Action(v1, fiber.MethodPost, "/commissions/statements/:id/approve", fiber.StatusOK, h.Approve,
-		func(c *fiber.Ctx, cmd *commissioncmd.ApproveStatement) { cmd.StatementID = c.Params("id") })
+		func(c *fiber.Ctx, cmd *commissioncmd.ApproveStatement) { cmd.StatementID = c.Params("id") }).
+		Doc(atriumhttp.Doc{Summary: "Approve a commission statement"})
 	atriumhttp.Command(v1, fiber.MethodPost, "/commissions/statements/:id/reject", fiber.StatusOK, h.Reject,
-		func(c *fiber.Ctx, cmd *commissioncmd.RejectStatement) { cmd.StatementID = c.Params("id") })
+		func(c *fiber.Ctx, cmd *commissioncmd.RejectStatement) { cmd.StatementID = c.Params("id") }).
+		Doc(atriumhttp.Doc{Summary: "Reject a commission statement, with a reason"})
 	atriumhttp.Action(v1, fiber.MethodPost, "/commissions/statements/:id/pay", fiber.StatusOK, h.Pay,
-		func(c *fiber.Ctx, cmd *commissioncmd.PayStatement) { cmd.StatementID = c.Params("id") })
+		func(c *fiber.Ctx, cmd *commissioncmd.PayStatement) { cmd.StatementID = c.Params("id") }).
+		Doc(atriumhttp.Doc{Summary: "Record an approved statement as paid"})
 	v1.Get("/commissions", r.list).Doc(atriumhttp.Doc{Summary: "Commissions accrued", Answer: atriumhttp.List([]commissionView(nil), ""), Query: []string{"period", "user_id", "status", "limit", "cursor"}})
 	v1.Get("/commissions/plans/:user_id", r.plan).Doc(atriumhttp.Doc{Summary: "A salesperson's commission plan", Answer: planView{}})
 	v1.Get("/commissions/statements/:id", r.statement).Doc(atriumhttp.Doc{Summary: "A commission statement", Answer: statementView{}})

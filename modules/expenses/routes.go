@@ -26,19 +26,24 @@ func (r resource) mount(rt atriumhttp.Routes) {
 	v1 := rt.Tenant()
 	h := r.commands
 	byID := func(field *string) func(c *fiber.Ctx) { return func(c *fiber.Ctx) { *field = c.Params("id") } }
-	atriumhttp.Command(v1, fiber.MethodPost, "/expenses", fiber.StatusCreated, h.Create, nil)
+	atriumhttp.Command(v1, fiber.MethodPost, "/expenses", fiber.StatusCreated, h.Create, nil).
+		Doc(atriumhttp.Doc{Summary: "Draft an expense claim"})
 	v1.Put("/expenses/:id/receipt", r.putReceipt).Doc(atriumhttp.Doc{Summary: "Attach a receipt (the body is the file: PDF, PNG, JPEG or WebP)", Answer: atriumhttp.CommandResult, Options: true, BodyMedia: "application/octet-stream"})
 	v1.Download("/expenses/:id/receipt", "receipt", func(c *fiber.Ctx) (io.ReadCloser, documents.Object, error) {
 		return h.Receipt(c.UserContext(), c.Params("id"))
 	})
 	atriumhttp.Action(v1, fiber.MethodPost, "/expenses/:id/submit", fiber.StatusOK, h.Submit,
-		func(c *fiber.Ctx, cmd *expensecmd.SubmitExpense) { byID(&cmd.ExpenseID)(c) })
+		func(c *fiber.Ctx, cmd *expensecmd.SubmitExpense) { byID(&cmd.ExpenseID)(c) }).
+		Doc(atriumhttp.Doc{Summary: "Submit a claim for approval (checked against the tenant's expense policy)"})
 	atriumhttp.Action(v1, fiber.MethodPost, "/expenses/:id/approve", fiber.StatusOK, h.Approve,
-		func(c *fiber.Ctx, cmd *expensecmd.ApproveExpense) { byID(&cmd.ExpenseID)(c) })
+		func(c *fiber.Ctx, cmd *expensecmd.ApproveExpense) { byID(&cmd.ExpenseID)(c) }).
+		Doc(atriumhttp.Doc{Summary: "Approve a submitted claim"})
 	atriumhttp.Command(v1, fiber.MethodPost, "/expenses/:id/reject", fiber.StatusOK, h.Reject,
-		func(c *fiber.Ctx, cmd *expensecmd.RejectExpense) { byID(&cmd.ExpenseID)(c) })
+		func(c *fiber.Ctx, cmd *expensecmd.RejectExpense) { byID(&cmd.ExpenseID)(c) }).
+		Doc(atriumhttp.Doc{Summary: "Reject a submitted claim, with a reason"})
 	atriumhttp.Action(v1, fiber.MethodPost, "/expenses/:id/reimburse", fiber.StatusOK, h.Reimburse,
-		func(c *fiber.Ctx, cmd *expensecmd.ReimburseExpense) { byID(&cmd.ExpenseID)(c) })
+		func(c *fiber.Ctx, cmd *expensecmd.ReimburseExpense) { byID(&cmd.ExpenseID)(c) }).
+		Doc(atriumhttp.Doc{Summary: "Record an approved claim as reimbursed"})
 	v1.Get("/expenses", r.list).Doc(atriumhttp.Doc{Summary: "The expenses", Answer: atriumhttp.List([]expenseView(nil), ""), Query: []string{"status", "owner", "limit", "cursor"}})
 	v1.Get("/expenses/totals", r.totals).Doc(atriumhttp.Doc{Summary: "Expense totals by category and currency", Answer: atriumhttp.List([]totalView(nil), ""), Query: []string{"by"}})
 	v1.Get("/expenses/:id", r.get).Doc(atriumhttp.Doc{Summary: "An expense; with as_of, as it stood then", Answer: expenseView{}, Query: []string{"as_of"}})

@@ -31,17 +31,23 @@ type resource struct {
 func (r resource) mount(rt atriumhttp.Routes) {
 	v1 := rt.Tenant()
 	h := r.commands
-	atriumhttp.Command(v1, fiber.MethodPost, "/invoices", fiber.StatusCreated, h.Create, nil)
+	atriumhttp.Command(v1, fiber.MethodPost, "/invoices", fiber.StatusCreated, h.Create, nil).
+		Doc(atriumhttp.Doc{Summary: "Draft an invoice (money in minor units of an accepted currency)"})
 	atriumhttp.Action(v1, fiber.MethodPost, "/invoices/:id/issue", fiber.StatusOK, h.Issue,
-		func(c *fiber.Ctx, cmd *invoicecmd.IssueInvoice) { cmd.InvoiceID = c.Params("id") })
+		func(c *fiber.Ctx, cmd *invoicecmd.IssueInvoice) { cmd.InvoiceID = c.Params("id") }).
+		Doc(atriumhttp.Doc{Summary: "Issue a draft invoice (above the approval threshold it waits for approval)"})
 	atriumhttp.Action(v1, fiber.MethodPost, "/invoices/:id/approve", fiber.StatusOK, h.Approve,
-		func(c *fiber.Ctx, cmd *invoicecmd.ApproveInvoice) { cmd.InvoiceID = c.Params("id") })
+		func(c *fiber.Ctx, cmd *invoicecmd.ApproveInvoice) { cmd.InvoiceID = c.Params("id") }).
+		Doc(atriumhttp.Doc{Summary: "Approve an invoice waiting for approval"})
 	atriumhttp.Command(v1, fiber.MethodPost, "/invoices/:id/reject", fiber.StatusOK, h.Reject,
-		func(c *fiber.Ctx, cmd *invoicecmd.RejectInvoice) { cmd.InvoiceID = c.Params("id") })
+		func(c *fiber.Ctx, cmd *invoicecmd.RejectInvoice) { cmd.InvoiceID = c.Params("id") }).
+		Doc(atriumhttp.Doc{Summary: "Reject an invoice waiting for approval, with a reason"})
 	atriumhttp.Command(v1, fiber.MethodPost, "/invoices/:id/cancel", fiber.StatusOK, h.Cancel,
-		func(c *fiber.Ctx, cmd *invoicecmd.CancelInvoice) { cmd.InvoiceID = c.Params("id") })
+		func(c *fiber.Ctx, cmd *invoicecmd.CancelInvoice) { cmd.InvoiceID = c.Params("id") }).
+		Doc(atriumhttp.Doc{Summary: "Cancel an invoice, with a reason"})
 	atriumhttp.Command(v1, fiber.MethodPost, "/invoices/:id/payments", fiber.StatusOK, h.Pay,
-		func(c *fiber.Ctx, cmd *invoicecmd.RecordPayment) { cmd.InvoiceID = c.Params("id") })
+		func(c *fiber.Ctx, cmd *invoicecmd.RecordPayment) { cmd.InvoiceID = c.Params("id") }).
+		Doc(atriumhttp.Doc{Summary: "Record a payment of an issued invoice"})
 	v1.Get("/invoices", r.list).Doc(atriumhttp.Doc{Summary: "The invoices, newest first, without their lines", Answer: atriumhttp.List([]invoiceView(nil), ""), Query: []string{"status", "client_id", "limit", "cursor"}})
 	v1.Get("/invoices/:id", r.get).Doc(atriumhttp.Doc{Summary: "An invoice; with as_of, as it stood then", Answer: invoiceView{}, Query: []string{"as_of"}})
 	v1.Get("/invoices/:id/history", r.historyOf).Doc(atriumhttp.Doc{Summary: "An invoice's events", Answer: atriumhttp.List([]audit.Event(nil), "")})

@@ -65,13 +65,17 @@ type resource struct {
 func (r resource) mount(rt atriumhttp.Routes) {
 	v1 := rt.Tenant()
 	h := r.commands
-	atriumhttp.Command(v1, fiber.MethodPost, "/objectives", fiber.StatusCreated, h.Set, nil)
+	atriumhttp.Command(v1, fiber.MethodPost, "/objectives", fiber.StatusCreated, h.Set, nil).
+		Doc(atriumhttp.Doc{Summary: "Set an objective for a member and a period"})
 	atriumhttp.Action(v1, fiber.MethodPost, "/objectives/:id/submit", fiber.StatusOK, h.Submit,
-		func(c *fiber.Ctx, cmd *objectivecmd.SubmitObjective) { cmd.ObjectiveID = c.Params("id") })
+		func(c *fiber.Ctx, cmd *objectivecmd.SubmitObjective) { cmd.ObjectiveID = c.Params("id") }).
+		Doc(atriumhttp.Doc{Summary: "Submit an objective for validation"})
 	atriumhttp.Action(v1, fiber.MethodPost, "/objectives/:id/validate", fiber.StatusOK, h.Validate,
-		func(c *fiber.Ctx, cmd *objectivecmd.ValidateObjective) { cmd.ObjectiveID = c.Params("id") })
+		func(c *fiber.Ctx, cmd *objectivecmd.ValidateObjective) { cmd.ObjectiveID = c.Params("id") }).
+		Doc(atriumhttp.Doc{Summary: "Validate a submitted objective"})
 	atriumhttp.Command(v1, fiber.MethodPost, "/objectives/:id/reject", fiber.StatusOK, h.Reject,
-		func(c *fiber.Ctx, cmd *objectivecmd.RejectObjective) { cmd.ObjectiveID = c.Params("id") })
+		func(c *fiber.Ctx, cmd *objectivecmd.RejectObjective) { cmd.ObjectiveID = c.Params("id") }).
+		Doc(atriumhttp.Doc{Summary: "Reject a submitted objective, with a reason"})
 	v1.Get("/objectives", r.list).Doc(atriumhttp.Doc{Summary: "Objectives with their progress", Answer: atriumhttp.List([]objectiveView(nil), ""), Query: []string{"period", "assignee", "limit", "cursor"}})
 }
 
