@@ -45,10 +45,10 @@ func (tr *tenantRun) handle(gen uint64, msg *message.Message) error {
 		return nil
 	}
 	applyAll := func(tx Tx) error {
-		if ev == nil {
-			return nil
-		}
 		for _, p := range todo {
+			if ev == nil && !everyEvent(p) {
+				continue // a type this process does not know: nothing to project
+			}
 			if err := apply(ctx, p, tx, tr.db.Dialect, rec, ev); err != nil {
 				return fmt.Errorf("%s: event %d (%s): %w", p.Name(), rec.Position, rec.Type, err)
 			}
@@ -135,6 +135,12 @@ func (tr *tenantRun) inSavepoint(ctx context.Context, fn func(Tx) error) (failed
 
 // apply runs one projector, turning a panic into an error so that the
 // savepoint is rolled back.
+// everyEvent reports whether p is given every event, of a known type or not.
+func everyEvent(p Projector) bool {
+	_, ok := p.(EveryEvent)
+	return ok
+}
+
 func apply(ctx context.Context, p Projector, tx Tx, d Dialect, rec streams.Record, ev domain.Event) (err error) {
 	defer func() {
 		if v := recover(); v != nil {

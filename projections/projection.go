@@ -74,6 +74,15 @@ type Projector interface {
 	Apply(ctx context.Context, tx Tx, d Dialect, rec streams.Record, ev domain.Event) error
 }
 
+// EveryEvent is implemented by a projector given every event of the log,
+// those of a type the registry does not know too (ev nil): the audit
+// chain, which covers the whole log. Others see only the events they can
+// decode.
+type EveryEvent interface {
+	Projector
+	EveryEvent()
+}
+
 // DB is a lease on a tenant's read database, from ReadStore.Open. Use it,
 // then Release it; never Close it: the store owns the pool.
 type DB struct {

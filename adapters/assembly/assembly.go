@@ -32,12 +32,14 @@ import (
 	identitycmd "github.com/atrium-platform/atrium/commands/identity"
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/documents"
+	"github.com/atrium-platform/atrium/domain/audit"
 	"github.com/atrium-platform/atrium/domain/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/modules/module"
-	"github.com/atrium-platform/atrium/platform/audit"
+	platformaudit "github.com/atrium-platform/atrium/platform/audit"
 	"github.com/atrium-platform/atrium/platform/catalog"
 	"github.com/atrium-platform/atrium/projections"
+	"github.com/atrium-platform/atrium/projections/auditchain"
 	"github.com/atrium-platform/atrium/projections/erpsync"
 	"github.com/atrium-platform/atrium/projections/memberlist"
 	"github.com/atrium-platform/atrium/streams"
@@ -98,6 +100,9 @@ type Config struct {
 	// ConsoleHosts are host names the operator console answers on besides
 	// BaseDomain and loopback.
 	ConsoleHosts []string
+	// AuditHeadEvery is how many events of a tenant's log go between two
+	// recorded heads of its hash chain; default DefaultAuditHeadEvery.
+	AuditHeadEvery uint64
 	// HTTP configures the API.
 	HTTP atriumhttp.Config
 	// AccessTTL is an access token's lifetime; default 15 minutes.
@@ -258,6 +263,8 @@ type Process struct {
 	box         *secretbox.Box
 	vault       vault
 	erp         erpParts
+	heads       *chainHeads
+	replay      *replayMetrics
 	catalogCtx  context.Context
 	stopCatalog context.CancelFunc
 	catalogDone chan struct{}
@@ -387,6 +394,7 @@ func (p *Process) openEvents(ctx context.Context) (err error) {
 	streams.Register(p.Registry, tenancycmd.Events()...)
 	streams.Register(p.Registry, identitycmd.Events()...)
 	streams.Register(p.Registry, erpcmd.Events()...)
+	streams.Register(p.Registry, audit.ChainHeadRecorded{})
 	for _, m := range cfg.Modules {
 		streams.Register(p.Registry, m.Events...)
 	}
@@ -396,6 +404,9 @@ func (p *Process) openEvents(ctx context.Context) (err error) {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	p.Commands.Observer = observer
+	if p.replay, err = newReplayMetrics(p.Metrics); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 	return nil
 }
 
@@ -429,7 +440,12 @@ func (p *Process) openReads(ctx context.Context) (err error) {
 		PerKey: func(key string) int { return p.Limits(tenant.ID(key)).ConcurrentRequests }}); err != nil {
 		return fmt.Errorf("work gate: %w", err)
 	}
-	p.Projectors = []projections.Projector{memberlist.New(), erpsync.New(p.Store.ReadTenant, p.erp.notify)}
+	p.heads = newChainHeads(p)
+	every := p.cfg.AuditHeadEvery
+	if every == 0 {
+		every = DefaultAuditHeadEvery
+	}
+	p.Projectors = []projections.Projector{memberlist.New(), erpsync.New(p.Store.ReadTenant, p.erp.notify), auditchain.New(every, p.heads.ask)}
 	for _, m := range p.cfg.Modules {
 		p.Projectors = append(p.Projectors, m.Projectors...)
 	}
@@ -440,6 +456,7 @@ func (p *Process) openReads(ctx context.Context) (err error) {
 		return fmt.Errorf("projections: %w", err)
 	}
 	p.closers = append(p.closers, p.Runner.Close)
+	p.closers = append(p.closers, func() error { p.heads.close(); return nil }) // before the runner and the stores
 	return nil
 }
 
@@ -558,7 +575,7 @@ func (p *Process) openHTTP() (*fiber.App, error) {
 		atriumhttp.Identity{Handler: p.Identity, Issuer: p.Issuer, Members: memberlist.NewQueries(p.Reads)},
 		tenancyRes,
 		atriumhttp.Console{Hosts: append([]string{p.cfg.BaseDomain}, p.cfg.ConsoleHosts...), Identity: p.Identity, Tenancy: tenancyRes, ERP: p.Outbox},
-		atriumhttp.Audit{Reader: audit.NewReader(p.Store)},
+		atriumhttp.Audit{Reader: platformaudit.NewReader(p.Store), Verifier: platformaudit.NewVerifier(p.Store, auditchain.NewQueries(p.Reads)), Replay: p.Replay},
 		p.erpResource(),
 		p.analytics(),
 	}

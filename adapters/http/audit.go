@@ -2,34 +2,60 @@ package http
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/atrium-platform/atrium/documents"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/platform/audit"
 	"github.com/atrium-platform/atrium/projections"
+	"github.com/atrium-platform/atrium/projections/auditchain"
 )
 
 // Audit is the auditors' resource: a tenant's whole event log, in pages or
-// as NDJSON (/api/v1/audit/events).
+// as NDJSON (/api/v1/audit/events), its check against its hash chain
+// (/api/v1/audit/verify) and its export with the chain's links
+// (/api/v1/audit/export).
 type Audit struct {
-	Reader *audit.Reader
+	Reader   *audit.Reader
+	Verifier *audit.Verifier
+	// Replay writes at path a SQLite database of every read table of the
+	// ctx tenant as it stood at asOf, rebuilt from its events; nil: not
+	// available.
+	Replay func(ctx context.Context, asOf time.Time, path string) (int, error)
+	// TempDir holds replays while they are sent; default the system's.
+	TempDir string
 }
 
 type auditRoutes struct {
 	*api
 	res Audit
+	// replays bounds the replays running at once, all tenants: each
+	// rebuilds read models from the whole log, a core's work.
+	replays chan struct{}
 }
 
 // Mount implements Resource.
 func (res Audit) Mount(r Routes) {
-	a := auditRoutes{api: r.a, res: res}
+	a := auditRoutes{api: r.a, res: res, replays: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	r.Tenant().Get("/audit/events", a.events).Doc(Doc{Summary: "The tenant's events in order (auditor, admin); NDJSON, followed live, with Accept: application/x-ndjson",
 		Answer: List([]audit.Event(nil), ""), Media: "application/x-ndjson", Query: []string{"after", "cursor", "limit"}})
+	r.Tenant().Get("/audit/verify", a.verify).Doc(Doc{Summary: "Check the tenant's log against its hash chain (auditor, admin): the first position where they disagree",
+		Answer: auditchain.Check{}})
+	r.Tenant().Download("/audit/replay", "replay.sqlite", a.replay).Doc(Doc{Summary: "A SQLite database of every read table of the tenant as it stood at as_of (RFC 3339), rebuilt from its events (auditor, admin)",
+		Media: "application/vnd.sqlite3", Query: []string{"as_of"}})
+	r.Tenant().Get("/audit/export", a.export).Doc(Doc{Summary: "The tenant's log recorded between from and to, with each event's link of the hash chain, after a header line (auditor, admin); NDJSON",
+		Media: "application/x-ndjson", Query: []string{"from", "to"}})
 }
 
 func (a auditRoutes) events(c *fiber.Ctx) error {
@@ -83,18 +109,26 @@ func auditAfter(c *fiber.Ctx) (uint64, error) {
 	return n, nil
 }
 
-// auditStream answers the whole log after a position as NDJSON, one event a
+// stream answers the whole log after a position as NDJSON, one event a
 // line, read page by page as it is written out.
-//
-// The stream takes one of the tenant's stream slots until it ends, and it
-// reads and writes in turns on the tenant's share of the work, as requests
-// do, so streams never crowd out other tenants.
 func (a auditRoutes) stream(c *fiber.Ctx, after uint64) error {
 	ctx := c.UserContext()
 	// Check access before the status line goes out.
 	if _, err := a.res.Reader.Events(ctx, parsePos(after), 1); err != nil {
 		return err
 	}
+	return a.ndjson(c, "audit stream", func(write func(any) error) error {
+		return a.res.Reader.Stream(ctx, parsePos(after), func(e audit.Event) error { return write(e) })
+	})
+}
+
+// ndjson answers 200 with what produce writes, a JSON value a line.
+//
+// The answer takes one of the tenant's stream slots until it ends, and it
+// reads and writes in turns on the tenant's share of the work, as requests
+// do, so long answers never crowd out other tenants.
+func (a auditRoutes) ndjson(c *fiber.Ctx, what string, produce func(write func(any) error) error) error {
+	ctx := c.UserContext()
 	tn, _ := tenant.From(ctx)
 	release, err := a.streams.take(tn)
 	if err != nil {
@@ -109,7 +143,7 @@ func (a auditRoutes) stream(c *fiber.Ctx, after uint64) error {
 		defer release()
 		defer func() {
 			if r := recover(); r != nil {
-				a.deps.Logger.Error("audit stream failed", "err", fmt.Sprintf("panic: %v", r), "stack", string(debug.Stack()),
+				a.deps.Logger.Error(what+" failed", "err", fmt.Sprintf("panic: %v", r), "stack", string(debug.Stack()),
 					"tenant", string(tn), "correlation_id", corr)
 			}
 		}()
@@ -119,8 +153,8 @@ func (a auditRoutes) stream(c *fiber.Ctx, after uint64) error {
 		}
 		defer func() { done() }()
 		n := 0
-		err = a.res.Reader.Stream(ctx, parsePos(after), func(e audit.Event) error {
-			b, err := jsonMarshal(e)
+		err = produce(func(v any) error {
+			b, err := jsonMarshal(v)
 			if err != nil {
 				return err
 			}
@@ -130,7 +164,7 @@ func (a auditRoutes) stream(c *fiber.Ctx, after uint64) error {
 			if n++; n%100 != 0 {
 				return nil
 			}
-			// Every 100 events: written out, and the turn handed on.
+			// Every 100 lines: written out, and the turn handed on.
 			done()
 			if err := w.Flush(); err != nil {
 				done = func() {}
@@ -148,8 +182,108 @@ func (a auditRoutes) stream(c *fiber.Ctx, after uint64) error {
 			err = w.Flush()
 		}
 		if err != nil {
-			a.deps.Logger.Warn("audit stream ended early", "err", err, "tenant", string(tn), "correlation_id", corr)
+			a.deps.Logger.Warn(what+" ended early", "err", err, "tenant", string(tn), "correlation_id", corr)
 		}
 	})
 	return nil
+}
+
+// verify recomputes the tenant's hash chain from its log (CONTRACT.md
+// section 9). It reads the whole log: one of the tenant's stream slots
+// bounds how many run at once.
+func (a auditRoutes) verify(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	if _, err := a.res.Reader.Events(ctx, 0, 1); err != nil { // access, before the work
+		return err
+	}
+	tn, _ := tenant.From(ctx)
+	release, err := a.streams.take(tn)
+	if err != nil {
+		return err
+	}
+	defer release()
+	res, err := a.res.Verifier.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(c, fiber.StatusOK, res)
+}
+
+// export answers the tenant's log recorded between from and to (RFC 3339,
+// both optional) as NDJSON with each event's link of the hash chain, after
+// a header line: what `atrium audit verify` checks offline.
+func (a auditRoutes) export(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	var bounds [2]time.Time
+	for i, q := range []string{"from", "to"} {
+		if v := c.Query(q); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return &Problem{Type: "/problems/invalid_request", Title: "Bad Request", Status: fiber.StatusBadRequest,
+					Code: "invalid_request", Field: q, Detail: q + " must be a time in RFC 3339 (2026-11-01T00:00:00Z)"}
+			}
+			bounds[i] = t
+		}
+	}
+	if _, err := a.res.Reader.Events(ctx, 0, 1); err != nil { // access, before the status line
+		return err
+	}
+	return a.ndjson(c, "audit export", func(write func(any) error) error {
+		return a.res.Verifier.Export(ctx, bounds[0], bounds[1],
+			func(h audit.ExportHeader) error { return write(h) },
+			func(l audit.ExportLine) error { return write(l) })
+	})
+}
+
+// replay rebuilds the tenant's read tables as they stood at as_of into a
+// database file of its own, and answers it. A few run at once, all
+// tenants together (503 busy beyond, after 2 s); each takes one of its
+// tenant's stream slots, and the live read database is never touched.
+func (a auditRoutes) replay(c *fiber.Ctx) (io.ReadCloser, documents.Object, error) {
+	ctx := c.UserContext()
+	if a.res.Replay == nil {
+		return nil, documents.Object{}, NewProblem(fiber.StatusNotImplemented, "not_supported", "replays are not available here")
+	}
+	q := c.Query("as_of")
+	asOf, err := time.Parse(time.RFC3339Nano, q)
+	if err != nil {
+		return nil, documents.Object{}, &Problem{Type: "/problems/invalid_request", Title: "Bad Request", Status: fiber.StatusBadRequest,
+			Code: "invalid_request", Field: "as_of", Detail: "as_of must be a time in RFC 3339 (2026-11-01T00:00:00Z)"}
+	}
+	if _, err := a.res.Reader.Events(ctx, 0, 1); err != nil { // access, before the work
+		return nil, documents.Object{}, err
+	}
+	wait := time.NewTimer(2 * time.Second)
+	defer wait.Stop()
+	select {
+	case a.replays <- struct{}{}:
+	case <-ctx.Done():
+		return nil, documents.Object{}, ctx.Err()
+	case <-wait.C:
+		p := NewProblem(fiber.StatusServiceUnavailable, "busy", "replays are running for other tenants; try again shortly")
+		p.RetryAfter = 5
+		return nil, documents.Object{}, p
+	}
+	defer func() { <-a.replays }()
+	dir, err := os.MkdirTemp(a.res.TempDir, "atrium-replay-")
+	if err != nil {
+		return nil, documents.Object{}, err
+	}
+	path := filepath.Join(dir, "replay.sqlite")
+	if _, err := a.res.Replay(ctx, asOf, path); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, documents.Object{}, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, documents.Object{}, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		_ = os.RemoveAll(dir)
+		return nil, documents.Object{}, err
+	}
+	return removing{File: f, dir: dir}, documents.Object{ContentType: "application/vnd.sqlite3", Size: st.Size(), Modified: st.ModTime()}, nil
 }

@@ -45,6 +45,7 @@ type benchCmd struct {
 	Cluster  bool          `default:"true" negatable:"" help:"Measure replicated appends on an in-process 3-node NATS cluster."`
 	HTTP     bool          `name:"http" default:"true" negatable:"" help:"Measure the API over loopback HTTP (1 and 16 clients) against the in-process command path and query."`
 	Invoices int           `default:"1000" help:"Invoices the HTTP reads choose from."`
+	Replay   int           `default:"100000" help:"Events of the tenant an auditor's replay rebuilds, against the projector's rebuild of the same (0 skips it)."`
 	// PostgresURL names the server of the PostgreSQL measures.
 	PostgresURL  string `name:"postgres-url" env:"ATRIUM_BENCH_POSTGRES_URL" help:"PostgreSQL server (a superuser's URL) for the PostgreSQL read store measures; empty: one started from the machine's PostgreSQL binaries, or none."`
 	ReadMaxConns int    `default:"50" help:"ATRIUM_READ_MAX_CONNS of the PostgreSQL measures."`
@@ -153,6 +154,18 @@ func (b *benchCmd) run(rep *benchReport) (*benchReport, error) {
 	// all).
 	if err := p.Close(); err != nil {
 		return nil, err
+	}
+	if b.Replay > 0 {
+		r, err := benchReplay(ctx, dir, b.Replay)
+		if err != nil {
+			return nil, fmt.Errorf("audit replay: %w", err)
+		}
+		rebuild, replay := float64(r.Events)/r.Rebuild.Seconds(), float64(r.Events)/r.Replay.Seconds()
+		rep.printf("%-44s %12.0f/s %12.0f/s %8.2f\n", fmt.Sprintf("audit replay of %d events (rebuild vs replay)", r.Events), rebuild, replay,
+			rep.rate("audit_replay", rebuild, replay))
+		rep.printf("  (every read model: rebuilt by the projector in %s, replayed as of now into a file of its own in %s)\n",
+			r.Rebuild.Round(time.Millisecond), r.Replay.Round(time.Millisecond))
+		rep.figure("audit_replay", replayFigure{Events: r.Events, RebuildS: r.Rebuild.Seconds(), ReplayS: r.Replay.Seconds(), RebuildPS: rebuild, ReplayPS: replay})
 	}
 	if b.HTTP {
 		rs, err := benchHTTP(ctx, dir, b.Duration, []int{1, 16}, b.Invoices)

@@ -62,7 +62,7 @@ func TestBenchJSONRun(t *testing.T) {
 		t.Skip("runs every part of the bench")
 	}
 	b := &benchCmd{Duration: 100 * time.Millisecond, Events: 200, Lag: 5, Dir: t.TempDir(), Sync: "default",
-		Tenants: 2, Parallel: 2, Noisy: 500 * time.Millisecond, Cluster: true, ReadMaxConns: 10, HTTP: true, Invoices: 20}
+		Tenants: 2, Parallel: 2, Noisy: 500 * time.Millisecond, Cluster: true, ReadMaxConns: 10, HTTP: true, Invoices: 20, Replay: 300}
 	var report bytes.Buffer
 	rep, err := b.run(newBenchReport(&report))
 	if err != nil {
@@ -85,7 +85,7 @@ func TestBenchJSONRun(t *testing.T) {
 	}
 	keys := []string{"append_1", "append_16", "projector", "erp_delivery", "replicated_append_1", "replicated_append_16",
 		"replicated_append_1_vs_publish", "replicated_append_16_vs_publish", "noisy_neighbour_p99",
-		"http_command", "http_read", "http_command_1", "http_command_16", "http_read_1", "http_read_16"}
+		"http_command", "http_read", "http_command_1", "http_command_16", "http_read_1", "http_read_16", "audit_replay"}
 	if _, ok := got.Figures["postgres_tenants"]; ok {
 		keys = append(keys, "postgres_projector")
 	}
@@ -94,7 +94,7 @@ func TestBenchJSONRun(t *testing.T) {
 			t.Errorf("ratio %s: %v, %v", k, v, ok)
 		}
 	}
-	for _, k := range []string{"tenants", "append_to_visible_lag", "event_to_delivered_lag", "http_latency_1", "http_latency_16", "trickle"} {
+	for _, k := range []string{"tenants", "append_to_visible_lag", "event_to_delivered_lag", "http_latency_1", "http_latency_16", "trickle", "audit_replay"} {
 		if _, ok := got.Figures[k]; !ok {
 			t.Errorf("no figure %s", k)
 		}

@@ -17,6 +17,7 @@ type cli struct {
 	Bench   benchCmd   `cmd:"" help:"Measure append and projection throughput as ratios to raw baselines."`
 	ERP     erpCmd     `cmd:"" name:"erp" help:"ERP integration tools (a local receiver to watch messages arrive)."`
 	Secrets secretsCmd `cmd:"" help:"Manage the key that seals the tenants' secrets (ERP connections, read database logins)."`
+	Audit   auditCmd   `cmd:"" help:"Export a tenant's log with its hash chain, and verify an export offline."`
 }
 
 func main() {

@@ -1,0 +1,166 @@
+// Package auditchain is the read model of a tenant's hash chain (table
+// audit_chain: each event's hash, position by position), the hashing
+// itself, and the check of a log against its chain that GET
+// /api/v1/audit/verify and `atrium audit verify` make.
+package auditchain
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+
+	"github.com/atrium-platform/atrium/domain"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/projections"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Name is the read model's name.
+const Name = "auditchain"
+
+// Record is told, from within the projection of the event at position,
+// that the chain reached a position where its head is to be recorded
+// (every HeadEvery events); the projection commits after it returns, so
+// the recorder waits for the position before reading the hash there.
+type Record func(ctx context.Context, t tenant.ID, position streams.Position)
+
+type projector struct {
+	every  uint64
+	record Record
+
+	mu   sync.Mutex
+	last map[tenant.ID]link // each tenant's last link applied (maybe not yet committed)
+}
+
+type link struct {
+	pos  streams.Position
+	hash Hash
+}
+
+// New returns the chain's projector: record (may be nil) is told every
+// `every` positions (0: never).
+func New(every uint64, record Record) projections.Projector {
+	if record == nil {
+		record = func(context.Context, tenant.ID, streams.Position) {}
+	}
+	return &projector{every: every, record: record, last: map[tenant.ID]link{}}
+}
+
+func (*projector) Name() string { return Name }
+
+// EveryEvent: the chain covers the whole log, events of types this
+// process cannot decode too.
+func (*projector) EveryEvent() {}
+
+func (*projector) Migrations(d projections.Dialect) (fs.FS, error) {
+	return fs.Sub(migrations, "migrations/"+string(d))
+}
+
+// Apply links every event of the tenant's log, whatever its type.
+func (p *projector) Apply(ctx context.Context, tx projections.Tx, _ projections.Dialect, rec streams.Record, _ domain.Event) error {
+	t := rec.Stream.Tenant()
+	prev, err := p.prev(ctx, tx, t, rec.Position)
+	if err != nil {
+		return err
+	}
+	h := Link(prev, LinkedOf(rec))
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_chain (position, hash) VALUES (?, ?)`, int64(rec.Position), h.String()); err != nil {
+		return fmt.Errorf("auditchain: %w", err)
+	}
+	p.mu.Lock()
+	p.last[t] = link{pos: rec.Position, hash: h}
+	p.mu.Unlock()
+	if p.every > 0 && uint64(rec.Position)%p.every == 0 {
+		p.record(ctx, t, rec.Position)
+	}
+	return nil
+}
+
+// prev is the hash of the event before pos in the tenant's chain: the one
+// just applied when it is pos-1 (the usual case, no query), else the
+// table's (a batch replayed after a rollback, a gap in the log, a
+// restart).
+func (p *projector) prev(ctx context.Context, tx projections.Tx, t tenant.ID, pos streams.Position) (Hash, error) {
+	p.mu.Lock()
+	l, ok := p.last[t]
+	p.mu.Unlock()
+	if ok && l.pos+1 == pos {
+		return l.hash, nil
+	}
+	var s string
+	err := tx.QueryRowContext(ctx, `SELECT hash FROM audit_chain WHERE position = (SELECT MAX(position) FROM audit_chain WHERE position < ?)`, int64(pos)).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Hash{}, nil
+	}
+	if err != nil {
+		return Hash{}, fmt.Errorf("auditchain: %w", err)
+	}
+	return ParseHash(s)
+}
+
+// Stored is one event's link as the read model holds it.
+type Stored struct {
+	Position uint64
+	Hash     Hash
+}
+
+// Queries reads the ctx tenant's chain.
+type Queries struct{ rs projections.ReadStore }
+
+// NewQueries returns the chain's queries.
+func NewQueries(rs projections.ReadStore) *Queries { return &Queries{rs: rs} }
+
+// After returns at most limit links with a position greater than after,
+// in position order.
+func (q *Queries) After(ctx context.Context, after uint64, limit int) ([]Stored, error) {
+	db, err := q.rs.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Release()
+	rows, err := db.QueryContext(ctx, db.SQL.Limit(`SELECT position, hash FROM audit_chain WHERE position > ?`, "position", limit), int64(after))
+	if err != nil {
+		return nil, fmt.Errorf("auditchain: %w", err)
+	}
+	defer rows.Close()
+	var out []Stored
+	for rows.Next() {
+		var pos int64
+		var s string
+		if err := rows.Scan(&pos, &s); err != nil {
+			return nil, err
+		}
+		h, err := ParseHash(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Stored{Position: uint64(pos), Hash: h})
+	}
+	return out, rows.Err()
+}
+
+// At returns the link at position, and whether the chain has it.
+func (q *Queries) At(ctx context.Context, position uint64) (Hash, bool, error) {
+	db, err := q.rs.Open(ctx)
+	if err != nil {
+		return Hash{}, false, err
+	}
+	defer db.Release()
+	var s string
+	err = db.QueryRowContext(ctx, `SELECT hash FROM audit_chain WHERE position = ?`, int64(position)).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Hash{}, false, nil
+	}
+	if err != nil {
+		return Hash{}, false, fmt.Errorf("auditchain: %w", err)
+	}
+	h, err := ParseHash(s)
+	return h, err == nil, err
+}
