@@ -88,17 +88,8 @@ func (tr *tenantRun) handle(gen uint64, msg *message.Message) error {
 // or data that does not decode, another tenant's event, no position) is a
 // permanentError.
 func (tr *tenantRun) decode(ctx context.Context, msg *message.Message) (rec streams.Record, ev domain.Event, err error) {
-	rec, err = streams.RecordFromMetadata(msg.UUID, msg.Payload, msg.Metadata.Get, 0)
-	if err != nil {
-		return rec, nil, permanentError{err}
-	}
-	if t, err := tenant.From(ctx); err != nil || t != tr.t || rec.Metadata.Tenant != tr.t {
-		// Never reached through a source, which reads one tenant's log; kept
-		// so a misrouted message can never write into this tenant.
-		return rec, nil, permanentError{fmt.Errorf("event %s of tenant %q delivered to %s", rec.ID, rec.Metadata.Tenant, tr.t)}
-	}
-	if rec.Position == 0 {
-		return rec, nil, permanentError{fmt.Errorf("event %s: %w: no position", rec.ID, streams.ErrBadMetadata)}
+	if rec, err = tr.record(ctx, msg); err != nil {
+		return rec, nil, err
 	}
 	if !tr.r.cfg.Registry.Known(rec.Type) {
 		return rec, nil, nil
@@ -107,6 +98,23 @@ func (tr *tenantRun) decode(ctx context.Context, msg *message.Message) (rec stre
 		return rec, nil, permanentError{err}
 	}
 	return rec, ev, nil
+}
+
+// record is the event msg carries, its data not decoded.
+func (tr *tenantRun) record(ctx context.Context, msg *message.Message) (rec streams.Record, err error) {
+	rec, err = streams.RecordFromMetadata(msg.UUID, msg.Payload, msg.Metadata.Get, 0)
+	if err != nil {
+		return rec, permanentError{err}
+	}
+	if t, err := tenant.From(ctx); err != nil || t != tr.t || rec.Metadata.Tenant != tr.t {
+		// Never reached through a source, which reads one tenant's log; kept
+		// so a misrouted message can never write into this tenant.
+		return rec, permanentError{fmt.Errorf("event %s of tenant %q delivered to %s", rec.ID, rec.Metadata.Tenant, tr.t)}
+	}
+	if rec.Position == 0 {
+		return rec, permanentError{fmt.Errorf("event %s: %w: no position", rec.ID, streams.ErrBadMetadata)}
+	}
+	return rec, nil
 }
 
 // inSavepoint runs fn in a savepoint of the open batch. When fn fails, its
@@ -133,14 +141,14 @@ func (tr *tenantRun) inSavepoint(ctx context.Context, fn func(Tx) error) (failed
 	return failed, nil
 }
 
-// apply runs one projector, turning a panic into an error so that the
-// savepoint is rolled back.
 // everyEvent reports whether p is given every event, of a known type or not.
 func everyEvent(p Projector) bool {
 	_, ok := p.(EveryEvent)
 	return ok
 }
 
+// apply runs one projector, turning a panic into an error so that the
+// savepoint is rolled back.
 func apply(ctx context.Context, p Projector, tx Tx, d Dialect, rec streams.Record, ev domain.Event) (err error) {
 	defer func() {
 		if v := recover(); v != nil {

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -115,8 +116,47 @@ func (tr *tenantRun) poisoned(gen uint64, msg *message.Message) {
 		tr.abort(err)
 		return
 	}
+	if err := tr.linkPoisoned(msg, todo); err != nil {
+		tr.abort(err)
+		return
+	}
 	tr.stage(todo, pos)
 	if err := tr.advanced(msg, pos); err != nil {
 		tr.abort(err)
 	}
+}
+
+// linkPoisoned gives a poisoned event to the EveryEvent projectors among
+// todo, alone in a savepoint: the audit chain covers every event of the
+// log, one that other projectors failed on too. Their own failure leaves
+// the event out of their read model (logged); err is a failure of the
+// batch itself.
+func (tr *tenantRun) linkPoisoned(msg *message.Message, todo []Projector) error {
+	var every []Projector
+	for _, p := range todo {
+		if everyEvent(p) {
+			every = append(every, p)
+		}
+	}
+	if len(every) == 0 {
+		return nil
+	}
+	ctx := context.WithoutCancel(msg.Context())
+	rec, err := tr.record(ctx, msg)
+	if err != nil {
+		tr.log.Error("poisoned event not given to every-event projectors", "position", msg.Metadata.Get(streams.MetaPosition), "err", err)
+		return nil
+	}
+	failed, err := tr.inSavepoint(ctx, func(tx Tx) error {
+		for _, p := range every {
+			if err := apply(ctx, p, tx, tr.db.Dialect, rec, nil); err != nil {
+				return fmt.Errorf("%s: event %d (%s): %w", p.Name(), rec.Position, rec.Type, err)
+			}
+		}
+		return nil
+	})
+	if failed != nil {
+		tr.log.Error("poisoned event not given to every-event projectors", "position", uint64(rec.Position), "err", failed)
+	}
+	return err
 }

@@ -83,6 +83,18 @@ type EveryEvent interface {
 	EveryEvent()
 }
 
+// Evidence is implemented by a read model that is evidence rather than a
+// view of the log: rebuilt from the log, it would agree with whatever the
+// log holds now (the audit chain, whose links are what a changed event is
+// found by). It is never rebuilt: see ErrNotRebuildable.
+type Evidence interface {
+	Projector
+	Evidence()
+}
+
+// ErrNotRebuildable is returned for a rebuild of an Evidence read model.
+var ErrNotRebuildable = errors.New("projections: this read model is evidence of the log and is never rebuilt from it")
+
 // DB is a lease on a tenant's read database, from ReadStore.Open. Use it,
 // then Release it; never Close it: the store owns the pool.
 type DB struct {

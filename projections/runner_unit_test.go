@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/projections"
+	"github.com/atrium-platform/atrium/projections/auditchain"
 	"github.com/atrium-platform/atrium/projections/invoicelist"
 	"github.com/atrium-platform/atrium/projections/projectiontest"
 	"github.com/atrium-platform/atrium/streams"
@@ -873,5 +875,49 @@ func TestTrickleCommitsInGroupsUnlessSomeoneWaits(t *testing.T) {
 	u.waitFor(r2, "globex", 2)
 	if c := status(t, r2, "globex").Commits; c != before+1 {
 		t.Fatalf("commits %d after one more waited-for event, want %d", c, before+1)
+	}
+}
+
+// TestTheChainCoversEveryEvent: the audit chain, an EveryEvent projector,
+// links every event of the log, one no projector can decode, one of a type
+// the registry does not know and one another projector fails on (each
+// poisoned or skipped for the others), and its links are those a check
+// recomputes from the log.
+func TestTheChainCoversEveryEvent(t *testing.T) {
+	u := newUnit(t)
+	u.projs = append(u.projs, auditchain.New(0, nil))
+	ctx := tenant.With(context.Background(), "acme")
+	if err := u.reads.Migrate(ctx, u.projs...); err != nil {
+		t.Fatal(err)
+	}
+	l := u.logs["acme"]
+	u.drafts("acme", 1)
+	l.AppendRaw(l.Stream(t, "invoice", "bad"), "invoice.drafted.v1", []byte(`{"total":"lots"}`)) // 2: does not decode
+	l.AppendRaw(l.Stream(t, "gadget", "x"), "gadget.made.v1", []byte(`{}`))                      // 3: unknown type
+	u.drafts("acme", 2)                                                                          // 4, 5
+	u.flaky.failAt = 5
+	u.flaky.fails.Store(-1 << 20) // 5: the flaky projector always fails on it
+	r := u.runner(nil)
+	u.start(r, "acme")
+	u.waitFor(r, "acme", 5)
+	// (2 may be poisoned twice: the batch that moved past it is rolled
+	// back when 5 fails in it.)
+	if p := slices.Compact(u.poison.positions("poison.acme")); fmt.Sprint(p) != "[2 5]" {
+		t.Fatalf("poisoned %v", p)
+	}
+	stored, err := auditchain.NewQueries(u.reads).After(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev auditchain.Hash
+	recs := l.Records(t)
+	if len(stored) != len(recs) {
+		t.Fatalf("%d links for %d events: %v", len(stored), len(recs), stored)
+	}
+	for i, rec := range recs {
+		prev = auditchain.Link(prev, auditchain.LinkedOf(rec))
+		if stored[i].Position != uint64(rec.Position) || stored[i].Hash != prev {
+			t.Fatalf("link %d: %+v, want %d %s", i, stored[i], rec.Position, prev)
+		}
 	}
 }

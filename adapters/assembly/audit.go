@@ -2,6 +2,7 @@ package assembly
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -26,86 +27,84 @@ var headNamespace = uuid.MustParse("5b0f3c3e-7c53-4c55-8f53-0a5e1b3b7f21")
 // chain's projector of a position (from within its transaction), it waits
 // until the position is committed, reads the chain's link there and
 // appends a ChainHeadRecorded to the tenant's "<tenant>.auditchain-heads"
-// stream. One goroutine does it for every tenant, in the order asked; when
-// more are asked than it keeps up with, the newest wait and the oldest
-// are dropped: the next head will cover them.
+// stream, unless a head of that position is there already. A few heads
+// are recorded at once, each on its own goroutine, so that one tenant's
+// slow projection delays no other's; when more are asked, the new ones
+// are dropped (logged): the next head covers their events too.
 type chainHeads struct {
 	p     *Process
-	queue chan chainHead
+	slots chan struct{}
+	ctx   context.Context
 	stop  context.CancelFunc
-	done  chan struct{}
-	once  sync.Once
-}
-
-type chainHead struct {
-	t   tenant.ID
-	pos streams.Position
+	wg    sync.WaitGroup
 }
 
 func newChainHeads(p *Process) *chainHeads {
-	return &chainHeads{p: p, queue: make(chan chainHead, 256), done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &chainHeads{p: p, slots: make(chan struct{}, 4), ctx: ctx, stop: cancel}
 }
 
 // ask is the projector's Record: it never blocks the projection.
 func (h *chainHeads) ask(_ context.Context, t tenant.ID, pos streams.Position) {
-	h.once.Do(h.start)
 	select {
-	case h.queue <- chainHead{t: t, pos: pos}:
+	case h.slots <- struct{}{}:
 	default:
-		h.p.log.Warn("audit chain head not recorded: too many waiting", "tenant", string(t), "position", uint64(pos))
+		h.p.log.Warn("audit chain head not recorded: too many being recorded", "tenant", string(t), "position", uint64(pos))
+		return
 	}
-}
-
-func (h *chainHeads) start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	h.stop = cancel
+	h.wg.Add(1)
 	go func() {
-		defer close(h.done)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case c := <-h.queue:
-				if err := h.record(ctx, c); err != nil && ctx.Err() == nil {
-					h.p.log.Error("recording an audit chain head", "tenant", string(c.t), "position", uint64(c.pos), "err", err)
-				}
-			}
+		defer h.wg.Done()
+		defer func() { <-h.slots }()
+		if err := h.record(h.ctx, t, pos); err != nil && h.ctx.Err() == nil {
+			h.p.log.Error("recording an audit chain head", "tenant", string(t), "position", uint64(pos), "err", err)
 		}
 	}()
 }
 
-// close stops the recorder; heads still waiting are not recorded (the
-// next ones cover them).
+// close stops the recorder and waits for it; heads not recorded yet are
+// left to the next ones.
 func (h *chainHeads) close() {
-	h.once.Do(func() { close(h.done) }) // never started
-	if h.stop != nil {
-		h.stop()
-	}
-	<-h.done
+	h.stop()
+	h.wg.Wait()
 }
 
-func (h *chainHeads) record(ctx context.Context, c chainHead) error {
-	ctx = tenant.With(ctx, c.t)
+func (h *chainHeads) record(ctx context.Context, t tenant.ID, pos streams.Position) error {
+	ctx = tenant.With(ctx, t)
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
-	err := h.p.Runner.WaitFor(wctx, c.pos)
+	err := h.p.Runner.WaitFor(wctx, pos)
 	cancel()
 	if err != nil {
 		return err
 	}
-	link, ok, err := auditchain.NewQueries(h.p.Reads).At(ctx, uint64(c.pos))
+	link, ok, err := auditchain.NewQueries(h.p.Reads).At(ctx, uint64(pos))
 	if err != nil || !ok {
-		return err // not ok: the chain was reset meanwhile (a rebuild); it asks again
+		return err
 	}
-	typ, data, err := h.p.Registry.Encode(audit.ChainHeadRecorded{Position: uint64(c.pos), Hash: link.String(), At: time.Now().UTC()})
+	n, err := streams.NewName(t, audit.HeadCategory, audit.HeadStreamID)
 	if err != nil {
 		return err
 	}
-	n, err := streams.NewName(c.t, audit.HeadCategory, audit.HeadStreamID)
+	// Once per position: a head recorded again (a redelivery after a
+	// crash) would be one more to check, and never a different one.
+	recorded, err := h.p.Store.ReadStream(ctx, n)
 	if err != nil {
 		return err
 	}
-	id := uuid.NewSHA1(headNamespace, []byte(string(c.t)+"/"+link.String()))
-	_, err = h.p.Store.Append(ctx, n, streams.Any, streams.EventData{ID: id, Type: typ, Data: data,
-		Metadata: streams.Metadata{Tenant: c.t, UserID: "atrium"}})
+	for _, r := range recorded {
+		if at, _, ok := auditchain.HeadOf(r.Data); ok && at == uint64(pos) {
+			return nil
+		}
+	}
+	typ, data, err := h.p.Registry.Encode(audit.ChainHeadRecorded{Position: uint64(pos), Hash: link.String(), At: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	id := uuid.NewSHA1(headNamespace, []byte(string(t)+"/"+link.String()))
+	_, err = h.p.Store.Append(ctx, n, streams.Exactly(streams.Version(len(recorded))), streams.EventData{ID: id, Type: typ, Data: data,
+		Metadata: streams.Metadata{Tenant: t, UserID: "atrium"}})
+	if errors.Is(err, streams.ErrConflict) {
+		return nil // another instance recorded one meanwhile
+	}
 	return err
 }

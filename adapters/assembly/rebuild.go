@@ -56,6 +56,9 @@ func (p *Process) Rebuild(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	if _, ok := target.(projections.Evidence); ok {
+		return fmt.Errorf("rebuild %s: %w", name, projections.ErrNotRebuildable)
+	}
 	if !p.cfg.SharedReads {
 		return p.rebuildHere(ctx, target, nil)
 	}

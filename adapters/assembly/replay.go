@@ -102,10 +102,14 @@ func (p *Process) Replay(ctx context.Context, asOf time.Time, path string) (int,
 		}
 		return recs, nil
 	}
-	n, err := projections.Replay(ctx, db, p.Registry, projs, next, func(n int) { applied.Add(float64(n - last)); last = n })
+	n, skipped, err := projections.Replay(ctx, db, p.Registry, projs, next, func(n int) { applied.Add(float64(n - last)); last = n })
 	db.Release()
 	if err != nil {
 		return n, fmt.Errorf("replay: %w", err)
+	}
+	if skipped > 0 {
+		// As the live projection left them out: the poison queue has them.
+		p.log.Warn("replay left out events its projectors failed on", "tenant", string(t), "skipped", skipped)
 	}
 	return n, store.Snapshot(ctx, path)
 }

@@ -3,6 +3,7 @@ package http
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -41,13 +43,15 @@ type auditRoutes struct {
 	*api
 	res Audit
 	// replays bounds the replays running at once, all tenants: each
-	// rebuilds read models from the whole log, a core's work.
-	replays chan struct{}
+	// rebuilds read models from the whole log, a core's work; replaying
+	// holds the tenants with one running, one each.
+	replays   chan struct{}
+	replaying *sync.Map
 }
 
 // Mount implements Resource.
 func (res Audit) Mount(r Routes) {
-	a := auditRoutes{api: r.a, res: res, replays: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
+	a := auditRoutes{api: r.a, res: res, replays: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)), replaying: &sync.Map{}}
 	r.Tenant().Get("/audit/events", a.events).Doc(Doc{Summary: "The tenant's events in order (auditor, admin); NDJSON, followed live, with Accept: application/x-ndjson",
 		Answer: List([]audit.Event(nil), ""), Media: "application/x-ndjson", Query: []string{"after", "cursor", "limit"}})
 	r.Tenant().Get("/audit/verify", a.verify).Doc(Doc{Summary: "Check the tenant's log against its hash chain (auditor, admin): the first position where they disagree",
@@ -188,6 +192,10 @@ func (a auditRoutes) ndjson(c *fiber.Ctx, what string, produce func(write func(a
 	return nil
 }
 
+// verifyBudget bounds a check of a log within a request (the server writes
+// an answer within 60 s): a longer log is exported and checked offline.
+const verifyBudget = 45 * time.Second
+
 // verify recomputes the tenant's hash chain from its log (CONTRACT.md
 // section 9). It reads the whole log: one of the tenant's stream slots
 // bounds how many run at once.
@@ -202,7 +210,13 @@ func (a auditRoutes) verify(c *fiber.Ctx) error {
 		return err
 	}
 	defer release()
-	res, err := a.res.Verifier.Verify(ctx)
+	vctx, cancel := context.WithTimeout(ctx, verifyBudget)
+	defer cancel()
+	res, err := a.res.Verifier.Verify(vctx)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return NewProblem(fiber.StatusServiceUnavailable, "log_too_long",
+			"the log is too long to check within one request: export it (GET /api/v1/audit/export) and check it offline with atrium audit verify")
+	}
 	if err != nil {
 		return err
 	}
@@ -231,7 +245,8 @@ func (a auditRoutes) export(c *fiber.Ctx) error {
 	return a.ndjson(c, "audit export", func(write func(any) error) error {
 		return a.res.Verifier.Export(ctx, bounds[0], bounds[1],
 			func(h audit.ExportHeader) error { return write(h) },
-			func(l audit.ExportLine) error { return write(l) })
+			func(l audit.ExportLine) error { return write(l) },
+			func(t audit.ExportTrailer) error { return write(t) })
 	})
 }
 
@@ -253,6 +268,13 @@ func (a auditRoutes) replay(c *fiber.Ctx) (io.ReadCloser, documents.Object, erro
 	if _, err := a.res.Reader.Events(ctx, 0, 1); err != nil { // access, before the work
 		return nil, documents.Object{}, err
 	}
+	tn, _ := tenant.From(ctx)
+	if _, running := a.replaying.LoadOrStore(tn, true); running {
+		p := NewProblem(fiber.StatusTooManyRequests, "replay_running", "a replay of this tenant is running; try again when it has ended")
+		p.RetryAfter = 5
+		return nil, documents.Object{}, p
+	}
+	defer a.replaying.Delete(tn)
 	wait := time.NewTimer(2 * time.Second)
 	defer wait.Stop()
 	select {

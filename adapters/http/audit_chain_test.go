@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -104,8 +105,33 @@ func TestAuditVerifyAndExport(t *testing.T) {
 		t.Fatalf("export of %d lines for %d events", len(lines), v.Events)
 	}
 	hdr, chk, err := audit.VerifyExport(bytes.NewReader(r.body))
-	if err != nil || !chk.OK || hdr.Tenant != "acme" || chk.HeadsChecked < 2 || chk.Events != uint64(len(lines)-1) {
+	if err != nil || !chk.OK || hdr.Tenant != "acme" || chk.HeadsChecked < 2 || chk.Events != uint64(len(lines)-2) {
 		t.Fatalf("offline verify: %v %+v %+v", err, hdr, chk)
+	}
+	// Cut short (no last line), or stripped of its links: refused.
+	cut := bytes.Join(lines[:len(lines)-1], []byte("\n"))
+	if _, _, err := audit.VerifyExport(bytes.NewReader(cut)); err == nil || !strings.Contains(err.Error(), "cut short") {
+		t.Fatalf("an export cut short: %v", err)
+	}
+	var stripped [][]byte
+	for _, l := range lines {
+		if bytes.Contains(l, []byte(`"type":"`+auditchain.HeadType)) {
+			continue
+		}
+		stripped = append(stripped, regexp.MustCompile(`"hash":"[0-9a-f]{64}"`).ReplaceAll(l, []byte(`"hash":""`)))
+	}
+	var lastKept audit.ExportLine
+	if err := json.Unmarshal(stripped[len(stripped)-2], &lastKept); err != nil {
+		t.Fatal(err)
+	}
+	stripped[len(stripped)-1] = []byte(fmt.Sprintf(`{"end":true,"events":%d,"last_position":%d,"last_hash":""}`, len(stripped)-2, lastKept.Position))
+	if _, _, err := audit.VerifyExport(bytes.NewReader(bytes.Join(stripped, []byte("\n")))); err == nil || !strings.Contains(err.Error(), "proves nothing") {
+		t.Fatalf("an export without links: %v", err)
+	}
+	// The chain is evidence: it is never rebuilt from the log.
+	root := as(t, app, "", "root", "platform_admin")
+	if code := problemCode(t, root.do("POST", "/admin/v1/tenants/acme/projections/auditchain/rebuild", ""), 409); code != "read_model_not_rebuildable" {
+		t.Fatal(code)
 	}
 	// One digit of one invoice's amount changed in the file.
 	line := 0
@@ -302,11 +328,17 @@ func TestAuditReplayAsOf(t *testing.T) {
 			t.Fatalf("as of %s: %d invoices, want %d", asOf, n, want)
 		}
 	}
+	// An export of the later events alone starts from the link before them.
+	r := auditor.do("GET", "/api/v1/audit/export?from="+start.Add(20*time.Minute).Format(time.RFC3339), "")
+	hdr, chk, err := audit.VerifyExport(bytes.NewReader(r.body))
+	if err != nil || !chk.OK || chk.Events < 2 || hdr.PrevHash == (auditchain.Hash{}).String() {
+		t.Fatalf("a window: %v %+v %+v", err, hdr, chk)
+	}
 	if n := count(as(t, app, "globex", "admin-g", "admin"), later.Add(time.Minute)); n != 0 {
 		t.Fatalf("globex's replay holds %d invoices", n)
 	}
 	// The live read model is as it was.
-	r := acme.do("GET", "/api/v1/invoices?limit=100", "")
+	r = acme.do("GET", "/api/v1/invoices?limit=100", "")
 	if n := len(r.json(t)["items"].([]any)); n != 5 {
 		t.Fatalf("%d invoices live after the replays", n)
 	}

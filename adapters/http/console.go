@@ -24,7 +24,6 @@ import (
 	"github.com/atrium-platform/atrium/domain/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
-	"github.com/atrium-platform/atrium/projections"
 	"github.com/atrium-platform/atrium/projections/erpsync"
 )
 
@@ -691,10 +690,6 @@ func (a consoleRoutes) rebuild(c *fiber.Ctx) error {
 		if a.res.Tenancy.Rebuild == nil {
 			return NewProblem(fiber.StatusNotImplemented, "not_supported", "rebuilds are not available here")
 		}
-		err := a.res.Tenancy.Rebuild(tenant.With(ctx, s.ID), c.Params("name"))
-		if errors.Is(err, projections.ErrUnknownReadModel) {
-			return NewProblem(fiber.StatusNotFound, "read_model_not_found", "no such read model")
-		}
-		return err
+		return rebuildRefused(a.res.Tenancy.Rebuild(tenant.With(ctx, s.ID), c.Params("name")))
 	})
 }

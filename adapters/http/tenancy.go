@@ -447,12 +447,21 @@ func (a tenancyRoutes) rebuildReadModel(c *fiber.Ctx) error {
 		return NewProblem(fiber.StatusNotImplemented, "not_supported", "rebuilds are not available here")
 	}
 	if err := a.res.Rebuild(tenant.With(c.UserContext(), t), c.Params("name")); err != nil {
-		if errors.Is(err, projections.ErrUnknownReadModel) {
-			return NewProblem(fiber.StatusNotFound, "read_model_not_found", "no such read model")
-		}
-		return err
+		return rebuildRefused(err)
 	}
 	return WriteJSON(c, fiber.StatusAccepted, rebuildView{Tenant: string(t), ReadModel: c.Params("name"), Status: "rebuilding"})
+}
+
+// rebuildRefused words a rebuild's refusal: an unknown read model, or one
+// that is never rebuilt.
+func rebuildRefused(err error) error {
+	switch {
+	case errors.Is(err, projections.ErrUnknownReadModel):
+		return NewProblem(fiber.StatusNotFound, "read_model_not_found", "no such read model")
+	case errors.Is(err, projections.ErrNotRebuildable):
+		return NewProblem(fiber.StatusConflict, "read_model_not_rebuildable", "this read model is evidence of the log (the audit chain) and is never rebuilt from it")
+	}
+	return err
 }
 
 type readModelView struct {

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,23 +52,24 @@ func (v *Verifier) each(ctx context.Context, after streams.Position, fn func(str
 }
 
 // heads reads the chain heads recorded in the ctx tenant's log.
-func (v *Verifier) heads(ctx context.Context) (map[uint64]auditchain.Hash, error) {
-	heads := map[uint64]auditchain.Hash{}
+func (v *Verifier) heads(ctx context.Context) (auditchain.Heads, error) {
+	var heads auditchain.Heads
 	err := v.each(ctx, 0, func(r streams.Record) error {
 		if r.Type == auditchain.HeadType {
-			if pos, h, ok := auditchain.HeadOf(r.Data); ok {
-				heads[pos] = h
-			}
+			heads.Add(uint64(r.Position), r.Data)
 		}
 		return nil
 	})
 	return heads, err
 }
 
-// links reads the chain's links in position order, a page at a time.
+// links reads the chain's links in position order, a page at a time, up
+// to bound: the chain's last link when the check began (links made while
+// it reads are of events it may not have read).
 type links struct {
 	ctx   context.Context
 	chain *auditchain.Queries
+	bound uint64
 	buf   []auditchain.Stored
 	after uint64
 	done  bool
@@ -80,10 +82,17 @@ func (l *links) peek() (auditchain.Stored, bool, error) {
 		if err != nil {
 			return auditchain.Stored{}, false, err
 		}
-		l.buf, l.done = got, len(got) < page
+		l.done = len(got) < page
 		if len(got) > 0 {
 			l.after = got[len(got)-1].Position
 		}
+		for i, s := range got {
+			if s.Position > l.bound {
+				got, l.done = got[:i], true
+				break
+			}
+		}
+		l.buf = got
 	}
 	if len(l.buf) == 0 {
 		return auditchain.Stored{}, false, nil
@@ -101,14 +110,20 @@ func (v *Verifier) Verify(ctx context.Context) (auditchain.Check, error) {
 	if err := allow(ctx, Roles()); err != nil {
 		return auditchain.Check{}, err
 	}
+	bound, err := v.chain.Last(ctx)
+	if err != nil {
+		return auditchain.Check{}, err
+	}
 	heads, err := v.heads(ctx)
 	if err != nil {
 		return auditchain.Check{}, err
 	}
 	c := auditchain.NewChecker(auditchain.Hash{}, heads)
-	ls := &links{ctx: ctx, chain: v.chain}
+	ls := &links{ctx: ctx, chain: v.chain, bound: bound}
+	var last uint64
 	err = v.each(ctx, 0, func(r streams.Record) error {
 		pos := uint64(r.Position)
+		last = pos
 		for {
 			l, ok, err := ls.peek()
 			if err != nil {
@@ -135,7 +150,8 @@ func (v *Verifier) Verify(ctx context.Context) (auditchain.Check, error) {
 	if err != nil {
 		return auditchain.Check{}, err
 	}
-	// Links past the log's last event: events removed from its end.
+	// Links past the log's last event (within the bound): events removed
+	// from its end.
 	for {
 		l, ok, err := ls.peek()
 		if err != nil {
@@ -144,7 +160,9 @@ func (v *Verifier) Verify(ctx context.Context) (auditchain.Check, error) {
 		if !ok {
 			break
 		}
-		c.Missing(l.Position)
+		if l.Position > last {
+			c.Missing(l.Position)
+		}
 		ls.next()
 	}
 	return c.Result(), nil
@@ -160,6 +178,15 @@ type ExportHeader struct {
 	PrevHash string    `json:"prev_hash"`
 }
 
+// ExportTrailer is an export's last line: how many events it holds and
+// the chain's head at its last one. An export without it was cut short.
+type ExportTrailer struct {
+	End      bool   `json:"end"`
+	Events   uint64 `json:"events"`
+	Position uint64 `json:"last_position"`
+	Hash     string `json:"last_hash"`
+}
+
 // ExportFormat names the export's format and version.
 const ExportFormat = "atrium.audit.export.v1"
 
@@ -173,41 +200,59 @@ type ExportLine struct {
 	Version    uint64          `json:"version"`
 	RecordedAt time.Time       `json:"recorded_at"`
 	Data       json.RawMessage `json:"data"`
-	Metadata   json.RawMessage `json:"metadata"`
+	Metadata   auditchain.Meta `json:"metadata"`
 	Hash       string          `json:"hash"`
 }
 
-// Export calls header once, then line for every event of the ctx tenant
-// recorded from from to to (zero: no bound), in order, each with its
-// recorded link (GET /api/v1/audit/export).
-func (v *Verifier) Export(ctx context.Context, from, to time.Time, header func(ExportHeader) error, line func(ExportLine) error) error {
+// ErrChainBehind is returned by Export when the chain has no link for the
+// event before the export's first: its prev_hash is not known yet.
+var ErrChainBehind = errors.New("audit: the chain has not reached the start of the export yet")
+
+// Export writes an export of the ctx tenant's log (GET
+// /api/v1/audit/export): header, then every event from the first recorded
+// at or after from to the last before the first recorded after to (zero:
+// no bound; the positions in between are all there, in order), each with
+// its recorded link, then the trailer.
+func (v *Verifier) Export(ctx context.Context, from, to time.Time, header func(ExportHeader) error, line func(ExportLine) error, trailer func(ExportTrailer) error) error {
 	if err := allow(ctx, Roles()); err != nil {
 		return err
 	}
 	t, _ := tenant.From(ctx)
-	ls := &links{ctx: ctx, chain: v.chain}
+	bound, err := v.chain.Last(ctx)
+	if err != nil {
+		return err
+	}
+	ls := &links{ctx: ctx, chain: v.chain, bound: bound}
 	started := false
-	var last uint64
-	err := v.each(ctx, 0, func(r streams.Record) error {
+	var prev, tr ExportTrailer
+	start := func(before uint64) error {
+		started = true
+		h := auditchain.Hash{}
+		if before > 0 {
+			link, ok, err := v.chain.At(ctx, before)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return ErrChainBehind
+			}
+			h = link
+		}
+		ls.after = before
+		return header(ExportHeader{Format: ExportFormat, Tenant: string(t), From: from, To: to, PrevHash: h.String()})
+	}
+	errStop := errors.New("stop")
+	err = v.each(ctx, 0, func(r streams.Record) error {
 		pos := uint64(r.Position)
-		if (!from.IsZero() && r.RecordedAt.Before(from)) || (!to.IsZero() && r.RecordedAt.After(to)) {
-			last = pos
-			return nil
+		if !to.IsZero() && r.RecordedAt.After(to) {
+			return errStop
 		}
 		if !started {
-			started = true
-			prev := auditchain.Hash{}
-			if last > 0 {
-				h, ok, err := v.chain.At(ctx, last)
-				if err != nil {
-					return err
-				}
-				if ok {
-					prev = h
-				}
+			if !from.IsZero() && r.RecordedAt.Before(from) {
+				prev.Position = pos
+				return nil
 			}
-			ls.after = last
-			if err := header(ExportHeader{Format: ExportFormat, Tenant: string(t), From: from, To: to, PrevHash: prev.String()}); err != nil {
+			if err := start(prev.Position); err != nil {
 				return err
 			}
 		}
@@ -226,20 +271,32 @@ func (v *Verifier) Export(ctx context.Context, from, to time.Time, header func(E
 			ls.next()
 		}
 		lk := auditchain.LinkedOf(r)
+		tr.Events++
+		tr.Position, tr.Hash = pos, hash
 		return line(ExportLine{Position: pos, ID: lk.ID, Stream: lk.Stream, Type: lk.Type, Version: lk.Version,
-			RecordedAt: lk.RecordedAt, Data: json.RawMessage(lk.Data), Metadata: json.RawMessage(lk.Metadata), Hash: hash})
+			RecordedAt: lk.RecordedAt, Data: json.RawMessage(lk.Data), Metadata: lk.Metadata, Hash: hash})
 	})
-	if err == nil && !started {
-		err = header(ExportHeader{Format: ExportFormat, Tenant: string(t), From: from, To: to, PrevHash: auditchain.Hash{}.String()})
+	if errors.Is(err, errStop) {
+		err = nil
 	}
-	return err
+	if err == nil && !started {
+		err = start(prev.Position)
+	}
+	if err != nil {
+		return err
+	}
+	tr.End = true
+	return trailer(tr)
 }
 
 // VerifyExport checks an export offline: the chain recomputed from its
-// first line's prev_hash over every event, against each line's link and
-// the heads recorded in it (those naming an event of the export).
+// header's prev_hash over every event, against each line's link and the
+// heads recorded in it (those naming an event of the export), and its
+// trailer, without which the export was cut short. An export whose events
+// carry no link at all proves nothing and is refused.
 func VerifyExport(r io.ReadSeeker) (ExportHeader, auditchain.Check, error) {
 	var hdr ExportHeader
+	var end *ExportTrailer
 	lines := func(fn func(ExportLine) error) error {
 		if _, err := r.Seek(0, io.SeekStart); err != nil {
 			return err
@@ -249,10 +306,21 @@ func VerifyExport(r io.ReadSeeker) (ExportHeader, auditchain.Check, error) {
 		n := 0
 		for sc.Scan() {
 			n++
+			if end != nil {
+				return fmt.Errorf("line %d: after the export's last line", n)
+			}
 			if n == 1 {
 				if err := json.Unmarshal(sc.Bytes(), &hdr); err != nil || hdr.Format != ExportFormat {
 					return fmt.Errorf("line 1 is not the header of an %s export", ExportFormat)
 				}
+				continue
+			}
+			if bytes.HasPrefix(sc.Bytes(), []byte(`{"end":`)) {
+				var tr ExportTrailer
+				if err := json.Unmarshal(sc.Bytes(), &tr); err != nil || !tr.End {
+					return fmt.Errorf("line %d: not the export's last line", n)
+				}
+				end = &tr
 				continue
 			}
 			var l ExportLine
@@ -269,30 +337,31 @@ func VerifyExport(r io.ReadSeeker) (ExportHeader, auditchain.Check, error) {
 		if n == 0 {
 			return errors.New("the export is empty")
 		}
+		if end == nil {
+			return errors.New("the export has no last line: it was cut short")
+		}
 		return nil
 	}
 	// The positions of the export, then the heads naming one of them.
 	first, last := uint64(0), uint64(0)
-	recorded := map[uint64]auditchain.Hash{}
+	var recorded auditchain.Heads
 	err := lines(func(l ExportLine) error {
 		if first == 0 {
 			first = l.Position
 		}
 		last = l.Position
 		if l.Type == auditchain.HeadType {
-			if pos, h, ok := auditchain.HeadOf(l.Data); ok {
-				recorded[pos] = h
-			}
+			recorded.Add(l.Position, l.Data)
 		}
 		return nil
 	})
 	if err != nil {
 		return hdr, auditchain.Check{}, err
 	}
-	heads := map[uint64]auditchain.Hash{}
-	for pos, h := range recorded {
+	heads := auditchain.Heads{Unreadable: recorded.Unreadable, At: map[uint64][]auditchain.Hash{}}
+	for pos, hs := range recorded.At {
 		if pos >= first && pos <= last {
-			heads[pos] = h
+			heads.At[pos] = hs
 		}
 	}
 	prev, err := auditchain.ParseHash(hdr.PrevHash)
@@ -300,6 +369,7 @@ func VerifyExport(r io.ReadSeeker) (ExportHeader, auditchain.Check, error) {
 		return hdr, auditchain.Check{}, err
 	}
 	c := auditchain.NewChecker(prev, heads)
+	end = nil
 	err = lines(func(l ExportLine) error {
 		e := auditchain.Linked{ID: l.ID, Stream: l.Stream, Type: l.Type, Version: l.Version, Position: l.Position,
 			RecordedAt: l.RecordedAt, Data: l.Data, Metadata: l.Metadata}
@@ -314,5 +384,15 @@ func VerifyExport(r io.ReadSeeker) (ExportHeader, auditchain.Check, error) {
 		c.Event(e, &h, false)
 		return nil
 	})
-	return hdr, c.Result(), err
+	if err != nil {
+		return hdr, auditchain.Check{}, err
+	}
+	res := c.Result()
+	switch {
+	case end.Events != res.Events || (res.Events > 0 && end.Position != last):
+		return hdr, res, fmt.Errorf("the export's last line counts %d events to position %d; it holds %d to position %d", end.Events, end.Position, res.Events, last)
+	case res.Events > 0 && res.Chained == 0:
+		return hdr, res, errors.New("no event of the export carries a link of the chain: it proves nothing")
+	}
+	return hdr, res, nil
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sync"
 
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/tenant"
@@ -34,10 +33,11 @@ type Record func(ctx context.Context, t tenant.ID, position streams.Position)
 type projector struct {
 	every  uint64
 	record Record
-
-	mu   sync.Mutex
-	last map[tenant.ID]link // each tenant's last link applied (maybe not yet committed)
 }
+
+// lastKey holds, in the batch's Memo, the last link applied in the batch:
+// the runner forgets it with the writes it came with when it rolls back.
+type lastKey struct{}
 
 type link struct {
 	pos  streams.Position
@@ -50,14 +50,18 @@ func New(every uint64, record Record) projections.Projector {
 	if record == nil {
 		record = func(context.Context, tenant.ID, streams.Position) {}
 	}
-	return &projector{every: every, record: record, last: map[tenant.ID]link{}}
+	return &projector{every: every, record: record}
 }
 
 func (*projector) Name() string { return Name }
 
 // EveryEvent: the chain covers the whole log, events of types this
-// process cannot decode too.
+// process cannot decode and events other projectors failed on too.
 func (*projector) EveryEvent() {}
+
+// Evidence: the links are what a changed event is found by; rebuilt from
+// a changed log they would agree with it.
+func (*projector) Evidence() {}
 
 func (*projector) Migrations(d projections.Dialect) (fs.FS, error) {
 	return fs.Sub(migrations, "migrations/"+string(d))
@@ -65,8 +69,7 @@ func (*projector) Migrations(d projections.Dialect) (fs.FS, error) {
 
 // Apply links every event of the tenant's log, whatever its type.
 func (p *projector) Apply(ctx context.Context, tx projections.Tx, _ projections.Dialect, rec streams.Record, _ domain.Event) error {
-	t := rec.Stream.Tenant()
-	prev, err := p.prev(ctx, tx, t, rec.Position)
+	prev, err := p.prev(ctx, tx, rec.Position)
 	if err != nil {
 		return err
 	}
@@ -74,25 +77,25 @@ func (p *projector) Apply(ctx context.Context, tx projections.Tx, _ projections.
 	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_chain (position, hash) VALUES (?, ?)`, int64(rec.Position), h.String()); err != nil {
 		return fmt.Errorf("auditchain: %w", err)
 	}
-	p.mu.Lock()
-	p.last[t] = link{pos: rec.Position, hash: h}
-	p.mu.Unlock()
+	if m, ok := tx.(projections.Memo); ok {
+		m.Remember(lastKey{}, link{pos: rec.Position, hash: h})
+	}
 	if p.every > 0 && uint64(rec.Position)%p.every == 0 {
-		p.record(ctx, t, rec.Position)
+		p.record(ctx, rec.Stream.Tenant(), rec.Position)
 	}
 	return nil
 }
 
 // prev is the hash of the event before pos in the tenant's chain: the one
-// just applied when it is pos-1 (the usual case, no query), else the
-// table's (a batch replayed after a rollback, a gap in the log, a
-// restart).
-func (p *projector) prev(ctx context.Context, tx projections.Tx, t tenant.ID, pos streams.Position) (Hash, error) {
-	p.mu.Lock()
-	l, ok := p.last[t]
-	p.mu.Unlock()
-	if ok && l.pos+1 == pos {
-		return l.hash, nil
+// just applied in this batch when it is pos-1 (the usual case, no query),
+// else the table's (a batch's first event, a gap in the log).
+func (p *projector) prev(ctx context.Context, tx projections.Tx, pos streams.Position) (Hash, error) {
+	if m, ok := tx.(projections.Memo); ok {
+		if v, ok := m.Recall(lastKey{}); ok {
+			if l := v.(link); l.pos+1 == pos {
+				return l.hash, nil
+			}
+		}
 	}
 	var s string
 	err := tx.QueryRowContext(ctx, `SELECT hash FROM audit_chain WHERE position = (SELECT MAX(position) FROM audit_chain WHERE position < ?)`, int64(pos)).Scan(&s)
@@ -144,6 +147,20 @@ func (q *Queries) After(ctx context.Context, after uint64, limit int) ([]Stored,
 		out = append(out, Stored{Position: uint64(pos), Hash: h})
 	}
 	return out, rows.Err()
+}
+
+// Last returns the position of the chain's last link, 0 when it has none.
+func (q *Queries) Last(ctx context.Context) (uint64, error) {
+	db, err := q.rs.Open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Release()
+	var last sql.NullInt64
+	if err := db.QueryRowContext(ctx, `SELECT MAX(position) FROM audit_chain`).Scan(&last); err != nil {
+		return 0, fmt.Errorf("auditchain: %w", err)
+	}
+	return uint64(last.Int64), nil
 }
 
 // At returns the link at position, and whether the chain has it.

@@ -1,12 +1,11 @@
 package auditchain
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -44,7 +43,8 @@ func ParseHash(s string) (Hash, error) {
 const chainTag = "atrium.audit.chain.v1"
 
 // Linked is what a link covers, as an export carries it: the fields of the
-// event as stored, its data and metadata as JSON.
+// event as stored, its data as stored (JSON, byte for byte), and its
+// metadata.
 type Linked struct {
 	ID         string
 	Stream     string
@@ -52,48 +52,57 @@ type Linked struct {
 	Version    uint64
 	Position   uint64
 	RecordedAt time.Time
-	Data       []byte // JSON
-	Metadata   []byte // JSON
+	Data       []byte
+	Metadata   Meta
+}
+
+// Meta is what a link covers of an event's metadata: all of it.
+type Meta struct {
+	Tenant        string `json:"tenant"`
+	UserID        string `json:"user_id,omitempty"`
+	CorrelationID string `json:"correlation_id,omitempty"`
+	CausationID   string `json:"causation_id,omitempty"`
+	CommandID     string `json:"command_id,omitempty"`
+	RequestHash   string `json:"request_hash,omitempty"`
 }
 
 // Link is the hash of the event e after the event whose hash is prev.
-// JSON is hashed in its compact form, so that an export (which writes it
-// compact) verifies as the store does.
 func Link(prev Hash, e Linked) Hash {
 	h := sha256.New()
 	var n [binary.MaxVarintLen64]byte
+	var num [20]byte
 	field := func(b []byte) {
 		h.Write(n[:binary.PutUvarint(n[:], uint64(len(b)))])
 		h.Write(b)
 	}
-	field([]byte(chainTag))
+	str := func(s string) {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+		_, _ = io.WriteString(h, s)
+	}
+	str(chainTag)
 	h.Write(prev[:])
-	field([]byte(e.ID))
-	field([]byte(e.Stream))
-	field([]byte(e.Type))
-	field(strconv.AppendUint(nil, e.Version, 10))
-	field(strconv.AppendUint(nil, e.Position, 10))
-	field([]byte(e.RecordedAt.UTC().Format(time.RFC3339Nano)))
-	field(compact(e.Data))
-	field(compact(e.Metadata))
+	str(e.ID)
+	str(e.Stream)
+	str(e.Type)
+	field(strconv.AppendUint(num[:0], e.Version, 10))
+	field(strconv.AppendUint(num[:0], e.Position, 10))
+	var at [40]byte
+	field(e.RecordedAt.UTC().AppendFormat(at[:0], time.RFC3339Nano))
+	field(e.Data)
+	m := e.Metadata
+	for _, s := range [...]string{m.Tenant, m.UserID, m.CorrelationID, m.CausationID, m.CommandID, m.RequestHash} {
+		str(s)
+	}
 	var out Hash
 	h.Sum(out[:0])
 	return out
 }
 
-// compact is b without the JSON's insignificant spaces; b itself when it
-// is not JSON.
-func compact(b []byte) []byte {
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, b); err != nil {
-		return b
-	}
-	return buf.Bytes()
-}
-
 // LinkedOf is what the chain covers of a stored event.
 func LinkedOf(r streams.Record) Linked {
-	meta, _ := json.Marshal(r.Metadata) // a struct of strings: never fails
+	m := r.Metadata
 	return Linked{ID: r.ID.String(), Stream: string(r.Stream), Type: r.Type, Version: uint64(r.Version),
-		Position: uint64(r.Position), RecordedAt: r.RecordedAt, Data: r.Data, Metadata: meta}
+		Position: uint64(r.Position), RecordedAt: r.RecordedAt, Data: r.Data,
+		Metadata: Meta{Tenant: string(m.Tenant), UserID: m.UserID, CorrelationID: m.CorrelationID, CausationID: m.CausationID,
+			CommandID: m.CommandID, RequestHash: m.RequestHash}}
 }

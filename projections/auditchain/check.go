@@ -46,23 +46,48 @@ type HeadView struct {
 	Hash     string `json:"hash"`
 }
 
+// Heads are the chain heads recorded in a log: every hash recorded for
+// each position (a head recorded twice must say the same twice), and the
+// positions of head events that could not be read.
+type Heads struct {
+	At         map[uint64][]Hash
+	Unreadable []uint64
+}
+
+// Add reads the head recorded by the event at position with data.
+func (h *Heads) Add(position uint64, data []byte) {
+	pos, hash, ok := HeadOf(data)
+	if !ok {
+		h.Unreadable = append(h.Unreadable, position)
+		return
+	}
+	if h.At == nil {
+		h.At = map[uint64][]Hash{}
+	}
+	h.At[pos] = append(h.At[pos], hash)
+}
+
 // Checker checks a log, event by event in position order, against what
 // was recorded of its chain: each event's link (the read model's, or an
 // export's), and the recorded heads, read beforehand.
 type Checker struct {
-	heads map[uint64]Hash
+	heads map[uint64][]Hash
 	seen  map[uint64]bool // the positions of heads met
 	prev  Hash
 	res   Check
 }
 
 // NewChecker starts a check of a log whose chain starts after prev (zero:
-// the log's beginning), with the heads recorded in it (position → hash).
-func NewChecker(prev Hash, heads map[uint64]Hash) *Checker {
-	if heads == nil {
-		heads = map[uint64]Hash{}
+// the log's beginning), with the heads recorded in it.
+func NewChecker(prev Hash, heads Heads) *Checker {
+	c := &Checker{heads: heads.At, seen: map[uint64]bool{}, prev: prev}
+	if c.heads == nil {
+		c.heads = map[uint64][]Hash{}
 	}
-	return &Checker{heads: heads, seen: map[uint64]bool{}, prev: prev}
+	for _, pos := range heads.Unreadable {
+		c.bad(pos, "a recorded head of the chain cannot be read")
+	}
+	return c
 }
 
 func (c *Checker) bad(pos uint64, problem string) {
@@ -90,12 +115,14 @@ func (c *Checker) Event(e Linked, recorded *Hash, beyond bool) {
 	case beyond:
 		c.bad(e.Position, "an event the chain never recorded")
 	}
-	if want, ok := c.heads[e.Position]; ok {
+	if wants, ok := c.heads[e.Position]; ok {
 		c.seen[e.Position] = true
-		if want == h {
-			c.res.HeadsChecked++
-		} else {
-			c.bad(e.Position, "a recorded head of the chain differs from the chain computed up to it")
+		for _, want := range wants {
+			if want == h {
+				c.res.HeadsChecked++
+			} else {
+				c.bad(e.Position, "a recorded head of the chain differs from the chain computed up to it")
+			}
 		}
 	}
 }
