@@ -128,9 +128,9 @@ func (tr *tenantRun) poisoned(gen uint64, msg *message.Message) {
 
 // linkPoisoned gives a poisoned event to the EveryEvent projectors among
 // todo, alone in a savepoint: the audit chain covers every event of the
-// log, one that other projectors failed on too. Their own failure leaves
-// the event out of their read model (logged); err is a failure of the
-// batch itself.
+// log, one that other projectors failed on too. Their failure fails the
+// batch, which is applied again later: the chain stays behind rather than
+// with a hole.
 func (tr *tenantRun) linkPoisoned(msg *message.Message, todo []Projector) error {
 	var every []Projector
 	for _, p := range todo {
@@ -156,7 +156,9 @@ func (tr *tenantRun) linkPoisoned(msg *message.Message, todo []Projector) error 
 		return nil
 	})
 	if failed != nil {
-		tr.log.Error("poisoned event not given to every-event projectors", "position", uint64(rec.Position), "err", failed)
+		// The chain is evidence: better behind than with a hole. The batch
+		// is aborted, and the poisoned event comes again.
+		return fmt.Errorf("linking poisoned event %d: %w", rec.Position, failed)
 	}
 	return err
 }

@@ -18,9 +18,10 @@ const replayBatch = 1000
 // events and reports how many it applied through progress (may be nil).
 // Events of types the registry does not know go to EveryEvent projectors
 // only, as in a live projection. An event a projector fails on is left out
-// of that projector's tables, as the live projection leaves a poisoned
-// event out (the batch holding it is applied again with each event and
-// each projector in a savepoint of its own); skipped counts those.
+// of the tables, as the live projection leaves a poisoned event out (the
+// batch holding it is applied again with each event in a savepoint of its
+// own, a failing one given to EveryEvent projectors alone); skipped counts
+// those.
 func Replay(ctx context.Context, db DB, registry *streams.Registry, projectors []Projector,
 	next func() ([]streams.Record, error), progress func(applied int)) (applied, skipped int, err error) {
 	cache := newStmtCache(db.DB)
@@ -51,8 +52,10 @@ func Replay(ctx context.Context, db DB, registry *streams.Registry, projectors [
 }
 
 // replayTx applies recs in one transaction. With skipped nil, the first
-// failure aborts it; else each projector's Apply runs in a savepoint, and
-// a failing one is rolled back and counted.
+// failure aborts it; else each event is applied in a savepoint: an event a
+// projector fails on is rolled back for every projector and given to the
+// EveryEvent ones alone, as the live projection does with a poisoned
+// event, and counted.
 func replayTx(ctx context.Context, db DB, cache *stmtCache, registry *streams.Registry, projectors []Projector, recs []streams.Record, skipped *int) error {
 	sqlTx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -61,38 +64,69 @@ func replayTx(ctx context.Context, db DB, cache *stmtCache, registry *streams.Re
 	defer func() { _ = sqlTx.Rollback() }() // after a commit: sql.ErrTxDone, nothing to undo
 	tx := newCachedTx(sqlTx, cache)
 	set, rollback, release := db.SQL.Savepoint("replay")
-	for _, rec := range recs {
-		var ev domain.Event
-		if registry.Known(rec.Type) {
-			if ev, err = registry.Decode(rec.Type, rec.Data); err != nil && skipped == nil {
-				return fmt.Errorf("event %d (%s): %w", rec.Position, rec.Type, err)
+	inSavepoint := func(fn func() error) (failed, err error) {
+		if _, err := tx.ExecContext(ctx, set); err != nil {
+			return nil, err
+		}
+		if failed = fn(); failed != nil {
+			tx.forgetAll()
+			if _, err := tx.ExecContext(ctx, rollback); err != nil {
+				return nil, err
 			}
 		}
-		for _, p := range projectors {
-			if ev == nil && !everyEvent(p) {
-				continue
+		if release != "" {
+			if _, err := tx.ExecContext(ctx, release); err != nil {
+				return nil, err
 			}
-			if skipped == nil {
+		}
+		return failed, nil
+	}
+	for _, rec := range recs {
+		var ev domain.Event
+		var decodeErr error
+		if registry.Known(rec.Type) {
+			if ev, decodeErr = registry.Decode(rec.Type, rec.Data); decodeErr != nil {
+				ev = nil
+			}
+		}
+		applyTo := func(every bool) error {
+			for _, p := range projectors {
+				if (every || ev == nil) && !everyEvent(p) {
+					continue
+				}
 				if err := apply(ctx, p, tx, db.Dialect, rec, ev); err != nil {
 					return fmt.Errorf("%s: event %d (%s): %w", p.Name(), rec.Position, rec.Type, err)
 				}
-				continue
 			}
-			if _, err := tx.ExecContext(ctx, set); err != nil {
+			return nil
+		}
+		if skipped == nil {
+			if decodeErr != nil {
+				return fmt.Errorf("event %d (%s): %w", rec.Position, rec.Type, decodeErr)
+			}
+			if err := applyTo(false); err != nil {
 				return err
 			}
-			if err := apply(ctx, p, tx, db.Dialect, rec, ev); err != nil {
-				tx.forgetAll()
-				if _, err := tx.ExecContext(ctx, rollback); err != nil {
-					return err
-				}
-				*skipped++
+			continue
+		}
+		failed, err := inSavepoint(func() error {
+			if decodeErr != nil {
+				return decodeErr
 			}
-			if release != "" {
-				if _, err := tx.ExecContext(ctx, release); err != nil {
-					return err
-				}
-			}
+			return applyTo(false)
+		})
+		if err != nil {
+			return err
+		}
+		if failed == nil {
+			continue
+		}
+		*skipped++
+		if failed, err = inSavepoint(func() error { return applyTo(true) }); err != nil {
+			return err
+		}
+		if failed != nil {
+			return failed // the chain itself: the replay cannot be whole
 		}
 	}
 	return sqlTx.Commit()

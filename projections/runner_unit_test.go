@@ -921,3 +921,52 @@ func TestTheChainCoversEveryEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayLeavesOutWhatAProjectorFailsOn: a replay applies a log as the
+// live projection would: an event a projector fails on is left out of
+// every table but the chain's, one that does not decode too, and the rest
+// are applied.
+func TestReplayLeavesOutWhatAProjectorFailsOn(t *testing.T) {
+	u := newUnit(t)
+	u.projs = append(u.projs, auditchain.New(0, nil))
+	ctx := tenant.With(context.Background(), "globex") // a database the runner never touches
+	if err := u.reads.Migrate(ctx, u.projs...); err != nil {
+		t.Fatal(err)
+	}
+	l := u.logs["acme"]
+	u.drafts("acme", 2)
+	l.AppendRaw(l.Stream(t, "invoice", "bad"), "invoice.drafted.v1", []byte(`{"total":"lots"}`)) // 3: does not decode
+	u.drafts("acme", 2)                                                                          // 4, 5
+	u.flaky.failAt = 4
+	u.flaky.fails.Store(-1 << 20)
+	recs := l.Records(t)
+	for i := range recs {
+		recs[i].Metadata.Tenant = "globex" // applied into globex's database, as acme's log
+	}
+	db, err := u.reads.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Release()
+	given := false
+	applied, skipped, err := projections.Replay(ctx, db, u.reg, u.projs, func() ([]streams.Record, error) {
+		if given {
+			return nil, nil
+		}
+		given = true
+		return recs, nil
+	}, nil)
+	if err != nil || applied != 5 || skipped != 2 {
+		t.Fatalf("replay: %d applied, %d skipped, %v", applied, skipped, err)
+	}
+	if got := u.rows("globex"); fmt.Sprint(got) != "[1 2 5]" {
+		t.Fatalf("flaky rows %v, want [1 2 5]", got)
+	}
+	if got := len(u.invoices("globex")); got != 3 {
+		t.Fatalf("%d invoices, want 3 (1, 2 and 5)", got)
+	}
+	links, err := auditchain.NewQueries(u.reads).After(ctx, 0, 100)
+	if err != nil || len(links) != 5 {
+		t.Fatalf("%d links, %v", len(links), err)
+	}
+}

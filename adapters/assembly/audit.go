@@ -36,7 +36,10 @@ type chainHeads struct {
 	slots chan struct{}
 	ctx   context.Context
 	stop  context.CancelFunc
-	wg    sync.WaitGroup
+
+	mu     sync.Mutex // guards closed and the wait group's Add
+	closed bool
+	wg     sync.WaitGroup
 }
 
 func newChainHeads(p *Process) *chainHeads {
@@ -46,6 +49,11 @@ func newChainHeads(p *Process) *chainHeads {
 
 // ask is the projector's Record: it never blocks the projection.
 func (h *chainHeads) ask(_ context.Context, t tenant.ID, pos streams.Position) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return // the process is closing: the next start's heads cover these events
+	}
 	select {
 	case h.slots <- struct{}{}:
 	default:
@@ -65,6 +73,9 @@ func (h *chainHeads) ask(_ context.Context, t tenant.ID, pos streams.Position) {
 // close stops the recorder and waits for it; heads not recorded yet are
 // left to the next ones.
 func (h *chainHeads) close() {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
 	h.stop()
 	h.wg.Wait()
 }
@@ -104,7 +115,10 @@ func (h *chainHeads) record(ctx context.Context, t tenant.ID, pos streams.Positi
 	_, err = h.p.Store.Append(ctx, n, streams.Exactly(streams.Version(len(recorded))), streams.EventData{ID: id, Type: typ, Data: data,
 		Metadata: streams.Metadata{Tenant: t, UserID: "atrium"}})
 	if errors.Is(err, streams.ErrConflict) {
-		return nil // another instance recorded one meanwhile
+		// Another head of the tenant was recorded meanwhile (by this
+		// instance or another); this one is left to the next.
+		h.p.log.Info("audit chain head not recorded: another was, meanwhile", "tenant", string(t), "position", uint64(pos))
+		return nil
 	}
 	return err
 }

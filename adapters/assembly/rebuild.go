@@ -120,6 +120,10 @@ func (p *Process) rebuildHere(ctx context.Context, target projections.Projector,
 	if err != nil {
 		return err
 	}
+	if _, ok := target.(projections.Evidence); ok {
+		// Asked over NATS too (rebuildAsked): refused whoever asks.
+		return fmt.Errorf("rebuild %s: %w", target.Name(), projections.ErrNotRebuildable)
+	}
 	if p.Runner == nil {
 		return fmt.Errorf("rebuild %s of %s: this instance does not project: %w", target.Name(), t, streams.ErrUnavailable)
 	}

@@ -242,6 +242,13 @@ func (a auditRoutes) export(c *fiber.Ctx) error {
 	if _, err := a.res.Reader.Events(ctx, 0, 1); err != nil { // access, before the status line
 		return err
 	}
+	if err := a.res.Verifier.CheckExport(ctx, bounds[0]); errors.Is(err, audit.ErrChainBehind) {
+		p := NewProblem(fiber.StatusServiceUnavailable, "chain_behind", "the chain has not reached the start of this export yet; try again shortly")
+		p.RetryAfter = 2
+		return p
+	} else if err != nil {
+		return err
+	}
 	return a.ndjson(c, "audit export", func(write func(any) error) error {
 		return a.res.Verifier.Export(ctx, bounds[0], bounds[1],
 			func(h audit.ExportHeader) error { return write(h) },

@@ -121,7 +121,7 @@ func benchReplay(ctx context.Context, dir string, n int) (replayResult, error) {
 	if applied < res.Events {
 		return res, fmt.Errorf("replay applied %d events of %d", applied, res.Events)
 	}
-	res.Replayed = applied // with the heads a rebuild of the chain recorded again, if any
+	res.Replayed = applied // with a head recorded meanwhile, if any
 	return res, nil
 }
 

@@ -208,6 +208,38 @@ type ExportLine struct {
 // event before the export's first: its prev_hash is not known yet.
 var ErrChainBehind = errors.New("audit: the chain has not reached the start of the export yet")
 
+// CheckExport reports ErrChainBehind when an export from from cannot start
+// yet (the chain has no link for the event before its first): asked
+// before an export is answered, whose status line goes out first.
+func (v *Verifier) CheckExport(ctx context.Context, from time.Time) error {
+	if err := allow(ctx, Roles()); err != nil {
+		return err
+	}
+	if from.IsZero() {
+		return nil
+	}
+	var before uint64
+	errFound := errors.New("found")
+	err := v.each(ctx, 0, func(r streams.Record) error {
+		if !r.RecordedAt.Before(from) {
+			return errFound
+		}
+		before = uint64(r.Position)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return err
+	}
+	if before == 0 {
+		return nil
+	}
+	_, ok, err := v.chain.At(ctx, before)
+	if err == nil && !ok {
+		err = ErrChainBehind
+	}
+	return err
+}
+
 // Export writes an export of the ctx tenant's log (GET
 // /api/v1/audit/export): header, then every event from the first recorded
 // at or after from to the last before the first recorded after to (zero:
@@ -370,7 +402,9 @@ func VerifyExport(r io.ReadSeeker) (ExportHeader, auditchain.Check, error) {
 	}
 	c := auditchain.NewChecker(prev, heads)
 	end = nil
+	var lastHash string
 	err = lines(func(l ExportLine) error {
+		lastHash = l.Hash
 		e := auditchain.Linked{ID: l.ID, Stream: l.Stream, Type: l.Type, Version: l.Version, Position: l.Position,
 			RecordedAt: l.RecordedAt, Data: l.Data, Metadata: l.Metadata}
 		if l.Hash == "" {
@@ -393,6 +427,8 @@ func VerifyExport(r io.ReadSeeker) (ExportHeader, auditchain.Check, error) {
 		return hdr, res, fmt.Errorf("the export's last line counts %d events to position %d; it holds %d to position %d", end.Events, end.Position, res.Events, last)
 	case res.Events > 0 && res.Chained == 0:
 		return hdr, res, errors.New("no event of the export carries a link of the chain: it proves nothing")
+	case end.Hash != "" && end.Hash != lastHash:
+		return hdr, res, fmt.Errorf("the export's last line names the link %s; its last event carries %q", end.Hash, lastHash)
 	}
 	return hdr, res, nil
 }
