@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -314,8 +315,8 @@ func (s *Store) ReadTenant(ctx context.Context, after streams.Position, limit in
 	if err != nil {
 		return nil, err
 	}
-	if limit <= 0 {
-		return nil, nil
+	if limit <= 0 || after == math.MaxUint64 {
+		return nil, nil // nothing is after the largest position
 	}
 	out := make([]streams.Record, 0, min(limit, 1024))
 	err = s.directGet(ctx, t, uint64(after)+1, tenantSubjects(t), limit, func(r streams.Record) bool {

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -639,6 +640,10 @@ func testReadTenantPages(t *testing.T, s streams.Store) {
 	}
 	if got := readTenant(t, s, ctx, 0, 0); len(got) != 0 {
 		t.Fatalf("limit 0 read %d events", len(got))
+	}
+	// After the largest position there is nothing (never a wrap to the start).
+	if got := readTenant(t, s, ctx, streams.Position(math.MaxUint64), 10); len(got) != 0 {
+		t.Fatalf("after the largest position: %d events", len(got))
 	}
 	if got := readTenant(t, s, ctx, all[9].Position, 5); !slices.Equal(ids(got), want[10:15]) {
 		t.Fatalf("5 after the 10th: %v, want %v", ids(got), want[10:15])
