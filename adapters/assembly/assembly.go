@@ -575,7 +575,7 @@ func (p *Process) openHTTP() (*fiber.App, error) {
 		atriumhttp.Identity{Handler: p.Identity, Issuer: p.Issuer, Members: memberlist.NewQueries(p.Reads)},
 		tenancyRes,
 		atriumhttp.Console{Hosts: append([]string{p.cfg.BaseDomain}, p.cfg.ConsoleHosts...), Identity: p.Identity, Tenancy: tenancyRes, ERP: p.Outbox},
-		atriumhttp.Audit{Reader: platformaudit.NewReader(p.Store), Verifier: platformaudit.NewVerifier(p.Store, auditchain.NewQueries(p.Reads)), Replay: p.Replay},
+		atriumhttp.Audit{Reader: platformaudit.NewReader(p.Store), Verifier: platformaudit.NewVerifier(p.Store, auditchain.NewQueries(p.Reads), p.Issuer.SignDocument), Replay: p.Replay},
 		p.erpResource(),
 		p.analytics(),
 	}

@@ -299,6 +299,16 @@ func (i *Issuer) JWKS() ([]byte, error) {
 	return json.Marshal(set)
 }
 
+// SignDocument signs a document other than a token (an audit export's
+// last line) with the key tokens are signed with now, and names the key:
+// a reader checks it against the keys /.well-known/jwks.json publishes.
+// msg must start with a prefix of its own document kind, so that no
+// signature of a document is ever one of a token's signing input (which
+// starts with a base64url JWT header).
+func (i *Issuer) SignDocument(msg []byte) (keyID string, sig []byte) {
+	return i.signer.ID, ed25519.Sign(i.signer.Private, msg)
+}
+
 // compact reports whether token is written in the compact form's alphabet
 // only: base64url and the two dots. Go's base64 decoding skips CR and LF,
 // so without this a token with line breaks inserted would verify as the

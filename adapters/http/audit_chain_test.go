@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -104,13 +107,23 @@ func TestAuditVerifyAndExport(t *testing.T) {
 	if uint64(len(lines)) < v.Events+1 {
 		t.Fatalf("export of %d lines for %d events", len(lines), v.Events)
 	}
-	hdr, chk, err := audit.VerifyExport(bytes.NewReader(r.body))
-	if err != nil || !chk.OK || hdr.Tenant != "acme" || chk.HeadsChecked < 2 || chk.Events != uint64(len(lines)-2) {
-		t.Fatalf("offline verify: %v %+v %+v", err, hdr, chk)
+	keys := platformKeys(t, app)
+	chk, err := audit.VerifyExport(bytes.NewReader(r.body), keys)
+	if err != nil || !chk.OK || chk.Header.Tenant != "acme" || chk.HeadsChecked < 2 || chk.Events != uint64(len(lines)-2) || chk.SignedBy == "" {
+		t.Fatalf("offline verify: %v %+v", err, chk)
+	}
+	// Changed, with every hash recomputed: the chain holds (anyone can
+	// recompute one), the platform's signature does not.
+	forged := forge(t, lines, "Consulting", "Consultinh")
+	if chk, err := audit.VerifyExport(bytes.NewReader(forged), nil); err != nil || !chk.OK {
+		t.Fatalf("a forged export, without keys: %v %+v", err, chk)
+	}
+	if _, err := audit.VerifyExport(bytes.NewReader(forged), keys); !errors.Is(err, audit.ErrBadSignature) {
+		t.Fatalf("a forged export, with the platform's keys: %v", err)
 	}
 	// Cut short (no last line), or stripped of its links: refused.
 	cut := bytes.Join(lines[:len(lines)-1], []byte("\n"))
-	if _, _, err := audit.VerifyExport(bytes.NewReader(cut)); err == nil || !strings.Contains(err.Error(), "cut short") {
+	if _, err := audit.VerifyExport(bytes.NewReader(cut), keys); err == nil || !strings.Contains(err.Error(), "cut short") {
 		t.Fatalf("an export cut short: %v", err)
 	}
 	var stripped [][]byte
@@ -125,7 +138,7 @@ func TestAuditVerifyAndExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	stripped[len(stripped)-1] = []byte(fmt.Sprintf(`{"end":true,"events":%d,"last_position":%d,"last_hash":""}`, len(stripped)-2, lastKept.Position))
-	if _, _, err := audit.VerifyExport(bytes.NewReader(bytes.Join(stripped, []byte("\n")))); err == nil || !strings.Contains(err.Error(), "proves nothing") {
+	if _, err := audit.VerifyExport(bytes.NewReader(bytes.Join(stripped, []byte("\n"))), nil); err == nil || !strings.Contains(err.Error(), "proves nothing") {
 		t.Fatalf("an export without links: %v", err)
 	}
 	// The chain is evidence: it is never rebuilt from the log.
@@ -155,7 +168,7 @@ func TestAuditVerifyAndExport(t *testing.T) {
 	if at == 0 {
 		t.Fatal("no invoice of 105 in the export")
 	}
-	_, chk, err = audit.VerifyExport(bytes.NewReader(tampered.Bytes()))
+	chk, err = audit.VerifyExport(bytes.NewReader(tampered.Bytes()), keys)
 	if err != nil || chk.OK || chk.FirstBadPosition == nil || *chk.FirstBadPosition != at {
 		t.Fatalf("tampered export at %d: %v %+v", at, err, chk)
 	}
@@ -163,7 +176,7 @@ func TestAuditVerifyAndExport(t *testing.T) {
 	// event, none (a header only, which verifies).
 	for q, want := range map[string]uint64{"from=" + clock().Add(-time.Hour).Format(time.RFC3339): v.Events, "to=" + clock().Add(-time.Hour).Format(time.RFC3339): 0} {
 		r := auditor.do("GET", "/api/v1/audit/export?"+q, "")
-		if _, chk, err := audit.VerifyExport(bytes.NewReader(r.body)); err != nil || !chk.OK || chk.Events < want || (want == 0 && chk.Events != 0) {
+		if chk, err := audit.VerifyExport(bytes.NewReader(r.body), keys); err != nil || !chk.OK || chk.Events < want || (want == 0 && chk.Events != 0) {
 			t.Fatalf("export?%s: %v %+v", q, err, chk)
 		}
 	}
@@ -330,9 +343,9 @@ func TestAuditReplayAsOf(t *testing.T) {
 	}
 	// An export of the later events alone starts from the link before them.
 	r := auditor.do("GET", "/api/v1/audit/export?from="+start.Add(20*time.Minute).Format(time.RFC3339), "")
-	hdr, chk, err := audit.VerifyExport(bytes.NewReader(r.body))
-	if err != nil || !chk.OK || chk.Events < 2 || hdr.PrevHash == (auditchain.Hash{}).String() {
-		t.Fatalf("a window: %v %+v %+v", err, hdr, chk)
+	chk, err := audit.VerifyExport(bytes.NewReader(r.body), platformKeys(t, app))
+	if err != nil || !chk.OK || chk.Events < 2 || chk.Header.PrevHash == (auditchain.Hash{}).String() || chk.SignedBy == "" {
+		t.Fatalf("a window: %v %+v", err, chk)
 	}
 	if n := count(as(t, app, "globex", "admin-g", "admin"), later.Add(time.Minute)); n != 0 {
 		t.Fatalf("globex's replay holds %d invoices", n)
@@ -351,4 +364,75 @@ func TestAuditReplayAsOf(t *testing.T) {
 	if code := problemCode(t, as(t, app, "acme", "fin-a", "finance").do("GET", "/api/v1/audit/replay?as_of="+later.Format(time.RFC3339), ""), 403); code != "forbidden" {
 		t.Fatal(code)
 	}
+}
+
+// platformKeys are the keys the stack publishes at /.well-known/jwks.json.
+func platformKeys(t *testing.T, app *fiber.App) map[string]ed25519.PublicKey {
+	t.Helper()
+	r := as(t, app, "", "", "").do("GET", "/.well-known/jwks.json", "")
+	var set struct{ Keys []struct{ X, Kid string } }
+	if err := json.Unmarshal(r.body, &set); err != nil || len(set.Keys) == 0 {
+		t.Fatalf("jwks: %v %s", err, r.body)
+	}
+	keys := map[string]ed25519.PublicKey{}
+	for _, k := range set.Keys {
+		x, err := base64.RawURLEncoding.DecodeString(k.X)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[k.Kid] = x
+	}
+	return keys
+}
+
+// forge changes old to new in the export's events and recomputes every
+// hash after it, the recorded heads' and the last line's too, as someone
+// who knows the algorithm would; the signature is left as it was.
+func forge(t *testing.T, lines [][]byte, old, new string) []byte {
+	t.Helper()
+	var hdr audit.ExportHeader
+	if err := json.Unmarshal(lines[0], &hdr); err != nil {
+		t.Fatal(err)
+	}
+	prev, err := auditchain.ParseHash(hdr.PrevHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := [][]byte{lines[0]}
+	computed := map[uint64]string{}
+	for _, b := range lines[1 : len(lines)-1] {
+		var l audit.ExportLine
+		if err := json.Unmarshal(b, &l); err != nil {
+			t.Fatal(err)
+		}
+		l.Data = json.RawMessage(strings.ReplaceAll(string(l.Data), old, new))
+		if l.Type == auditchain.HeadType {
+			var h struct {
+				Position uint64    `json:"position"`
+				Hash     string    `json:"hash"`
+				At       time.Time `json:"at"`
+			}
+			if err := json.Unmarshal(l.Data, &h); err != nil {
+				t.Fatal(err)
+			}
+			h.Hash = computed[h.Position]
+			l.Data, _ = json.Marshal(h)
+		}
+		prev = auditchain.Link(prev, auditchain.Linked{ID: l.ID, Stream: l.Stream, Type: l.Type, Version: l.Version, Position: l.Position,
+			RecordedAt: l.RecordedAt, Data: l.Data, Metadata: l.Metadata})
+		l.Hash = prev.String()
+		computed[l.Position] = l.Hash
+		nb, err := json.Marshal(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, nb)
+	}
+	var end audit.ExportTrailer
+	if err := json.Unmarshal(lines[len(lines)-1], &end); err != nil {
+		t.Fatal(err)
+	}
+	end.Hash = prev.String()
+	eb, _ := json.Marshal(end)
+	return bytes.Join(append(out, eb), []byte("\n"))
 }

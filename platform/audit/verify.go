@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,12 +25,17 @@ const page = 1000
 type Verifier struct {
 	store streams.Store
 	chain *auditchain.Queries
+	sign  Signer
 }
 
+// Signer signs an export's last line, and names its key (nil: exports
+// are not signed).
+type Signer func(msg []byte) (keyID string, sig []byte)
+
 // NewVerifier returns a verifier of the logs of store against the chains
-// chain reads.
-func NewVerifier(store streams.Store, chain *auditchain.Queries) *Verifier {
-	return &Verifier{store: store, chain: chain}
+// chain reads, signing exports with sign.
+func NewVerifier(store streams.Store, chain *auditchain.Queries, sign Signer) *Verifier {
+	return &Verifier{store: store, chain: chain, sign: sign}
 }
 
 // each calls fn for every event of the ctx tenant after position after, in
@@ -179,12 +186,24 @@ type ExportHeader struct {
 }
 
 // ExportTrailer is an export's last line: how many events it holds and
-// the chain's head at its last one. An export without it was cut short.
+// the chain's head at its last one, signed by the platform (over the
+// header's tenant and prev_hash too) with a key its
+// /.well-known/jwks.json publishes. An export without it was cut short;
+// one whose signature does not check was not written by the platform as
+// it is.
 type ExportTrailer struct {
-	End      bool   `json:"end"`
-	Events   uint64 `json:"events"`
-	Position uint64 `json:"last_position"`
-	Hash     string `json:"last_hash"`
+	End       bool   `json:"end"`
+	Events    uint64 `json:"events"`
+	Position  uint64 `json:"last_position"`
+	Hash      string `json:"last_hash"`
+	KeyID     string `json:"key_id,omitempty"`
+	Signature string `json:"signature,omitempty"` // Ed25519, base64url
+}
+
+// signed is what an export's signature covers.
+func signed(tenantID, prevHash string, t ExportTrailer) []byte {
+	return fmt.Appendf(nil, "%s\ntenant=%s\nprev_hash=%s\nevents=%d\nlast_position=%d\nlast_hash=%s\n",
+		ExportFormat, tenantID, prevHash, t.Events, t.Position, t.Hash)
 }
 
 // ExportFormat names the export's format and version.
@@ -274,9 +293,17 @@ func (v *Verifier) Export(ctx context.Context, from, to time.Time, header func(E
 		return header(ExportHeader{Format: ExportFormat, Tenant: string(t), From: from, To: to, PrevHash: h.String()})
 	}
 	errStop := errors.New("stop")
+	var prevHash string
+	header0 := header
+	header = func(h ExportHeader) error {
+		prevHash = h.PrevHash
+		return header0(h)
+	}
 	err = v.each(ctx, 0, func(r streams.Record) error {
 		pos := uint64(r.Position)
-		if !to.IsZero() && r.RecordedAt.After(to) {
+		// An export ends at the chain's last link when it began: every
+		// event it holds is linked, and its signature vouches for them all.
+		if (!to.IsZero() && r.RecordedAt.After(to)) || pos > bound {
 			return errStop
 		}
 		if !started {
@@ -318,15 +345,35 @@ func (v *Verifier) Export(ctx context.Context, from, to time.Time, header func(E
 		return err
 	}
 	tr.End = true
+	if v.sign != nil {
+		kid, sig := v.sign(signed(string(t), prevHash, tr))
+		tr.KeyID, tr.Signature = kid, base64.RawURLEncoding.EncodeToString(sig)
+	}
 	return trailer(tr)
 }
+
+// ExportCheck is what an offline check of an export found.
+type ExportCheck struct {
+	Header ExportHeader `json:"header"`
+	auditchain.Check
+	// SignedBy names the platform's key the export's signature checked
+	// against; empty when no keys were given.
+	SignedBy string `json:"signed_by,omitempty"`
+}
+
+// ErrBadSignature: the export's signature does not check against the keys
+// given: it is not what the platform wrote.
+var ErrBadSignature = errors.New("the export's signature does not check against the platform's keys: it is not what the platform wrote")
 
 // VerifyExport checks an export offline: the chain recomputed from its
 // header's prev_hash over every event, against each line's link and the
 // heads recorded in it (those naming an event of the export), and its
-// trailer, without which the export was cut short. An export whose events
-// carry no link at all proves nothing and is refused.
-func VerifyExport(r io.ReadSeeker) (ExportHeader, auditchain.Check, error) {
+// trailer, without which the export was cut short, whose hash must be the
+// chain's head. With keys (the platform's /.well-known/jwks.json, by key
+// id) the trailer's signature must check: anyone can recompute a chain
+// over changed events, no one but the platform can sign it. An export
+// whose events carry no link at all proves nothing and is refused.
+func VerifyExport(r io.ReadSeeker, keys map[string]ed25519.PublicKey) (ExportCheck, error) {
 	var hdr ExportHeader
 	var end *ExportTrailer
 	lines := func(fn func(ExportLine) error) error {
@@ -388,7 +435,7 @@ func VerifyExport(r io.ReadSeeker) (ExportHeader, auditchain.Check, error) {
 		return nil
 	})
 	if err != nil {
-		return hdr, auditchain.Check{}, err
+		return ExportCheck{Header: hdr}, err
 	}
 	heads := auditchain.Heads{Unreadable: recorded.Unreadable, At: map[uint64][]auditchain.Hash{}}
 	for pos, hs := range recorded.At {
@@ -398,13 +445,11 @@ func VerifyExport(r io.ReadSeeker) (ExportHeader, auditchain.Check, error) {
 	}
 	prev, err := auditchain.ParseHash(hdr.PrevHash)
 	if err != nil {
-		return hdr, auditchain.Check{}, err
+		return ExportCheck{Header: hdr}, err
 	}
 	c := auditchain.NewChecker(prev, heads)
 	end = nil
-	var lastHash string
 	err = lines(func(l ExportLine) error {
-		lastHash = l.Hash
 		e := auditchain.Linked{ID: l.ID, Stream: l.Stream, Type: l.Type, Version: l.Version, Position: l.Position,
 			RecordedAt: l.RecordedAt, Data: l.Data, Metadata: l.Metadata}
 		if l.Hash == "" {
@@ -419,16 +464,31 @@ func VerifyExport(r io.ReadSeeker) (ExportHeader, auditchain.Check, error) {
 		return nil
 	})
 	if err != nil {
-		return hdr, auditchain.Check{}, err
+		return ExportCheck{Header: hdr}, err
 	}
-	res := c.Result()
+	res := ExportCheck{Header: hdr, Check: c.Result()}
+	head := ""
+	if res.Head != nil {
+		head = res.Head.Hash
+	}
 	switch {
 	case end.Events != res.Events || (res.Events > 0 && end.Position != last):
-		return hdr, res, fmt.Errorf("the export's last line counts %d events to position %d; it holds %d to position %d", end.Events, end.Position, res.Events, last)
+		return res, fmt.Errorf("the export's last line counts %d events to position %d; it holds %d to position %d", end.Events, end.Position, res.Events, last)
+	case !res.OK:
+		return res, nil // where it breaks, as the check says
 	case res.Events > 0 && res.Chained == 0:
-		return hdr, res, errors.New("no event of the export carries a link of the chain: it proves nothing")
-	case end.Hash != "" && end.Hash != lastHash:
-		return hdr, res, fmt.Errorf("the export's last line names the link %s; its last event carries %q", end.Hash, lastHash)
+		return res, errors.New("no event of the export carries a link of the chain: it proves nothing")
+	case res.Events > 0 && end.Hash != head:
+		return res, fmt.Errorf("the export's last line names the head %s; its events make %s", end.Hash, head)
 	}
-	return hdr, res, nil
+	if keys == nil {
+		return res, nil
+	}
+	key, ok := keys[end.KeyID]
+	sig, err := base64.RawURLEncoding.DecodeString(end.Signature)
+	if !ok || err != nil || !ed25519.Verify(key, signed(hdr.Tenant, hdr.PrevHash, *end), sig) {
+		return res, ErrBadSignature
+	}
+	res.SignedBy = end.KeyID
+	return res, nil
 }
