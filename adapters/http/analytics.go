@@ -92,12 +92,19 @@ func (a analyticsRoutes) snapshot(c *fiber.Ctx) (io.ReadCloser, documents.Object
 		return nil, documents.Object{}, err
 	}
 	defer func() { <-a.busy }()
-	dir, err := os.MkdirTemp(a.res.TempDir, "atrium-snapshot-")
+	return sqliteFile(a.res.TempDir, "atrium-snapshot-", func(path string) error { return a.res.Snapshots.Snapshot(ctx, path) })
+}
+
+// sqliteFile has write create a SQLite database file in a directory of its
+// own under tempDir, and answers it open, to be sent: closing it removes
+// the directory. The directory is removed at once when write fails.
+func sqliteFile(tempDir, prefix string, write func(path string) error) (io.ReadCloser, documents.Object, error) {
+	dir, err := os.MkdirTemp(tempDir, prefix)
 	if err != nil {
 		return nil, documents.Object{}, err
 	}
-	path := filepath.Join(dir, "read-tables.sqlite")
-	if err := a.res.Snapshots.Snapshot(ctx, path); err != nil {
+	path := filepath.Join(dir, "data.sqlite")
+	if err := write(path); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, documents.Object{}, err
 	}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -294,25 +292,8 @@ func (a auditRoutes) replay(c *fiber.Ctx) (io.ReadCloser, documents.Object, erro
 		return nil, documents.Object{}, p
 	}
 	defer func() { <-a.replays }()
-	dir, err := os.MkdirTemp(a.res.TempDir, "atrium-replay-")
-	if err != nil {
-		return nil, documents.Object{}, err
-	}
-	path := filepath.Join(dir, "replay.sqlite")
-	if _, err := a.res.Replay(ctx, asOf, path); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, documents.Object{}, err
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, documents.Object{}, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		_ = f.Close()
-		_ = os.RemoveAll(dir)
-		return nil, documents.Object{}, err
-	}
-	return removing{File: f, dir: dir}, documents.Object{ContentType: "application/vnd.sqlite3", Size: st.Size(), Modified: st.ModTime()}, nil
+	return sqliteFile(a.res.TempDir, "atrium-replay-", func(path string) error {
+		_, err := a.res.Replay(ctx, asOf, path)
+		return err
+	})
 }
