@@ -98,5 +98,7 @@ func printDemo() {
 	fmt.Println(`  TOKEN=$(curl -s http://acme.localhost:8080/api/v1/auth/login -H 'Content-Type: application/json' \`)
 	fmt.Println(`    -d '{"email":"finance@demo.example","password":"` + DemoPassword + `"}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')`)
 	fmt.Println(`  curl -s http://acme.localhost:8080/api/v1/invoices -H "Authorization: Bearer $TOKEN"`)
-	fmt.Println("Branding, public: http://acme.localhost:8080/api/v1/branding")
+	fmt.Println("Branding, public: http://acme.localhost:8080/api/v1/branding; acme's page: http://acme.localhost:8080/")
+	fmt.Println("Operator console: http://localhost:8080/console, for a platform administrator")
+	fmt.Println("  (start with ATRIUM_BOOTSTRAP_ADMIN_EMAIL and ATRIUM_BOOTSTRAP_ADMIN_PASSWORD to have one)")
 }
