@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -51,9 +50,9 @@ func (c *auditExportCmd) Run() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
-	api := strings.TrimSuffix(c.API, "/")
-	body, _ := json.Marshal(map[string]string{"email": c.Email, "password": c.Password})
-	out, status, err := c.send(ctx, http.MethodPost, api+"/api/v1/auth/login", "", bytes.NewReader(body), nil)
+	api := strings.TrimRight(c.API, "/")
+	out, status, err := apiRequest(ctx, http.MethodPost, api+"/api/v1/auth/login", "", c.Tenant,
+		map[string]string{"email": c.Email, "password": c.Password}, nil)
 	if err != nil {
 		return err
 	}
@@ -79,7 +78,7 @@ func (c *auditExportCmd) Run() error {
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	out, status, err = c.send(ctx, http.MethodGet, api+path, tok.AccessToken, nil, w)
+	out, status, err = apiRequest(ctx, http.MethodGet, api+path, tok.AccessToken, c.Tenant, nil, w)
 	if err != nil {
 		return err
 	}
@@ -87,31 +86,6 @@ func (c *auditExportCmd) Run() error {
 		return refusal(http.MethodGet, path, status, out)
 	}
 	return nil
-}
-
-// send makes one request of the tenant; a 200 answer is copied to w when
-// w is given, any other is returned.
-func (c *auditExportCmd) send(ctx context.Context, method, u, token string, body io.Reader, w io.Writer) ([]byte, int, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return nil, 0, err
-	}
-	req.Header.Set("X-Tenant", c.Tenant)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusOK && w != nil {
-		_, err := io.Copy(w, resp.Body)
-		return nil, resp.StatusCode, err
-	}
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return out, resp.StatusCode, err
 }
 
 type auditVerifyCmd struct {

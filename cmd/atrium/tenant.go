@@ -409,6 +409,14 @@ func (t *tenantCmd) forget(logout bool) error {
 }
 
 func (t *tenantCmd) send(ctx context.Context, method, path, token string, body any) ([]byte, int, error) {
+	return apiRequest(ctx, method, strings.TrimRight(t.API, "/")+path, token, "", body, nil)
+}
+
+// apiRequest sends one request to the API: body (when not nil) as JSON,
+// the bearer token and the tenant (X-Tenant) when given. A 200 answer is
+// copied to to when given (a long download); any other answer, or every
+// answer without to, is returned, at most 64 MiB of it.
+func apiRequest(ctx context.Context, method, url, token string, tenant string, body any, to io.Writer) ([]byte, int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -417,7 +425,7 @@ func (t *tenantCmd) send(ctx context.Context, method, path, token string, body a
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(t.API, "/")+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -425,11 +433,18 @@ func (t *tenantCmd) send(ctx context.Context, method, path, token string, body a
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if tenant != "" {
+		req.Header.Set("X-Tenant", tenant)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK && to != nil {
+		_, err := io.Copy(to, resp.Body)
+		return nil, resp.StatusCode, err
+	}
 	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	return out, resp.StatusCode, err
 }
