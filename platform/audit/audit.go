@@ -89,18 +89,24 @@ func (r *Reader) Stream(ctx context.Context, after streams.Position, fn func(Eve
 	if err := allow(ctx, Roles()); err != nil {
 		return err
 	}
+	return each(ctx, r.store, after, func(rec streams.Record) error { return fn(view(rec)) })
+}
+
+// each calls fn for every event of the ctx tenant after position after,
+// in order, reading the log a page at a time; it stops at fn's first error.
+func each(ctx context.Context, store streams.Store, after streams.Position, fn func(streams.Record) error) error {
 	for {
-		recs, err := r.store.ReadTenant(ctx, after, 500)
+		recs, err := store.ReadTenant(ctx, after, page)
 		if err != nil {
 			return err
 		}
-		if len(recs) == 0 {
-			return nil
-		}
-		for _, rec := range recs {
-			if err := fn(view(rec)); err != nil {
+		for _, r := range recs {
+			if err := fn(r); err != nil {
 				return err
 			}
+		}
+		if len(recs) < page {
+			return nil
 		}
 		after = recs[len(recs)-1].Position
 	}

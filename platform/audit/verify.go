@@ -38,24 +38,9 @@ func NewVerifier(store streams.Store, chain *auditchain.Queries, sign Signer) *V
 	return &Verifier{store: store, chain: chain, sign: sign}
 }
 
-// each calls fn for every event of the ctx tenant after position after, in
-// order, a page at a time.
+// each calls fn for every event of the ctx tenant after position after.
 func (v *Verifier) each(ctx context.Context, after streams.Position, fn func(streams.Record) error) error {
-	for {
-		recs, err := v.store.ReadTenant(ctx, after, page)
-		if err != nil {
-			return err
-		}
-		for _, r := range recs {
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-		if len(recs) < page {
-			return nil
-		}
-		after = recs[len(recs)-1].Position
-	}
+	return each(ctx, v.store, after, fn)
 }
 
 // heads reads the chain heads recorded in the ctx tenant's log.
