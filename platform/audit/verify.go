@@ -12,6 +12,7 @@ import (
 	"io"
 	"time"
 
+	domainaudit "github.com/atrium-platform/atrium/domain/audit"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/projections/auditchain"
 	"github.com/atrium-platform/atrium/streams"
@@ -43,16 +44,29 @@ func (v *Verifier) each(ctx context.Context, after streams.Position, fn func(str
 	return each(ctx, v.store, after, fn)
 }
 
-// heads reads the chain heads recorded in the ctx tenant's log.
+// heads reads the chain heads recorded in the ctx tenant's log: the
+// events of its "<tenant>.auditchain-heads" stream, read on their own
+// rather than by a pass over the whole log.
 func (v *Verifier) heads(ctx context.Context) (auditchain.Heads, error) {
 	var heads auditchain.Heads
-	err := v.each(ctx, 0, func(r streams.Record) error {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return heads, err
+	}
+	n, err := streams.NewName(t, domainaudit.HeadCategory, domainaudit.HeadStreamID)
+	if err != nil {
+		return heads, err
+	}
+	recs, err := v.store.ReadStream(ctx, n)
+	if err != nil {
+		return heads, err
+	}
+	for _, r := range recs {
 		if r.Type == auditchain.HeadType {
 			heads.Add(uint64(r.Position), r.Data)
 		}
-		return nil
-	})
-	return heads, err
+	}
+	return heads, nil
 }
 
 // links reads the chain's links in position order, a page at a time, up
