@@ -37,14 +37,22 @@ type chainHeads struct {
 	ctx   context.Context
 	stop  context.CancelFunc
 
-	mu     sync.Mutex // guards closed and the wait group's Add
+	mu     sync.Mutex // guards closed, the wait group's Add, and last
 	closed bool
 	wg     sync.WaitGroup
+	// heads is, per tenant, the positions its heads stream records and how
+	// many events it holds: read from the stream once, then kept.
+	heads map[tenant.ID]*recordedHeads
+}
+
+type recordedHeads struct {
+	at      map[streams.Position]bool
+	version streams.Version
 }
 
 func newChainHeads(p *Process) *chainHeads {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &chainHeads{p: p, slots: make(chan struct{}, 4), ctx: ctx, stop: cancel}
+	return &chainHeads{p: p, slots: make(chan struct{}, 4), ctx: ctx, stop: cancel, heads: map[tenant.ID]*recordedHeads{}}
 }
 
 // ask is the projector's Record: it never blocks the projection.
@@ -96,29 +104,58 @@ func (h *chainHeads) record(ctx context.Context, t tenant.ID, pos streams.Positi
 	if err != nil {
 		return err
 	}
-	// Once per position: a head recorded again (a redelivery after a
-	// crash) would be one more to check, and never a different one.
-	recorded, err := h.p.Store.ReadStream(ctx, n)
-	if err != nil {
-		return err
-	}
-	for _, r := range recorded {
-		if at, _, ok := auditchain.HeadOf(r.Data); ok && at == uint64(pos) {
-			return nil
-		}
-	}
 	typ, data, err := h.p.Registry.Encode(audit.ChainHeadRecorded{Position: uint64(pos), Hash: link.String(), At: time.Now().UTC()})
 	if err != nil {
 		return err
 	}
 	id := uuid.NewSHA1(headNamespace, []byte(string(t)+"/"+link.String()))
-	_, err = h.p.Store.Append(ctx, n, streams.Exactly(streams.Version(len(recorded))), streams.EventData{ID: id, Type: typ, Data: data,
-		Metadata: streams.Metadata{Tenant: t, UserID: "atrium"}})
-	if errors.Is(err, streams.ErrConflict) {
-		// Another head of the tenant was recorded meanwhile (by this
-		// instance or another); this one is left to the next.
-		h.p.log.Info("audit chain head not recorded: another was, meanwhile", "tenant", string(t), "position", uint64(pos))
-		return nil
+	// Once per position: a head recorded again (a redelivery after a
+	// crash) would be one more to check, and never a different one. Two
+	// heads of a tenant recorded at once conflict: the loser reads the
+	// stream again and tries once more.
+	for attempt := 0; ; attempt++ {
+		version, done, err := h.recorded(ctx, t, n, pos)
+		if err != nil || done {
+			return err
+		}
+		res, err := h.p.Store.Append(ctx, n, streams.Exactly(version), streams.EventData{ID: id, Type: typ, Data: data,
+			Metadata: streams.Metadata{Tenant: t, UserID: "atrium"}})
+		h.mu.Lock()
+		if r := h.heads[t]; err == nil && r != nil && r.version == version {
+			r.at[pos], r.version = true, res.Version
+		} else {
+			delete(h.heads, t) // read again next time
+		}
+		h.mu.Unlock()
+		if !errors.Is(err, streams.ErrConflict) || attempt == 2 {
+			return err
+		}
 	}
-	return err
+}
+
+// recorded reports whether the tenant's heads stream records a head at
+// pos, and how many events it holds: kept, or read from the stream the
+// first time (and after a conflict).
+func (h *chainHeads) recorded(ctx context.Context, t tenant.ID, n streams.Name, pos streams.Position) (streams.Version, bool, error) {
+	h.mu.Lock()
+	r := h.heads[t]
+	h.mu.Unlock()
+	if r == nil {
+		recs, err := h.p.Store.ReadStream(ctx, n)
+		if err != nil {
+			return 0, false, err
+		}
+		r = &recordedHeads{at: map[streams.Position]bool{}, version: streams.Version(len(recs))}
+		for _, rec := range recs {
+			if at, _, ok := auditchain.HeadOf(rec.Data); ok {
+				r.at[streams.Position(at)] = true
+			}
+		}
+		h.mu.Lock()
+		h.heads[t] = r
+		h.mu.Unlock()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return r.version, r.at[pos], nil
 }
