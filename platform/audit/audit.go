@@ -44,6 +44,10 @@ type Reader struct {
 // NewReader returns a reader over store.
 func NewReader(store streams.Store) *Reader { return &Reader{store: store} }
 
+// Allow reports whether the ctx caller may read the tenant's audit log
+// (its check, export and replay included): a forbidden problem if not.
+func Allow(ctx context.Context) error { return allow(ctx, Roles()) }
+
 func allow(ctx context.Context, roles []user.Role) error {
 	p, err := user.From(ctx)
 	if err != nil {
