@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -65,13 +66,15 @@ func (c *auditExportCmd) Run() error {
 	if err := json.Unmarshal(out, &tok); err != nil {
 		return err
 	}
+	// To the file only once the whole export has arrived: a refusal or a
+	// broken stream leaves an earlier file at that path as it was.
 	w := io.Writer(os.Stdout)
+	var f *os.File
 	if c.Out != "" {
-		f, err := os.OpenFile(c.Out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-		if err != nil {
+		if f, err = os.CreateTemp(filepath.Dir(c.Out), ".atrium-export-*"); err != nil {
 			return err
 		}
-		defer f.Close()
+		defer func() { _ = f.Close(); _ = os.Remove(f.Name()) }() // after the rename: nothing left to remove
 		w = f
 	}
 	path := "/api/v1/audit/export"
@@ -84,6 +87,12 @@ func (c *auditExportCmd) Run() error {
 	}
 	if status != http.StatusOK {
 		return refusal(http.MethodGet, path, status, out)
+	}
+	if f != nil {
+		if err := f.Close(); err != nil {
+			return err
+		}
+		return os.Rename(f.Name(), c.Out)
 	}
 	return nil
 }
