@@ -52,12 +52,9 @@ func (p *Process) Rebuild(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	target, err := p.projector(name)
+	target, err := p.rebuildable(name)
 	if err != nil {
 		return err
-	}
-	if _, ok := target.(projections.Evidence); ok {
-		return fmt.Errorf("rebuild %s: %w", name, projections.ErrNotRebuildable)
 	}
 	if !p.cfg.SharedReads {
 		return p.rebuildHere(ctx, target, nil)
@@ -89,12 +86,17 @@ func (p *Process) Rebuild(ctx context.Context, name string) error {
 	return nil
 }
 
-// projector returns the projector called name.
-func (p *Process) projector(name string) (projections.Projector, error) {
+// rebuildable returns the projector called name, which a rebuild may
+// reset: never one that is evidence of the log.
+func (p *Process) rebuildable(name string) (projections.Projector, error) {
 	for _, pr := range p.Projectors {
-		if pr.Name() == name {
-			return pr, nil
+		if pr.Name() != name {
+			continue
 		}
+		if _, evidence := pr.(projections.Evidence); evidence {
+			return nil, fmt.Errorf("rebuild %s: %w", name, projections.ErrNotRebuildable)
+		}
+		return pr, nil
 	}
 	return nil, fmt.Errorf("%w: %q", projections.ErrUnknownReadModel, name)
 }
@@ -119,10 +121,6 @@ func (p *Process) rebuildHere(ctx context.Context, target projections.Projector,
 	t, err := tenant.From(ctx)
 	if err != nil {
 		return err
-	}
-	if _, ok := target.(projections.Evidence); ok {
-		// Asked over NATS too (rebuildAsked): refused whoever asks.
-		return fmt.Errorf("rebuild %s: %w", target.Name(), projections.ErrNotRebuildable)
 	}
 	if p.Runner == nil {
 		return fmt.Errorf("rebuild %s of %s: this instance does not project: %w", target.Name(), t, streams.ErrUnavailable)
@@ -171,7 +169,7 @@ func (p *Process) rebuildAsked(m *nats.Msg) {
 	if err != nil || l == nil || !l.Holds(t) {
 		return
 	}
-	target, err := p.projector(string(m.Data))
+	target, err := p.rebuildable(string(m.Data))
 	if err == nil {
 		err = p.rebuildHere(tenant.With(context.Background(), t), target, l)
 	}
