@@ -590,15 +590,8 @@ func (a consoleRoutes) tenant(c *fiber.Ctx) (*consoleView, error) {
 			v.Summary.Health = "The read models' progress could not be read (the logs say why)."
 		}
 		v.Head = uint64(head)
-		for name, pos := range cps {
-			m := readModelView{Name: name, Position: uint64(pos)}
-			if head > pos {
-				m.Behind = uint64(head - pos)
-				v.Rebuilding = true
-			}
-			v.ReadModels = append(v.ReadModels, m)
-		}
-		slices.SortFunc(v.ReadModels, func(x, y readModelView) int { return strings.Compare(x.Name, y.Name) })
+		v.ReadModels = readModelViews(head, cps)
+		v.Rebuilding = slices.ContainsFunc(v.ReadModels, func(m readModelView) bool { return m.Behind > 0 })
 	}
 	if v.Rebuilding {
 		v.Refresh = 2

@@ -90,11 +90,7 @@ type routeDoc struct {
 type Documented struct{ r *routeDoc }
 
 // Doc sets what the route's description says of its answer.
-func (d Documented) Doc(doc Doc) {
-	if d.r != nil {
-		d.r.doc = doc
-	}
-}
+func (d Documented) Doc(doc Doc) { d.r.doc = doc }
 
 // document records a route mounted by g.
 func (g Group) document(method, path string) *routeDoc {

@@ -484,6 +484,12 @@ func (a tenancyRoutes) projections(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return WriteJSON(c, fiber.StatusOK, progressView{Tenant: string(t), Head: uint64(head), ReadModels: readModelViews(head, cps)})
+}
+
+// readModelViews are the read models' checkpoints against the head of
+// the tenant's log, by name.
+func readModelViews(head streams.Position, cps map[string]streams.Position) []readModelView {
 	views := make([]readModelView, 0, len(cps))
 	for name, pos := range cps {
 		v := readModelView{Name: name, Position: uint64(pos)}
@@ -493,7 +499,7 @@ func (a tenancyRoutes) projections(c *fiber.Ctx) error {
 		views = append(views, v)
 	}
 	slices.SortFunc(views, func(x, y readModelView) int { return strings.Compare(x.Name, y.Name) })
-	return WriteJSON(c, fiber.StatusOK, progressView{Tenant: string(t), Head: uint64(head), ReadModels: views})
+	return views
 }
 
 type rebuildView struct {
