@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -302,11 +303,14 @@ func (i *Issuer) JWKS() ([]byte, error) {
 // SignDocument signs a document other than a token (an audit export's
 // last line) with the key tokens are signed with now, and names the key:
 // a reader checks it against the keys /.well-known/jwks.json publishes.
-// msg must start with a prefix of its own document kind, so that no
-// signature of a document is ever one of a token's signing input (which
-// starts with a base64url JWT header).
-func (i *Issuer) SignDocument(msg []byte) (keyID string, sig []byte) {
-	return i.signer.ID, ed25519.Sign(i.signer.Private, msg)
+// msg must start with a prefix of its own document kind: one that looks
+// like a token's signing input (a base64url JWT header, "eyJ") is refused,
+// so that no document's signature is ever a token's.
+func (i *Issuer) SignDocument(msg []byte) (keyID string, sig []byte, err error) {
+	if bytes.HasPrefix(msg, []byte("eyJ")) {
+		return "", nil, errors.New("auth: a document to sign must not look like a token")
+	}
+	return i.signer.ID, ed25519.Sign(i.signer.Private, msg), nil
 }
 
 // compact reports whether token is written in the compact form's alphabet

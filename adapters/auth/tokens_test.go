@@ -473,3 +473,15 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// TestSignDocumentRefusesWhatLooksLikeAToken: a document's signature is
+// never one a token verifies with.
+func TestSignDocumentRefusesWhatLooksLikeAToken(t *testing.T) {
+	iss := mustIssuer(t, IssuerConfig{Keys: []Key{mustKey(t)}})
+	if _, _, err := iss.SignDocument([]byte(`eyJhbGciOiJFZERTQSJ9.e30`)); err == nil {
+		t.Fatal("a token's signing input was signed as a document")
+	}
+	if kid, sig, err := iss.SignDocument([]byte("atrium.audit.export.v1\n")); err != nil || kid == "" || len(sig) != 64 {
+		t.Fatalf("a document: %q %d %v", kid, len(sig), err)
+	}
+}

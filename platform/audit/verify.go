@@ -31,7 +31,7 @@ type Verifier struct {
 
 // Signer signs an export's last line, and names its key (nil: exports
 // are not signed).
-type Signer func(msg []byte) (keyID string, sig []byte)
+type Signer func(msg []byte) (keyID string, sig []byte, err error)
 
 // NewVerifier returns a verifier of the logs of store against the chains
 // chain reads, signing exports with sign.
@@ -345,7 +345,10 @@ func (v *Verifier) Export(ctx context.Context, from, to time.Time, header func(E
 	}
 	tr.End = true
 	if v.sign != nil {
-		kid, sig := v.sign(signed(string(t), prevHash, tr))
+		kid, sig, err := v.sign(signed(string(t), prevHash, tr))
+		if err != nil {
+			return err
+		}
 		tr.KeyID, tr.Signature = kid, base64.RawURLEncoding.EncodeToString(sig)
 	}
 	return trailer(tr)
