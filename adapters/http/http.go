@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -158,10 +157,8 @@ type api struct {
 
 	// The routes mounted, as /openapi.json describes them (openapi.go).
 	docs     []*routeDoc
-	specOnce sync.Once
 	spec     []byte
 	specETag string
-	specErr  error
 }
 
 // New returns the Fiber app serving the API: the middleware every request
@@ -188,6 +185,9 @@ func New(cfg Config, deps Infra, resources ...Resource) (*fiber.App, error) {
 		streams: newStreamSlots(4, 256)}
 	app := a.app()
 	a.mount(app, resources)
+	if err := a.describe(); err != nil {
+		return nil, err
+	}
 	return app, nil
 }
 

@@ -99,20 +99,23 @@ func (g Group) document(method, path string) *routeDoc {
 	return r
 }
 
-// openAPI answers the description, built once all routes are mounted.
-func (a *api) openAPI(c *fiber.Ctx) error {
-	a.specOnce.Do(func() {
-		spec, err := a.buildSpec()
-		if err == nil {
-			a.spec, err = json.Marshal(spec)
-		}
-		sum := sha256.Sum256(a.spec)
-		a.specETag = `"` + hex.EncodeToString(sum[:16]) + `"`
-		a.specErr = err
-	})
-	if a.specErr != nil {
-		return a.specErr
+// describe builds the description of every route mounted, once they all
+// are: New fails on a description that cannot be built.
+func (a *api) describe() error {
+	spec, err := a.buildSpec()
+	if err != nil {
+		return fmt.Errorf("http: the API description: %w", err)
 	}
+	if a.spec, err = json.Marshal(spec); err != nil {
+		return fmt.Errorf("http: the API description: %w", err)
+	}
+	sum := sha256.Sum256(a.spec)
+	a.specETag = `"` + hex.EncodeToString(sum[:16]) + `"`
+	return nil
+}
+
+// openAPI answers the description.
+func (a *api) openAPI(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set(fiber.HeaderETag, a.specETag)
 	// A client that has it already (a generator, an SPA polling it) is
