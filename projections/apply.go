@@ -91,13 +91,19 @@ func (tr *tenantRun) decode(ctx context.Context, msg *message.Message) (rec stre
 	if rec, err = tr.record(ctx, msg); err != nil {
 		return rec, nil, err
 	}
-	if !tr.r.cfg.Registry.Known(rec.Type) {
-		return rec, nil, nil
-	}
-	if ev, err = tr.r.cfg.Registry.Decode(rec.Type, rec.Data); err != nil {
+	if ev, err = decodeEvent(tr.r.cfg.Registry, rec); err != nil {
 		return rec, nil, permanentError{err}
 	}
 	return rec, ev, nil
+}
+
+// decodeEvent is rec's event, decoded; nil when the registry does not know
+// its type (no projector uses it, but EveryEvent ones).
+func decodeEvent(registry *streams.Registry, rec streams.Record) (domain.Event, error) {
+	if !registry.Known(rec.Type) {
+		return nil, nil
+	}
+	return registry.Decode(rec.Type, rec.Data)
 }
 
 // record is the event msg carries, its data not decoded.
@@ -122,8 +128,15 @@ func (tr *tenantRun) record(ctx context.Context, msg *message.Message) (rec stre
 // returned as failed. err is the failure of a savepoint statement, after
 // which the batch cannot be used. Called with tr.mu held and a batch open.
 func (tr *tenantRun) inSavepoint(ctx context.Context, fn func(Tx) error) (failed, err error) {
-	tx := tr.txc
-	set, rollback, release := tr.db.SQL.Savepoint("ev")
+	return inSavepoint(ctx, tr.txc, tr.db.SQL, fn)
+}
+
+// inSavepoint runs fn in a savepoint of tx: when fn fails, its writes are
+// rolled back (and the memo forgotten), the transaction's earlier ones
+// kept, and fn's error returned as failed; err is the failure of a
+// savepoint statement, after which tx cannot be used.
+func inSavepoint(ctx context.Context, tx *cachedTx, q SQL, fn func(Tx) error) (failed, err error) {
+	set, rollback, release := q.Savepoint("ev")
 	if _, err := tx.ExecContext(ctx, set); err != nil {
 		return nil, fmt.Errorf("savepoint: %w", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/streams"
 )
 
@@ -63,32 +62,8 @@ func replayTx(ctx context.Context, db DB, cache *stmtCache, registry *streams.Re
 	}
 	defer func() { _ = sqlTx.Rollback() }() // after a commit: sql.ErrTxDone, nothing to undo
 	tx := newCachedTx(sqlTx, cache)
-	set, rollback, release := db.SQL.Savepoint("replay")
-	inSavepoint := func(fn func() error) (failed, err error) {
-		if _, err := tx.ExecContext(ctx, set); err != nil {
-			return nil, err
-		}
-		if failed = fn(); failed != nil {
-			tx.forgetAll()
-			if _, err := tx.ExecContext(ctx, rollback); err != nil {
-				return nil, err
-			}
-		}
-		if release != "" {
-			if _, err := tx.ExecContext(ctx, release); err != nil {
-				return nil, err
-			}
-		}
-		return failed, nil
-	}
 	for _, rec := range recs {
-		var ev domain.Event
-		var decodeErr error
-		if registry.Known(rec.Type) {
-			if ev, decodeErr = registry.Decode(rec.Type, rec.Data); decodeErr != nil {
-				ev = nil
-			}
-		}
+		ev, decodeErr := decodeEvent(registry, rec)
 		applyTo := func(every bool) error {
 			for _, p := range projectors {
 				if (every || ev == nil) && !everyEvent(p) {
@@ -109,7 +84,7 @@ func replayTx(ctx context.Context, db DB, cache *stmtCache, registry *streams.Re
 			}
 			continue
 		}
-		failed, err := inSavepoint(func() error {
+		failed, err := inSavepoint(ctx, tx, db.SQL, func(Tx) error {
 			if decodeErr != nil {
 				return decodeErr
 			}
@@ -122,7 +97,7 @@ func replayTx(ctx context.Context, db DB, cache *stmtCache, registry *streams.Re
 			continue
 		}
 		*skipped++
-		if failed, err = inSavepoint(func() error { return applyTo(true) }); err != nil {
+		if failed, err = inSavepoint(ctx, tx, db.SQL, func(Tx) error { return applyTo(true) }); err != nil {
 			return err
 		}
 		if failed != nil {
