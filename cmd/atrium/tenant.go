@@ -28,6 +28,12 @@ type tenantCmd struct {
 	Output   string `short:"o" enum:"table,json" default:"table" help:"How answers are printed: table or json."`
 	Sessions string `env:"ATRIUM_SESSION_FILE" help:"The file kept sessions live in (default: atrium/sessions.json in the user's configuration directory)."`
 
+	// held is the access token this run found or got, until held expires:
+	// a command calling the API many times (rebuild --wait) reads the
+	// session file once.
+	held      string
+	heldUntil time.Time
+
 	Create  tenantCreateCmd  `cmd:"" help:"Create, provision and open a tenant."`
 	List    tenantListCmd    `cmd:"" help:"List the tenants."`
 	Suspend tenantSuspendCmd `cmd:"" help:"Stop serving a tenant."`
@@ -117,7 +123,7 @@ func (c *tenantRebuildCmd) wait(t *tenantCmd, head uint64) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s of %s at %d of %d after %s: still rebuilding", c.ReadModel, c.Slug, at, head, c.Timeout)
 		}
-		time.Sleep(200 * time.Millisecond) // polling the server's progress
+		time.Sleep(500 * time.Millisecond) // polling the server's progress
 	}
 }
 
@@ -313,6 +319,9 @@ func (t *tenantCmd) token(ctx context.Context) (token string, kept bool, err err
 	if t.Email == "" {
 		return "", false, errors.New("give ATRIUM_TOKEN, or ATRIUM_ADMIN_EMAIL (and ATRIUM_ADMIN_PASSWORD for the first call)")
 	}
+	if t.held != "" && time.Until(t.heldUntil) > 30*time.Second {
+		return t.held, true, nil
+	}
 	path := sessionFile(t.Sessions)
 	unlock, err := lockSessions(path)
 	if err != nil {
@@ -326,11 +335,13 @@ func (t *tenantCmd) token(ctx context.Context) (token string, kept bool, err err
 	key := sessionKey(t.API, t.Email)
 	if s, ok := all[key]; ok {
 		if time.Until(s.Expires) > 30*time.Second {
+			t.held, t.heldUntil = s.AccessToken, s.Expires
 			return s.AccessToken, true, nil
 		}
 		if s.RefreshToken != "" {
 			if ns, err := t.tokens(ctx, "/api/v1/auth/refresh", map[string]string{"refresh_token": s.RefreshToken}); err == nil {
 				all[key] = ns
+				t.held, t.heldUntil = ns.AccessToken, ns.Expires
 				return ns.AccessToken, true, saveSessions(path, all)
 			}
 		}
@@ -344,6 +355,7 @@ func (t *tenantCmd) token(ctx context.Context) (token string, kept bool, err err
 		return "", false, err
 	}
 	all[key] = ns
+	t.held, t.heldUntil = ns.AccessToken, ns.Expires
 	return ns.AccessToken, false, saveSessions(path, all)
 }
 
@@ -371,6 +383,7 @@ func (t *tenantCmd) tokens(ctx context.Context, path string, body map[string]str
 // forget drops the kept session of t's administrator; with logout, the
 // server ends it first.
 func (t *tenantCmd) forget(logout bool) error {
+	t.held = ""
 	path := sessionFile(t.Sessions)
 	unlock, err := lockSessions(path)
 	if err != nil {
