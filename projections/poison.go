@@ -15,7 +15,11 @@ import (
 )
 
 // poisonTopic is the topic of tenant t's poison queue.
-func poisonTopic(t tenant.ID) string { return "poison." + string(t) }
+// PoisonPrefix starts the topic of a tenant's poison queue: the topic is
+// PoisonPrefix + the tenant.
+const PoisonPrefix = "poison."
+
+func poisonTopic(t tenant.ID) string { return PoisonPrefix + string(t) }
 
 // poisonQueue is the middleware that publishes a message whose handling
 // failed (after retries) to t's poison queue, on pub, and acknowledges it.

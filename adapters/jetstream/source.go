@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/projections"
 	"github.com/atrium-platform/atrium/streams"
 )
 
@@ -377,7 +378,7 @@ func (q quietLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
 // not apply, on poisonPrefix + tenant.
 const (
 	poisonStream = "ATRIUM_POISON"
-	poisonPrefix = "poison."
+	poisonPrefix = projections.PoisonPrefix
 )
 
 // PoisonCounts returns how many events each tenant has in the poison

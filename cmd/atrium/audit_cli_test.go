@@ -15,11 +15,11 @@ func TestAuditExportKeepsTheFileOnARefusal(t *testing.T) {
 	for _, refuse := range []string{"/api/v1/auth/login", "/api/v1/audit/export"} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/problem+json")
-			switch {
-			case r.URL.Path == refuse:
+			switch r.URL.Path {
+			case refuse:
 				w.WriteHeader(http.StatusForbidden)
 				_, _ = w.Write([]byte(`{"code":"forbidden","detail":"no"}`))
-			case r.URL.Path == "/api/v1/auth/login":
+			case "/api/v1/auth/login":
 				_, _ = w.Write([]byte(`{"access_token":"t"}`))
 			}
 		}))
