@@ -33,8 +33,6 @@ type Audit struct {
 	// ctx tenant as it stood at asOf, rebuilt from its events; nil: not
 	// available.
 	Replay func(ctx context.Context, asOf time.Time, path string) (int, error)
-	// TempDir holds replays while they are sent; default the system's.
-	TempDir string
 }
 
 type auditRoutes struct {
@@ -292,7 +290,7 @@ func (a auditRoutes) replay(c *fiber.Ctx) (io.ReadCloser, documents.Object, erro
 		return nil, documents.Object{}, p
 	}
 	defer func() { <-a.replays }()
-	return sqliteFile(a.res.TempDir, "atrium-replay-", func(path string) error {
+	return sqliteFile("", "atrium-replay-", func(path string) error {
 		_, err := a.res.Replay(ctx, asOf, path)
 		return err
 	})
