@@ -238,7 +238,8 @@ func (a auditRoutes) export(c *fiber.Ctx) error {
 	if err := audit.Allow(ctx); err != nil { // access, before the status line
 		return err
 	}
-	if err := a.res.Verifier.CheckExport(ctx, bounds[0]); errors.Is(err, audit.ErrChainBehind) {
+	start, err := a.res.Verifier.StartExport(ctx, bounds[0])
+	if errors.Is(err, audit.ErrChainBehind) {
 		p := NewProblem(fiber.StatusServiceUnavailable, "chain_behind", "the chain has not reached the start of this export yet; try again shortly")
 		p.RetryAfter = 2
 		return p
@@ -246,7 +247,7 @@ func (a auditRoutes) export(c *fiber.Ctx) error {
 		return err
 	}
 	return a.ndjson(c, "audit export", func(write func(any) error) error {
-		return a.res.Verifier.Export(ctx, bounds[0], bounds[1],
+		return a.res.Verifier.Export(ctx, start, bounds[1],
 			func(h audit.ExportHeader) error { return write(h) },
 			func(l audit.ExportLine) error { return write(l) },
 			func(t audit.ExportTrailer) error { return write(t) })

@@ -226,44 +226,52 @@ type ExportLine struct {
 // event before the export's first: its prev_hash is not known yet.
 var ErrChainBehind = errors.New("audit: the chain has not reached the start of the export yet")
 
-// CheckExport reports ErrChainBehind when an export from from cannot start
-// yet (the chain has no link for the event before its first): asked
-// before an export is answered, whose status line goes out first.
-func (v *Verifier) CheckExport(ctx context.Context, from time.Time) error {
-	if err := allow(ctx, Roles()); err != nil {
-		return err
+// ExportStart is where an export begins: after the event at Before (0:
+// the log's start), whose link is PrevHash.
+type ExportStart struct {
+	From     time.Time
+	Before   uint64
+	PrevHash auditchain.Hash
+}
+
+// StartExport finds where an export of the events recorded from from
+// begins (zero: the log's start): ErrChainBehind when the chain has no
+// link for the event before it yet. Asked before an export is answered,
+// whose status line goes out first.
+func (v *Verifier) StartExport(ctx context.Context, from time.Time) (ExportStart, error) {
+	s := ExportStart{From: from}
+	if err := allow(ctx, Roles()); err != nil || from.IsZero() {
+		return s, err
 	}
-	if from.IsZero() {
-		return nil
-	}
-	var before uint64
 	errFound := errors.New("found")
 	err := v.each(ctx, 0, func(r streams.Record) error {
 		if !r.RecordedAt.Before(from) {
 			return errFound
 		}
-		before = uint64(r.Position)
+		s.Before = uint64(r.Position)
 		return nil
 	})
 	if err != nil && !errors.Is(err, errFound) {
-		return err
+		return s, err
 	}
-	if before == 0 {
-		return nil
+	if s.Before == 0 {
+		return s, nil
 	}
-	_, ok, err := v.chain.At(ctx, before)
+	link, ok, err := v.chain.At(ctx, s.Before)
 	if err == nil && !ok {
 		err = ErrChainBehind
 	}
-	return err
+	s.PrevHash = link
+	return s, err
 }
 
 // Export writes an export of the ctx tenant's log (GET
-// /api/v1/audit/export): header, then every event from the first recorded
-// at or after from to the last before the first recorded after to (zero:
-// no bound; the positions in between are all there, in order), each with
-// its recorded link, then the trailer.
-func (v *Verifier) Export(ctx context.Context, from, to time.Time, header func(ExportHeader) error, line func(ExportLine) error, trailer func(ExportTrailer) error) error {
+// /api/v1/audit/export): header, then every event after start, in order,
+// up to the last recorded at or before to (zero: no bound) and no further
+// than the chain's last link when it began (every event it holds is
+// linked, and its signature vouches for them all), each with its link,
+// then the signed trailer.
+func (v *Verifier) Export(ctx context.Context, start ExportStart, to time.Time, header func(ExportHeader) error, line func(ExportLine) error, trailer func(ExportTrailer) error) error {
 	if err := allow(ctx, Roles()); err != nil {
 		return err
 	}
@@ -272,47 +280,17 @@ func (v *Verifier) Export(ctx context.Context, from, to time.Time, header func(E
 	if err != nil {
 		return err
 	}
-	ls := &links{ctx: ctx, chain: v.chain, bound: bound}
-	started := false
-	var prev, tr ExportTrailer
-	start := func(before uint64) error {
-		started = true
-		h := auditchain.Hash{}
-		if before > 0 {
-			link, ok, err := v.chain.At(ctx, before)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return ErrChainBehind
-			}
-			h = link
-		}
-		ls.after = before
-		return header(ExportHeader{Format: ExportFormat, Tenant: string(t), From: from, To: to, PrevHash: h.String()})
+	prevHash := start.PrevHash.String()
+	if err := header(ExportHeader{Format: ExportFormat, Tenant: string(t), From: start.From, To: to, PrevHash: prevHash}); err != nil {
+		return err
 	}
+	ls := &links{ctx: ctx, chain: v.chain, bound: bound, after: start.Before}
+	var tr ExportTrailer
 	errStop := errors.New("stop")
-	var prevHash string
-	header0 := header
-	header = func(h ExportHeader) error {
-		prevHash = h.PrevHash
-		return header0(h)
-	}
-	err = v.each(ctx, 0, func(r streams.Record) error {
+	err = v.each(ctx, streams.Position(start.Before), func(r streams.Record) error {
 		pos := uint64(r.Position)
-		// An export ends at the chain's last link when it began: every
-		// event it holds is linked, and its signature vouches for them all.
 		if (!to.IsZero() && r.RecordedAt.After(to)) || pos > bound {
 			return errStop
-		}
-		if !started {
-			if !from.IsZero() && r.RecordedAt.Before(from) {
-				prev.Position = pos
-				return nil
-			}
-			if err := start(prev.Position); err != nil {
-				return err
-			}
 		}
 		var hash string
 		for {
@@ -334,13 +312,7 @@ func (v *Verifier) Export(ctx context.Context, from, to time.Time, header func(E
 		return line(ExportLine{Position: pos, ID: lk.ID, Stream: lk.Stream, Type: lk.Type, Version: lk.Version,
 			RecordedAt: lk.RecordedAt, Data: json.RawMessage(lk.Data), Metadata: lk.Metadata, Hash: hash})
 	})
-	if errors.Is(err, errStop) {
-		err = nil
-	}
-	if err == nil && !started {
-		err = start(prev.Position)
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errStop) {
 		return err
 	}
 	tr.End = true
