@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -102,68 +101,13 @@ func (s *Store) lockAny(appends []streams.Append) (unlock func()) {
 	}
 }
 
-// checkAppends validates an append before anything is sent, and returns
+// checkAppends validates an append before anything is sent
+// (streams.CheckAppends, and JetStream's limit of one batch), and returns
 // the ctx tenant.
 func (s *Store) checkAppends(ctx context.Context, appends []streams.Append) (tenant.ID, error) {
-	names := make([]streams.Name, len(appends))
-	for i, a := range appends {
-		names[i] = a.Stream
-	}
-	t, err := tenantOf(ctx, names...)
+	t, total, err := streams.CheckAppends(ctx, appends)
 	if err != nil {
 		return "", err
-	}
-	if len(appends) == 0 {
-		return "", errors.New("append: no stream")
-	}
-	var errs []error
-	// The sets of streams and ids seen: none is needed for one event.
-	var (
-		streamsSeen map[streams.Name]bool
-		ids         map[uuid.UUID]bool
-	)
-	if len(appends) > 1 || len(appends[0].Events) > 1 {
-		streamsSeen = make(map[streams.Name]bool, len(appends))
-		ids = map[uuid.UUID]bool{}
-	}
-	total := 0
-	for _, a := range appends {
-		if streamsSeen[a.Stream] {
-			errs = append(errs, fmt.Errorf("stream %s named twice", a.Stream))
-		}
-		if streamsSeen != nil {
-			streamsSeen[a.Stream] = true
-		}
-		if len(a.Events) == 0 {
-			errs = append(errs, fmt.Errorf("no event for %s", a.Stream))
-		}
-		total += len(a.Events)
-		for _, e := range a.Events {
-			switch {
-			case e.ID == uuid.Nil:
-				errs = append(errs, fmt.Errorf("event of type %q for %s has no id", e.Type, a.Stream))
-			case ids[e.ID]:
-				errs = append(errs, fmt.Errorf("event id %s given twice", e.ID))
-			}
-			if ids != nil {
-				ids[e.ID] = true
-			}
-			if e.Metadata.Tenant != "" && e.Metadata.Tenant != t {
-				return "", fmt.Errorf("%w: event %s has tenant %s in tenant %s", streams.ErrTenantMismatch, e.ID, e.Metadata.Tenant, t)
-			}
-			if e.Type == "" {
-				errs = append(errs, fmt.Errorf("event %s has no type", e.ID))
-			}
-			md := e.Metadata
-			for _, v := range []string{e.Type, md.UserID, md.CorrelationID, md.CausationID, md.CommandID, md.RequestHash} {
-				if strings.ContainsAny(v, "\r\n") {
-					errs = append(errs, fmt.Errorf("event %s: a line break in %q", e.ID, v))
-				}
-			}
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return "", fmt.Errorf("append: %w", err)
 	}
 	if total > maxBatch {
 		return "", fmt.Errorf("%w: %d events in one append, at most %d", streams.ErrTooLarge, total, maxBatch)

@@ -152,23 +152,6 @@ func subjectOf(n streams.Name) string {
 	return "ev." + string(n.Tenant()) + "." + n.Aggregate() + "." + n.ID()
 }
 
-// tenantOf returns the ctx tenant, and checks that every stream named is its.
-func tenantOf(ctx context.Context, names ...streams.Name) (tenant.ID, error) {
-	t, err := tenant.From(ctx)
-	if err != nil {
-		return "", err
-	}
-	for _, n := range names {
-		if _, err := streams.ParseName(string(n)); err != nil {
-			return "", err
-		}
-		if n.Tenant() != t {
-			return "", fmt.Errorf("%w: %s in tenant %s", streams.ErrTenantMismatch, n, t)
-		}
-	}
-	return t, nil
-}
-
 // withTimeout bounds ctx by the request timeout unless it ends earlier.
 func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if d, ok := ctx.Deadline(); ok && time.Until(d) <= s.cfg.RequestTimeout {
@@ -180,7 +163,7 @@ func (s *Store) withTimeout(ctx context.Context) (context.Context, context.Cance
 // Provision creates the ctx tenant's JetStream stream, or updates its
 // configuration; it is idempotent.
 func (s *Store) Provision(ctx context.Context) error {
-	t, err := tenantOf(ctx)
+	t, err := streams.TenantOf(ctx)
 	if err != nil {
 		return err
 	}
@@ -284,7 +267,7 @@ func (s *Store) Tenants(ctx context.Context) ([]tenant.ID, error) {
 // events, after one to the stream's leader when it has followers (see
 // fenced): the events read include every event acknowledged before.
 func (s *Store) ReadStream(ctx context.Context, stream streams.Name) ([]streams.Record, error) {
-	t, err := tenantOf(ctx, stream)
+	t, err := streams.TenantOf(ctx, stream)
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +294,7 @@ func (s *Store) readSubject(ctx context.Context, t tenant.ID, subject string, fr
 
 // ReadTenant implements streams.Store, as ReadStream does.
 func (s *Store) ReadTenant(ctx context.Context, after streams.Position, limit int) ([]streams.Record, error) {
-	t, err := tenantOf(ctx)
+	t, err := streams.TenantOf(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +314,7 @@ func (s *Store) ReadTenant(ctx context.Context, after streams.Position, limit in
 
 // Head implements streams.Store with one stream-info request.
 func (s *Store) Head(ctx context.Context) (streams.Position, error) {
-	t, err := tenantOf(ctx)
+	t, err := streams.TenantOf(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -357,7 +340,7 @@ func (s *Store) Head(ctx context.Context) (streams.Position, error) {
 // Now the server drops any left behind after consumerInactive, and
 // Subscribe deletes its last one when it returns.
 func (s *Store) Subscribe(ctx context.Context, after streams.Position, handle func(context.Context, streams.Record) error) error {
-	t, err := tenantOf(ctx)
+	t, err := streams.TenantOf(ctx)
 	if err != nil {
 		return err
 	}
