@@ -42,7 +42,10 @@ type Store interface {
 	// visible or none is. When the stream is not at expected it returns
 	// ErrConflict and writes nothing. Appending events whose ids are already
 	// the last ones of the stream (a retry of an append that succeeded)
-	// writes nothing and returns the original result.
+	// writes nothing and returns the original result. Once other events
+	// follow them, a retry still writes nothing, and answers ErrConflict
+	// or, where the store recognises the events where they were written
+	// (KurrentDB does), the original result.
 	Append(ctx context.Context, stream Name, expected ExpectedVersion, events ...EventData) (AppendResult, error)
 
 	// AppendMulti writes to several streams of the ctx tenant atomically:

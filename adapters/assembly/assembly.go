@@ -52,14 +52,22 @@ const (
 	StorePostgres  = "postgres"
 	StoreSQLServer = "sqlserver"
 	StoreMinIO     = "minio"
+	StoreKurrentDB = "kurrentdb"
 )
 
 // Config configures a process.
 type Config struct {
 	// DataDir holds the embedded engines' data.
 	DataDir string
-	// EventStore chooses the event store: "jetstream" (the default).
+	// EventStore chooses the event store: "jetstream" (the default) or
+	// "kurrentdb", the server KurrentDBURL names (NATS still carries the
+	// catalog, sessions, leases and ERP messages).
 	EventStore string
+	// KurrentDBURL is the KurrentDB connection string (ATRIUM_KURRENTDB_URL).
+	KurrentDBURL string
+	// KurrentDBNamespace prefixes every stream name in KurrentDB; empty by
+	// default (ATRIUM_KURRENTDB_NAMESPACE).
+	KurrentDBNamespace string
 	// ReadStore chooses the read store: "sqlite" (the default), a file per
 	// tenant under DataDir, or "postgres" or "sqlserver", a database per
 	// tenant on the server ReadServerURL names.
@@ -183,8 +191,14 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("assembly: no data directory"))
 	}
-	if c.EventStore != StoreJetStream {
-		errs = append(errs, fmt.Errorf("assembly: event store %q: want %s", c.EventStore, StoreJetStream))
+	switch c.EventStore {
+	case StoreJetStream:
+	case StoreKurrentDB:
+		if c.KurrentDBURL == "" {
+			errs = append(errs, errors.New("assembly: event store kurrentdb: no KurrentDB URL"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("assembly: event store %q: want %s or %s", c.EventStore, StoreJetStream, StoreKurrentDB))
 	}
 	switch c.ReadStore {
 	case StoreSQLite:
@@ -234,7 +248,7 @@ type Process struct {
 
 	NC         *nats.Conn
 	Server     *jetstream.Server
-	Store      *jetstream.Store
+	Store      streams.Store
 	Registry   *streams.Registry
 	Reads      ReadStore
 	Runner     *projections.Runner
@@ -386,7 +400,7 @@ func (p *Process) openEvents(ctx context.Context) (err error) {
 	if err := p.replicate(ctx); err != nil {
 		return err
 	}
-	if p.Store, err = jetstream.NewStore(nc, jetstream.StoreConfig{Now: cfg.Now, Replicas: cfg.NATSReplicas}); err != nil {
+	if err := p.openStore(); err != nil {
 		return fmt.Errorf("event store: %w", err)
 	}
 	p.Registry = streams.NewRegistry()
@@ -418,11 +432,10 @@ func (p *Process) openReads(ctx context.Context) (err error) {
 	}
 	p.closers = append(p.closers, p.Reads.Close)
 	wlog := jetstream.QuietLogger(p.log)
-	source, err := jetstream.NewSource(p.NC, wlog)
+	source, err := p.openSource(wlog)
 	if err != nil {
 		return fmt.Errorf("event source: %w", err)
 	}
-	p.closers = append(p.closers, source.Close)
 	poison, err := jetstream.NewPoisonPublisher(ctx, p.NC, wlog)
 	if err != nil {
 		return fmt.Errorf("poison queue: %w", err)

@@ -45,7 +45,9 @@ type config struct {
 type storeConfig struct {
 	DataDir       string `env:"ATRIUM_DATA_DIR" default:"./var" help:"Where embedded engines keep their data."`
 	LogFormat     string `env:"ATRIUM_LOG_FORMAT" default:"json" help:"Log format: json or text."`
-	EventStore    string `env:"ATRIUM_EVENT_STORE" default:"jetstream" help:"Event store: jetstream (kurrentdb is not available in this build)."`
+	EventStore    string `env:"ATRIUM_EVENT_STORE" default:"jetstream" help:"Event store: jetstream (NATS JetStream, embedded or ATRIUM_NATS_URL) or kurrentdb (the KurrentDB of ATRIUM_KURRENTDB_URL, 25.1 or later)."`
+	KurrentDBURL  string `env:"ATRIUM_KURRENTDB_URL" name:"kurrentdb-url" help:"KurrentDB connection string when ATRIUM_EVENT_STORE=kurrentdb (kurrentdb://admin:changeit@host:2113, ?tls=false for an insecure node)."`
+	KurrentDBNS   string `env:"ATRIUM_KURRENTDB_NAMESPACE" name:"kurrentdb-namespace" help:"Prefixes every KurrentDB stream name, for deployments sharing one server; empty: streams are <tenant>.<aggregate>-<id>."`
 	ReadStore     string `env:"ATRIUM_READ_STORE" default:"sqlite" help:"Read store: sqlite (a file per tenant under the data dir), postgres (a database per tenant on ATRIUM_POSTGRES_URL) or sqlserver (a database per tenant on ATRIUM_SQLSERVER_URL)."`
 	PostgresURL   string `env:"ATRIUM_POSTGRES_URL" name:"postgres-url" help:"PostgreSQL server of the read store, as an account with CREATEDB and CREATEROLE (postgres://user:pass@host:5432/postgres)."`
 	SQLServerURL  string `env:"ATRIUM_SQLSERVER_URL" name:"sqlserver-url" help:"SQL Server of the read store, as a login that may create databases and logins (sqlserver://user:pass@host:1433)."`
@@ -105,9 +107,11 @@ func (c *storeConfig) validate() error {
 	switch c.EventStore {
 	case "jetstream":
 	case "kurrentdb":
-		errs = append(errs, errors.New("ATRIUM_EVENT_STORE=kurrentdb is not available in this build yet; use jetstream"))
+		if c.KurrentDBURL == "" {
+			errs = append(errs, errors.New("ATRIUM_EVENT_STORE=kurrentdb needs ATRIUM_KURRENTDB_URL"))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("ATRIUM_EVENT_STORE %q: want jetstream", c.EventStore))
+		errs = append(errs, fmt.Errorf("ATRIUM_EVENT_STORE %q: want jetstream or kurrentdb", c.EventStore))
 	}
 	switch c.ReadStore {
 	case "sqlite":
@@ -209,7 +213,7 @@ func (c *config) process(log *slog.Logger) assembly.Config {
 func (c *storeConfig) process(log *slog.Logger) assembly.Config {
 	always, interval, _ := c.syncPolicy()
 	return assembly.Config{
-		DataDir: c.DataDir, EventStore: c.EventStore, ReadStore: c.ReadStore, ObjectStore: c.ObjectStore,
+		DataDir: c.DataDir, EventStore: c.EventStore, KurrentDBURL: c.KurrentDBURL, KurrentDBNamespace: c.KurrentDBNS, ReadStore: c.ReadStore, ObjectStore: c.ObjectStore,
 		ReadServerURL: c.readServerURL(), ReadMaxConns: c.ReadMaxConns, ReadPrefix: c.ReadDBPrefix,
 		MinIO: minio.Config{Endpoint: c.MinIOEndpoint, AccessKey: c.MinIOAccess, SecretKey: c.MinIOSecret,
 			Secure: c.MinIOSecure, Bucket: c.MinIOBucket},

@@ -18,6 +18,7 @@ type cli struct {
 	ERP     erpCmd     `cmd:"" name:"erp" help:"ERP integration tools (a local receiver to watch messages arrive)."`
 	Secrets secretsCmd `cmd:"" help:"Manage the key that seals the tenants' secrets (ERP connections, read database logins)."`
 	Audit   auditCmd   `cmd:"" help:"Export a tenant's log with its hash chain, and verify an export offline."`
+	Probe   probeCmd   `cmd:"" help:"Ask a running Atrium whether it is ready (exit 0) or not (exit 1): a container health check."`
 }
 
 func main() {
