@@ -106,6 +106,7 @@ func TestProblemOf(t *testing.T) {
 		{"no tenant", tenant.ErrNoTenant, 400, "tenant_required", "", true},
 		{"no principal", user.ErrNoPrincipal, 401, "unauthorized", "", true},
 		{"store unavailable", fmt.Errorf("read: %w", streams.ErrUnavailable), 503, "unavailable", "", true},
+		{"append too large", fmt.Errorf("append: %w", streams.ErrTooLarge), 413, "payload_too_large", "", true},
 		{"no route", fiber.ErrNotFound, 404, "not_found", "", true},
 		{"wrong method", fiber.ErrMethodNotAllowed, 405, "method_not_allowed", "", true},
 		{"too large", fiber.ErrRequestEntityTooLarge, 413, "payload_too_large", "", true},

@@ -107,6 +107,8 @@ func problemOf(err error) (*Problem, bool) {
 		p := NewProblem(http.StatusServiceUnavailable, "busy", "too many sign-ins are being checked; retry shortly")
 		p.RetryAfter = 1
 		return p, true
+	case errors.Is(err, streams.ErrTooLarge):
+		return NewProblem(http.StatusRequestEntityTooLarge, "payload_too_large", "the change is larger than the event store takes in one append"), true
 	case errors.Is(err, streams.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		p := NewProblem(http.StatusServiceUnavailable, "unavailable", "a dependency did not answer in time; try again")
 		p.RetryAfter = 1

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -28,10 +27,12 @@ const fetchAhead = 512
 // $all commit position. Each Subscribe is a subscription to $all filtered
 // on the tenant's prefix, starting after the checkpoint it is given, so
 // the projections read KurrentDB directly, with no second copy of the
-// events on NATS and no relay checkpoint of its own. Once the subscription
-// has caught up, Atrium-Pending is the number of events it holds after the
-// message (0: none received yet), so the projections commit a batch as
-// soon as they are caught up; before that it is not set.
+// events on NATS and no relay checkpoint of its own. Atrium-Pending is
+// "0" on a message the subscription has caught up with (it holds no event
+// after it), so the projections commit a batch as soon as they are caught
+// up; otherwise it is not set: KurrentDB does not say how many events
+// remain, and positions are log offsets, so a count added to a position
+// would name no event.
 type Source struct {
 	store *Store
 	log   *slog.Logger
@@ -109,8 +110,8 @@ func (src *Source) Subscribe(ctx context.Context, after streams.Position) (<-cha
 		for r := range held {
 			msg := message.NewMessage(r.ID.String(), r.Data)
 			msg.Metadata = streams.RecordMetadata(r)
-			if caughtUp.Load() {
-				msg.Metadata[streams.MetaPending] = strconv.Itoa(len(held))
+			if caughtUp.Load() && len(held) == 0 {
+				msg.Metadata[streams.MetaPending] = "0"
 			}
 			select {
 			case out <- msg:

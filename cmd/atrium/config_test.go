@@ -28,6 +28,7 @@ func TestBadConfigurationExitsWithOneLine(t *testing.T) {
 		{"ATRIUM_BASE_DOMAIN=a b", "ATRIUM_BASE_DOMAIN"},
 		{"ATRIUM_NATS_SYNC=sometimes", "ATRIUM_NATS_SYNC"},
 		{"ATRIUM_EVENT_STORE=cassandra", "ATRIUM_EVENT_STORE"},
+		{"ATRIUM_EVENT_STORE=kurrentdb", "ATRIUM_KURRENTDB_URL"},
 		{"ATRIUM_BOOTSTRAP_ADMIN_EMAIL=root@example.com", "ATRIUM_BOOTSTRAP_ADMIN_PASSWORD"},
 		{"ATRIUM_LOG_FORMAT=xml", "ATRIUM_LOG_FORMAT"},
 		{"ATRIUM_DEMO=perhaps", "ATRIUM_DEMO"},
