@@ -12,7 +12,7 @@ import (
 func (p *Process) openStore() error {
 	cfg := p.cfg
 	if cfg.EventStore == StoreKurrentDB {
-		s, err := kurrentdb.Open(kurrentdb.Config{URL: cfg.KurrentDBURL, Namespace: cfg.KurrentDBNamespace, Logger: p.log})
+		s, err := kurrentdb.Open(kurrentdb.Config{URL: cfg.KurrentDBURL, Namespace: cfg.KurrentDBNamespace, Now: cfg.Now, Logger: p.log})
 		if err != nil {
 			return err
 		}

@@ -190,6 +190,7 @@ func TestAuditVerifyAndExport(t *testing.T) {
 // blocks, the server stopped), and finds the break at its position; the
 // other tenant's log still verifies.
 func TestAuditVerifyFindsAnEventChangedInTheStore(t *testing.T) {
+	jetStreamOnly(t, "it changes an event in JetStream's files")
 	dir := t.TempDir()
 	app, st := newStackAppWith(t, atriumhttp.Config{Now: clock, ReadAfterMax: 5 * time.Second}, func(c *assembly.Config) { c.DataDir = dir })
 	acme := as(t, app, "acme", "admin-a", "admin")

@@ -110,8 +110,8 @@ func TestAuditCursor(t *testing.T) {
 	if len(seen) != 5 {
 		t.Fatalf("positions %v, want the admin joining and four invoices", seen)
 	}
-	for i, p := range seen {
-		if p != float64(i+1) {
+	for i := 1; i < len(seen); i++ {
+		if seen[i] <= seen[i-1] {
 			t.Fatalf("positions %v", seen)
 		}
 	}
@@ -121,7 +121,8 @@ func TestAuditCursor(t *testing.T) {
 	if code := problemCode(t, aud.do("GET", "/api/v1/audit/events?cursor=2&after=3", ""), 400); code != "invalid_request" {
 		t.Fatalf("two starts: %s", code)
 	}
-	if n := len(aud.do("GET", "/api/v1/audit/events?cursor=3&after=3", "").json(t)["items"].([]any)); n != 2 {
+	third := num(seen[2])
+	if n := len(aud.do("GET", "/api/v1/audit/events?cursor="+third+"&after="+third, "").json(t)["items"].([]any)); n != 2 {
 		t.Fatalf("the same start twice: %d events", n)
 	}
 }
@@ -286,7 +287,8 @@ func TestReadAfterAPositionNotReached(t *testing.T) {
 	if want, _ := strconv.ParseUint(pos, 10, 64); err != nil || got < want {
 		t.Fatalf("X-Projection-Position %q after waiting for %s", r.header.Get("X-Projection-Position"), pos)
 	}
-	if code := problemCode(t, fin.do("GET", "/api/v1/invoices", "", "X-Read-After", "1000000"), 503); code != "projection_lagging" {
+	want, _ := strconv.ParseUint(pos, 10, 64)
+	if code := problemCode(t, fin.do("GET", "/api/v1/invoices", "", "X-Read-After", strconv.FormatUint(want+1_000_000, 10)), 503); code != "projection_lagging" {
 		t.Fatalf("a position never reached: %s", code)
 	}
 }

@@ -15,6 +15,7 @@ import (
 )
 
 func TestReadyzNamesATenantWhoseSubscriptionIsDown(t *testing.T) {
+	jetStreamOnly(t, "it deletes the tenant's JetStream consumer")
 	app, st := newStackAppWith(t, atriumhttp.Config{Now: clock}, func(c *assembly.Config) {
 		c.Ready.Unsubscribed = 200 * time.Millisecond
 	})

@@ -301,14 +301,14 @@ func TestRebuildReadModel(t *testing.T) {
 	// the head of its log, which is acme's alone.
 	prog := root.do("GET", "/admin/v1/tenants/acme/projections", "").json(t)
 	models, _ := prog["read_models"].([]any)
-	if prog["tenant"] != "acme" || fmt.Sprint(prog["head"]) != pos || len(models) < 5 {
+	if prog["tenant"] != "acme" || num(prog["head"]) != pos || len(models) < 5 {
 		t.Fatalf("progress %v (head want %v)", prog, pos)
 	}
 	seen := map[string]bool{}
 	for _, m := range models {
 		m := m.(map[string]any)
 		seen[m["name"].(string)] = true
-		if fmt.Sprint(m["position"]) != pos || m["behind"] != float64(0) {
+		if num(m["position"]) != pos || m["behind"] != float64(0) {
 			t.Fatalf("read model %v of %v: not at the head %v", m, prog, pos)
 		}
 	}
@@ -373,7 +373,7 @@ func TestTenantsHealth(t *testing.T) {
 	if acme == nil || globex == nil {
 		t.Fatalf("health %s", r.body)
 	}
-	if acme["projected"] != "here" || acme["subscribed"] != true || fmt.Sprint(acme["position"]) != pos || acme["lag"] != float64(0) || acme["poisoned"] != float64(1) || acme["suspended"] != false {
+	if acme["projected"] != "here" || acme["subscribed"] != true || num(acme["position"]) != pos || acme["lag"] != float64(0) || acme["poisoned"] != float64(1) || acme["suspended"] != false {
 		t.Fatalf("acme's health %v (position want %s)", acme, pos)
 	}
 	if globex["suspended"] != true || globex["poisoned"] != float64(0) {

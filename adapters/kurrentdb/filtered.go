@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/streams"
 )
 
@@ -63,7 +64,8 @@ func dialFiltered(conf *kdb.Configuration) (*filteredReads, error) {
 		return nil, err
 	}
 	f := &filteredReads{conn: conn, streams: api.NewStreamsClient(conn)}
-	if conf.Username != "" {
+	// Credentials go only over TLS, as the client sends them.
+	if !conf.DisableTLS && conf.Username != "" {
 		f.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(conf.Username+":"+conf.Password))
 	}
 	return f, nil
@@ -78,10 +80,11 @@ const (
 	backwards
 )
 
-// read returns at most count events of the streams starting with prefix:
-// forwards from the event at after ($all's start for 0), or backwards
-// from the end of $all.
-func (f *filteredReads) read(ctx context.Context, namespace, prefix string, dir direction, after streams.Position, count uint64) ([]streams.Record, error) {
+// read returns at most count events of tenant t, the streams starting
+// with prefix: forwards from the event at after ($all's start for 0), or
+// backwards from the end of $all. An event of another tenant, which the
+// filter never lets through, is refused all the same.
+func (f *filteredReads) read(ctx context.Context, namespace string, t tenant.ID, prefix string, dir direction, after streams.Position, count uint64) ([]streams.Record, error) {
 	all := &api.ReadReq_Options_AllOptions{AllOption: &api.ReadReq_Options_AllOptions_Start{Start: &shared.Empty{}}}
 	rd := api.ReadReq_Options_Forwards
 	switch {
@@ -130,6 +133,9 @@ func (f *filteredReads) read(ctx context.Context, namespace, prefix string, dir 
 		r, err := protoRecord(namespace, ev)
 		if err != nil {
 			return nil, err
+		}
+		if r.Stream.Tenant() != t {
+			return nil, fmt.Errorf("%w: a read of tenant %s returned an event of %s", streams.ErrTenantMismatch, t, r.Stream.Tenant())
 		}
 		out = append(out, r)
 	}

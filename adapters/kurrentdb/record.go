@@ -24,17 +24,22 @@ type meta struct {
 	CausationID   string `json:"$causationId,omitempty"`
 	CommandID     string `json:"commandId,omitempty"`
 	RequestHash   string `json:"requestHash,omitempty"`
+	// RecordedAt is the appending process's clock, as on every store
+	// (KurrentDB's own "created" is the server's; an event without it,
+	// written by another writer, is read with that one).
+	RecordedAt string `json:"recordedAt,omitempty"`
 }
 
 // eventData is events of tenant t as the client's: the event id is
 // KurrentDB's (a retried append is recognised by it), the data JSON.
-func eventData(t tenant.ID, events []streams.EventData) ([]kdb.EventData, error) {
+func eventData(t tenant.ID, now time.Time, events []streams.EventData) ([]kdb.EventData, error) {
 	out := make([]kdb.EventData, len(events))
+	at := now.UTC().Format(time.RFC3339Nano)
 	for i, e := range events {
 		md := e.Metadata
 		m, err := json.Marshal(meta{
 			Tenant: string(t), UserID: md.UserID, CorrelationID: md.CorrelationID,
-			CausationID: md.CausationID, CommandID: md.CommandID, RequestHash: md.RequestHash,
+			CausationID: md.CausationID, CommandID: md.CommandID, RequestHash: md.RequestHash, RecordedAt: at,
 		})
 		if err != nil {
 			return nil, err
@@ -73,6 +78,13 @@ func record(namespace string, id uuid.UUID, stream, typ string, revision, commit
 	}
 	if m.Tenant != string(n.Tenant()) {
 		return streams.Record{}, fmt.Errorf("%w: event %s of %s has tenant %q", streams.ErrBadMetadata, id, stream, m.Tenant)
+	}
+	if m.RecordedAt != "" {
+		at, err := time.Parse(time.RFC3339Nano, m.RecordedAt)
+		if err != nil {
+			return streams.Record{}, fmt.Errorf("%w: event %s: recorded at: %w", streams.ErrBadMetadata, id, err)
+		}
+		created = at
 	}
 	return streams.Record{
 		ID: id, Stream: n, Type: typ, Version: streams.Version(revision + 1), Position: streams.Position(commit),

@@ -27,6 +27,7 @@ import (
 	"iter"
 	"log/slog"
 	"math"
+	"regexp"
 	"slices"
 	"sync"
 	"time"
@@ -54,8 +55,13 @@ type Config struct {
 	// Namespace, when set, prefixes every stream name this store writes and
 	// reads, so that several deployments (or test runs) share one server
 	// without seeing each other's tenants; default none: streams are named
-	// <tenant>.<aggregate>-<id>.
+	// <tenant>.<aggregate>-<id>. It is lower-case letters, digits and
+	// dashes ending in one colon ("staging:"): a colon is in no tenant slug
+	// and no other place of a name, so no namespace is the start of another
+	// one's, nor of a tenant's streams of a deployment without one.
 	Namespace string
+	// Now stamps each event's RecordedAt; default time.Now.
+	Now func() time.Time
 	// Logger receives the client's own log at debug level: what it says of
 	// discovery and of dropped subscriptions the store reports itself as
 	// errors to its callers; default slog.Default().
@@ -71,6 +77,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 
@@ -91,6 +100,9 @@ var _ streams.Store = (*Store)(nil)
 // first use; Open fails only on a bad configuration.
 func Open(cfg Config) (*Store, error) {
 	cfg.setDefaults()
+	if cfg.Namespace != "" && !namespaceRE.MatchString(cfg.Namespace) {
+		return nil, fmt.Errorf("kurrentdb: namespace %q: want lower-case letters, digits and dashes ending in a colon (staging:)", cfg.Namespace)
+	}
 	conf, err := kdb.ParseConnectionString(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("kurrentdb: connection string: %w", err)
@@ -112,6 +124,8 @@ func Open(cfg Config) (*Store, error) {
 	}
 	return &Store{cfg: cfg, client: client, all: all}, nil
 }
+
+var namespaceRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}:$`)
 
 // Close closes the connections.
 func (s *Store) Close() error {
@@ -204,8 +218,9 @@ func (s *Store) AppendMulti(ctx context.Context, appends ...streams.Append) ([]s
 	}
 	data := make([][]kdb.EventData, len(appends))
 	size := 0
+	now := s.cfg.Now()
 	for i, a := range appends {
-		if data[i], err = eventData(t, a.Events); err != nil {
+		if data[i], err = eventData(t, now, a.Events); err != nil {
 			return nil, err
 		}
 		for _, e := range data[i] {
@@ -232,11 +247,19 @@ func (s *Store) AppendMulti(ctx context.Context, appends ...streams.Append) ([]s
 		var m *kdb.MultiStreamAppendResponse
 		m, err = s.client.MultiStreamAppend(ctx, s.requests(appends, data))
 		if err == nil {
-			if len(m.Responses) != len(appends) {
-				return nil, fmt.Errorf("kurrentdb: a multi-stream append of %d streams answered for %d", len(appends), len(m.Responses))
-			}
+			// The events are written; an answer that cannot be read is an
+			// error, and the command's retry (same event ids) is answered
+			// by retried below.
+			byStream := make(map[string]int64, len(m.Responses))
 			for _, r := range m.Responses {
-				revisions = append(revisions, uint64(r.StreamRevision))
+				byStream[r.Stream] = r.StreamRevision
+			}
+			for _, a := range appends {
+				rev, ok := byStream[s.stream(a.Stream)]
+				if !ok || rev < 0 {
+					return nil, fmt.Errorf("kurrentdb: a multi-stream append's answer has no revision for %s", a.Stream)
+				}
+				revisions = append(revisions, uint64(rev))
 			}
 		}
 	}
@@ -265,7 +288,9 @@ func (s *Store) requests(appends []streams.Append, data [][]kdb.EventData) iter.
 }
 
 // results are the append results once each stream's last revision is
-// known: the version is the revision plus one, and the position, for
+// known (the events are written: when the read back fails, the error is
+// the caller's, whose retry with the same event ids is answered as the
+// first append was): the version is the revision plus one, and the position, for
 // every stream, the tenant's position after the append, the last event's
 // (read back: the appends are written in order, so it is the last
 // stream's last event).
@@ -393,7 +418,7 @@ func (s *Store) ReadTenant(ctx context.Context, after streams.Position, limit in
 	}
 	// A read of $all from a position includes the event there: one more
 	// is asked for, and the event at after dropped.
-	recs, err := s.all.read(ctx, s.cfg.Namespace, s.prefix(t), forwards, after, uint64(limit)+1)
+	recs, err := s.all.read(ctx, s.cfg.Namespace, t, s.prefix(t), forwards, after, uint64(limit)+1)
 	if err != nil {
 		return nil, translate(ctx, err)
 	}
@@ -416,7 +441,7 @@ func (s *Store) Head(ctx context.Context) (streams.Position, error) {
 	if err := s.known(ctx, t); err != nil {
 		return 0, err
 	}
-	recs, err := s.all.read(ctx, s.cfg.Namespace, s.prefix(t), backwards, 0, 1)
+	recs, err := s.all.read(ctx, s.cfg.Namespace, t, s.prefix(t), backwards, 0, 1)
 	if err != nil {
 		return 0, translate(ctx, err)
 	}

@@ -37,7 +37,7 @@ func serverURL(t *testing.T) string {
 // neither another subtest's events nor a former run's.
 func open(t *testing.T, url string) *Store {
 	t.Helper()
-	s, err := Open(Config{URL: url, Namespace: "run-" + uuid.NewString()[:8] + "-"})
+	s, err := Open(Config{URL: url, Namespace: "run-" + uuid.NewString()[:8] + ":"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,17 +94,19 @@ func TestRecordRoundTrip(t *testing.T) {
 	ev := streams.EventData{ID: uuid.New(), Type: "invoice.drafted.v1", Data: []byte(`{"a":1}`), Metadata: streams.Metadata{
 		UserID: "u", CorrelationID: "c", CausationID: "k", CommandID: "cmd", RequestHash: "h",
 	}}
-	data, err := eventData("acme", []streams.EventData{ev, {ID: uuid.New(), Type: "x.v1", Data: []byte{0xff}}})
+	data, err := eventData("acme", time.Date(2026, 12, 7, 10, 0, 0, 100, time.UTC), []streams.EventData{ev, {ID: uuid.New(), Type: "x.v1", Data: []byte{0xff}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if data[0].ContentType != kdb.ContentTypeJson || data[1].ContentType != kdb.ContentTypeBinary {
 		t.Fatalf("content types %v, %v: want JSON for JSON data only", data[0].ContentType, data[1].ContentType)
 	}
+	// The process's clock, not the server's "created", is the time it was
+	// recorded at, as on every store.
 	at := time.Date(2026, 12, 7, 10, 0, 0, 100, time.UTC)
 	r, err := recordOf("", &kdb.RecordedEvent{
 		EventID: ev.ID, EventType: ev.Type, StreamID: string(n), EventNumber: 4, Position: kdb.Position{Commit: 900, Prepare: 900},
-		CreatedDate: at, Data: ev.Data, UserMetadata: data[0].Metadata,
+		CreatedDate: at.Add(time.Hour), Data: ev.Data, UserMetadata: data[0].Metadata,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +123,7 @@ func TestRecordRoundTrip(t *testing.T) {
 // An event in a tenant's prefix whose metadata names another tenant, or
 // in a stream that is no Atrium name, is refused rather than delivered.
 func TestRecordRefusesForeignEvents(t *testing.T) {
-	data, err := eventData("globex", []streams.EventData{{ID: uuid.New(), Type: "x.v1", Data: []byte(`{}`)}})
+	data, err := eventData("globex", time.Now(), []streams.EventData{{ID: uuid.New(), Type: "x.v1", Data: []byte(`{}`)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,5 +207,38 @@ func TestTooLarge(t *testing.T) {
 	big := streams.EventData{ID: uuid.New(), Type: "x.v1", Data: make([]byte, 200)}
 	if _, err := s.Append(tenant.With(context.Background(), "acme"), n, streams.NoStream, big); !errors.Is(err, streams.ErrTooLarge) {
 		t.Fatalf("append of 200 bytes with a limit of 100: %v, want ErrTooLarge", err)
+	}
+}
+
+// Namespaces cannot overlap: one is never the start of another's names,
+// nor of a tenant's streams in a deployment without one.
+func TestNamespaces(t *testing.T) {
+	for _, bad := range []string{"x", "a.", "staging", "Staging:", "a:b:", "-a:", "a b:"} {
+		if _, err := Open(Config{URL: "kurrentdb://127.0.0.1:1?tls=false", Namespace: bad}); err == nil {
+			t.Errorf("namespace %q accepted", bad)
+		}
+	}
+	url := kurrentdbtest.Start(t).URL()
+	plain, staging := open(t, url), open(t, url)
+	plain.cfg.Namespace = ""
+	ctx := tenant.With(context.Background(), "acme")
+	if err := plain.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := streams.NewName("acme", "invoice", uuid.NewString())
+	if _, err := plain.Append(ctx, n, streams.NoStream, streams.EventData{ID: uuid.New(), Type: "x.v1", Data: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := staging.Head(ctx); !errors.Is(err, streams.ErrUnknownTenant) {
+		t.Fatalf("acme of another namespace: %v, want ErrUnknownTenant", err)
+	}
+	if err := staging.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := staging.ReadTenant(ctx, 0, 10); err != nil || len(recs) != 0 {
+		t.Fatalf("acme of another namespace reads %d events (%v), want none", len(recs), err)
+	}
+	if recs, err := staging.ReadStream(ctx, n); err != nil || len(recs) != 0 {
+		t.Fatalf("acme's stream in another namespace: %d events (%v), want none", len(recs), err)
 	}
 }

@@ -37,7 +37,7 @@ func TestServeOnKurrentDB(t *testing.T) {
 		url = standIn.URL()
 	}
 	env := []string{"ATRIUM_EVENT_STORE=kurrentdb", "ATRIUM_KURRENTDB_URL=" + url,
-		"ATRIUM_KURRENTDB_NAMESPACE=e2e-" + uuid.NewString()[:8] + "-"}
+		"ATRIUM_KURRENTDB_NAMESPACE=e2e-" + uuid.NewString()[:8] + ":"}
 	dir, addr := t.TempDir(), freeAddr(t)
 	first := startServe(t, bin, dir, addr, true, env...)
 	api := &apiClient{base: "http://" + addr + "/api/v1", c: &http.Client{Timeout: 30 * time.Second}}

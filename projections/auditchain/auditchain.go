@@ -42,10 +42,13 @@ type lastKey struct{}
 type link struct {
 	pos  streams.Position
 	hash Hash
+	seq  uint64 // its place in the chain, 1 for the first event
 }
 
 // New returns the chain's projector: record (may be nil) is told every
-// `every` positions (0: never).
+// `every` links (0: never): at positions every, 2×every… on a store whose
+// positions count the tenant's events (JetStream), at every every-th
+// event whatever its position on another (KurrentDB).
 func New(every uint64, record Record) projections.Projector {
 	if record == nil {
 		record = func(context.Context, tenant.ID, streams.Position) {}
@@ -73,39 +76,58 @@ func (p *projector) Apply(ctx context.Context, tx projections.Tx, _ projections.
 	if err != nil {
 		return err
 	}
-	h := Link(prev, LinkedOf(rec))
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_chain (position, hash) VALUES (?, ?)`, int64(rec.Position), h.String()); err != nil {
+	l := link{pos: rec.Position, hash: Link(prev.hash, LinkedOf(rec)), seq: prev.seq + 1}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_chain (position, hash, seq) VALUES (?, ?, ?)`, int64(l.pos), l.hash.String(), int64(l.seq)); err != nil {
 		return fmt.Errorf("auditchain: %w", err)
 	}
 	if m, ok := tx.(projections.Memo); ok {
-		m.Remember(lastKey{}, link{pos: rec.Position, hash: h})
+		m.Remember(lastKey{}, l)
 	}
-	if p.every > 0 && uint64(rec.Position)%p.every == 0 {
+	if p.every > 0 && l.seq%p.every == 0 {
 		p.record(ctx, rec.Stream.Tenant(), rec.Position)
 	}
 	return nil
 }
 
-// prev is the hash of the event before pos in the tenant's chain: the one
-// just applied in this batch when it is pos-1 (the usual case, no query),
-// else the table's (a batch's first event, a gap in the log).
-func (p *projector) prev(ctx context.Context, tx projections.Tx, pos streams.Position) (Hash, error) {
+// prev is the link before pos in the tenant's chain (the zero link for
+// its first event): the one just applied in this batch (the usual case,
+// no query: the batch applies the log in order, so it is the last before
+// pos), else the table's (a batch's first event).
+func (p *projector) prev(ctx context.Context, tx projections.Tx, pos streams.Position) (link, error) {
 	if m, ok := tx.(projections.Memo); ok {
 		if v, ok := m.Recall(lastKey{}); ok {
-			if l := v.(link); l.pos+1 == pos {
-				return l.hash, nil
+			if l := v.(link); l.pos < pos {
+				return l, nil
 			}
 		}
 	}
-	var s string
-	err := tx.QueryRowContext(ctx, `SELECT hash FROM audit_chain WHERE position = (SELECT MAX(position) FROM audit_chain WHERE position < ?)`, int64(pos)).Scan(&s)
+	var (
+		l    link
+		at   int64
+		hash string
+		seq  sql.NullInt64
+	)
+	err := tx.QueryRowContext(ctx, `SELECT position, hash, seq FROM audit_chain WHERE position = (SELECT MAX(position) FROM audit_chain WHERE position < ?)`, int64(pos)).Scan(&at, &hash, &seq)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Hash{}, nil
+		return link{}, nil
 	}
 	if err != nil {
-		return Hash{}, fmt.Errorf("auditchain: %w", err)
+		return link{}, fmt.Errorf("auditchain: %w", err)
 	}
-	return ParseHash(s)
+	l.pos = streams.Position(at)
+	if l.hash, err = ParseHash(hash); err != nil {
+		return link{}, err
+	}
+	if !seq.Valid {
+		// A link written before links had their place: count them, once.
+		var n int64
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_chain WHERE position <= ?`, at).Scan(&n); err != nil {
+			return link{}, fmt.Errorf("auditchain: %w", err)
+		}
+		seq.Int64 = n
+	}
+	l.seq = uint64(seq.Int64)
+	return l, nil
 }
 
 // Stored is one event's link as the read model holds it.
