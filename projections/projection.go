@@ -142,6 +142,19 @@ func (db DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	return st.QueryRowContext(ctx, args...)
 }
 
+// Query runs a query prepared once per pool when the store keeps a cache
+// (else as QueryContext does). Close the rows before Release.
+func (db DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if db.stmts == nil {
+		return db.QueryContext(ctx, query, args...)
+	}
+	st, err := db.stmts.prepared(ctx, query) //nolint:sqlclosecheck // the pool's cache owns it
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
 // NewDB returns a lease on db, whose dialect is d and whose statements s
 // writes, for ReadStore implementations: release is called by the first
 // Release of the lease, never twice.

@@ -66,6 +66,9 @@ func (p *Process) readyChecks() []atriumhttp.ReadyCheck {
 			return nil
 		}},
 		{Name: "event_store", Check: func(ctx context.Context) error {
+			if pinger, ok := p.Store.(interface{ Ping(context.Context) error }); ok {
+				return pinger.Ping(ctx)
+			}
 			_, err := p.Store.Head(tenant.With(ctx, tenant.Platform))
 			return err
 		}},

@@ -195,6 +195,24 @@ func (s *Store) known(ctx context.Context, t tenant.ID) error {
 	}
 }
 
+// Ping reads one event of the platform's marker stream: whether the
+// server answers, at the cost of one event whatever the size of $all
+// (/readyz asks it; a head would scan $all back to the platform's last
+// event).
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	rs, err := s.client.ReadStream(ctx, s.markerStream(tenant.Platform), kdb.ReadStreamOptions{From: kdb.Start{}}, 1)
+	if err == nil {
+		defer rs.Close()
+		_, err = rs.Recv()
+	}
+	if err == nil || errors.Is(err, io.EOF) || code(err) == kdb.ErrorCodeResourceNotFound {
+		return nil // the server answered
+	}
+	return translate(ctx, err)
+}
+
 // Append writes events at the end of stream, atomically.
 func (s *Store) Append(ctx context.Context, stream streams.Name, expected streams.ExpectedVersion, events ...streams.EventData) (streams.AppendResult, error) {
 	res, err := s.AppendMulti(ctx, streams.Append{Stream: stream, Expected: expected, Events: events})

@@ -242,3 +242,24 @@ func TestNamespaces(t *testing.T) {
 		t.Fatalf("acme's stream in another namespace: %d events (%v), want none", len(recs), err)
 	}
 }
+
+// Ping answers whether the server does, provisioned or not; without one
+// it is ErrUnavailable.
+func TestPing(t *testing.T) {
+	s := open(t, kurrentdbtest.Start(t).URL())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("a server with nothing in it: %v", err)
+	}
+	if err := s.Provision(tenant.With(ctx, tenant.Platform)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("a provisioned platform: %v", err)
+	}
+	down := open(t, "kurrentdb://127.0.0.1:1?tls=false&maxDiscoverAttempts=1")
+	if err := down.Ping(ctx); !errors.Is(err, streams.ErrUnavailable) {
+		t.Fatalf("no server: %v, want ErrUnavailable", err)
+	}
+}

@@ -213,6 +213,9 @@ func (q *Queries) List(ctx context.Context, f Filter) (Page, error) {
 	return page, nil
 }
 
+// getInvoice is the query of Get, prepared once per pool.
+const getInvoice = "SELECT " + columns + " FROM invoices WHERE id = ?"
+
 // Get returns one invoice, or projections.ErrNotFound.
 func (q *Queries) Get(ctx context.Context, id string) (Invoice, error) {
 	if err := canRead(ctx); err != nil {
@@ -223,7 +226,7 @@ func (q *Queries) Get(ctx context.Context, id string) (Invoice, error) {
 		return Invoice{}, err
 	}
 	defer db.Release()
-	rows, err := db.QueryContext(ctx, "SELECT "+columns+" FROM invoices WHERE id = ?", id)
+	rows, err := db.Query(ctx, getInvoice, id)
 	if err != nil {
 		return Invoice{}, fmt.Errorf("get invoice: %w", err)
 	}
