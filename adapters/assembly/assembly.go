@@ -446,7 +446,8 @@ func (p *Process) openReads(ctx context.Context) (err error) {
 			return defaults
 		}
 		st, _ := p.Catalog.Get(t)
-		return st.Limits.Or(defaults)
+		plan, _ := p.Catalog.PlanOf(t)
+		return st.Limits.WithPlan(plan.Limits).Or(defaults)
 	}
 	slots := 16 * runtime.GOMAXPROCS(0)
 	if p.Work, err = admission.New(admission.Config{Slots: slots, QueuePerKey: 64, Queue: 64 * slots, MaxWait: 2 * time.Second,
@@ -583,7 +584,7 @@ func (p *Process) openHTTP() (*fiber.App, error) {
 		hc.Now = p.cfg.Now
 	}
 	hc.Admission = atriumhttp.Admission{Gate: p.Work, Limits: p.Limits}
-	tenancyRes := atriumhttp.Tenancy{Handler: p.Tenancy, Catalog: p.Catalog, Rebuild: p.Rebuild, Progress: p.Progress, Health: p.Health}
+	tenancyRes := atriumhttp.Tenancy{Handler: p.Tenancy, Catalog: p.Catalog, Rebuild: p.Rebuild, Progress: p.Progress, Health: p.Health, Plans: p.Catalog}
 	resources := []atriumhttp.Resource{
 		atriumhttp.Identity{Handler: p.Identity, Issuer: p.Issuer, Members: memberlist.NewQueries(p.Reads)},
 		tenancyRes,

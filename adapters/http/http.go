@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -340,6 +341,12 @@ func (a *api) scoped(c *fiber.Ctx) error {
 	if _, err := Body(c); err != nil {
 		return err
 	}
+	if isCommand(c) {
+		if err := a.admit.command(ctx, t); err != nil {
+			a.metrics.refused.WithLabelValues(string(t), "quota_exceeded").Inc()
+			return err
+		}
+	}
 	tk, err := a.admit.admit(ctx, t)
 	if err != nil {
 		var pr *Problem
@@ -352,6 +359,16 @@ func (a *api) scoped(c *fiber.Ctx) error {
 	c.Locals(ticketKey{}, tk)
 	c.SetUserContext(user.With(ctx, p))
 	return c.Next()
+}
+
+// isCommand reports whether the request is a command a plan counts: a
+// write to the tenant's API other than signing in and out.
+func isCommand(c *fiber.Ctx) bool {
+	switch c.Method() {
+	case fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch, fiber.MethodDelete:
+		return !strings.HasPrefix(c.Path(), "/api/v1/auth/")
+	}
+	return false
 }
 
 // authenticate finds the caller; a token of another tenant is recorded in

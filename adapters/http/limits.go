@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"runtime"
@@ -151,10 +152,19 @@ type Admission struct {
 	// tenancy.DefaultLimits. Default: the limits the catalog records for
 	// the tenant (PUT /admin/v1/tenants/{slug}/limits).
 	Limits func(tenant.ID) tenancy.Limits
+	// Plans returns the limits of a tenant's plan (zero fields: no limit).
+	// Default: those of the plan the catalog records for the tenant.
+	Plans func(tenant.ID) tenancy.PlanLimits
+}
+
+// planCatalog is a catalog that knows the tenants' plans.
+type planCatalog interface {
+	PlanOf(t tenant.ID) (tenancy.Plan, bool)
 }
 
 type admitter struct {
 	limits func(tenant.ID) tenancy.Limits
+	plans  func(tenant.ID) tenancy.PlanLimits
 	gate   *admission.Gate
 	// storms counts each tenant's refusals: past a few a second, a
 	// tenant's clients are not heeding Retry-After, and each further
@@ -163,8 +173,9 @@ type admitter struct {
 	// CPU.
 	storms *keyedLimiter
 
-	mu    sync.Mutex
-	rates map[tenant.ID]*rate.Limiter
+	mu       sync.Mutex
+	rates    map[tenant.ID]*rate.Limiter
+	commands map[tenant.ID]*rate.Limiter
 }
 
 // tarpit is how long a refusal in a storm of refusals is held.
@@ -176,15 +187,31 @@ func CatalogLimits(catalog Catalog) func(tenant.ID) tenancy.Limits {
 	def := tenancy.DefaultLimits(runtime.GOMAXPROCS(0))
 	return func(t tenant.ID) tenancy.Limits {
 		s, _ := catalog.Get(t)
-		return s.Limits.Or(def)
+		return s.Limits.WithPlan(catalogPlans(catalog)(t)).Or(def)
+	}
+}
+
+// catalogPlans returns the limits of the plan the catalog records for a
+// tenant, none when the catalog knows no plans.
+func catalogPlans(catalog Catalog) func(tenant.ID) tenancy.PlanLimits {
+	pc, ok := catalog.(planCatalog)
+	return func(t tenant.ID) tenancy.PlanLimits {
+		if !ok {
+			return tenancy.PlanLimits{}
+		}
+		p, _ := pc.PlanOf(t)
+		return p.Limits
 	}
 }
 
 func newAdmitter(cfg Admission, catalog Catalog) (*admitter, error) {
-	a := &admitter{limits: cfg.Limits, gate: cfg.Gate, rates: map[tenant.ID]*rate.Limiter{},
-		storms: newKeyedLimiter(20, 40, 100_000)}
+	a := &admitter{limits: cfg.Limits, plans: cfg.Plans, gate: cfg.Gate, rates: map[tenant.ID]*rate.Limiter{},
+		commands: map[tenant.ID]*rate.Limiter{}, storms: newKeyedLimiter(20, 40, 100_000)}
 	if a.limits == nil {
 		a.limits = CatalogLimits(catalog)
+	}
+	if a.plans == nil {
+		a.plans = catalogPlans(catalog)
 	}
 	if a.gate == nil {
 		slots := 16 * runtime.GOMAXPROCS(0)
@@ -212,6 +239,35 @@ func (a *admitter) rate(t tenant.ID) *rate.Limiter {
 		r.SetBurst(l.Burst)
 	}
 	return r
+}
+
+// command takes one of the commands a minute t's plan allows: a 429
+// quota_exceeded naming the limit, with Retry-After, when none is left.
+// A plan without the limit, or no plan, allows any number.
+func (a *admitter) command(ctx context.Context, t tenant.ID) error {
+	n := a.plans(t).CommandsPerMinute
+	if n <= 0 {
+		return nil
+	}
+	every := rate.Limit(float64(n) / 60)
+	a.mu.Lock()
+	r, ok := a.commands[t]
+	if !ok {
+		r = rate.NewLimiter(every, n)
+		a.commands[t] = r
+	} else if r.Limit() != every || r.Burst() != n {
+		r.SetLimit(every)
+		r.SetBurst(n)
+	}
+	a.mu.Unlock()
+	if r.Allow() {
+		return nil
+	}
+	p := NewProblem(fiber.StatusTooManyRequests, "quota_exceeded", fmt.Sprintf("this tenant's plan allows %d commands a minute; retry after the time given", n))
+	p.Field = "commands_per_minute"
+	p.RetryAfter = retryAfter(untilToken(r))
+	a.refusing(ctx, t)
+	return p
 }
 
 // ticket is an admitted request's slot. Pause gives it up while the request

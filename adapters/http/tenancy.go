@@ -105,6 +105,14 @@ type Tenancy struct {
 	// Progress reports how far the ctx tenant's log reaches (head) and how
 	// far each read model has projected it; nil: not available.
 	Progress func(ctx context.Context) (head streams.Position, readModels map[string]streams.Position, err error)
+	// Plans are the catalog's plans; nil: plans are not available.
+	Plans PlanCatalog
+}
+
+// PlanCatalog is the catalog's plans.
+type PlanCatalog interface {
+	Plan(name string) (tenancy.Plan, bool)
+	Plans() []tenancy.Plan
 }
 
 type tenancyRoutes struct {
@@ -129,6 +137,11 @@ func (res Tenancy) Mount(r Routes) {
 	admin.Post("/tenants/:slug/resume", a.resumeTenant).Doc(Doc{Summary: "Serve a suspended tenant again", Answer: tenantView{}})
 	admin.Put("/tenants/:slug/domains", a.changeDomains).Doc(Doc{Summary: "Set a tenant's custom domains", Answer: tenantView{}})
 	admin.Put("/tenants/:slug/limits", a.changeLimits).Doc(Doc{Summary: "Set a tenant's request limits", Answer: tenantView{}})
+	if res.Plans != nil {
+		admin.Get("/plans", a.listPlans).Doc(Doc{Summary: "The plans", Answer: List([]planView(nil), "")})
+		admin.Put("/plans/:name", a.definePlan).Doc(Doc{Summary: "Define a plan, or change its limits (every tenant on it at once)", Body: tenancy.PlanLimits{}, Answer: planView{}})
+		admin.Put("/tenants/:slug/plan", a.changePlan).Doc(Doc{Summary: "Put a tenant on a plan (\"\" for none)", Body: planBody{}, Answer: tenantView{}})
+	}
 	admin.Post("/tenants/:slug/projections/:name/rebuild", a.rebuildReadModel).Doc(Doc{Summary: "Rebuild one read model of a tenant from its events", Answer: rebuildView{}, Status: 202})
 	admin.Get("/tenants/:slug/projections", a.projections).Doc(Doc{Summary: "How far each read model of a tenant has projected its log", Answer: progressView{}})
 }
@@ -295,8 +308,65 @@ type tenantView struct {
 	Branding  tenancy.Branding `json:"branding"`
 	Settings  tenancy.Settings `json:"settings"`
 	Limits    tenancy.Limits   `json:"limits"`
+	Plan      string           `json:"plan"`
 	Suspended bool             `json:"suspended"`
 	Since     time.Time        `json:"since"`
+}
+
+type planView struct {
+	Name   string             `json:"name"`
+	Limits tenancy.PlanLimits `json:"limits"`
+	At     time.Time          `json:"defined_at"`
+}
+
+type planBody struct {
+	Plan string `json:"plan"`
+}
+
+func viewPlan(p tenancy.Plan) planView { return planView{Name: p.Name, Limits: p.Limits, At: p.At} }
+
+func (a tenancyRoutes) listPlans(c *fiber.Ctx) error {
+	plans := a.res.Plans.Plans()
+	out := make([]planView, len(plans))
+	for i, p := range plans {
+		out[i] = viewPlan(p)
+	}
+	return WriteJSON(c, fiber.StatusOK, List(out, ""))
+}
+
+// definePlan defines a plan, or changes its limits.
+func (a tenancyRoutes) definePlan(c *fiber.Ctx) error {
+	req, err := Options(c)
+	if err != nil {
+		return err
+	}
+	var b tenancy.PlanLimits
+	if err := Decode(c, &b, false); err != nil {
+		return err
+	}
+	name := c.Params("name")
+	if _, err := a.res.Handler.DefinePlan(c.UserContext(), req, name, b); err != nil {
+		return err
+	}
+	p, _ := a.res.Plans.Plan(name)
+	return WriteJSON(c, fiber.StatusOK, viewPlan(p))
+}
+
+// changePlan puts a tenant on a plan.
+func (a tenancyRoutes) changePlan(c *fiber.Ctx) error {
+	req, err := Options(c)
+	if err != nil {
+		return err
+	}
+	var b planBody
+	if err := Decode(c, &b, false); err != nil {
+		return err
+	}
+	if _, err := a.res.Handler.ChangePlan(c.UserContext(), req, c.Params("slug"), b.Plan); err != nil {
+		return err
+	}
+	s, _ := a.res.Catalog.Get(tenant.ID(c.Params("slug")))
+	return WriteJSON(c, fiber.StatusOK, viewTenant(s))
 }
 
 func viewTenant(s tenancy.State) tenantView {
@@ -304,7 +374,7 @@ func viewTenant(s tenancy.State) tenantView {
 	if d == nil {
 		d = []string{}
 	}
-	return tenantView{Slug: string(s.ID), Name: s.Name, Domains: d, Branding: s.Branding, Settings: settingsView(s.Settings), Limits: s.Limits, Suspended: s.Suspended, Since: s.Since}
+	return tenantView{Slug: string(s.ID), Name: s.Name, Domains: d, Branding: s.Branding, Settings: settingsView(s.Settings), Limits: s.Limits, Plan: s.Plan, Suspended: s.Suspended, Since: s.Since}
 }
 
 type provisionBody struct {

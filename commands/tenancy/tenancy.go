@@ -62,7 +62,8 @@ func NewHandler(x *commands.Executor, resources Resources, admins Admins, catalo
 // Events are the catalog's events, for the registry.
 func Events() []domain.Event {
 	return []domain.Event{tenancy.Provisioned{}, tenancy.DomainsChanged{}, tenancy.BrandingChanged{}, tenancy.SettingsChanged{},
-		tenancy.Suspended{}, tenancy.Resumed{}, tenancy.DomainClaimed{}, tenancy.DomainReleased{}, tenancy.LimitsChanged{}}
+		tenancy.Suspended{}, tenancy.Resumed{}, tenancy.DomainClaimed{}, tenancy.DomainReleased{}, tenancy.LimitsChanged{},
+		tenancy.PlanDefined{}, tenancy.PlanChanged{}}
 }
 
 func platformAdmin(ctx context.Context) (user.Principal, error) {
@@ -197,6 +198,70 @@ func (h *Handler) Suspend(ctx context.Context, req commands.Request, slug, reaso
 func (h *Handler) ChangeLimits(ctx context.Context, req commands.Request, slug string, l tenancy.Limits) (commands.Result, error) {
 	return h.platformChange(ctx, "change_limits", req, slug, func(s tenancy.State, by string) ([]domain.Event, error) {
 		return tenancy.DecideLimits(s, l, by, h.now())
+	})
+}
+
+// DefinePlan defines a plan, or changes its limits: every tenant on it has
+// them as soon as the catalog has the change (platform administrators).
+func (h *Handler) DefinePlan(ctx context.Context, req commands.Request, name string, l tenancy.PlanLimits) (commands.Result, error) {
+	p, err := platformAdmin(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if err := tenancy.ValidPlanName(name); err != nil {
+		return commands.Result{}, err
+	}
+	stream, err := streams.NewName(tenant.Platform, tenancy.PlanCategory, name)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	pctx := tenant.With(ctx, tenant.Platform)
+	res, err := h.x.Run(pctx, commands.Call{Name: "define_plan", Request: req, Stream: stream, Decide: func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+		var plan tenancy.Plan
+		for _, e := range history {
+			plan = tenancy.EvolvePlan(plan, e)
+		}
+		evs, err := tenancy.DecidePlan(plan, name, l, string(p.ID), h.now())
+		return commands.Decision{Events: evs}, err
+	}})
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if err := h.catalog.WaitFor(pctx, res.Position); err != nil {
+		return commands.Result{}, err
+	}
+	res.ID = name
+	return res, nil
+}
+
+// ChangePlan puts a tenant on a defined plan, or on none with ""
+// (platform administrators).
+func (h *Handler) ChangePlan(ctx context.Context, req commands.Request, slug, plan string) (commands.Result, error) {
+	if _, err := platformAdmin(ctx); err != nil {
+		return commands.Result{}, err
+	}
+	var p tenancy.Plan
+	if plan != "" {
+		if err := tenancy.ValidPlanName(plan); err != nil {
+			return commands.Result{}, domain.NotFoundf("plan_not_found", "no such plan")
+		}
+		stream, err := streams.NewName(tenant.Platform, tenancy.PlanCategory, plan)
+		if err != nil {
+			return commands.Result{}, err
+		}
+		evs, _, err := h.x.Load(tenant.With(ctx, tenant.Platform), stream)
+		if err != nil {
+			return commands.Result{}, err
+		}
+		for _, e := range evs {
+			p = tenancy.EvolvePlan(p, e)
+		}
+		if !p.Exists() {
+			return commands.Result{}, domain.NotFoundf("plan_not_found", "no such plan")
+		}
+	}
+	return h.platformChange(ctx, "change_plan", req, slug, func(s tenancy.State, by string) ([]domain.Event, error) {
+		return tenancy.DecidePlanChange(s, p, by, h.now())
 	})
 }
 

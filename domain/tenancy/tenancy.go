@@ -151,12 +151,14 @@ func (DomainReleased) EventName() string  { return "tenant.domain_released.v1" }
 
 // State is one tenant's catalog record.
 type State struct {
-	ID        tenant.ID
-	Name      string
-	Domains   []string
-	Branding  Branding
-	Settings  Settings
-	Limits    Limits
+	ID       tenant.ID
+	Name     string
+	Domains  []string
+	Branding Branding
+	Settings Settings
+	Limits   Limits
+	// Plan is the name of the tenant's plan, "" for none.
+	Plan      string
 	Suspended bool
 	Since     time.Time
 }
@@ -251,6 +253,8 @@ func Evolve(s State, e domain.Event) State {
 		s.Suspended = false
 	case LimitsChanged:
 		s.Limits = e.Limits
+	case PlanChanged:
+		s.Plan = e.Plan
 	}
 	return s
 }

@@ -24,6 +24,7 @@ type Catalog struct {
 
 	mu        sync.RWMutex
 	tenants   map[tenant.ID]tenancy.State
+	plans     map[string]tenancy.Plan
 	domains   map[string]tenant.ID
 	position  streams.Position
 	progress  chan struct{}
@@ -32,7 +33,7 @@ type Catalog struct {
 
 // New returns an empty catalog; Run fills it.
 func New(store streams.Store, reg *streams.Registry) *Catalog {
-	return &Catalog{store: store, reg: reg, tenants: map[tenant.ID]tenancy.State{}, domains: map[string]tenant.ID{}, progress: make(chan struct{})}
+	return &Catalog{store: store, reg: reg, tenants: map[tenant.ID]tenancy.State{}, plans: map[string]tenancy.Plan{}, domains: map[string]tenant.ID{}, progress: make(chan struct{})}
 }
 
 // OnChange registers fn, called after each change to a tenant's record
@@ -62,6 +63,14 @@ func (c *Catalog) Run(ctx context.Context) error {
 
 func (c *Catalog) apply(r streams.Record) {
 	var changed *tenancy.State
+	if r.Stream.Aggregate() == tenancy.PlanCategory && c.reg.Known(r.Type) {
+		if ev, err := c.reg.Decode(r.Type, r.Data); err == nil {
+			c.mu.Lock()
+			name := r.Stream.ID()
+			c.plans[name] = tenancy.EvolvePlan(c.plans[name], ev)
+			c.mu.Unlock()
+		}
+	}
 	if r.Stream.Aggregate() == tenancy.Category && c.reg.Known(r.Type) {
 		if ev, err := c.reg.Decode(r.Type, r.Data); err == nil {
 			c.mu.Lock()
@@ -116,6 +125,34 @@ func (c *Catalog) Get(t tenant.ID) (tenancy.State, bool) {
 	defer c.mu.RUnlock()
 	s, ok := c.tenants[t]
 	return s, ok
+}
+
+// Plan returns the plan of that name.
+func (c *Catalog) Plan(name string) (tenancy.Plan, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	p, ok := c.plans[name]
+	return p, ok
+}
+
+// PlanOf returns the plan of tenant t, false when it has none.
+func (c *Catalog) PlanOf(t tenant.ID) (tenancy.Plan, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	p, ok := c.plans[c.tenants[t].Plan]
+	return p, ok
+}
+
+// Plans returns every plan, by name.
+func (c *Catalog) Plans() []tenancy.Plan {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]tenancy.Plan, 0, len(c.plans))
+	for _, p := range c.plans {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // Known reports whether t is provisioned (suspended or not).

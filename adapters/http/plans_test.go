@@ -1,0 +1,108 @@
+package http_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/user"
+)
+
+// Plans are the platform's: defined and assigned by its administrators,
+// never by a tenant's. A tenant on a plan is held to its commands a minute
+// (429 quota_exceeded naming the limit, with Retry-After, and nothing
+// written); another tenant at the same moment is not; a change of plan
+// holds at once, with no restart.
+func TestPlanQuotas(t *testing.T) {
+	app, st := newStackApp(t)
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	acmeAdmin := as(t, app, "acme", "u-adm", "admin")
+	for _, rt := range []struct{ method, path, body string }{
+		{"PUT", "/admin/v1/plans/free-for-all", `{"commands_per_minute":0}`},
+		{"PUT", "/admin/v1/tenants/acme/plan", `{"plan":""}`},
+		{"GET", "/admin/v1/plans", ""},
+	} {
+		if r := acmeAdmin.do(rt.method, rt.path, rt.body); r.status != 401 && r.status != 403 {
+			t.Fatalf("a tenant admin: %s %s answered %d %s", rt.method, rt.path, r.status, r.body)
+		}
+	}
+	for body, code := range map[string]string{
+		`{"commands_per_minute":-1}`:       "invalid_limit",
+		`{"seats":1e12}`:                   "invalid_request",
+		`{"concurrent_requests":99999999}`: "invalid_limit",
+		`{"commands_per_minute":"lots"}`:   "invalid_request",
+	} {
+		r := root.do("PUT", "/admin/v1/plans/starter", body)
+		if got := problemCode(t, r, 400); got != code {
+			t.Fatalf("plan %s: %s, want %s", body, got, code)
+		}
+	}
+	for _, name := range []string{"S", "a", "../etc", strings.Repeat("x", 40), "gold%20plan", "%00", "gold%2Fplan"} {
+		if r := root.do("PUT", "/admin/v1/plans/"+name, `{"seats":1}`); r.status < 400 || r.status >= 500 {
+			t.Fatalf("plan named %q: %d %s", name, r.status, r.body)
+		}
+	}
+	if got := problemCode(t, root.do("PUT", "/admin/v1/tenants/acme/plan", `{"plan":"nonesuch"}`), 404); got != "plan_not_found" {
+		t.Fatalf("an unknown plan: %s", got)
+	}
+	r := root.do("PUT", "/admin/v1/plans/starter", `{"seats":5,"commands_per_minute":3,"concurrent_requests":2}`)
+	if r.status != 200 || r.json(t)["limits"].(map[string]any)["commands_per_minute"] != float64(3) {
+		t.Fatalf("define: %d %s", r.status, r.body)
+	}
+	if r := root.do("GET", "/admin/v1/plans", ""); r.status != 200 || !strings.Contains(string(r.body), `"starter"`) {
+		t.Fatalf("plans: %d %s", r.status, r.body)
+	}
+	if r := root.do("PUT", "/admin/v1/tenants/acme/plan", `{"plan":"starter"}`); r.status != 200 || r.json(t)["plan"] != "starter" {
+		t.Fatalf("assign: %d %s", r.status, r.body)
+	}
+	if got := st.Limits("acme").ConcurrentRequests; got != 2 {
+		t.Fatalf("acme's admission allows %d requests at once, its plan 2", got)
+	}
+
+	acme := as(t, app, "acme", "u-fin", "finance")
+	globex := as(t, app, "globex", "u-fin", "finance")
+	headBefore := func() uint64 {
+		h, err := st.Store.Head(tenant.With(context.Background(), "acme"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return uint64(h)
+	}
+	for i := range 3 {
+		if r := acme.do("POST", "/api/v1/invoices", fmt.Sprintf(invoiceBody, 100+i)); r.status != 201 {
+			t.Fatalf("command %d of 3 a minute: %d %s", i+1, r.status, r.body)
+		}
+	}
+	before := headBefore()
+	r = acme.do("POST", "/api/v1/invoices", fmt.Sprintf(invoiceBody, 200))
+	if problemCode(t, r, 429) != "quota_exceeded" || r.header.Get("Retry-After") == "" || r.json(t)["field"] != "commands_per_minute" {
+		t.Fatalf("the 4th command in a minute: %d %s (Retry-After %q)", r.status, r.body, r.header.Get("Retry-After"))
+	}
+	if after := headBefore(); after != before {
+		t.Fatalf("a refused command wrote: head %d, was %d", after, before)
+	}
+	if r := acme.do("GET", "/api/v1/invoices", ""); r.status != 200 {
+		t.Fatalf("a read over the command quota: %d %s", r.status, r.body)
+	}
+	for i := range 5 {
+		if r := globex.do("POST", "/api/v1/invoices", fmt.Sprintf(invoiceBody, 300+i)); r.status != 201 {
+			t.Fatalf("globex, on no plan, while acme is over its quota: %d %s", r.status, r.body)
+		}
+	}
+	m := (caller{t: t, app: app}).do("GET", "/metrics", "")
+	if !strings.Contains(string(m.body), `atrium_admission_refused_total{reason="quota_exceeded",tenant="acme"} 1`) {
+		t.Fatal("/metrics does not count the refusal")
+	}
+	// Off the plan, at once.
+	if r := root.do("PUT", "/admin/v1/tenants/acme/plan", `{"plan":""}`); r.status != 200 || r.json(t)["plan"] != "" {
+		t.Fatalf("unassign: %d %s", r.status, r.body)
+	}
+	if got := st.Limits("acme").ConcurrentRequests; got == 2 {
+		t.Fatal("off its plan, acme keeps the plan's requests at once")
+	}
+	if r := acme.do("POST", "/api/v1/invoices", fmt.Sprintf(invoiceBody, 400)); r.status != 201 {
+		t.Fatalf("off the plan: %d %s", r.status, r.body)
+	}
+}
