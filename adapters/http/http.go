@@ -236,8 +236,27 @@ func proxyHeader(trusted []string) string {
 
 type ctxKey int
 
-// ticketKey holds a request's admission ticket in Fiber's locals.
+// ticketKey holds a request's admission ticket in Fiber's locals and in
+// its context.
 type ticketKey struct{}
+
+// Waiting runs wait, which needs no CPU (a projection catching up), with
+// the request's turn of its tenant given up meanwhile, as X-Read-After
+// does, so that the tenant's projections, which take turns with its
+// requests, can run; the turn is taken again after. Outside a request it
+// just runs wait.
+func Waiting(ctx context.Context, wait func() error) error {
+	tk, _ := ctx.Value(ticketKey{}).(*ticket)
+	if tk == nil {
+		return wait()
+	}
+	tk.pause()
+	err := wait()
+	if rerr := tk.resume(ctx); err == nil {
+		err = rerr
+	}
+	return err
+}
 
 const (
 	keyCorrelation ctxKey = iota
@@ -357,7 +376,7 @@ func (a *api) scoped(c *fiber.Ctx) error {
 	}
 	defer tk.end()
 	c.Locals(ticketKey{}, tk)
-	c.SetUserContext(user.With(ctx, p))
+	c.SetUserContext(user.With(context.WithValue(ctx, ticketKey{}, tk), p))
 	return c.Next()
 }
 

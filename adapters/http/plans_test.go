@@ -106,3 +106,53 @@ func TestPlanQuotas(t *testing.T) {
 		t.Fatalf("off the plan: %d %s", r.status, r.body)
 	}
 }
+
+// A plan's seats bound a tenant's members, invitations included: past
+// them 403 quota_exceeded naming the limit, and nothing of the refused
+// member written; another tenant is not bound by them.
+func TestPlanSeats(t *testing.T) {
+	app, _ := newStackApp(t)
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	admin := as(t, app, "acme", "u-adm", "admin")
+	members := func(c caller) int {
+		t.Helper()
+		r := c.do("GET", "/api/v1/users?limit=500", "")
+		if r.status != 200 {
+			t.Fatalf("members: %d %s", r.status, r.body)
+		}
+		return len(r.json(t)["items"].([]any))
+	}
+	now := members(admin)
+	if r := root.do("PUT", "/admin/v1/plans/team", fmt.Sprintf(`{"seats":%d}`, now+1)); r.status != 200 {
+		t.Fatalf("define: %d %s", r.status, r.body)
+	}
+	if r := root.do("PUT", "/admin/v1/tenants/acme/plan", `{"plan":"team"}`); r.status != 200 {
+		t.Fatalf("assign: %d %s", r.status, r.body)
+	}
+	add := func(c caller, email string) reply {
+		return c.do("POST", "/api/v1/users", fmt.Sprintf(`{"email":%q,"name":"New","password":"correct horse battery","roles":["sales"]}`, email))
+	}
+	if r := add(admin, "one@acme.example"); r.status != 201 {
+		t.Fatalf("the last seat: %d %s", r.status, r.body)
+	}
+	r := add(admin, "two@acme.example")
+	if problemCode(t, r, 403) != "quota_exceeded" || r.json(t)["field"] != "seats" {
+		t.Fatalf("past the seats: %d %s", r.status, r.body)
+	}
+	if got := members(admin); got != now+1 {
+		t.Fatalf("acme has %d members, want %d", got, now+1)
+	}
+	globex := as(t, app, "globex", "u-adm", "admin")
+	for i := range 3 {
+		if r := add(globex, fmt.Sprintf("g%d@globex.example", i)); r.status != 201 {
+			t.Fatalf("globex, on no plan: %d %s", r.status, r.body)
+		}
+	}
+	// More seats, at once.
+	if r := root.do("PUT", "/admin/v1/plans/team", fmt.Sprintf(`{"seats":%d}`, now+2)); r.status != 200 {
+		t.Fatalf("redefine: %d %s", r.status, r.body)
+	}
+	if r := add(admin, "two@acme.example"); r.status != 201 {
+		t.Fatalf("a seat more: %d %s", r.status, r.body)
+	}
+}

@@ -77,6 +77,21 @@ type Queries struct{ rs projections.ReadStore }
 // NewQueries returns the member queries.
 func NewQueries(rs projections.ReadStore) *Queries { return &Queries{rs: rs} }
 
+// Seats counts the ctx tenant's members, invited ones included, for the
+// platform's seat quota: it checks no caller.
+func (q *Queries) Seats(ctx context.Context) (int, error) {
+	db, err := q.rs.Open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Release()
+	var n int
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM members`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count members: %w", err)
+	}
+	return n, nil
+}
+
 // List returns members in the order they joined, to admins.
 func (q *Queries) List(ctx context.Context, limit int, cursor string) ([]Member, string, error) {
 	p, err := user.From(ctx)
