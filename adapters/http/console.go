@@ -246,6 +246,7 @@ type consoleTenant struct {
 	Logo            string
 	Primary, Accent string
 	Limits          tenancy.Limits
+	Plan            string
 	Known           bool   // its projection is known here
 	Projected       string // here, elsewhere
 	Subscribed      bool
@@ -428,7 +429,7 @@ func viewConsoleTenant(s tenancy.State, h TenantHealth, known bool) consoleTenan
 	b := s.Branding
 	t := consoleTenant{Slug: string(s.ID), Name: s.Name, Suspended: s.Suspended, Since: s.Since, Domains: s.Domains,
 		Logo: b.LogoURL, Primary: orDefault(b.PrimaryColor, "#33415c"), Accent: orDefault(b.AccentColor, "#c9a227"),
-		Limits: s.Limits, Known: known, Projected: "elsewhere", Poisoned: h.Poisoned}
+		Limits: s.Limits, Plan: s.Plan, Known: known, Projected: "elsewhere", Poisoned: h.Poisoned}
 	if t.Name == "" {
 		t.Name = t.Slug
 	}

@@ -101,6 +101,27 @@ func TestCLIAsAnOperatorUsesIt(t *testing.T) {
 		t.Fatalf("create an existing tenant: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
+	// Plans: defined, listed, a tenant put on one and taken off it.
+	out, errOut, code = cliRun(t, bin, wrong, "tenant", "define-plan", "starter", "--seats", "25", "--commands-per-minute", "600")
+	if code != 0 || !strings.HasPrefix(out, "PLAN") || !strings.Contains(out, "starter") || !strings.Contains(out, "25") {
+		t.Fatalf("define-plan: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = cliRun(t, bin, wrong, "tenant", "plans")
+	if code != 0 || !strings.Contains(out, "starter") || !strings.Contains(out, "600") {
+		t.Fatalf("plans: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = cliRun(t, bin, wrong, "tenant", "plan", "acme", "starter")
+	if code != 0 || !strings.Contains(out, "acme") || !strings.Contains(out, "starter") {
+		t.Fatalf("tenant plan: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if _, errOut, code := cliRun(t, bin, wrong, "tenant", "plan", "acme", "nonesuch"); code != 1 || !strings.Contains(errOut, "HTTP 404 plan_not_found") {
+		t.Fatalf("an unknown plan: exit %d, stderr %q", code, errOut)
+	}
+	out, errOut, code = cliRun(t, bin, wrong, "tenant", "plan", "acme")
+	if code != 0 || strings.Contains(out, "starter") {
+		t.Fatalf("off its plan: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
 	// Which tenants are lagging, failing or suspended.
 	out, errOut, code = cliRun(t, bin, wrong, "tenant", "health")
 	if code != 0 || !strings.HasPrefix(out, "TENANT") || !strings.Contains(out, "acme") || !strings.Contains(out, "here") {

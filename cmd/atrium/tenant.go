@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,13 +35,16 @@ type tenantCmd struct {
 	held      string
 	heldUntil time.Time
 
-	Create  tenantCreateCmd  `cmd:"" help:"Create, provision and open a tenant."`
-	List    tenantListCmd    `cmd:"" help:"List the tenants."`
-	Suspend tenantSuspendCmd `cmd:"" help:"Stop serving a tenant."`
-	Resume  tenantResumeCmd  `cmd:"" help:"Serve a suspended tenant again."`
-	Rebuild tenantRebuildCmd `cmd:"" help:"Rebuild one read model of a tenant from its events."`
-	Health  tenantHealthCmd  `cmd:"" help:"Every tenant's state, projection lag and poisoned events, as the instance at ATRIUM_API_URL knows them."`
-	Logout  tenantLogoutCmd  `cmd:"" help:"End the kept session of ATRIUM_ADMIN_EMAIL on ATRIUM_API_URL."`
+	Create     tenantCreateCmd     `cmd:"" help:"Create, provision and open a tenant."`
+	List       tenantListCmd       `cmd:"" help:"List the tenants."`
+	Suspend    tenantSuspendCmd    `cmd:"" help:"Stop serving a tenant."`
+	Resume     tenantResumeCmd     `cmd:"" help:"Serve a suspended tenant again."`
+	Rebuild    tenantRebuildCmd    `cmd:"" help:"Rebuild one read model of a tenant from its events."`
+	Health     tenantHealthCmd     `cmd:"" help:"Every tenant's state, projection lag and poisoned events, as the instance at ATRIUM_API_URL knows them."`
+	Plan       tenantPlanCmd       `cmd:"" help:"Put a tenant on a plan (none when no plan is named)."`
+	Plans      tenantPlansCmd      `cmd:"" help:"List the plans."`
+	DefinePlan tenantDefinePlanCmd `cmd:"" name:"define-plan" help:"Define a plan, or change its limits: every tenant on it has them at once. A limit left 0 is none."`
+	Logout     tenantLogoutCmd     `cmd:"" help:"End the kept session of ATRIUM_ADMIN_EMAIL on ATRIUM_API_URL."`
 }
 
 type tenantRebuildCmd struct {
@@ -207,6 +211,46 @@ type tenantCreateCmd struct {
 }
 
 type tenantListCmd struct{}
+
+type tenantPlanCmd struct {
+	Slug string `arg:""`
+	Plan string `arg:"" optional:"" help:"The plan; none to take the tenant off its plan."`
+}
+
+type tenantPlansCmd struct{}
+
+type tenantDefinePlanCmd struct {
+	Name               string `arg:""`
+	Seats              int    `help:"Members the tenant may have, invitations included."`
+	CommandsPerMinute  int    `help:"Commands (writes to the API) a minute; past them, 429 quota_exceeded."`
+	ConcurrentRequests int    `help:"Requests served at once, unless the tenant has limits of its own."`
+}
+
+func (c *tenantPlanCmd) Run(t *tenantCmd) error {
+	out, err := t.call(http.MethodPut, "/admin/v1/tenants/"+url.PathEscape(c.Slug)+"/plan", map[string]string{"plan": c.Plan})
+	if err != nil {
+		return err
+	}
+	return t.printTenants(out, false)
+}
+
+func (c *tenantPlansCmd) Run(t *tenantCmd) error {
+	out, err := t.call(http.MethodGet, "/admin/v1/plans", nil)
+	if err != nil {
+		return err
+	}
+	return t.printPlans(out, true)
+}
+
+func (c *tenantDefinePlanCmd) Run(t *tenantCmd) error {
+	out, err := t.call(http.MethodPut, "/admin/v1/plans/"+url.PathEscape(c.Name), map[string]int{
+		"seats": c.Seats, "commands_per_minute": c.CommandsPerMinute, "concurrent_requests": c.ConcurrentRequests,
+	})
+	if err != nil {
+		return err
+	}
+	return t.printPlans(out, false)
+}
 
 type tenantSuspendCmd struct {
 	Slug   string `arg:""`
@@ -467,8 +511,51 @@ type tenantRow struct {
 	Slug      string    `json:"slug"`
 	Name      string    `json:"name"`
 	Domains   []string  `json:"domains"`
+	Plan      string    `json:"plan"`
 	Suspended bool      `json:"suspended"`
 	Since     time.Time `json:"since"`
+}
+
+type planRow struct {
+	Name   string `json:"name"`
+	Limits struct {
+		Seats              int `json:"seats"`
+		CommandsPerMinute  int `json:"commands_per_minute"`
+		ConcurrentRequests int `json:"concurrent_requests"`
+	} `json:"limits"`
+}
+
+// printPlans prints a plan, or the list of them.
+func (t *tenantCmd) printPlans(out []byte, list bool) error {
+	return t.print(out, func(w io.Writer) error {
+		var rows []planRow
+		if list {
+			var l struct {
+				Items []planRow `json:"items"`
+			}
+			if err := json.Unmarshal(out, &l); err != nil {
+				return fmt.Errorf("an answer not understood: %w", err)
+			}
+			rows = l.Items
+		} else {
+			var r planRow
+			if err := json.Unmarshal(out, &r); err != nil {
+				return fmt.Errorf("an answer not understood: %w", err)
+			}
+			rows = []planRow{r}
+		}
+		limit := func(n int) string {
+			if n == 0 {
+				return "-"
+			}
+			return strconv.Itoa(n)
+		}
+		fmt.Fprintln(w, "PLAN\tSEATS\tCOMMANDS/MIN\tREQUESTS AT ONCE")
+		for _, r := range rows {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Name, limit(r.Limits.Seats), limit(r.Limits.CommandsPerMinute), limit(r.Limits.ConcurrentRequests))
+		}
+		return nil
+	})
 }
 
 // print writes an answer: as JSON, indented, or as a table that rows
@@ -508,7 +595,7 @@ func (t *tenantCmd) printTenants(out []byte, list bool) error {
 			}
 			rows = []tenantRow{r}
 		}
-		fmt.Fprintln(w, "SLUG\tNAME\tSTATUS\tDOMAINS\tSINCE")
+		fmt.Fprintln(w, "SLUG\tNAME\tSTATUS\tPLAN\tDOMAINS\tSINCE")
 		for _, r := range rows {
 			status := "active"
 			if r.Suspended {
@@ -518,7 +605,11 @@ func (t *tenantCmd) printTenants(out []byte, list bool) error {
 			if domains == "" {
 				domains = "-"
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Slug, r.Name, status, domains, r.Since.UTC().Format(time.RFC3339))
+			plan := r.Plan
+			if plan == "" {
+				plan = "-"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Slug, r.Name, status, plan, domains, r.Since.UTC().Format(time.RFC3339))
 		}
 		return nil
 	})
