@@ -284,6 +284,7 @@ type Process struct {
 	catalogDone chan struct{}
 	leases      atomic.Pointer[jetstream.Leases] // set once open; the catalog's goroutine reads it
 	gatesMu     sync.Mutex
+	seats       sync.Map // tenant.ID → seatLock
 	projLocks   sync.Map // tenant.ID → *sync.Mutex: a rebuild's stop, reset and start against the leases' starts and stops of the tenant
 	gates       map[tenant.ID]*openGate
 	closers     []func() error

@@ -221,7 +221,7 @@ func invalidSignature() *Problem {
 // connection's secret. The signature is checked before anything else is
 // done with the body, and the call is admitted in the tenant's budget only
 // then; an address that keeps sending bad signatures waits.
-func (a erpRoutes) inbound(c *fiber.Ctx) error {
+func (a erpRoutes) inbound(c *fiber.Ctx) (err error) {
 	t, err := a.deps.Tenants.Resolve(c)
 	if errors.Is(err, tenant.ErrNoTenant) {
 		return NewProblem(fiber.StatusBadRequest, "tenant_required", "name the tenant by its host or X-Tenant")
@@ -250,11 +250,22 @@ func (a erpRoutes) inbound(c *fiber.Ctx) error {
 		a.fails.spend(address)
 		return invalidSignature()
 	}
+	// An ERP's call back is a command of the tenant's, counted by its plan.
+	counted, err := a.admit.command(ctx, t)
+	if err != nil {
+		a.metrics.refused.WithLabelValues(string(t), "quota_exceeded").Inc()
+		return err
+	}
 	tk, err := a.admit.admit(ctx, t)
 	if err != nil {
 		return err
 	}
 	defer tk.end()
+	defer func() {
+		if err == nil && c.Response().StatusCode() < 400 {
+			counted() // refused, it did nothing the plan counts
+		}
+	}()
 	var head struct {
 		Type string `json:"type"`
 	}

@@ -26,6 +26,8 @@ import (
 	"github.com/atrium-platform/atrium/adapters/assembly"
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
 	"github.com/atrium-platform/atrium/adapters/postgres/pgtest"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/projections/erpsync"
 )
 
@@ -768,4 +770,51 @@ func pgPassword(dsn string) string {
 		return "\x00no password"
 	}
 	return p
+}
+
+// An ERP's calls back are commands of the tenant's: its plan's commands a
+// minute count them, and past them they are refused (429 quota_exceeded)
+// with nothing written.
+func TestERPInboundCountsAgainstThePlan(t *testing.T) {
+	app, st := newERPApp(t)
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	admin := as(t, app, "acme", "u-admin", "admin")
+	fin := as(t, app, "acme", "u-fin", "finance")
+	rcv := newReceiver(t, acmeSecret)
+	if r := connectWebhook(t, admin, rcv.url(), acmeSecret, "invoice"); r.status != 200 {
+		t.Fatalf("connect: %d %s", r.status, r.body)
+	}
+	var numbers []string
+	for i := range 3 {
+		id, _ := create(t, fin, 100+i)
+		r := fin.do("POST", "/api/v1/invoices/"+id+"/issue", "")
+		got := fin.do("GET", "/api/v1/invoices/"+id, "", "X-Read-After", position(t, r)).json(t)
+		numbers = append(numbers, got["number"].(string))
+	}
+	if r := root.do("PUT", "/admin/v1/plans/tiny", `{"commands_per_minute":1}`); r.status != 200 {
+		t.Fatalf("define: %d %s", r.status, r.body)
+	}
+	if r := root.do("PUT", "/admin/v1/tenants/acme/plan", `{"plan":"tiny"}`); r.status != 200 {
+		t.Fatalf("assign: %d %s", r.status, r.body)
+	}
+	payment := `{"type":"payment.received","invoice_number":"%s","amount":{"amount":%d,"currency":"EUR"},"paid_at":"2026-11-20","reference":"%s"}`
+	if r := inbound(t, app, "acme", acmeSecret, clock(), fmt.Sprintf(payment, numbers[0], 10, "REF-0")); r.status != 200 {
+		t.Fatalf("the minute's one command: %d %s", r.status, r.body)
+	}
+	before, err := st.Store.Head(tenant.With(context.Background(), "acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, num := range numbers[1:] {
+		r := inbound(t, app, "acme", acmeSecret, clock(), fmt.Sprintf(payment, num, 10, fmt.Sprintf("REF-%d", i+1)))
+		if problemCode(t, r, 429) != "quota_exceeded" {
+			t.Fatalf("a call back past the plan: %d %s", r.status, r.body)
+		}
+	}
+	if r := fin.do("POST", "/api/v1/invoices", fmt.Sprintf(invoiceBody, 1)); problemCode(t, r, 429) != "quota_exceeded" {
+		t.Fatalf("a command after the ERP's: %d %s", r.status, r.body)
+	}
+	if after, _ := st.Store.Head(tenant.With(context.Background(), "acme")); after != before {
+		t.Fatalf("refused calls wrote: head %d, was %d", after, before)
+	}
 }

@@ -357,14 +357,16 @@ func (a *api) scoped(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, err := Body(c); err != nil {
-		return err
-	}
+	// A command over the tenant's plan is refused before its body is read.
+	counted := func() {}
 	if isCommand(c) {
-		if err := a.admit.command(ctx, t); err != nil {
+		if counted, err = a.admit.command(ctx, t); err != nil {
 			a.metrics.refused.WithLabelValues(string(t), "quota_exceeded").Inc()
 			return err
 		}
+	}
+	if _, err := Body(c); err != nil {
+		return err
 	}
 	tk, err := a.admit.admit(ctx, t)
 	if err != nil {
@@ -377,7 +379,11 @@ func (a *api) scoped(c *fiber.Ctx) error {
 	defer tk.end()
 	c.Locals(ticketKey{}, tk)
 	c.SetUserContext(user.With(context.WithValue(ctx, ticketKey{}, tk), p))
-	return c.Next()
+	err = c.Next()
+	if err == nil && c.Response().StatusCode() < 400 {
+		counted() // refused, it did nothing the plan counts
+	}
+	return err
 }
 
 // isCommand reports whether the request is a command a plan counts: a

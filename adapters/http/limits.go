@@ -241,13 +241,18 @@ func (a *admitter) rate(t tenant.ID) *rate.Limiter {
 	return r
 }
 
-// command takes one of the commands a minute t's plan allows: a 429
-// quota_exceeded naming the limit, with Retry-After, when none is left.
-// A plan without the limit, or no plan, allows any number.
-func (a *admitter) command(ctx context.Context, t tenant.ID) error {
+// command admits a command of t's while its plan's commands a minute
+// have room: a 429 quota_exceeded naming the limit, with Retry-After,
+// when they have none. A plan without the limit, or no plan, allows any
+// number. The command is counted by done, once it has succeeded: a
+// request refused (its caller's role, its body, a conflict) does nothing
+// the plan counts, so one member's refused calls do not spend the others'
+// minute. Commands admitted at the same moment may pass the limit by as
+// many as the tenant has in flight.
+func (a *admitter) command(ctx context.Context, t tenant.ID) (done func(), err error) {
 	n := a.plans(t).CommandsPerMinute
 	if n <= 0 {
-		return nil
+		return func() {}, nil
 	}
 	every := rate.Limit(float64(n) / 60)
 	a.mu.Lock()
@@ -260,14 +265,14 @@ func (a *admitter) command(ctx context.Context, t tenant.ID) error {
 		r.SetBurst(n)
 	}
 	a.mu.Unlock()
-	if r.Allow() {
-		return nil
+	if wait := untilToken(r); wait > 0 {
+		p := NewProblem(fiber.StatusTooManyRequests, "quota_exceeded", fmt.Sprintf("this tenant's plan allows %d commands a minute; retry after the time given", n))
+		p.Field = "commands_per_minute"
+		p.RetryAfter = retryAfter(wait)
+		a.refusing(ctx, t)
+		return nil, p
 	}
-	p := NewProblem(fiber.StatusTooManyRequests, "quota_exceeded", fmt.Sprintf("this tenant's plan allows %d commands a minute; retry after the time given", n))
-	p.Field = "commands_per_minute"
-	p.RetryAfter = retryAfter(untilToken(r))
-	a.refusing(ctx, t)
-	return p
+	return func() { r.ReserveN(time.Now(), 1) }, nil
 }
 
 // ticket is an admitted request's slot. Pause gives it up while the request

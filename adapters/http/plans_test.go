@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/atrium-platform/atrium/domain/tenant"
@@ -69,6 +70,17 @@ func TestPlanQuotas(t *testing.T) {
 			t.Fatal(err)
 		}
 		return uint64(h)
+	}
+	// Refused calls (a role without the right, a bad body) do nothing the
+	// plan counts: they spend none of the tenant's minute.
+	sales := as(t, app, "acme", "u-sales", "sales")
+	for range 5 {
+		if r := sales.do("POST", "/api/v1/users", `{"email":"x@acme.example","name":"X","password":"correct horse battery","roles":["admin"]}`); r.status != 403 {
+			t.Fatalf("a salesperson adding an admin: %d %s", r.status, r.body)
+		}
+		if r := acme.do("POST", "/api/v1/invoices", `{"currency":`); r.status != 400 {
+			t.Fatalf("a bad body: %d %s", r.status, r.body)
+		}
 	}
 	for i := range 3 {
 		if r := acme.do("POST", "/api/v1/invoices", fmt.Sprintf(invoiceBody, 100+i)); r.status != 201 {
@@ -154,5 +166,39 @@ func TestPlanSeats(t *testing.T) {
 	}
 	if r := add(admin, "two@acme.example"); r.status != 201 {
 		t.Fatalf("a seat more: %d %s", r.status, r.body)
+	}
+}
+
+// Members added at the same moment take the seats one at a time: never
+// more than the plan's.
+func TestPlanSeatsUnderConcurrentAdds(t *testing.T) {
+	app, _ := newStackApp(t)
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	admin := as(t, app, "acme", "u-adm", "admin")
+	r := admin.do("GET", "/api/v1/users?limit=500", "")
+	now := len(r.json(t)["items"].([]any))
+	if r := root.do("PUT", "/admin/v1/plans/team", fmt.Sprintf(`{"seats":%d,"concurrent_requests":1}`, now+2)); r.status != 200 {
+		t.Fatalf("define: %d %s", r.status, r.body)
+	}
+	if r := root.do("PUT", "/admin/v1/tenants/acme/plan", `{"plan":"team"}`); r.status != 200 {
+		t.Fatalf("assign: %d %s", r.status, r.body)
+	}
+	const n = 12
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r := admin.do("POST", "/api/v1/users", fmt.Sprintf(`{"email":"c%d@acme.example","name":"New","password":"correct horse battery","roles":["sales"]}`, i))
+			statuses <- r.status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if count[201] != 2 || count[403] != n-2 {
+		t.Fatalf("%d members added for 2 seats left: %v", count[201], count)
 	}
 }

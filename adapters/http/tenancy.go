@@ -320,7 +320,7 @@ type planView struct {
 }
 
 type planBody struct {
-	Plan string `json:"plan"`
+	Plan *string `json:"plan"`
 }
 
 func viewPlan(p tenancy.Plan) planView { return planView{Name: p.Name, Limits: p.Limits, At: p.At} }
@@ -362,7 +362,10 @@ func (a tenancyRoutes) changePlan(c *fiber.Ctx) error {
 	if err := Decode(c, &b, false); err != nil {
 		return err
 	}
-	if _, err := a.res.Handler.ChangePlan(c.UserContext(), req, c.Params("slug"), b.Plan); err != nil {
+	if b.Plan == nil {
+		return FieldProblem("plan", `plan is required: a plan's name, or "" for none`)
+	}
+	if _, err := a.res.Handler.ChangePlan(c.UserContext(), req, c.Params("slug"), *b.Plan); err != nil {
 		return err
 	}
 	s, _ := a.res.Catalog.Get(tenant.ID(c.Params("slug")))

@@ -106,6 +106,11 @@ func TestCLIAsAnOperatorUsesIt(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "PLAN") || !strings.Contains(out, "starter") || !strings.Contains(out, "25") {
 		t.Fatalf("define-plan: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
+	// A limit left out keeps the plan's.
+	out, errOut, code = cliRun(t, bin, wrong, "tenant", "define-plan", "starter", "--seats", "30")
+	if code != 0 || !strings.Contains(out, "30") || !strings.Contains(out, "600") {
+		t.Fatalf("define-plan of one limit: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 	out, errOut, code = cliRun(t, bin, wrong, "tenant", "plans")
 	if code != 0 || !strings.Contains(out, "starter") || !strings.Contains(out, "600") {
 		t.Fatalf("plans: exit %d, stdout %q, stderr %q", code, out, errOut)

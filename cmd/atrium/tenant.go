@@ -214,16 +214,16 @@ type tenantListCmd struct{}
 
 type tenantPlanCmd struct {
 	Slug string `arg:""`
-	Plan string `arg:"" optional:"" help:"The plan; none to take the tenant off its plan."`
+	Plan string `arg:"" optional:"" help:"The plan; left out, the tenant is taken off its plan."`
 }
 
 type tenantPlansCmd struct{}
 
 type tenantDefinePlanCmd struct {
 	Name               string `arg:""`
-	Seats              int    `help:"Members the tenant may have, invitations included."`
-	CommandsPerMinute  int    `help:"Commands (writes to the API) a minute; past them, 429 quota_exceeded."`
-	ConcurrentRequests int    `help:"Requests served at once, unless the tenant has limits of its own."`
+	Seats              int    `default:"-1" help:"Members the tenant may have, invitations included (0: no limit; left out: unchanged)."`
+	CommandsPerMinute  int    `default:"-1" help:"Commands (writes to the API) a minute; past them, 429 quota_exceeded (0: no limit; left out: unchanged)."`
+	ConcurrentRequests int    `default:"-1" help:"Requests served at once, unless the tenant has limits of its own (0: no limit; left out: unchanged)."`
 }
 
 func (c *tenantPlanCmd) Run(t *tenantCmd) error {
@@ -243,8 +243,33 @@ func (c *tenantPlansCmd) Run(t *tenantCmd) error {
 }
 
 func (c *tenantDefinePlanCmd) Run(t *tenantCmd) error {
+	// The limits left out keep the plan's: read them first.
+	list, err := t.call(http.MethodGet, "/admin/v1/plans", nil)
+	if err != nil {
+		return err
+	}
+	var plans struct {
+		Items []planRow `json:"items"`
+	}
+	if err := json.Unmarshal(list, &plans); err != nil {
+		return fmt.Errorf("an answer not understood: %w", err)
+	}
+	var was planRow
+	for _, p := range plans.Items {
+		if p.Name == c.Name {
+			was = p
+		}
+	}
+	pick := func(given, had int) int {
+		if given < 0 {
+			return had
+		}
+		return given
+	}
 	out, err := t.call(http.MethodPut, "/admin/v1/plans/"+url.PathEscape(c.Name), map[string]int{
-		"seats": c.Seats, "commands_per_minute": c.CommandsPerMinute, "concurrent_requests": c.ConcurrentRequests,
+		"seats":               pick(c.Seats, was.Limits.Seats),
+		"commands_per_minute": pick(c.CommandsPerMinute, was.Limits.CommandsPerMinute),
+		"concurrent_requests": pick(c.ConcurrentRequests, was.Limits.ConcurrentRequests),
 	})
 	if err != nil {
 		return err

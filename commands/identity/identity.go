@@ -97,12 +97,15 @@ type Handler struct {
 	now        func() time.Time
 	refreshTTL time.Duration
 	active     *activeCache
-	seats      func(ctx context.Context, t tenant.ID) error
+	seats      func(ctx context.Context, t tenant.ID) (release func(), err error)
 }
 
 // CheckSeats sets the check a membership passes before anything of it is
-// written: the tenant's plan's seats (nil: none).
-func (h *Handler) CheckSeats(check func(ctx context.Context, t tenant.ID) error) { h.seats = check }
+// written: the tenant's plan's seats (nil: none). The seat it finds is
+// held until release, called once the membership is written or refused.
+func (h *Handler) CheckSeats(check func(ctx context.Context, t tenant.ID) (release func(), err error)) {
+	h.seats = check
+}
 
 // NewHandler returns the identity handler. Active remembers open logins
 // as ActiveCache's defaults say; CacheActive changes that.
@@ -330,9 +333,11 @@ func (h *Handler) addMember(ctx context.Context, t tenant.ID, by string, c AddMe
 		return commands.Result{}, fmt.Errorf("%w: the membership of %s does not exist", commands.ErrVersionConflict, email)
 	}
 	if h.seats != nil && t != tenant.Platform {
-		if err := h.seats(ctx, t); err != nil {
+		release, err := h.seats(ctx, t)
+		if err != nil {
 			return commands.Result{}, err
 		}
+		defer release()
 	}
 	// The password first (it may be refused as busy), then the account,
 	// then the membership: a failure leaves a password or an account that
