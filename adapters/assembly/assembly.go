@@ -285,6 +285,7 @@ type Process struct {
 	leases      atomic.Pointer[jetstream.Leases] // set once open; the catalog's goroutine reads it
 	gatesMu     sync.Mutex
 	seats       sync.Map // tenant.ID → seatLock
+	docLocks    sync.Map // tenant.ID → seatLock: one quota-checked Put of a tenant at a time
 	projLocks   sync.Map // tenant.ID → *sync.Mutex: a rebuild's stop, reset and start against the leases' starts and stops of the tenant
 	gates       map[tenant.ID]*openGate
 	closers     []func() error
@@ -551,6 +552,7 @@ func (p *Process) openPlatform(ctx context.Context) (err error) {
 	if p.Documents, err = p.openDocuments(); err != nil {
 		return fmt.Errorf("documents: %w", err)
 	}
+	p.Documents = quotaDocuments{Store: p.Documents, p: p}
 	p.Tenancy = tenancycmd.NewHandler(p.Commands, resources{p}, p.Identity, p.Catalog, cfg.BaseDomain, cfg.Now)
 	return nil
 }

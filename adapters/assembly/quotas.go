@@ -3,9 +3,11 @@ package assembly
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
+	"github.com/atrium-platform/atrium/documents"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/projections/memberlist"
@@ -67,4 +69,56 @@ func (p *Process) checkSeats(ctx context.Context, t tenant.ID) (release func(), 
 			Message: fmt.Sprintf("the tenant's plan (%s) allows %d members", plan.Name, plan.Limits.Seats)}
 	}
 	return release, nil
+}
+
+// quotaDocuments holds each tenant to its plan's document bytes: a Put
+// that would take the tenant's documents past them is refused (403
+// quota_exceeded, field document_bytes) before anything is stored. The
+// tenant's documents are listed and their sizes added at each such Put,
+// one Put of a tenant at a time within this process (two instances
+// storing at the same moment may both pass the limit). An object replaced
+// under its own key counts once; the receipt a claim's new one replaces
+// is deleted only after the new one is recorded, so both count until then.
+type quotaDocuments struct {
+	documents.Store
+	p *Process
+}
+
+func (q quotaDocuments) Put(ctx context.Context, key, contentType string, r io.Reader, size int64) (documents.Object, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return documents.Object{}, err
+	}
+	plan, ok := q.p.Catalog.PlanOf(t)
+	if !ok || plan.Limits.DocumentBytes <= 0 {
+		return q.Store.Put(ctx, key, contentType, r, size)
+	}
+	v, _ := q.p.docLocks.LoadOrStore(t, make(seatLock, 1))
+	lock := v.(seatLock)
+	if err := atriumhttp.Waiting(ctx, func() error {
+		select {
+		case lock <- struct{}{}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}); err != nil {
+		return documents.Object{}, err
+	}
+	defer func() { <-lock }()
+	objs, err := q.List(ctx, "")
+	if err != nil {
+		return documents.Object{}, err
+	}
+	used := size
+	for _, o := range objs {
+		if o.Key != key {
+			used += o.Size
+		}
+	}
+	if used > plan.Limits.DocumentBytes {
+		return documents.Object{}, &domain.Error{Kind: domain.Forbidden, Code: "quota_exceeded", Field: "document_bytes",
+			Message: fmt.Sprintf("the tenant's plan (%s) allows %d bytes of documents", plan.Name, plan.Limits.DocumentBytes)}
+	}
+	return q.Store.Put(ctx, key, contentType, r, size)
 }

@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -200,5 +201,57 @@ func TestPlanSeatsUnderConcurrentAdds(t *testing.T) {
 	}
 	if count[201] != 2 || count[403] != n-2 {
 		t.Fatalf("%d members added for 2 seats left: %v", count[201], count)
+	}
+}
+
+// A plan's document bytes bound what a tenant keeps: a receipt that would
+// pass them is refused (403 quota_exceeded naming the limit) with nothing
+// stored or recorded; another tenant is not bound by them.
+func TestPlanDocumentBytes(t *testing.T) {
+	app, st := newStackApp(t)
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	if r := root.do("PUT", "/admin/v1/plans/small", `{"document_bytes":100}`); r.status != 200 {
+		t.Fatalf("define: %d %s", r.status, r.body)
+	}
+	if r := root.do("PUT", "/admin/v1/tenants/acme/plan", `{"plan":"small"}`); r.status != 200 {
+		t.Fatalf("assign: %d %s", r.status, r.body)
+	}
+	claim := func(c caller) string {
+		t.Helper()
+		r := c.do("POST", "/api/v1/expenses", `{"category":"meals","amount":{"amount":8000,"currency":"EUR"},"spent_on":"2026-11-20","description":"Lunch"}`)
+		if r.status != 201 {
+			t.Fatalf("draft: %d %s", r.status, r.body)
+		}
+		return r.json(t)["id"].(string)
+	}
+	pdf := func(n int) []byte { return append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("x"), n-9)...) }
+	emp := as(t, app, "acme", "u-emp", "employee")
+	first, second := claim(emp), claim(emp)
+	if r := emp.upload("/api/v1/expenses/"+first+"/receipt", "application/pdf", pdf(60)); r.status != 200 {
+		t.Fatalf("60 bytes of 100: %d %s", r.status, r.body)
+	}
+	ctx := tenant.With(context.Background(), "acme")
+	before, err := st.Documents.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _ := st.Store.Head(ctx)
+	r := emp.upload("/api/v1/expenses/"+second+"/receipt", "application/pdf", pdf(60))
+	if problemCode(t, r, 403) != "quota_exceeded" || r.json(t)["field"] != "document_bytes" {
+		t.Fatalf("120 bytes of 100: %d %s", r.status, r.body)
+	}
+	after, err := st.Documents.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := st.Store.Head(ctx); len(after) != len(before) || h != head {
+		t.Fatalf("a refused receipt left %d objects (was %d), head %d (was %d)", len(after), len(before), h, head)
+	}
+	if r := emp.upload("/api/v1/expenses/"+second+"/receipt", "application/pdf", pdf(40)); r.status != 200 {
+		t.Fatalf("100 bytes of 100: %d %s", r.status, r.body)
+	}
+	g := as(t, app, "globex", "u-emp", "employee")
+	if r := g.upload("/api/v1/expenses/"+claim(g)+"/receipt", "application/pdf", pdf(500)); r.status != 200 {
+		t.Fatalf("globex, on no plan: %d %s", r.status, r.body)
 	}
 }

@@ -224,6 +224,7 @@ type tenantDefinePlanCmd struct {
 	Seats              int    `default:"-1" help:"Members the tenant may have, invitations included (0: no limit; left out: unchanged)."`
 	CommandsPerMinute  int    `default:"-1" help:"Commands (writes to the API) a minute; past them, 429 quota_exceeded (0: no limit; left out: unchanged)."`
 	ConcurrentRequests int    `default:"-1" help:"Requests served at once, unless the tenant has limits of its own (0: no limit; left out: unchanged)."`
+	DocumentBytes      int64  `default:"-1" help:"Bytes of documents (receipts) the tenant keeps (0: no limit; left out: unchanged)."`
 }
 
 func (c *tenantPlanCmd) Run(t *tenantCmd) error {
@@ -260,16 +261,17 @@ func (c *tenantDefinePlanCmd) Run(t *tenantCmd) error {
 			was = p
 		}
 	}
-	pick := func(given, had int) int {
+	pick := func(given, had int64) int64 {
 		if given < 0 {
 			return had
 		}
 		return given
 	}
-	out, err := t.call(http.MethodPut, "/admin/v1/plans/"+url.PathEscape(c.Name), map[string]int{
-		"seats":               pick(c.Seats, was.Limits.Seats),
-		"commands_per_minute": pick(c.CommandsPerMinute, was.Limits.CommandsPerMinute),
-		"concurrent_requests": pick(c.ConcurrentRequests, was.Limits.ConcurrentRequests),
+	out, err := t.call(http.MethodPut, "/admin/v1/plans/"+url.PathEscape(c.Name), map[string]int64{
+		"seats":               pick(int64(c.Seats), int64(was.Limits.Seats)),
+		"commands_per_minute": pick(int64(c.CommandsPerMinute), int64(was.Limits.CommandsPerMinute)),
+		"concurrent_requests": pick(int64(c.ConcurrentRequests), int64(was.Limits.ConcurrentRequests)),
+		"document_bytes":      pick(c.DocumentBytes, was.Limits.DocumentBytes),
 	})
 	if err != nil {
 		return err
@@ -544,9 +546,10 @@ type tenantRow struct {
 type planRow struct {
 	Name   string `json:"name"`
 	Limits struct {
-		Seats              int `json:"seats"`
-		CommandsPerMinute  int `json:"commands_per_minute"`
-		ConcurrentRequests int `json:"concurrent_requests"`
+		Seats              int   `json:"seats"`
+		CommandsPerMinute  int   `json:"commands_per_minute"`
+		ConcurrentRequests int   `json:"concurrent_requests"`
+		DocumentBytes      int64 `json:"document_bytes"`
 	} `json:"limits"`
 }
 
@@ -569,15 +572,16 @@ func (t *tenantCmd) printPlans(out []byte, list bool) error {
 			}
 			rows = []planRow{r}
 		}
-		limit := func(n int) string {
+		limit := func(n int64) string {
 			if n == 0 {
 				return "-"
 			}
-			return strconv.Itoa(n)
+			return strconv.FormatInt(n, 10)
 		}
-		fmt.Fprintln(w, "PLAN\tSEATS\tCOMMANDS/MIN\tREQUESTS AT ONCE")
+		fmt.Fprintln(w, "PLAN\tSEATS\tCOMMANDS/MIN\tREQUESTS AT ONCE\tDOCUMENT BYTES")
 		for _, r := range rows {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.Name, limit(r.Limits.Seats), limit(r.Limits.CommandsPerMinute), limit(r.Limits.ConcurrentRequests))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, limit(int64(r.Limits.Seats)), limit(int64(r.Limits.CommandsPerMinute)),
+				limit(int64(r.Limits.ConcurrentRequests)), limit(r.Limits.DocumentBytes))
 		}
 		return nil
 	})

@@ -21,6 +21,8 @@ type PlanLimits struct {
 	CommandsPerMinute int `json:"commands_per_minute"`
 	// ConcurrentRequests is how many of its requests are served at once.
 	ConcurrentRequests int `json:"concurrent_requests"`
+	// DocumentBytes bounds the bytes of the documents (receipts) it keeps.
+	DocumentBytes int64 `json:"document_bytes"`
 }
 
 // Plan is a plan of the platform's catalog.
@@ -61,6 +63,7 @@ var planName = regexp.MustCompile(`^[a-z][a-z0-9-]{1,30}$`)
 const (
 	maxSeats             = 1_000_000
 	maxCommandsPerMinute = 6_000_000
+	maxDocumentBytes     = 1 << 50 // 1 PiB
 )
 
 // ValidPlanName checks a plan's name.
@@ -78,6 +81,8 @@ func (l PlanLimits) Validate() error {
 		return domain.Invalidf("seats", "invalid_limit", "seats must be from 0 (no limit) to %d", maxSeats)
 	case l.CommandsPerMinute < 0 || l.CommandsPerMinute > maxCommandsPerMinute:
 		return domain.Invalidf("commands_per_minute", "invalid_limit", "commands_per_minute must be from 0 (no limit) to %d", maxCommandsPerMinute)
+	case l.DocumentBytes < 0 || l.DocumentBytes > maxDocumentBytes:
+		return domain.Invalidf("document_bytes", "invalid_limit", "document_bytes must be from 0 (no limit) to %d", int64(maxDocumentBytes))
 	case l.ConcurrentRequests < 0 || l.ConcurrentRequests > maxConcurrent:
 		return domain.Invalidf("concurrent_requests", "invalid_limit", "concurrent_requests must be from 0 (no limit of the plan's) to %d", maxConcurrent)
 	}
