@@ -174,6 +174,22 @@ func (s *Store) Provision(ctx context.Context) error {
 	return nil
 }
 
+// begin starts a call on the ctx tenant's streams: the tenant (every
+// stream named must be its), provisioned, and ctx bounded by the request
+// timeout (cancel it when done).
+func (s *Store) begin(ctx context.Context, names ...streams.Name) (context.Context, context.CancelFunc, tenant.ID, error) {
+	t, err := streams.TenantOf(ctx, names...)
+	if err != nil {
+		return ctx, func() {}, "", err
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	if err := s.known(ctx, t); err != nil {
+		cancel()
+		return ctx, func() {}, "", err
+	}
+	return ctx, cancel, t, nil
+}
+
 // known fails with streams.ErrUnknownTenant unless t is provisioned.
 func (s *Store) known(ctx context.Context, t tenant.ID) error {
 	if _, ok := s.provisioned.Load(t); ok {
@@ -373,13 +389,9 @@ func (s *Store) tail(ctx context.Context, stream streams.Name, n int) ([]streams
 
 // ReadStream returns the events of stream, oldest first.
 func (s *Store) ReadStream(ctx context.Context, stream streams.Name) ([]streams.Record, error) {
-	t, err := streams.TenantOf(ctx, stream)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := s.withTimeout(ctx)
+	ctx, cancel, _, err := s.begin(ctx, stream)
 	defer cancel()
-	if err := s.known(ctx, t); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return s.readStream(ctx, stream, kdb.ReadStreamOptions{From: kdb.Start{}}, math.MaxUint64)
@@ -422,16 +434,9 @@ func (s *Store) readStream(ctx context.Context, stream streams.Name, opts kdb.Re
 // ReadTenant returns at most limit events of the ctx tenant after the
 // position, from $all filtered on the tenant's prefix.
 func (s *Store) ReadTenant(ctx context.Context, after streams.Position, limit int) ([]streams.Record, error) {
-	t, err := streams.TenantOf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if limit <= 0 {
-		return nil, nil
-	}
-	ctx, cancel := s.withTimeout(ctx)
+	ctx, cancel, t, err := s.begin(ctx)
 	defer cancel()
-	if err := s.known(ctx, t); err != nil {
+	if err != nil || limit <= 0 {
 		return nil, err
 	}
 	// A read of $all from a position includes the event there: one more
@@ -450,13 +455,9 @@ func (s *Store) ReadTenant(ctx context.Context, after streams.Position, limit in
 // Head returns the position of the ctx tenant's last event, 0 when none:
 // one event read backwards from the end of $all, filtered.
 func (s *Store) Head(ctx context.Context) (streams.Position, error) {
-	t, err := streams.TenantOf(ctx)
-	if err != nil {
-		return 0, err
-	}
-	ctx, cancel := s.withTimeout(ctx)
+	ctx, cancel, t, err := s.begin(ctx)
 	defer cancel()
-	if err := s.known(ctx, t); err != nil {
+	if err != nil {
 		return 0, err
 	}
 	recs, err := s.all.read(ctx, s.cfg.Namespace, t, s.prefix(t), backwards, 0, 1)

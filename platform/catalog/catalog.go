@@ -5,9 +5,11 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/atrium-platform/atrium/domain/tenancy"
@@ -147,12 +149,7 @@ func (c *Catalog) PlanOf(t tenant.ID) (tenancy.Plan, bool) {
 func (c *Catalog) Plans() []tenancy.Plan {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	out := make([]tenancy.Plan, 0, len(c.plans))
-	for _, p := range c.plans {
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return slices.SortedFunc(maps.Values(c.plans), func(a, b tenancy.Plan) int { return cmp.Compare(a.Name, b.Name) })
 }
 
 // Known reports whether t is provisioned (suspended or not).
@@ -173,12 +170,7 @@ func (c *Catalog) ByDomain(host string) (tenant.ID, bool) {
 func (c *Catalog) List() []tenancy.State {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	out := make([]tenancy.State, 0, len(c.tenants))
-	for _, s := range c.tenants {
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	return slices.SortedFunc(maps.Values(c.tenants), func(a, b tenancy.State) int { return cmp.Compare(a.ID, b.ID) })
 }
 
 // Settings returns the ctx tenant's settings.
