@@ -32,14 +32,15 @@ import (
 // are made here with the protocol's own generated client, on a connection
 // of their own to the same server with the same TLS and credentials.
 type filteredReads struct {
-	conn    *grpc.ClientConn
-	streams api.StreamsClient
-	auth    string // an Authorization header, or ""
+	conn      *grpc.ClientConn
+	streams   api.StreamsClient
+	auth      string // an Authorization header, or ""
+	namespace string // the store's
 }
 
 // dialFiltered prepares the connection (gRPC connects on first use) to
 // the node of conf, or its first gossip seed.
-func dialFiltered(conf *kdb.Configuration) (*filteredReads, error) {
+func dialFiltered(conf *kdb.Configuration, namespace string) (*filteredReads, error) {
 	addr := conf.Address
 	if addr == "" && len(conf.GossipSeeds) > 0 {
 		addr = conf.GossipSeeds[0].String()
@@ -63,7 +64,7 @@ func dialFiltered(conf *kdb.Configuration) (*filteredReads, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &filteredReads{conn: conn, streams: api.NewStreamsClient(conn)}
+	f := &filteredReads{conn: conn, streams: api.NewStreamsClient(conn), namespace: namespace}
 	// Credentials go only over TLS, as the client sends them.
 	if !conf.DisableTLS && conf.Username != "" {
 		f.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(conf.Username+":"+conf.Password))
@@ -80,11 +81,11 @@ const (
 	backwards
 )
 
-// read returns at most count events of tenant t, the streams starting
-// with prefix: forwards from the event at after ($all's start for 0), or
+// read returns at most count events of tenant t (its streams' prefix):
+// forwards from the event at after ($all's start for 0), or
 // backwards from the end of $all. An event of another tenant, which the
 // filter never lets through, is refused all the same.
-func (f *filteredReads) read(ctx context.Context, namespace string, t tenant.ID, prefix string, dir direction, after streams.Position, count uint64) ([]streams.Record, error) {
+func (f *filteredReads) read(ctx context.Context, t tenant.ID, dir direction, after streams.Position, count uint64) ([]streams.Record, error) {
 	all := &api.ReadReq_Options_AllOptions{AllOption: &api.ReadReq_Options_AllOptions_Start{Start: &shared.Empty{}}}
 	rd := api.ReadReq_Options_Forwards
 	switch {
@@ -99,7 +100,7 @@ func (f *filteredReads) read(ctx context.Context, namespace string, t tenant.ID,
 		ReadDirection: rd,
 		CountOption:   &api.ReadReq_Options_Count{Count: count},
 		FilterOption: &api.ReadReq_Options_Filter{Filter: &api.ReadReq_Options_FilterOptions{
-			Filter: &api.ReadReq_Options_FilterOptions_StreamIdentifier{StreamIdentifier: &api.ReadReq_Options_FilterOptions_Expression{Prefix: []string{prefix}}},
+			Filter: &api.ReadReq_Options_FilterOptions_StreamIdentifier{StreamIdentifier: &api.ReadReq_Options_FilterOptions_Expression{Prefix: []string{prefix(f.namespace, t)}}},
 			Window: &api.ReadReq_Options_FilterOptions_Count{Count: &shared.Empty{}},
 			// Checkpoints are for subscriptions; a read asks for the
 			// fewest (multiplier 1 is the protocol's smallest).
@@ -130,7 +131,7 @@ func (f *filteredReads) read(ctx context.Context, namespace string, t tenant.ID,
 		if ev == nil {
 			continue // a checkpoint, or a message this read does not use
 		}
-		r, err := protoRecord(namespace, ev)
+		r, err := protoRecord(f.namespace, ev)
 		if err != nil {
 			return nil, err
 		}

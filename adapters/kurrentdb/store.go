@@ -117,7 +117,7 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kurrentdb: %w", err)
 	}
-	all, err := dialFiltered(conf)
+	all, err := dialFiltered(conf, cfg.Namespace)
 	if err != nil {
 		_ = client.Close()
 		return nil, fmt.Errorf("kurrentdb: %w", err)
@@ -139,7 +139,10 @@ func (s *Store) markerStream(t tenant.ID) string {
 }
 
 // prefix is what every stream name of the tenant starts with.
-func (s *Store) prefix(t tenant.ID) string { return s.cfg.Namespace + string(t) + "." }
+func (s *Store) prefix(t tenant.ID) string { return prefix(s.cfg.Namespace, t) }
+
+// prefix is what every stream name of tenant t starts with in namespace.
+func prefix(namespace string, t tenant.ID) string { return namespace + string(t) + "." }
 
 // stream is the KurrentDB name of a stream.
 func (s *Store) stream(n streams.Name) string { return s.cfg.Namespace + string(n) }
@@ -195,6 +198,19 @@ func (s *Store) known(ctx context.Context, t tenant.ID) error {
 	if _, ok := s.provisioned.Load(t); ok {
 		return nil
 	}
+	ok, err := s.marked(ctx, t)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return fmt.Errorf("%w: %s", streams.ErrUnknownTenant, t)
+	}
+	s.provisioned.Store(t, struct{}{})
+	return nil
+}
+
+// marked reports whether t's marker stream has its event: one event read.
+func (s *Store) marked(ctx context.Context, t tenant.ID) (bool, error) {
 	rs, err := s.client.ReadStream(ctx, s.markerStream(t), kdb.ReadStreamOptions{From: kdb.Start{}}, 1)
 	if err == nil {
 		defer rs.Close()
@@ -202,31 +218,21 @@ func (s *Store) known(ctx context.Context, t tenant.ID) error {
 	}
 	switch {
 	case err == nil:
-		s.provisioned.Store(t, struct{}{})
-		return nil
+		return true, nil
 	case code(err) == kdb.ErrorCodeResourceNotFound || errors.Is(err, io.EOF):
-		return fmt.Errorf("%w: %s", streams.ErrUnknownTenant, t)
-	default:
-		return translate(ctx, err)
+		return false, nil
 	}
+	return false, translate(ctx, err)
 }
 
-// Ping reads one event of the platform's marker stream: whether the
-// server answers, at the cost of one event whatever the size of $all
-// (/readyz asks it; a head would scan $all back to the platform's last
-// event).
+// Ping asks whether the server answers, at the cost of one event read
+// whatever the size of $all (/readyz asks it; a head would scan $all back
+// to the platform's last event).
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	rs, err := s.client.ReadStream(ctx, s.markerStream(tenant.Platform), kdb.ReadStreamOptions{From: kdb.Start{}}, 1)
-	if err == nil {
-		defer rs.Close()
-		_, err = rs.Recv()
-	}
-	if err == nil || errors.Is(err, io.EOF) || code(err) == kdb.ErrorCodeResourceNotFound {
-		return nil // the server answered
-	}
-	return translate(ctx, err)
+	_, err := s.marked(ctx, tenant.Platform)
+	return err
 }
 
 // Append writes events at the end of stream, atomically.
@@ -441,7 +447,7 @@ func (s *Store) ReadTenant(ctx context.Context, after streams.Position, limit in
 	}
 	// A read of $all from a position includes the event there: one more
 	// is asked for, and the event at after dropped.
-	recs, err := s.all.read(ctx, s.cfg.Namespace, t, s.prefix(t), forwards, after, uint64(limit)+1)
+	recs, err := s.all.read(ctx, t, forwards, after, uint64(limit)+1)
 	if err != nil {
 		return nil, translate(ctx, err)
 	}
@@ -460,7 +466,7 @@ func (s *Store) Head(ctx context.Context) (streams.Position, error) {
 	if err != nil {
 		return 0, err
 	}
-	recs, err := s.all.read(ctx, s.cfg.Namespace, t, s.prefix(t), backwards, 0, 1)
+	recs, err := s.all.read(ctx, t, backwards, 0, 1)
 	if err != nil {
 		return 0, translate(ctx, err)
 	}
@@ -474,12 +480,7 @@ func (s *Store) Head(ctx context.Context) (streams.Position, error) {
 // position, those stored first, then each as it is appended: a
 // subscription to $all filtered on the tenant's prefix.
 func (s *Store) Subscribe(ctx context.Context, after streams.Position, handle func(context.Context, streams.Record) error) error {
-	t, err := streams.TenantOf(ctx)
-	if err != nil {
-		return err
-	}
-	kctx, cancel := s.withTimeout(ctx)
-	err = s.known(kctx, t)
+	_, cancel, t, err := s.begin(ctx) // the subscription itself has no timeout
 	cancel()
 	if err != nil {
 		return err
