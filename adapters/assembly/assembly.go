@@ -588,7 +588,7 @@ func (p *Process) openHTTP() (*fiber.App, error) {
 		hc.Now = p.cfg.Now
 	}
 	hc.Admission = atriumhttp.Admission{Gate: p.Work, Limits: p.Limits}
-	tenancyRes := atriumhttp.Tenancy{Handler: p.Tenancy, Catalog: p.Catalog, Rebuild: p.Rebuild, Progress: p.Progress, Health: p.Health, Plans: p.Catalog}
+	tenancyRes := atriumhttp.Tenancy{Handler: p.Tenancy, Catalog: p.Catalog, Rebuild: p.Rebuild, Progress: p.Progress, Health: p.Health}
 	resources := []atriumhttp.Resource{
 		atriumhttp.Identity{Handler: p.Identity, Issuer: p.Issuer, Members: memberlist.NewQueries(p.Reads)},
 		tenancyRes,

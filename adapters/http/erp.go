@@ -263,7 +263,7 @@ func (a erpRoutes) inbound(c *fiber.Ctx) (err error) {
 	defer tk.end()
 	defer func() {
 		if err == nil && c.Response().StatusCode() < 400 {
-			counted() // refused, it did nothing the plan counts
+			counted() // done: a refused one did nothing the plan counts
 		}
 	}()
 	var head struct {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -381,17 +380,17 @@ func (a *api) scoped(c *fiber.Ctx) error {
 	c.SetUserContext(user.With(context.WithValue(ctx, ticketKey{}, tk), p))
 	err = c.Next()
 	if err == nil && c.Response().StatusCode() < 400 {
-		counted() // refused, it did nothing the plan counts
+		counted() // done: a refused one did nothing the plan counts
 	}
 	return err
 }
 
-// isCommand reports whether the request is a command a plan counts: a
-// write to the tenant's API other than signing in and out.
+// isCommand reports whether a tenant-scoped request is a command a plan
+// counts: a write (signing in and out are not tenant-scoped routes).
 func isCommand(c *fiber.Ctx) bool {
 	switch c.Method() {
 	case fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch, fiber.MethodDelete:
-		return !strings.HasPrefix(c.Path(), "/api/v1/auth/")
+		return true
 	}
 	return false
 }

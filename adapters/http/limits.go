@@ -152,14 +152,6 @@ type Admission struct {
 	// tenancy.DefaultLimits. Default: the limits the catalog records for
 	// the tenant (PUT /admin/v1/tenants/{slug}/limits).
 	Limits func(tenant.ID) tenancy.Limits
-	// Plans returns the limits of a tenant's plan (zero fields: no limit).
-	// Default: those of the plan the catalog records for the tenant.
-	Plans func(tenant.ID) tenancy.PlanLimits
-}
-
-// planCatalog is a catalog that knows the tenants' plans.
-type planCatalog interface {
-	PlanOf(t tenant.ID) (tenancy.Plan, bool)
 }
 
 type admitter struct {
@@ -185,16 +177,17 @@ const tarpit = time.Second
 // the defaults of this machine for the fields it leaves zero.
 func CatalogLimits(catalog Catalog) func(tenant.ID) tenancy.Limits {
 	def := tenancy.DefaultLimits(runtime.GOMAXPROCS(0))
+	plans := catalogPlans(catalog)
 	return func(t tenant.ID) tenancy.Limits {
 		s, _ := catalog.Get(t)
-		return s.Limits.WithPlan(catalogPlans(catalog)(t)).Or(def)
+		return s.Limits.WithPlan(plans(t)).Or(def)
 	}
 }
 
 // catalogPlans returns the limits of the plan the catalog records for a
 // tenant, none when the catalog knows no plans.
 func catalogPlans(catalog Catalog) func(tenant.ID) tenancy.PlanLimits {
-	pc, ok := catalog.(planCatalog)
+	pc, ok := catalog.(PlanCatalog)
 	return func(t tenant.ID) tenancy.PlanLimits {
 		if !ok {
 			return tenancy.PlanLimits{}
@@ -205,13 +198,10 @@ func catalogPlans(catalog Catalog) func(tenant.ID) tenancy.PlanLimits {
 }
 
 func newAdmitter(cfg Admission, catalog Catalog) (*admitter, error) {
-	a := &admitter{limits: cfg.Limits, plans: cfg.Plans, gate: cfg.Gate, rates: map[tenant.ID]*rate.Limiter{},
+	a := &admitter{limits: cfg.Limits, plans: catalogPlans(catalog), gate: cfg.Gate, rates: map[tenant.ID]*rate.Limiter{},
 		commands: map[tenant.ID]*rate.Limiter{}, storms: newKeyedLimiter(20, 40, 100_000)}
 	if a.limits == nil {
 		a.limits = CatalogLimits(catalog)
-	}
-	if a.plans == nil {
-		a.plans = catalogPlans(catalog)
 	}
 	if a.gate == nil {
 		slots := 16 * runtime.GOMAXPROCS(0)
@@ -225,18 +215,24 @@ func newAdmitter(cfg Admission, catalog Catalog) (*admitter, error) {
 	return a, nil
 }
 
-// rate returns the tenant's limiter, following changes of its limits.
+// rate returns the tenant's request limiter, following changes of its
+// limits.
 func (a *admitter) rate(t tenant.ID) *rate.Limiter {
 	l := a.limits(t)
+	return a.limiter(a.rates, t, rate.Limit(l.RequestsPerSecond), l.Burst)
+}
+
+// limiter returns t's limiter of m, made or changed to every and burst.
+func (a *admitter) limiter(m map[tenant.ID]*rate.Limiter, t tenant.ID, every rate.Limit, burst int) *rate.Limiter {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	r, ok := a.rates[t]
+	r, ok := m[t]
 	if !ok {
-		r = rate.NewLimiter(rate.Limit(l.RequestsPerSecond), l.Burst)
-		a.rates[t] = r
-	} else if r.Limit() != rate.Limit(l.RequestsPerSecond) || r.Burst() != l.Burst {
-		r.SetLimit(rate.Limit(l.RequestsPerSecond))
-		r.SetBurst(l.Burst)
+		r = rate.NewLimiter(every, burst)
+		m[t] = r
+	} else if r.Limit() != every || r.Burst() != burst {
+		r.SetLimit(every)
+		r.SetBurst(burst)
 	}
 	return r
 }
@@ -244,27 +240,17 @@ func (a *admitter) rate(t tenant.ID) *rate.Limiter {
 // command admits a command of t's while its plan's commands a minute
 // have room: a 429 quota_exceeded naming the limit, with Retry-After,
 // when they have none. A plan without the limit, or no plan, allows any
-// number. The command is counted by done, once it has succeeded: a
+// number. The command is counted by counted, once it has succeeded: a
 // request refused (its caller's role, its body, a conflict) does nothing
 // the plan counts, so one member's refused calls do not spend the others'
 // minute. Commands admitted at the same moment may pass the limit by as
 // many as the tenant has in flight.
-func (a *admitter) command(ctx context.Context, t tenant.ID) (done func(), err error) {
+func (a *admitter) command(ctx context.Context, t tenant.ID) (counted func(), err error) {
 	n := a.plans(t).CommandsPerMinute
 	if n <= 0 {
 		return func() {}, nil
 	}
-	every := rate.Limit(float64(n) / 60)
-	a.mu.Lock()
-	r, ok := a.commands[t]
-	if !ok {
-		r = rate.NewLimiter(every, n)
-		a.commands[t] = r
-	} else if r.Limit() != every || r.Burst() != n {
-		r.SetLimit(every)
-		r.SetBurst(n)
-	}
-	a.mu.Unlock()
+	r := a.limiter(a.commands, t, rate.Limit(float64(n)/60), n)
 	if wait := untilToken(r); wait > 0 {
 		p := NewProblem(fiber.StatusTooManyRequests, "quota_exceeded", fmt.Sprintf("this tenant's plan allows %d commands a minute; retry after the time given", n))
 		p.Field = "commands_per_minute"

@@ -105,24 +105,27 @@ type Tenancy struct {
 	// Progress reports how far the ctx tenant's log reaches (head) and how
 	// far each read model has projected it; nil: not available.
 	Progress func(ctx context.Context) (head streams.Position, readModels map[string]streams.Position, err error)
-	// Plans are the catalog's plans; nil: plans are not available.
-	Plans PlanCatalog
 }
 
-// PlanCatalog is the catalog's plans.
+// PlanCatalog is a catalog that knows the plans: the plan routes are
+// mounted, and the plans' quotas held, when the Catalog is one.
 type PlanCatalog interface {
 	Plan(name string) (tenancy.Plan, bool)
 	Plans() []tenancy.Plan
+	// PlanOf returns the plan of tenant t, false when it has none.
+	PlanOf(t tenant.ID) (tenancy.Plan, bool)
 }
 
 type tenancyRoutes struct {
 	*api
-	res Tenancy
+	res   Tenancy
+	plans PlanCatalog // nil when the catalog knows no plans
 }
 
 // Mount implements Resource.
 func (res Tenancy) Mount(r Routes) {
-	a := tenancyRoutes{api: r.a, res: res}
+	plans, _ := res.Catalog.(PlanCatalog)
+	a := tenancyRoutes{api: r.a, res: res, plans: plans}
 	r.Public().Get("/api/v1/branding", a.branding).Doc(Doc{Summary: "The tenant's branding (public)", Answer: brandingView{}})
 	r.Public().Get("/", func(c *fiber.Ctx) error { return a.home(c, res.Catalog) }).Doc(Doc{Summary: "The tenant's page, or the platform's", Media: "text/html"})
 	v1 := r.Tenant()
@@ -137,7 +140,7 @@ func (res Tenancy) Mount(r Routes) {
 	admin.Post("/tenants/:slug/resume", a.resumeTenant).Doc(Doc{Summary: "Serve a suspended tenant again", Answer: tenantView{}})
 	admin.Put("/tenants/:slug/domains", a.changeDomains).Doc(Doc{Summary: "Set a tenant's custom domains", Answer: tenantView{}})
 	admin.Put("/tenants/:slug/limits", a.changeLimits).Doc(Doc{Summary: "Set a tenant's request limits", Answer: tenantView{}})
-	if res.Plans != nil {
+	if plans != nil {
 		admin.Get("/plans", a.listPlans).Doc(Doc{Summary: "The plans", Answer: List([]planView(nil), "")})
 		admin.Put("/plans/:name", a.definePlan).Doc(Doc{Summary: "Define a plan, or change its limits (every tenant on it at once)", Body: tenancy.PlanLimits{}, Answer: planView{}})
 		admin.Put("/tenants/:slug/plan", a.changePlan).Doc(Doc{Summary: "Put a tenant on a plan (\"\" for none)", Body: planBody{}, Answer: tenantView{}})
@@ -326,7 +329,7 @@ type planBody struct {
 func viewPlan(p tenancy.Plan) planView { return planView{Name: p.Name, Limits: p.Limits, At: p.At} }
 
 func (a tenancyRoutes) listPlans(c *fiber.Ctx) error {
-	plans := a.res.Plans.Plans()
+	plans := a.plans.Plans()
 	out := make([]planView, len(plans))
 	for i, p := range plans {
 		out[i] = viewPlan(p)
@@ -348,7 +351,7 @@ func (a tenancyRoutes) definePlan(c *fiber.Ctx) error {
 	if _, err := a.res.Handler.DefinePlan(c.UserContext(), req, name, b); err != nil {
 		return err
 	}
-	p, _ := a.res.Plans.Plan(name)
+	p, _ := a.plans.Plan(name)
 	return WriteJSON(c, fiber.StatusOK, viewPlan(p))
 }
 
