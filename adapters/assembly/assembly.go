@@ -284,8 +284,8 @@ type Process struct {
 	catalogDone chan struct{}
 	leases      atomic.Pointer[jetstream.Leases] // set once open; the catalog's goroutine reads it
 	gatesMu     sync.Mutex
-	seats       sync.Map // tenant.ID → seatLock
-	docLocks    sync.Map // tenant.ID → seatLock: one quota-checked Put of a tenant at a time
+	seats       sync.Map // tenant.ID → turn: one membership of a tenant counted and written at a time
+	docTurns    sync.Map // tenant.ID → turn: one quota-checked document Put of a tenant at a time
 	projLocks   sync.Map // tenant.ID → *sync.Mutex: a rebuild's stop, reset and start against the leases' starts and stops of the tenant
 	gates       map[tenant.ID]*openGate
 	closers     []func() error

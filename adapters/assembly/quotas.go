@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
@@ -13,9 +14,35 @@ import (
 	"github.com/atrium-platform/atrium/projections/memberlist"
 )
 
-// seatLock is one tenant's turn to take a seat: a membership is counted
-// and written while its holder has it.
-type seatLock chan struct{}
+// turn is one tenant's turn at a quota: what it counts is counted and
+// written while its holder has it.
+type turn chan struct{}
+
+// take waits for t's turn of turns (a sync.Map of tenant.ID to turn), with
+// the request's own turn of the tenant's work given up meanwhile (waiting
+// needs no CPU), then runs then, which must return nil for the turn to be
+// kept: the caller gives it back with the release returned.
+func take(ctx context.Context, turns *sync.Map, t tenant.ID, then func() error) (release func(), err error) {
+	v, _ := turns.LoadOrStore(t, make(turn, 1))
+	tn := v.(turn)
+	release = func() { <-tn }
+	err = atriumhttp.Waiting(ctx, func() error {
+		select {
+		case tn <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := then(); err != nil {
+			release()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return release, nil
+}
 
 // checkSeats refuses a membership of t past its plan's seats (403
 // quota_exceeded, field seats), before anything of it is written. Within
@@ -29,35 +56,22 @@ func (p *Process) checkSeats(ctx context.Context, t tenant.ID) (release func(), 
 	if !ok || plan.Limits.Seats <= 0 {
 		return func() {}, nil
 	}
-	v, _ := p.seats.LoadOrStore(t, make(seatLock, 1))
-	lock := v.(seatLock)
 	tctx := tenant.With(ctx, t)
-	// Waiting for the turn and for the projection needs no CPU: the
-	// request's own turn of the tenant's work is given up meanwhile.
-	err = atriumhttp.Waiting(ctx, func() error {
-		select {
-		case lock <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	release, err = take(ctx, &p.seats, t, func() error {
 		if p.Runner == nil {
 			return nil
 		}
 		head, err := p.Store.Head(tctx)
-		if err == nil {
-			wctx, cancel := context.WithTimeout(tctx, 2*time.Second)
-			err = p.Runner.WaitFor(wctx, head)
-			cancel()
-		}
 		if err != nil {
-			<-lock
+			return err
 		}
-		return err
+		wctx, cancel := context.WithTimeout(tctx, 2*time.Second)
+		defer cancel()
+		return p.Runner.WaitFor(wctx, head)
 	})
 	if err != nil {
 		return nil, err
 	}
-	release = func() { <-lock }
 	n, err := memberlist.NewQueries(p.Reads).Seats(tctx)
 	if err != nil {
 		release()
@@ -93,19 +107,11 @@ func (q quotaDocuments) Put(ctx context.Context, key, contentType string, r io.R
 	if !ok || plan.Limits.DocumentBytes <= 0 {
 		return q.Store.Put(ctx, key, contentType, r, size)
 	}
-	v, _ := q.p.docLocks.LoadOrStore(t, make(seatLock, 1))
-	lock := v.(seatLock)
-	if err := atriumhttp.Waiting(ctx, func() error {
-		select {
-		case lock <- struct{}{}:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}); err != nil {
+	release, err := take(ctx, &q.p.docTurns, t, func() error { return nil })
+	if err != nil {
 		return documents.Object{}, err
 	}
-	defer func() { <-lock }()
+	defer release()
 	objs, err := q.List(ctx, "")
 	if err != nil {
 		return documents.Object{}, err
