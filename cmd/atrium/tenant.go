@@ -249,14 +249,12 @@ func (c *tenantDefinePlanCmd) Run(t *tenantCmd) error {
 	if err != nil {
 		return err
 	}
-	var plans struct {
-		Items []planRow `json:"items"`
-	}
-	if err := json.Unmarshal(list, &plans); err != nil {
-		return fmt.Errorf("an answer not understood: %w", err)
+	plans, err := rowsOf[planRow](list, true)
+	if err != nil {
+		return err
 	}
 	var was planRow
-	for _, p := range plans.Items {
+	for _, p := range plans {
 		if p.Name == c.Name {
 			was = p
 		}
@@ -553,24 +551,30 @@ type planRow struct {
 	} `json:"limits"`
 }
 
+// rowsOf reads an answer's rows: the items of a list, or the one object.
+func rowsOf[T any](out []byte, list bool) ([]T, error) {
+	if !list {
+		var r T
+		if err := json.Unmarshal(out, &r); err != nil {
+			return nil, fmt.Errorf("an answer not understood: %w", err)
+		}
+		return []T{r}, nil
+	}
+	var l struct {
+		Items []T `json:"items"`
+	}
+	if err := json.Unmarshal(out, &l); err != nil {
+		return nil, fmt.Errorf("an answer not understood: %w", err)
+	}
+	return l.Items, nil
+}
+
 // printPlans prints a plan, or the list of them.
 func (t *tenantCmd) printPlans(out []byte, list bool) error {
 	return t.print(out, func(w io.Writer) error {
-		var rows []planRow
-		if list {
-			var l struct {
-				Items []planRow `json:"items"`
-			}
-			if err := json.Unmarshal(out, &l); err != nil {
-				return fmt.Errorf("an answer not understood: %w", err)
-			}
-			rows = l.Items
-		} else {
-			var r planRow
-			if err := json.Unmarshal(out, &r); err != nil {
-				return fmt.Errorf("an answer not understood: %w", err)
-			}
-			rows = []planRow{r}
+		rows, err := rowsOf[planRow](out, list)
+		if err != nil {
+			return err
 		}
 		limit := func(n int64) string {
 			if n == 0 {
@@ -608,21 +612,9 @@ func (t *tenantCmd) print(out []byte, table func(w io.Writer) error) error {
 // printTenants prints the tenants of out: one tenant, or a list's items.
 func (t *tenantCmd) printTenants(out []byte, list bool) error {
 	return t.print(out, func(w io.Writer) error {
-		var rows []tenantRow
-		if list {
-			var l struct {
-				Items []tenantRow `json:"items"`
-			}
-			if err := json.Unmarshal(out, &l); err != nil {
-				return fmt.Errorf("an answer not understood: %w", err)
-			}
-			rows = l.Items
-		} else {
-			var r tenantRow
-			if err := json.Unmarshal(out, &r); err != nil {
-				return fmt.Errorf("an answer not understood: %w", err)
-			}
-			rows = []tenantRow{r}
+		rows, err := rowsOf[tenantRow](out, list)
+		if err != nil {
+			return err
 		}
 		fmt.Fprintln(w, "SLUG\tNAME\tSTATUS\tPLAN\tDOMAINS\tSINCE")
 		for _, r := range rows {
