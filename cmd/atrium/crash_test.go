@@ -83,6 +83,35 @@ type apiClient struct {
 	token string
 }
 
+// createInvoice drafts an invoice of 25.00 EUR for a client of that name,
+// as the finance member logged in, and returns its id and position.
+func (a *apiClient) createInvoice(t *testing.T, client string) (id string, pos int64) {
+	t.Helper()
+	body := fmt.Sprintf(`{"client":{"id":"C-1","name":%q},"currency":"EUR","due_date":"2026-12-31","lines":[{"description":"x","quantity":2,"unit_price":{"amount":1250,"currency":"EUR"}}]}`, client)
+	resp, b, err := a.do("POST", "/invoices", "finance", body, nil)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %v %d %s", err, resp.StatusCode, b)
+	}
+	var created struct {
+		ID       string `json:"id"`
+		Position int64  `json:"position"`
+	}
+	if err := json.Unmarshal(b, &created); err != nil {
+		t.Fatal(err)
+	}
+	return created.ID, created.Position
+}
+
+// readInvoiceAfter reads the invoice once the projections reach pos, and
+// checks that it is the client's.
+func (a *apiClient) readInvoiceAfter(t *testing.T, id string, pos int64, client string) {
+	t.Helper()
+	resp, b, err := a.do("GET", "/invoices/"+id, "finance", "", map[string]string{"X-Read-After": fmt.Sprint(pos)})
+	if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(b), fmt.Sprintf("%q", client)) {
+		t.Fatalf("read after write: %v %d %s", err, resp.StatusCode, b)
+	}
+}
+
 // login logs the demo member with role in on acme.
 func (a *apiClient) login(t *testing.T, role string) {
 	t.Helper()

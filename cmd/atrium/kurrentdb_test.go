@@ -42,31 +42,8 @@ func TestServeOnKurrentDB(t *testing.T) {
 	first := startServe(t, bin, dir, addr, true, env...)
 	api := &apiClient{base: "http://" + addr + "/api/v1", c: &http.Client{Timeout: 30 * time.Second}}
 	api.login(t, "finance")
-	create := func(client string) (id string, pos int64) {
-		t.Helper()
-		body := fmt.Sprintf(`{"client":{"id":"C-K","name":%q},"currency":"EUR","due_date":"2026-12-31","lines":[{"description":"x","quantity":2,"unit_price":{"amount":1250,"currency":"EUR"}}]}`, client)
-		resp, b, err := api.do("POST", "/invoices", "finance", body, nil)
-		if err != nil || resp.StatusCode != http.StatusCreated {
-			t.Fatalf("create: %v %d %s", err, resp.StatusCode, b)
-		}
-		var created struct {
-			ID       string `json:"id"`
-			Position int64  `json:"position"`
-		}
-		if err := json.Unmarshal(b, &created); err != nil {
-			t.Fatal(err)
-		}
-		return created.ID, created.Position
-	}
-	readBack := func(id string, pos int64, client string) {
-		t.Helper()
-		resp, b, err := api.do("GET", "/invoices/"+id, "finance", "", map[string]string{"X-Read-After": fmt.Sprint(pos)})
-		if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(b), fmt.Sprintf("%q", client)) {
-			t.Fatalf("read after write: %v %d %s", err, resp.StatusCode, b)
-		}
-	}
-	id, pos := create("Kurrent Client")
-	readBack(id, pos, "Kurrent Client")
+	id, pos := api.createInvoice(t, "Kurrent Client")
+	api.readInvoiceAfter(t, id, pos, "Kurrent Client")
 
 	if standIn != nil {
 		// The invoice is in KurrentDB, in a stream of the demo tenant.
@@ -97,10 +74,10 @@ func TestServeOnKurrentDB(t *testing.T) {
 	_ = first.Wait()
 	startServe(t, bin, dir, addr, true, env...)
 	api.login(t, "finance")
-	readBack(id, pos, "Kurrent Client")
-	id2, pos2 := create("After Restart")
+	api.readInvoiceAfter(t, id, pos, "Kurrent Client")
+	id2, pos2 := api.createInvoice(t, "After Restart")
 	if pos2 <= pos {
 		t.Fatalf("position %d after a restart, before it %d", pos2, pos)
 	}
-	readBack(id2, pos2, "After Restart")
+	api.readInvoiceAfter(t, id2, pos2, "After Restart")
 }

@@ -146,25 +146,15 @@ func serveOnServer(t *testing.T, k serverKind) {
 	startServe(t, bin, t.TempDir(), addr, true, env...)
 	api := &apiClient{base: "http://" + addr + "/api/v1", c: &http.Client{Timeout: 30 * time.Second}}
 	api.login(t, "finance")
-	body := `{"client":{"id":"C-PG","name":"Postgres Client"},"currency":"EUR","due_date":"2026-12-31","lines":[{"description":"x","quantity":2,"unit_price":{"amount":1250,"currency":"EUR"}}]}`
-	resp, b, err := api.do("POST", "/invoices", "finance", body, nil)
-	if err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("create: %v %d %s", err, resp.StatusCode, b)
-	}
 	var created struct {
-		ID       string `json:"id"`
-		Position int64  `json:"position"`
+		ID       string
+		Position int64
 	}
-	if err := json.Unmarshal(b, &created); err != nil {
-		t.Fatal(err)
-	}
-	resp, b, err = api.do("GET", "/invoices/"+created.ID, "finance", "", map[string]string{"X-Read-After": fmt.Sprint(created.Position)})
-	if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"Postgres Client"`) {
-		t.Fatalf("read after write: %v %d %s", err, resp.StatusCode, b)
-	}
+	created.ID, created.Position = api.createInvoice(t, "Postgres Client")
+	api.readInvoiceAfter(t, created.ID, created.Position, "Postgres Client")
 
 	api.login(t, "admin")
-	resp, b, err = api.do("POST", "/analytics/credentials", "admin", `{"hours":1}`, nil)
+	resp, b, err := api.do("POST", "/analytics/credentials", "admin", `{"hours":1}`, nil)
 	if err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("analytics credentials: %v %d %s", err, resp.StatusCode, b)
 	}
