@@ -21,6 +21,10 @@ var (
 	ErrTooLarge = errors.New("streams: append too large")
 	// ErrUnavailable: the store cannot be reached; the operation may be retried.
 	ErrUnavailable = errors.New("streams: store unavailable")
+	// ErrUnknownPosition: a read from a position that is no event's, on a
+	// store whose positions are not every number (KurrentDB's are log
+	// offsets). Positions a store gave are always taken.
+	ErrUnknownPosition = errors.New("streams: no event at that position")
 )
 
 // Append is one stream's part of an atomic multi-stream append.
@@ -58,7 +62,9 @@ type Store interface {
 	ReadStream(ctx context.Context, stream Name) ([]Record, error)
 
 	// ReadTenant returns at most limit events of the ctx tenant with a
-	// position greater than after, in position order.
+	// position greater than after, in position order. A store whose
+	// positions are not every number may refuse a position that is no
+	// event's and not past the tenant's last: ErrUnknownPosition.
 	ReadTenant(ctx context.Context, after Position, limit int) ([]Record, error)
 
 	// Head returns the position of the ctx tenant's last event, 0 when none.

@@ -107,6 +107,7 @@ func TestProblemOf(t *testing.T) {
 		{"no principal", user.ErrNoPrincipal, 401, "unauthorized", "", true},
 		{"store unavailable", fmt.Errorf("read: %w", streams.ErrUnavailable), 503, "unavailable", "", true},
 		{"append too large", fmt.Errorf("append: %w", streams.ErrTooLarge), 413, "payload_too_large", "", true},
+		{"no event there", fmt.Errorf("read: %w", streams.ErrUnknownPosition), 400, "invalid_position", "", true},
 		{"no route", fiber.ErrNotFound, 404, "not_found", "", true},
 		{"wrong method", fiber.ErrMethodNotAllowed, 405, "method_not_allowed", "", true},
 		{"too large", fiber.ErrRequestEntityTooLarge, 413, "payload_too_large", "", true},

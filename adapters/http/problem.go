@@ -107,6 +107,8 @@ func problemOf(err error) (*Problem, bool) {
 		p := NewProblem(http.StatusServiceUnavailable, "busy", "too many sign-ins are being checked; retry shortly")
 		p.RetryAfter = 1
 		return p, true
+	case errors.Is(err, streams.ErrUnknownPosition):
+		return NewProblem(http.StatusBadRequest, "invalid_position", "no event of this tenant is at that position: use one a list or an event gave"), true
 	case errors.Is(err, streams.ErrTooLarge):
 		return NewProblem(http.StatusRequestEntityTooLarge, "payload_too_large", "the change is larger than the event store takes in one append"), true
 	case errors.Is(err, streams.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):

@@ -34,6 +34,8 @@ import (
 
 	"github.com/google/uuid"
 	kdb "github.com/kurrent-io/KurrentDB-Client-Go/kurrentdb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/streams"
@@ -449,7 +451,15 @@ func (s *Store) ReadTenant(ctx context.Context, after streams.Position, limit in
 	// is asked for, and the event at after dropped.
 	recs, err := s.all.read(ctx, t, forwards, after, uint64(limit)+1)
 	if err != nil {
-		return nil, translate(ctx, err)
+		err = translateFrom(ctx, after, err)
+		if errors.Is(err, streams.ErrUnknownPosition) {
+			// No event is there: past the tenant's last one, there is
+			// nothing after it; before it, the position means nothing.
+			if head, herr := s.Head(ctx); herr == nil && after >= head {
+				return nil, nil
+			}
+		}
+		return nil, err
 	}
 	recs = slices.DeleteFunc(recs, func(r streams.Record) bool { return r.Position <= after })
 	if len(recs) > limit {
@@ -504,7 +514,7 @@ func (s *Store) follow(ctx context.Context, t tenant.ID, after streams.Position,
 	}
 	sub, err := s.client.SubscribeToAll(ctx, opts)
 	if err != nil {
-		return translate(ctx, err)
+		return translateFrom(ctx, after, err)
 	}
 	defer func() { _ = sub.Close() }()
 	for {
@@ -514,7 +524,7 @@ func (s *Store) follow(ctx context.Context, t tenant.ID, after streams.Position,
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("kurrentdb: subscription of %s dropped: %w", t, translate(ctx, ev.SubscriptionDropped.Error))
+			return fmt.Errorf("kurrentdb: subscription of %s dropped: %w", t, translateFrom(ctx, after, ev.SubscriptionDropped.Error))
 		case ev.EventAppeared != nil:
 			if ev.EventAppeared.Event == nil {
 				continue
@@ -560,6 +570,16 @@ func streamState(e streams.ExpectedVersion) kdb.StreamState {
 	default:
 		return kdb.Revision(uint64(e.Version() - 1))
 	}
+}
+
+// translateFrom translates the error of a read of $all from after: the
+// server refuses a position that is no event's (an argument error), which
+// is streams.ErrUnknownPosition.
+func translateFrom(ctx context.Context, after streams.Position, err error) error {
+	if after > 0 && status.Code(err) == codes.InvalidArgument {
+		return fmt.Errorf("%w: %d: %w", streams.ErrUnknownPosition, after, err)
+	}
+	return translate(ctx, err)
 }
 
 // code is the client error code of err, ErrorCodeUnknown when it is not

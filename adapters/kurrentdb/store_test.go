@@ -3,6 +3,7 @@ package kurrentdb
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"testing"
 	"time"
@@ -261,5 +262,34 @@ func TestPing(t *testing.T) {
 	down := open(t, "kurrentdb://127.0.0.1:1?tls=false&maxDiscoverAttempts=1")
 	if err := down.Ping(ctx); !errors.Is(err, streams.ErrUnavailable) {
 		t.Fatalf("no server: %v, want ErrUnavailable", err)
+	}
+}
+
+// KurrentDB refuses a read of $all from a position that is no event's:
+// ReadTenant answers ErrUnknownPosition for one before the tenant's last
+// event (an HTTP 400), and nothing for one past it.
+func TestReadTenantFromNoEvent(t *testing.T) {
+	s := open(t, serverURL(t))
+	ctx := tenant.With(context.Background(), "acme")
+	if err := s.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := streams.NewName("acme", "invoice", uuid.NewString())
+	r, err := s.Append(ctx, n, streams.NoStream,
+		streams.EventData{ID: uuid.New(), Type: "x.v1", Data: []byte(`{}`)}, streams.EventData{ID: uuid.New(), Type: "x.v1", Data: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.ReadTenant(ctx, 0, 10)
+	if err != nil || len(recs) != 2 || recs[1].Position != r.Position {
+		t.Fatalf("read: %d events, %v; last at %d", len(recs), err, r.Position)
+	}
+	if _, err := s.ReadTenant(ctx, recs[0].Position+1, 10); !errors.Is(err, streams.ErrUnknownPosition) {
+		t.Fatalf("after no event's position: %v, want ErrUnknownPosition", err)
+	}
+	for _, after := range []streams.Position{r.Position, r.Position + 1, streams.Position(math.MaxUint64)} {
+		if got, err := s.ReadTenant(ctx, after, 10); err != nil || len(got) != 0 {
+			t.Fatalf("after %d, at or past the last event: %d events, %v", after, len(got), err)
+		}
 	}
 }

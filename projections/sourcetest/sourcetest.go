@@ -180,9 +180,9 @@ func testNotPaced(f *fixture) {
 func testClosed(f *fixture) {
 	ctx := f.provisioned("acme")
 	f.run("MessageInFlight", func(f *fixture) {
-		recs := f.appendEvents(ctx, 2)
-		ch, cancel := f.subscribe(ctx, recs[0].Position-1)
-		f.expect(f.receive(ch), recs[0]) // never acknowledged
+		recs := f.appendEvents(ctx, 3)
+		ch, cancel := f.subscribe(ctx, recs[0].Position) // a position the store gave
+		f.expect(f.receive(ch), recs[1])                 // never acknowledged
 		cancel()
 		f.closed(ch)
 	})

@@ -28,6 +28,7 @@
 package kurrentdbtest
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -36,6 +37,7 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -204,21 +206,23 @@ func (s *Server) revision(stream string) int64 {
 
 // commit applies all ops atomically: either every expected revision holds and
 // every event is written, or nothing is written and the first failing op is
-// reported. If every op is a retry of events already written (same ids, in
-// the same order, where the expected revision says they belong) the original
-// results are returned and nothing is written, as KurrentDB does.
-func (s *Server) commit(ops []appendOp) ([]appendResult, *conflict) {
+// reported. With dedupe (v1 appends), a retry of events already written (same
+// ids, in the same order, where the expected revision says they belong) is
+// answered with the original result and nothing is written, as KurrentDB
+// does; a multi-stream append's retry is answered as a conflict here, so
+// that the adapter's own recognition of retries is what tests exercise.
+func (s *Server) commit(ops []appendOp, dedupe bool) ([]appendResult, *conflict) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
 	results := make([]appendResult, len(ops))
-	retry := true
+	retry := dedupe
 	for i, op := range ops {
-		r, ok := s.retried(op)
-		if !ok {
-			retry = false
+		if !retry {
 			break
 		}
+		r, ok := s.retried(op)
+		retry = ok
 		results[i] = r
 	}
 	if retry {
@@ -257,7 +261,11 @@ func (s *Server) commit(ops []appendOp) ([]appendResult, *conflict) {
 			s.next += 100 + uint64(len(op.stream)+len(ev.typ)+len(ev.metadata)+len(ev.data))
 			s.log = append(s.log, rec)
 			s.streams[op.stream] = append(s.streams[op.stream], rec)
-			res.position, res.hasPosition = rec.Position, true
+			if !res.hasPosition {
+				// The position of the write is its first event's: an
+				// adapter that needs its last event's reads it back.
+				res.position, res.hasPosition = rec.Position, true
+			}
 			wrote = true
 		}
 		res.revision = s.revision(op.stream)
@@ -300,8 +308,8 @@ func (s *Server) retried(op appendOp) (appendResult, bool) {
 			return appendResult{}, false
 		}
 	}
-	last := stored[from+len(op.events)-1]
-	return appendResult{stream: op.stream, revision: int64(last.Revision), position: last.Position, hasPosition: true}, true
+	first, last := stored[from], stored[from+len(op.events)-1]
+	return appendResult{stream: op.stream, revision: int64(last.Revision), position: first.Position, hasPosition: true}, true
 }
 
 // ---------------------------------------------------------------------------
@@ -376,7 +384,7 @@ func (h streamsV1) Append(stream grpc.ClientStreamingServer[api.AppendReq, api.A
 		op.events = append(op.events, ev)
 	}
 
-	results, c := h.s.commit([]appendOp{op})
+	results, c := h.s.commit([]appendOp{op}, true)
 	if c != nil {
 		return stream.SendAndClose(wrongExpectedVersion(c))
 	}
@@ -486,7 +494,10 @@ func (h streamsV1) Read(req *api.ReadReq, stream grpc.ServerStreamingServer[api.
 		h.s.mu.Lock()
 		all := h.s.log
 		h.s.mu.Unlock()
-		records = selectFromAll(all, opts.GetAll(), backwards)
+		var err error
+		if records, err = selectFromAll(all, opts.GetAll(), backwards); err != nil {
+			return err
+		}
 	default:
 		return status.Error(codes.InvalidArgument, "read options need a stream or $all")
 	}
@@ -534,34 +545,39 @@ func selectFromStream(stored []*Recorded, o *api.ReadReq_Options_StreamOptions, 
 
 // selectFromAll returns the log in read order. Forwards from a position
 // includes the event at that position; backwards from a position starts
-// with the event before it.
-func selectFromAll(all []*Recorded, o *api.ReadReq_Options_AllOptions, backwards bool) []*Recorded {
-	cut := func(p *api.ReadReq_Options_Position) int { // index of the first event at or after p
-		for i, r := range all {
-			if r.Position >= p.GetCommitPosition() {
-				return i
-			}
-		}
-		return len(all)
+// with the event before it. A position that is no event's is refused, as
+// the server refuses it.
+func selectFromAll(all []*Recorded, o *api.ReadReq_Options_AllOptions, backwards bool) ([]*Recorded, error) {
+	switch {
+	case o.GetStart() != nil && !backwards:
+		return all, nil
+	case o.GetEnd() != nil && backwards:
+		return reversed(all), nil
+	case o.GetStart() != nil, o.GetEnd() != nil:
+		return nil, nil
+	}
+	i, err := at(all, o.GetPosition().GetCommitPosition())
+	if err != nil {
+		return nil, err
 	}
 	if !backwards {
-		switch {
-		case o.GetStart() != nil:
-			return all
-		case o.GetEnd() != nil:
-			return nil
-		default:
-			return all[cut(o.GetPosition()):]
-		}
+		return all[i:], nil
 	}
-	switch {
-	case o.GetStart() != nil:
-		return nil
-	case o.GetEnd() != nil:
-		return reversed(all)
-	default:
-		return reversed(all[:cut(o.GetPosition())])
+	return reversed(all[:i]), nil
+}
+
+// at is the index in the log of the event at position p (0: the start),
+// or the InvalidArgument error the server answers for a position that is
+// no event's.
+func at(all []*Recorded, p uint64) (int, error) {
+	if p == 0 {
+		return 0, nil
 	}
+	i, ok := slices.BinarySearchFunc(all, p, func(r *Recorded, p uint64) int { return cmp.Compare(r.Position, p) })
+	if !ok {
+		return 0, status.Error(codes.InvalidArgument, "Trying to read from an invalid position.")
+	}
+	return i, nil
 }
 
 func reversed(in []*Recorded) []*Recorded {
@@ -594,9 +610,14 @@ func (s *Server) subscribe(opts *api.ReadReq_Options, f *filter, stringIDs bool,
 			cursor = 0
 		case a.GetEnd() != nil:
 			cursor = len(s.log)
-		default: // strictly after the given position
-			after := a.GetPosition().GetCommitPosition()
-			for cursor < len(s.log) && s.log[cursor].Position <= after {
+		default: // strictly after the given event
+			i, err := at(s.log, a.GetPosition().GetCommitPosition())
+			if err != nil {
+				s.mu.Unlock()
+				return err
+			}
+			cursor = i
+			if a.GetPosition().GetCommitPosition() > 0 {
 				cursor++
 			}
 		}
@@ -840,7 +861,7 @@ func (h streamsV2) AppendSession(stream grpc.ClientStreamingServer[apiv2.AppendR
 		return status.Error(codes.FailedPrecondition, "append session without append requests")
 	}
 
-	results, c := h.s.commit(ops)
+	results, c := h.s.commit(ops, false)
 	if c != nil {
 		return detailedError(codes.FailedPrecondition,
 			fmt.Sprintf("append failed due to a revision conflict on stream %q: expected %d, actual %d", c.stream, c.expected, c.actual),
