@@ -11,7 +11,7 @@ import (
 // probeCmd asks a running Atrium whether it is ready, for container health
 // checks on images that have no shell nor curl.
 type probeCmd struct {
-	URL     string        `default:"http://127.0.0.1:8080/readyz" help:"What to ask: /readyz (ready to serve) or /livez (alive)."`
+	URL     string        `default:"http://127.0.0.1:8080/readyz" help:"What to ask: /readyz (ready to serve) or /healthz (alive)."`
 	Timeout time.Duration `default:"3s" help:"How long to wait for the answer."`
 }
 
