@@ -10,7 +10,7 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/atrium /atrium
 # The data directory belongs to the user the server runs as: a new named
 # volume mounted there takes its owner from the image.
-COPY --from=build --chown=nonroot:nonroot /out/data /data
+COPY --from=build --chown=65532:65532 /out/data /data
 ENV ATRIUM_DATA_DIR=/data ATRIUM_HTTP_ADDR=:8080 ATRIUM_LOG_FORMAT=json
 VOLUME /data
 EXPOSE 8080
