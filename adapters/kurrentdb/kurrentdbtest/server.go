@@ -16,12 +16,14 @@
 //     method, so that the client allows MultiStreamAppend.
 //   - Streams.Append (v1): expected revision any / no_stream /
 //     stream_exists / exact, WrongExpectedVersion on conflict, idempotent
-//     retries.
+//     retries; a write reports its first event's position.
 //   - Streams.Read (v1): stream and $all reads in both directions, with the
-//     optional $all filter, and catch-up subscriptions to a stream or to $all
-//     (confirmation, stored events, caught-up, then live events).
+//     optional filter on stream-name prefixes, and catch-up subscriptions to
+//     $all (confirmation, stored events, caught-up, then live events). A
+//     position that is no event's is refused, as the server refuses it.
 //   - StreamsService.AppendSession (v2): atomic multi-stream append, with the
-//     StreamRevisionConflict error details the client decodes.
+//     StreamRevisionConflict error details the client decodes (a retry is a
+//     conflict: the adapter recognises retries itself).
 //
 // Everything else answers codes.Unimplemented, which the client reports as
 // ErrorCodeUnsupportedFeature.
@@ -36,7 +38,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -594,48 +595,28 @@ func reversed(in []*Recorded) []*Recorded {
 // subscriptions it also sends a checkpoint every (window x multiplier)
 // scanned events, roughly as the server does.
 func (s *Server) subscribe(opts *api.ReadReq_Options, f *filter, stringIDs bool, stream grpc.ServerStreamingServer[api.ReadResp]) error {
-	var (
-		cursor int                           // next index into s.log to look at
-		match  func(r *Recorded) bool        // which events the subscription wants
-		name   string                        // the stream, for stream subscriptions
-		onAll  = opts.GetAll() != nil        // $all or a single stream
-		every  = checkpointInterval(opts, f) // 0: no checkpoints
-	)
+	a := opts.GetAll()
+	if a == nil {
+		// The adapter subscribes to $all only.
+		return status.Error(codes.Unimplemented, "kurrentdbtest: subscriptions to $all only")
+	}
+	every := checkpointInterval(opts, f) // 0: no checkpoints
 	s.mu.Lock()
+	cursor := 0 // next index into s.log to look at
 	switch {
-	case onAll:
-		a := opts.GetAll()
-		switch {
-		case a.GetStart() != nil:
-			cursor = 0
-		case a.GetEnd() != nil:
-			cursor = len(s.log)
-		default: // strictly after the given event
-			i, err := at(s.log, a.GetPosition().GetCommitPosition())
-			if err != nil {
-				s.mu.Unlock()
-				return err
-			}
-			cursor = i
-			if a.GetPosition().GetCommitPosition() > 0 {
-				cursor++
-			}
+	case a.GetStart() != nil:
+	case a.GetEnd() != nil:
+		cursor = len(s.log)
+	default: // strictly after the given event
+		i, err := at(s.log, a.GetPosition().GetCommitPosition())
+		if err != nil {
+			s.mu.Unlock()
+			return err
 		}
-		match = f.match
-	case opts.GetStream() != nil:
-		o := opts.GetStream()
-		name = string(o.GetStreamIdentifier().GetStreamName())
-		after := int64(-1) // deliver revisions strictly after this one
-		switch {
-		case o.GetEnd() != nil:
-			cursor = len(s.log)
-		case o.GetStart() == nil:
-			after = int64(o.GetRevision())
+		cursor = i
+		if a.GetPosition().GetCommitPosition() > 0 {
+			cursor++
 		}
-		match = func(r *Recorded) bool { return r.Stream == name && int64(r.Revision) > after }
-	default:
-		s.mu.Unlock()
-		return status.Error(codes.InvalidArgument, "subscription options need a stream or $all")
 	}
 	s.mu.Unlock()
 
@@ -653,18 +634,15 @@ func (s *Server) subscribe(opts *api.ReadReq_Options, f *filter, stringIDs bool,
 		batch := s.log[cursor:]
 		changed := s.changed
 		up := &api.ReadResp_CaughtUp{Timestamp: timestamppb.Now()}
-		if onAll && len(s.log) > 0 {
+		if len(s.log) > 0 {
 			last := s.log[len(s.log)-1].Position
 			up.Position = &api.ReadResp_Position{CommitPosition: last, PreparePosition: last}
-		} else if !onAll && len(s.streams[name]) > 0 {
-			rev := int64(len(s.streams[name]) - 1)
-			up.StreamRevision = &rev
 		}
 		s.mu.Unlock()
 		cursor += len(batch)
 
 		for _, r := range batch {
-			if match(r) {
+			if f.match(r) {
 				if err := stream.Send(eventResp(r, stringIDs)); err != nil {
 					return err
 				}
@@ -727,13 +705,11 @@ func eventResp(r *Recorded, stringIDs bool) *api.ReadResp {
 	}}}
 }
 
-// filter is the server-side $all filter: on the stream name or on the event
-// type, by any of several prefixes and/or a regular expression. A nil filter
-// matches everything.
+// filter is the server-side $all filter on stream-name prefixes, the one
+// the adapter sends (others answer Unimplemented). A nil filter matches
+// everything.
 type filter struct {
-	onType   bool
 	prefixes []string
-	re       *regexp.Regexp
 }
 
 func newFilter(o *api.ReadReq_Options_FilterOptions) (*filter, error) {
@@ -741,37 +717,18 @@ func newFilter(o *api.ReadReq_Options_FilterOptions) (*filter, error) {
 		return nil, nil
 	}
 	expr := o.GetStreamIdentifier()
-	f := &filter{}
-	if o.GetEventType() != nil {
-		expr, f.onType = o.GetEventType(), true
+	if expr == nil || expr.GetRegex() != "" {
+		return nil, status.Error(codes.Unimplemented, "kurrentdbtest: stream-name prefix filters only")
 	}
-	f.prefixes = expr.GetPrefix()
-	if expr.GetRegex() != "" {
-		re, err := regexp.Compile(expr.GetRegex())
-		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "bad filter regex: %v", err)
-		}
-		f.re = re
-	}
-	return f, nil
+	return &filter{prefixes: expr.GetPrefix()}, nil
 }
 
 func (f *filter) match(r *Recorded) bool {
-	if f == nil {
-		return true
-	}
-	subject := r.Stream
-	if f.onType {
-		subject = r.Type
-	}
-	if f.re != nil && !f.re.MatchString(subject) {
-		return false
-	}
-	if len(f.prefixes) == 0 {
+	if f == nil || len(f.prefixes) == 0 {
 		return true
 	}
 	for _, p := range f.prefixes {
-		if strings.HasPrefix(subject, p) {
+		if strings.HasPrefix(r.Stream, p) {
 			return true
 		}
 	}

@@ -79,17 +79,6 @@ func collect(rs *kurrentdb.ReadStream, err error) ([]*kurrentdb.RecordedEvent, e
 	}
 }
 
-func TestServerVersionAndFeatures(t *testing.T) {
-	_, c := newClient(t)
-	v, err := c.GetServerVersion()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !v.IsAtLeast(25, 1, 0) {
-		t.Fatalf("version %+v, want at least 25.1", v)
-	}
-}
-
 func TestAppendExpectedStates(t *testing.T) {
 	srv, c := newClient(t)
 	ctx := context.Background()
@@ -142,27 +131,6 @@ func TestAppendExpectedStates(t *testing.T) {
 	}
 	if n := len(srv.Events()); n != 5 {
 		t.Errorf("log has %d events after conflicts, want 5", n)
-	}
-}
-
-func TestRetriedAppendIsNotDuplicated(t *testing.T) {
-	srv, c := newClient(t)
-	first := []kurrentdb.EventData{event("A", `{}`), event("B", `{}`)}
-	orig := appendTo(t, c, "retry-1", kurrentdb.NoStream{}, first...)
-	again := appendTo(t, c, "retry-1", kurrentdb.NoStream{}, first...)
-	if *again != *orig {
-		t.Errorf("retry answered %+v, original %+v", again, orig)
-	}
-
-	second := []kurrentdb.EventData{event("C", `{}`)}
-	orig2 := appendTo(t, c, "retry-1", kurrentdb.Revision(1), second...)
-	again2 := appendTo(t, c, "retry-1", kurrentdb.Revision(1), second...)
-	againAny := appendTo(t, c, "retry-1", kurrentdb.Any{}, second...)
-	if *again2 != *orig2 || *againAny != *orig2 {
-		t.Errorf("retries answered %+v and %+v, original %+v", again2, againAny, orig2)
-	}
-	if n := len(srv.Events()); n != 3 {
-		t.Errorf("log has %d events, want 3", n)
 	}
 }
 
@@ -298,29 +266,6 @@ func TestSubscribeToAllFiltered(t *testing.T) {
 	if ev.EventAppeared == nil || ev.EventAppeared.OriginalEvent().StreamID != "acme.orders-3" ||
 		ev.EventAppeared.OriginalEvent().Position.Commit != live.CommitPosition {
 		t.Fatalf("want the live acme.orders-3 event, got %+v", ev)
-	}
-}
-
-func TestSubscribeToStream(t *testing.T) {
-	_, c := newClient(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	appendTo(t, c, "s-1", kurrentdb.Any{}, event("E0", `{}`), event("E1", `{}`))
-
-	sub, err := c.SubscribeToStream(ctx, "s-1", kurrentdb.SubscribeToStreamOptions{From: kurrentdb.Revision(0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	if ev := next(t, sub); ev.EventAppeared == nil || ev.EventAppeared.OriginalEvent().EventNumber != 1 {
-		t.Fatalf("want revision 1 (after 0), got %+v", ev)
-	}
-	if ev := next(t, sub); ev.CaughtUp == nil || ev.CaughtUp.StreamRevision == nil || *ev.CaughtUp.StreamRevision != 1 {
-		t.Fatalf("want caught-up at revision 1, got %+v", ev)
-	}
-	appendTo(t, c, "s-1", kurrentdb.Revision(1), event("E2", `{}`))
-	if ev := next(t, sub); ev.EventAppeared == nil || ev.EventAppeared.OriginalEvent().EventType != "E2" {
-		t.Fatalf("want live E2, got %+v", ev)
 	}
 }
 
