@@ -1,6 +1,8 @@
 package assembly
 
 import (
+	"fmt"
+
 	"github.com/ThreeDotsLabs/watermill"
 
 	"github.com/atrium-platform/atrium/adapters/jetstream"
@@ -14,7 +16,7 @@ func (p *Process) openStore() error {
 	if cfg.EventStore == StoreKurrentDB {
 		s, err := kurrentdb.Open(kurrentdb.Config{URL: cfg.KurrentDBURL, Namespace: cfg.KurrentDBNamespace, Now: cfg.Now, Logger: p.log})
 		if err != nil {
-			return err
+			return fmt.Errorf("ATRIUM_KURRENTDB_URL or ATRIUM_KURRENTDB_NAMESPACE: %w", err)
 		}
 		p.closers = append(p.closers, s.Close)
 		p.Store = s

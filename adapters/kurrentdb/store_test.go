@@ -247,7 +247,7 @@ func TestNamespaces(t *testing.T) {
 // Ping answers whether the server does, provisioned or not; without one
 // it is ErrUnavailable.
 func TestPing(t *testing.T) {
-	s := open(t, kurrentdbtest.Start(t).URL())
+	s := open(t, serverURL(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.Ping(ctx); err != nil {
