@@ -113,9 +113,15 @@ func auditAfter(c *fiber.Ctx) (uint64, error) {
 // line, read page by page as it is written out.
 func (a auditRoutes) stream(c *fiber.Ctx, after uint64) error {
 	ctx := c.UserContext()
-	// Check access before the status line goes out.
+	// Check access before the status line goes out, and a position given
+	// (a store may refuse one that is no event's: 400, not a cut stream).
 	if err := audit.Allow(ctx); err != nil {
 		return err
+	}
+	if after > 0 {
+		if _, err := a.res.Reader.Events(ctx, parsePos(after), 1); err != nil {
+			return err
+		}
 	}
 	return a.ndjson(c, "audit stream", func(write func(any) error) error {
 		return a.res.Reader.Stream(ctx, parsePos(after), func(e audit.Event) error { return write(e) })

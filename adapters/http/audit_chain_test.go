@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -436,4 +437,29 @@ func forge(t *testing.T, lines [][]byte, old, new string) []byte {
 	end.Hash = prev.String()
 	eb, _ := json.Marshal(end)
 	return bytes.Join(append(out, eb), []byte("\n"))
+}
+
+// An auditor's after that is no event's position: on a store whose
+// positions are not every number (KurrentDB) it is 400 invalid_position,
+// in a page and in a stream alike; on JetStream every number is one.
+func TestAuditAfterNoEvent(t *testing.T) {
+	app, _ := newStackApp(t)
+	fin := as(t, app, "acme", "u-fin", "finance")
+	_, pos := create(t, fin, 1000)
+	create(t, fin, 1000)
+	aud := as(t, app, "acme", "u-aud", "auditor")
+	p, _ := strconv.ParseUint(pos, 10, 64)
+	after := strconv.FormatUint(p+1, 10)
+	for _, accept := range []string{"application/json", "application/x-ndjson"} {
+		r := aud.do("GET", "/api/v1/audit/events?after="+after, "", "Accept", accept)
+		if kurrentDBURL() == "" {
+			if r.status != 200 {
+				t.Fatalf("%s after %s on JetStream: %d %s", accept, after, r.status, r.body)
+			}
+			continue
+		}
+		if code := problemCode(t, r, 400); code != "invalid_position" {
+			t.Fatalf("%s after %s: %s", accept, after, code)
+		}
+	}
 }

@@ -117,6 +117,13 @@ func (p projector) resync(ctx context.Context, tx projections.Tx, from uint64, a
 	n := 0
 	for after < at {
 		recs, err := p.history(ctx, after, 512)
+		if errors.Is(err, streams.ErrUnknownPosition) && after > 0 {
+			// A store whose positions are not every number (KurrentDB)
+			// reads only from an event's: from the start, then, and the
+			// events before from are passed over below.
+			after = 0
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("erpsync: resync: %w", err)
 		}
@@ -125,7 +132,7 @@ func (p projector) resync(ctx context.Context, tx projections.Tx, from uint64, a
 		}
 		for _, rec := range recs {
 			after = rec.Position
-			if rec.Position >= at || rec.Stream.Aggregate() == erp.Category || !c.Sends(rec.Stream.Aggregate()) {
+			if uint64(rec.Position) < from || rec.Position >= at || rec.Stream.Aggregate() == erp.Category || !c.Sends(rec.Stream.Aggregate()) {
 				continue
 			}
 			res, err := tx.ExecContext(ctx, `UPDATE erp_messages SET status = ?, published = 0, generation = ?, attempts = 0, last_error = NULL,
