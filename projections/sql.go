@@ -24,4 +24,8 @@ type SQL interface {
 	// Time returns the value a time is stored as in the dialect's time
 	// columns (projection_checkpoint.updated_at): t in UTC.
 	Time(t time.Time) any
+
+	// DatabaseBytes returns a query of one row and one column: the bytes
+	// the lease's database takes on its server or disk.
+	DatabaseBytes() string
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/atrium-platform/atrium/domain/audit"
 	"github.com/atrium-platform/atrium/domain/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/usage"
 	"github.com/atrium-platform/atrium/modules/module"
 	platformaudit "github.com/atrium-platform/atrium/platform/audit"
 	"github.com/atrium-platform/atrium/platform/catalog"
@@ -42,6 +43,7 @@ import (
 	"github.com/atrium-platform/atrium/projections/auditchain"
 	"github.com/atrium-platform/atrium/projections/erpsync"
 	"github.com/atrium-platform/atrium/projections/memberlist"
+	usagereads "github.com/atrium-platform/atrium/projections/usage"
 	"github.com/atrium-platform/atrium/streams"
 )
 
@@ -130,6 +132,8 @@ type Config struct {
 	SecretKey string
 	// ERP configures the ERP sync.
 	ERP ERPConfig
+	// Usage configures usage metering and billing.
+	Usage UsageConfig
 	// NoProjections opens tenants without projecting them (for maintenance
 	// commands such as migrate); nothing is sent to ERPs either.
 	NoProjections bool
@@ -237,6 +241,9 @@ func (c Config) Validate() error {
 	if err := c.Ready.validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.Usage.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -278,6 +285,7 @@ type Process struct {
 	vault       vault
 	erp         erpParts
 	heads       *chainHeads
+	meter       *meter
 	replay      *replayMetrics
 	catalogCtx  context.Context
 	stopCatalog context.CancelFunc
@@ -321,6 +329,9 @@ func Open(ctx context.Context, cfg Config) (_ *Process, err error) {
 		return nil, err
 	}
 	p.openERP()
+	if p.meter, err = newMeter(p); err != nil {
+		return nil, err
+	}
 	if p.HTTP, err = p.openHTTP(); err != nil {
 		return nil, fmt.Errorf("http: %w", err)
 	}
@@ -333,6 +344,9 @@ func Open(ctx context.Context, cfg Config) (_ *Process, err error) {
 		}
 		go p.retryUnprojected(p.catalogCtx, 30*time.Second)
 	}
+	// The meter's last flush runs before the stores close.
+	p.meter.start(!cfg.NoProjections)
+	p.closers = append(p.closers, p.meter.close)
 	if err := p.replicate(ctx); err != nil {
 		return nil, err
 	}
@@ -411,6 +425,7 @@ func (p *Process) openEvents(ctx context.Context) (err error) {
 	streams.Register(p.Registry, identitycmd.Events()...)
 	streams.Register(p.Registry, erpcmd.Events()...)
 	streams.Register(p.Registry, audit.ChainHeadRecorded{})
+	streams.Register(p.Registry, usage.RequestsCounted{}, usage.DayClosed{}, usage.DayReported{})
 	for _, m := range cfg.Modules {
 		streams.Register(p.Registry, m.Events...)
 	}
@@ -461,7 +476,7 @@ func (p *Process) openReads(ctx context.Context) (err error) {
 	if every == 0 {
 		every = DefaultAuditHeadEvery
 	}
-	p.Projectors = []projections.Projector{memberlist.New(), erpsync.New(p.Store.ReadTenant, p.erp.notify), auditchain.New(every, p.heads.ask)}
+	p.Projectors = []projections.Projector{memberlist.New(), erpsync.New(p.Store.ReadTenant, p.erp.notify), auditchain.New(every, p.heads.ask), usagereads.New()}
 	for _, m := range p.cfg.Modules {
 		p.Projectors = append(p.Projectors, m.Projectors...)
 	}
@@ -587,15 +602,16 @@ func (p *Process) openHTTP() (*fiber.App, error) {
 	if hc.Now == nil {
 		hc.Now = p.cfg.Now
 	}
-	hc.Admission = atriumhttp.Admission{Gate: p.Work, Limits: p.Limits}
+	hc.Admission = atriumhttp.Admission{Gate: p.Work, Limits: p.Limits, Served: p.meter.served}
 	tenancyRes := atriumhttp.Tenancy{Handler: p.Tenancy, Catalog: p.Catalog, Rebuild: p.Rebuild, Progress: p.Progress, Health: p.Health}
 	resources := []atriumhttp.Resource{
 		atriumhttp.Identity{Handler: p.Identity, Issuer: p.Issuer, Members: memberlist.NewQueries(p.Reads)},
 		tenancyRes,
-		atriumhttp.Console{Hosts: append([]string{p.cfg.BaseDomain}, p.cfg.ConsoleHosts...), Identity: p.Identity, Tenancy: tenancyRes, ERP: p.Outbox},
+		atriumhttp.Console{Hosts: append([]string{p.cfg.BaseDomain}, p.cfg.ConsoleHosts...), Identity: p.Identity, Tenancy: tenancyRes, ERP: p.Outbox, Usage: p.Usage},
 		atriumhttp.Audit{Reader: platformaudit.NewReader(p.Store), Verifier: platformaudit.NewVerifier(p.Store, auditchain.NewQueries(p.Reads), p.Issuer.SignDocument), Replay: p.Replay},
 		p.erpResource(),
 		p.analytics(),
+		atriumhttp.Usage{Days: p.Usage},
 	}
 	for _, parts := range p.parts {
 		if parts.Routes != nil {

@@ -230,7 +230,7 @@ func (p *Process) erpResource() atriumhttp.ERP {
 			inbound[k] = h
 		}
 	}
-	return atriumhttp.ERP{Handler: p.ERP, Outbox: p.Outbox, Verify: p.verifyInbound, Inbound: inbound}
+	return atriumhttp.ERP{Handler: p.ERP, Outbox: p.Outbox, Verify: p.verifyInbound, Inbound: inbound, Quota: p.erpQuota}
 }
 
 // verifyInbound checks a call from the ctx tenant's ERP against its
@@ -272,6 +272,10 @@ func (p *Process) startERP(ctx context.Context) error {
 		Outbox: p.Outbox, Publisher: bus.Publisher, Subscriber: bus.Subscriber,
 		Connectors: connectors{v: p.vault, cfg: ec},
 		WaitFor:    p.Runner.WaitFor,
+		Quota: func(ctx context.Context) (time.Duration, error) {
+			wait, _, err := p.erpQuota(ctx)
+			return wait, err
+		},
 		// The tenants open here: a tenant's outbox is read once its read
 		// database is migrated; one opened later is marked as it opens.
 		Tenants: func() []tenant.ID {
@@ -284,7 +288,9 @@ func (p *Process) startERP(ctx context.Context) error {
 			return ts
 		},
 		Slots: ec.Slots, AckWait: ec.AckWait, MinBackoff: ec.MinBackoff, MaxBackoff: ec.MaxBackoff, BreakerOpen: ec.BreakerOpen,
-		// Deliveries are scheduled by the wall clock, whatever clock stamps events.
+		// Deliveries are scheduled by the wall clock, whatever clock stamps
+		// events; they are dated as events are.
+		Stamp:    p.cfg.Now,
 		Observer: m, Logger: p.log, Watermill: jetstream.QuietLogger(p.log),
 	})
 	if err != nil {

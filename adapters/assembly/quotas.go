@@ -112,19 +112,29 @@ func (q quotaDocuments) Put(ctx context.Context, key, contentType string, r io.R
 		return documents.Object{}, err
 	}
 	defer release()
-	objs, err := q.List(ctx, "")
+	used, err := documentBytes(ctx, q.Store, key)
 	if err != nil {
 		return documents.Object{}, err
 	}
-	used := size
-	for _, o := range objs {
-		if o.Key != key {
-			used += o.Size
-		}
-	}
-	if used > plan.Limits.DocumentBytes {
+	if used+size > plan.Limits.DocumentBytes {
 		return documents.Object{}, &domain.Error{Kind: domain.Forbidden, Code: "quota_exceeded", Field: "document_bytes",
 			Message: fmt.Sprintf("the tenant's plan (%s) allows %d bytes of documents", plan.Name, plan.Limits.DocumentBytes)}
 	}
 	return q.Store.Put(ctx, key, contentType, r, size)
+}
+
+// documentBytes adds up the sizes of the ctx tenant's documents, but the
+// one under key except.
+func documentBytes(ctx context.Context, store documents.Store, except string) (int64, error) {
+	objs, err := store.List(ctx, "")
+	if err != nil {
+		return 0, err
+	}
+	var used int64
+	for _, o := range objs {
+		if o.Key != except {
+			used += o.Size
+		}
+	}
+	return used, nil
 }

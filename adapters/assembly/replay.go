@@ -14,6 +14,7 @@ import (
 	"github.com/atrium-platform/atrium/projections/auditchain"
 	"github.com/atrium-platform/atrium/projections/erpsync"
 	"github.com/atrium-platform/atrium/projections/memberlist"
+	usagereads "github.com/atrium-platform/atrium/projections/usage"
 	"github.com/atrium-platform/atrium/streams"
 )
 
@@ -43,7 +44,7 @@ func newReplayMetrics(reg prometheus.Registerer) (*replayMetrics, error) {
 // projectors as the live ones, those that keep state of their own made
 // afresh, and none told of anything (no ERP dispatch, no chain head).
 func (p *Process) replayProjectors() []projections.Projector {
-	out := []projections.Projector{memberlist.New(), erpsync.New(p.Store.ReadTenant, nil), auditchain.New(0, nil)}
+	out := []projections.Projector{memberlist.New(), erpsync.New(p.Store.ReadTenant, nil), auditchain.New(0, nil), usagereads.New()}
 	for _, m := range p.cfg.Modules {
 		out = append(out, m.Projectors...)
 	}

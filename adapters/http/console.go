@@ -23,6 +23,7 @@ import (
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenancy"
 	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/usage"
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/projections/erpsync"
 )
@@ -94,6 +95,8 @@ type Console struct {
 	Tenancy Tenancy
 	// ERP gives each tenant's ERP counts; nil: not shown.
 	ERP *erpsync.Outbox
+	// Usage gives a tenant's usage (Usage.Days); nil: not shown.
+	Usage func(ctx context.Context, from, to string) ([]usage.Record, error)
 }
 
 type consoleRoutes struct {
@@ -229,6 +232,10 @@ type consoleView struct {
 	Head       uint64
 	ReadModels []readModelView
 	Rebuilding bool
+	// Usage is the tenant's this month, day by day; UsageNote says why it
+	// is missing, when it is.
+	Usage     []usage.Record
+	UsageNote string
 }
 
 type consoleSummary struct {
@@ -596,6 +603,13 @@ func (a consoleRoutes) tenant(c *fiber.Ctx) (*consoleView, error) {
 	}
 	if v.Rebuilding {
 		v.Refresh = 2
+	}
+	if a.res.Usage != nil {
+		from, to, _ := usageRange("", "", a.cfg.Now())
+		if v.Usage, err = a.res.Usage(tenant.With(ctx, s.ID), from, to); err != nil {
+			a.deps.Logger.Error("console: reading usage", "tenant", string(s.ID), "err", err)
+			v.UsageNote = "The tenant's usage could not be read (the logs say why)."
+		}
 	}
 	ts := []consoleTenant{t}
 	a.erpCounts(ctx, ts)

@@ -95,6 +95,10 @@ func TestConsoleSignInAndPages(t *testing.T) {
 	if r.status != 200 || !strings.Contains(string(r.body), `id="read-model-invoicelist"`) || !strings.Contains(string(r.body), `id="suspend"`) {
 		t.Fatalf("tenant page: %d %s", r.status, shown(r.body))
 	}
+	// Its usage this month: the day it was provisioned on, still open.
+	if b := string(r.body); !strings.Contains(b, `id="usage-2026-11-23"`) || strings.Contains(b, `id="usage-note"`) {
+		t.Fatalf("tenant page's usage: %s", shown(r.body))
+	}
 	if r := root.get("/console/tenants/nosuch"); r.status != 404 || !strings.Contains(string(r.body), "tenant_not_found") {
 		t.Fatalf("unknown tenant: %d %s", r.status, shown(r.body))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/erp"
 	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/usage"
 	"github.com/atrium-platform/atrium/domain/user"
 	"github.com/atrium-platform/atrium/projections/erpsync"
 )
@@ -32,11 +34,15 @@ type ERP struct {
 	// Inbound are the handlers of the calls an ERP makes, by their "type"
 	// ("payment.received"); each runs with the ERP as the caller.
 	Inbound map[string]erpcmd.Inbound
+	// Quota, when set, says how long the ctx tenant's ERP messages wait
+	// for its plan's messages a day to have room (0: room now), and that
+	// limit: a call back past it is answered 429 quota_exceeded.
+	Quota func(ctx context.Context) (wait time.Duration, limit int64, err error)
 }
 
 // ERPCaller is the principal the ERP's calls run as: it records what the
 // finance team would.
-var ERPCaller = user.Principal{ID: "erp", Roles: []user.Role{user.Finance}}
+var ERPCaller = user.Principal{ID: usage.ERPCaller, Roles: []user.Role{user.Finance}}
 
 type erpRoutes struct {
 	*api
@@ -249,6 +255,19 @@ func (a erpRoutes) inbound(c *fiber.Ctx) (err error) {
 	if err := a.res.Verify(ctx, headers, body); err != nil {
 		a.fails.spend(address)
 		return invalidSignature()
+	}
+	if a.res.Quota != nil {
+		wait, limit, err := a.res.Quota(ctx)
+		if err != nil {
+			return err
+		}
+		if wait > 0 {
+			p := NewProblem(fiber.StatusTooManyRequests, "quota_exceeded", fmt.Sprintf("this tenant's plan allows %d ERP messages a day (UTC); retry after the time given", limit))
+			p.Field = "erp_messages_per_day"
+			p.RetryAfter = retryAfter(wait)
+			a.metrics.refused.WithLabelValues(string(t), "quota_exceeded").Inc()
+			return p
+		}
 	}
 	// An ERP's call back is a command of the tenant's, counted by its plan.
 	counted, err := a.admit.command(ctx, t)

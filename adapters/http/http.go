@@ -376,6 +376,7 @@ func (a *api) scoped(c *fiber.Ctx) error {
 		return err
 	}
 	defer tk.end()
+	a.admit.served(t)
 	c.Locals(ticketKey{}, tk)
 	c.SetUserContext(user.With(context.WithValue(ctx, ticketKey{}, tk), p))
 	err = c.Next()

@@ -91,7 +91,7 @@ func mint(t *testing.T, app *fiber.App, tn, userID string, roles []user.Role) st
 	t.Helper()
 	v, _ := stacks.Load(app)
 	st := v.(*assembly.Process)
-	sess := identitycmd.Session{ID: uuid.NewString(), UserID: userID, Tenant: tenant.ID(tn), Current: "unused", ExpiresAt: clock().Add(time.Hour), Roles: roles}
+	sess := identitycmd.Session{ID: uuid.NewString(), UserID: userID, Tenant: tenant.ID(tn), Current: "unused", ExpiresAt: clock().Add(30 * 24 * time.Hour), Roles: roles}
 	if tn == "" {
 		sess.Tenant = tenant.Platform
 	}

@@ -152,9 +152,13 @@ type Admission struct {
 	// tenancy.DefaultLimits. Default: the limits the catalog records for
 	// the tenant (PUT /admin/v1/tenants/{slug}/limits).
 	Limits func(tenant.ID) tenancy.Limits
+	// Served, when set, is told of each request of a tenant admitted, for
+	// its usage.
+	Served func(tenant.ID)
 }
 
 type admitter struct {
+	served func(tenant.ID)
 	limits func(tenant.ID) tenancy.Limits
 	plans  func(tenant.ID) tenancy.PlanLimits
 	gate   *admission.Gate
@@ -198,10 +202,13 @@ func catalogPlans(catalog Catalog) func(tenant.ID) tenancy.PlanLimits {
 }
 
 func newAdmitter(cfg Admission, catalog Catalog) (*admitter, error) {
-	a := &admitter{limits: cfg.Limits, plans: catalogPlans(catalog), gate: cfg.Gate, rates: map[tenant.ID]*rate.Limiter{},
+	a := &admitter{served: cfg.Served, limits: cfg.Limits, plans: catalogPlans(catalog), gate: cfg.Gate, rates: map[tenant.ID]*rate.Limiter{},
 		commands: map[tenant.ID]*rate.Limiter{}, storms: newKeyedLimiter(20, 40, 100_000)}
 	if a.limits == nil {
 		a.limits = CatalogLimits(catalog)
+	}
+	if a.served == nil {
+		a.served = func(tenant.ID) {}
 	}
 	if a.gate == nil {
 		slots := 16 * runtime.GOMAXPROCS(0)

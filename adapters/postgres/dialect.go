@@ -25,3 +25,8 @@ func (SQL) Savepoint(name string) (set, rollback, release string) {
 // Time implements projections.SQL: a time.Time in UTC, for a TIMESTAMPTZ
 // column.
 func (SQL) Time(t time.Time) any { return t.UTC() }
+
+// DatabaseBytes implements projections.SQL: pg_database_size.
+func (SQL) DatabaseBytes() string {
+	return `SELECT pg_database_size(current_database())`
+}

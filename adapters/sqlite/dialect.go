@@ -25,3 +25,8 @@ func (SQL) Savepoint(name string) (set, rollback, release string) {
 // Time implements projections.SQL: SQLite has no time type; a time is
 // stored as RFC 3339 text in UTC, with nanoseconds.
 func (SQL) Time(t time.Time) any { return t.UTC().Format(time.RFC3339Nano) }
+
+// DatabaseBytes implements projections.SQL: its pages, the free ones too.
+func (SQL) DatabaseBytes() string {
+	return `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`
+}

@@ -36,3 +36,10 @@ func (SQL) Savepoint(name string) (set, rollback, release string) {
 // Time implements projections.SQL: a time.Time in UTC, for a DATETIME2
 // column.
 func (SQL) Time(t time.Time) any { return t.UTC() }
+
+// DatabaseBytes implements projections.SQL: the pages reserved by the
+// database's tables and indexes (its files are allocated ahead, in
+// steps, and would not tell).
+func (SQL) DatabaseBytes() string {
+	return `SELECT CAST(COALESCE(SUM(reserved_page_count), 0) AS BIGINT) * 8192 FROM sys.dm_db_partition_stats`
+}

@@ -323,9 +323,10 @@ func benchInvoice() invoicecmd.CreateInvoice {
 
 // rawSQLite is the baseline: the rows the projectors write for n drafted
 // invoices (one in invoices, one in aging_open_items, one in
-// client_invoices, one in audit_chain), written directly in transactions
-// of 500 through prepared statements, into the same schema, with the same
-// pragmas, in a tenant database of the process's read store.
+// client_invoices, one in audit_chain, and the day's usage counted),
+// written directly in transactions of 500 through prepared statements,
+// into the same schema, with the same pragmas, in a tenant database of
+// the process's read store.
 func rawSQLite(ctx context.Context, p *assembly.Process, n int) (float64, error) {
 	reads := p.Reads
 	ctx = tenant.With(ctx, "benchraw")
@@ -449,6 +450,25 @@ func rawBatch(ctx context.Context, db *sql.DB, from, to int) error {
 		return err
 	}
 	defer chain.Close()
+	// The usage of the day: the row once, its member once a batch, and
+	// each event counted as the projector counts it.
+	day := time.Now().UTC().Format(time.DateOnly)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO usage_days (day) SELECT ? WHERE NOT EXISTS (SELECT 1 FROM usage_days WHERE day = ?)`, day, day); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO usage_members (day, user_id) SELECT ?, ?
+		WHERE EXISTS (SELECT 1 FROM members WHERE user_id = ?)
+		AND NOT EXISTS (SELECT 1 FROM usage_members WHERE day = ? AND user_id = ?)`, day, "u", "u", day, "u"); err != nil {
+		return err
+	}
+	counted, err := tx.PrepareContext(ctx, `UPDATE usage_days SET events = events + 1, event_bytes = event_bytes + ?,
+		commands = commands + CASE WHEN ? = '' OR last_command = ? THEN 0 ELSE 1 END,
+		erp_inbound = erp_inbound + CASE WHEN ? = '' OR last_command = ? THEN 0 ELSE ? END,
+		last_command = ? WHERE day = ?`)
+	if err != nil {
+		return err
+	}
+	defer counted.Close()
 	link := strings.Repeat("ab", 32)
 	for j := from; j < to; j++ {
 		id := uuid.NewString()
@@ -462,6 +482,9 @@ func rawBatch(ctx context.Context, db *sql.DB, from, to int) error {
 			return err
 		}
 		if _, err := chain.ExecContext(ctx, j+1, link); err != nil {
+			return err
+		}
+		if _, err := counted.ExecContext(ctx, len(lines)+300, id, id, id, id, 0, id, day); err != nil {
 			return err
 		}
 	}

@@ -127,6 +127,20 @@ func TestCLIAsAnOperatorUsesIt(t *testing.T) {
 		t.Fatalf("off its plan: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
+	// Usage: today's row, the tenant's provisioning counted; a bad range
+	// refused.
+	out, errOut, code = cliRun(t, bin, wrong, "tenant", "usage", "acme")
+	if today := time.Now().UTC().Format(time.DateOnly); code != 0 || !strings.HasPrefix(out, "DAY") || !strings.Contains(out, today) {
+		t.Fatalf("tenant usage: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if _, errOut, code := cliRun(t, bin, wrong, "tenant", "usage", "acme", "--from", "2026-02-30"); code != 1 || !strings.Contains(errOut, "HTTP 400 invalid_range") {
+		t.Fatalf("usage of a day that is none: exit %d, stderr %q", code, errOut)
+	}
+	out, errOut, code = cliRun(t, bin, wrong, "tenant", "define-plan", "starter", "--erp-messages-per-day", "5000")
+	if code != 0 || !strings.Contains(out, "5000") || !strings.Contains(out, "600") {
+		t.Fatalf("define-plan of ERP messages: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
 	// Which tenants are lagging, failing or suspended.
 	out, errOut, code = cliRun(t, bin, wrong, "tenant", "health")
 	if code != 0 || !strings.HasPrefix(out, "TENANT") || !strings.Contains(out, "acme") || !strings.Contains(out, "here") {

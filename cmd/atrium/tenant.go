@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/atrium-platform/atrium/domain/usage"
 )
 
 // tenantCmd manages tenants through the admin API, as kubectl does through
@@ -44,6 +46,7 @@ type tenantCmd struct {
 	Plan       tenantPlanCmd       `cmd:"" help:"Put a tenant on a plan (none when no plan is named)."`
 	Plans      tenantPlansCmd      `cmd:"" help:"List the plans."`
 	DefinePlan tenantDefinePlanCmd `cmd:"" name:"define-plan" help:"Define a plan, or change its limits: every tenant on it has them at once. A limit left 0 is none."`
+	Usage      tenantUsageCmd      `cmd:"" help:"A tenant's usage, day by day (UTC): this month's unless --from and --to say."`
 	Logout     tenantLogoutCmd     `cmd:"" help:"End the kept session of ATRIUM_ADMIN_EMAIL on ATRIUM_API_URL."`
 }
 
@@ -225,6 +228,7 @@ type tenantDefinePlanCmd struct {
 	CommandsPerMinute  int    `default:"-1" help:"Commands (writes to the API) a minute; past them, 429 quota_exceeded (0: no limit; left out: unchanged)."`
 	ConcurrentRequests int    `default:"-1" help:"Requests served at once, unless the tenant has limits of its own (0: no limit; left out: unchanged)."`
 	DocumentBytes      int64  `default:"-1" help:"Bytes of documents (receipts) the tenant keeps (0: no limit; left out: unchanged)."`
+	ERPMessagesPerDay  int64  `default:"-1" name:"erp-messages-per-day" help:"Messages exchanged with the tenant's ERP a day, UTC (0: no limit; left out: unchanged)."`
 }
 
 func (c *tenantPlanCmd) Run(t *tenantCmd) error {
@@ -266,15 +270,58 @@ func (c *tenantDefinePlanCmd) Run(t *tenantCmd) error {
 		return given
 	}
 	out, err := t.call(http.MethodPut, "/admin/v1/plans/"+url.PathEscape(c.Name), map[string]int64{
-		"seats":               pick(int64(c.Seats), int64(was.Limits.Seats)),
-		"commands_per_minute": pick(int64(c.CommandsPerMinute), int64(was.Limits.CommandsPerMinute)),
-		"concurrent_requests": pick(int64(c.ConcurrentRequests), int64(was.Limits.ConcurrentRequests)),
-		"document_bytes":      pick(c.DocumentBytes, was.Limits.DocumentBytes),
+		"seats":                pick(int64(c.Seats), int64(was.Limits.Seats)),
+		"commands_per_minute":  pick(int64(c.CommandsPerMinute), int64(was.Limits.CommandsPerMinute)),
+		"concurrent_requests":  pick(int64(c.ConcurrentRequests), int64(was.Limits.ConcurrentRequests)),
+		"document_bytes":       pick(c.DocumentBytes, was.Limits.DocumentBytes),
+		"erp_messages_per_day": pick(c.ERPMessagesPerDay, was.Limits.ERPMessagesPerDay),
 	})
 	if err != nil {
 		return err
 	}
 	return t.printPlans(out, false)
+}
+
+type tenantUsageCmd struct {
+	Slug string `arg:""`
+	From string `help:"The first day, YYYY-MM-DD (default: the first of this month)."`
+	To   string `help:"The last day, YYYY-MM-DD (default: today)."`
+}
+
+func (c *tenantUsageCmd) Run(t *tenantCmd) error {
+	q := url.Values{}
+	if c.From != "" {
+		q.Set("from", c.From)
+	}
+	if c.To != "" {
+		q.Set("to", c.To)
+	}
+	path := "/admin/v1/tenants/" + url.PathEscape(c.Slug) + "/usage"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	out, err := t.call(http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	return t.print(out, func(w io.Writer) error {
+		var v struct {
+			Days []usage.Record `json:"days"`
+		}
+		if err := json.Unmarshal(out, &v); err != nil {
+			return fmt.Errorf("an answer not understood: %w", err)
+		}
+		fmt.Fprintln(w, "DAY\tCOMMANDS\tEVENTS\tEVENT BYTES\tAPI REQUESTS\tERP MESSAGES\tACTIVE\tMEMBERS\tDOCUMENT BYTES\tREAD DB BYTES\tCLOSED")
+		for _, d := range v.Days {
+			closed := "-"
+			if !d.Closed.IsZero() {
+				closed = d.Closed.Format(time.RFC3339)
+			}
+			fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", d.Day, d.Commands, d.Events, d.EventBytes, d.APIRequests,
+				d.ERPMessages, d.ActiveMembers, d.Members, d.DocumentBytes, d.ReadDatabaseBytes, closed)
+		}
+		return nil
+	})
 }
 
 type tenantSuspendCmd struct {
@@ -548,6 +595,7 @@ type planRow struct {
 		CommandsPerMinute  int   `json:"commands_per_minute"`
 		ConcurrentRequests int   `json:"concurrent_requests"`
 		DocumentBytes      int64 `json:"document_bytes"`
+		ERPMessagesPerDay  int64 `json:"erp_messages_per_day"`
 	} `json:"limits"`
 }
 
@@ -582,10 +630,10 @@ func (t *tenantCmd) printPlans(out []byte, list bool) error {
 			}
 			return strconv.FormatInt(n, 10)
 		}
-		fmt.Fprintln(w, "PLAN\tSEATS\tCOMMANDS/MIN\tREQUESTS AT ONCE\tDOCUMENT BYTES")
+		fmt.Fprintln(w, "PLAN\tSEATS\tCOMMANDS/MIN\tREQUESTS AT ONCE\tDOCUMENT BYTES\tERP MESSAGES/DAY")
 		for _, r := range rows {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, limit(int64(r.Limits.Seats)), limit(int64(r.Limits.CommandsPerMinute)),
-				limit(int64(r.Limits.ConcurrentRequests)), limit(r.Limits.DocumentBytes))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, limit(int64(r.Limits.Seats)), limit(int64(r.Limits.CommandsPerMinute)),
+				limit(int64(r.Limits.ConcurrentRequests)), limit(r.Limits.DocumentBytes), limit(r.Limits.ERPMessagesPerDay))
 		}
 		return nil
 	})

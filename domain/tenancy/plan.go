@@ -23,6 +23,11 @@ type PlanLimits struct {
 	ConcurrentRequests int `json:"concurrent_requests"`
 	// DocumentBytes bounds the bytes of the documents (receipts) it keeps.
 	DocumentBytes int64 `json:"document_bytes"`
+	// ERPMessagesPerDay bounds the messages exchanged with the tenant's
+	// ERP a day (UTC): those delivered to it and its calls back. Past it,
+	// deliveries wait for the next day and calls back are answered 429
+	// quota_exceeded.
+	ERPMessagesPerDay int64 `json:"erp_messages_per_day"`
 }
 
 // Plan is a plan of the platform's catalog.
@@ -64,6 +69,7 @@ const (
 	maxSeats             = 1_000_000
 	maxCommandsPerMinute = 6_000_000
 	maxDocumentBytes     = 1 << 50 // 1 PiB
+	maxERPMessagesPerDay = 1_000_000_000
 )
 
 // ValidPlanName checks a plan's name.
@@ -83,6 +89,8 @@ func (l PlanLimits) Validate() error {
 		return domain.Invalidf("commands_per_minute", "invalid_limit", "commands_per_minute must be from 0 (no limit) to %d", maxCommandsPerMinute)
 	case l.DocumentBytes < 0 || l.DocumentBytes > maxDocumentBytes:
 		return domain.Invalidf("document_bytes", "invalid_limit", "document_bytes must be from 0 (no limit) to %d", int64(maxDocumentBytes))
+	case l.ERPMessagesPerDay < 0 || l.ERPMessagesPerDay > maxERPMessagesPerDay:
+		return domain.Invalidf("erp_messages_per_day", "invalid_limit", "erp_messages_per_day must be from 0 (no limit) to %d", maxERPMessagesPerDay)
 	case l.ConcurrentRequests < 0 || l.ConcurrentRequests > maxConcurrent:
 		return domain.Invalidf("concurrent_requests", "invalid_limit", "concurrent_requests must be from 0 (no limit of the plan's) to %d", maxConcurrent)
 	}

@@ -73,6 +73,10 @@ type Config struct {
 	// WaitFor returns once the ctx tenant's projections have committed pos
 	// (the runner's WaitFor): the relay publishes committed rows only.
 	WaitFor func(ctx context.Context, pos streams.Position) error
+	// Quota, when set, says how long the ctx tenant's messages wait for
+	// its plan to allow more (0: it allows one now): a message is held
+	// until then.
+	Quota func(ctx context.Context) (time.Duration, error)
 	// Tenants lists the tenants whose outboxes are looked at on start.
 	Tenants func() []tenant.ID
 	// Slots bounds deliveries in flight across all tenants (default 64).
@@ -91,7 +95,11 @@ type Config struct {
 	Observer     Observer
 	Logger       *slog.Logger
 	Watermill    watermill.LoggerAdapter
-	Now          func() time.Time
+	// Now schedules attempts; default time.Now.
+	Now func() time.Time
+	// Stamp dates deliveries (the day a message counts on, as the
+	// tenant's events are dated); default Now.
+	Stamp func() time.Time
 }
 
 func (c *Config) setDefaults() {
@@ -124,6 +132,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Stamp == nil {
+		c.Stamp = c.Now
 	}
 }
 
@@ -444,6 +455,10 @@ func (subscription) Close() error { return nil }
 // stopped, or its next attempt is not yet due. The bus sends it again.
 var errHeld = errors.New("erpsync: message held")
 
+// errOverQuota is the error of a message held because the tenant's plan
+// allows no more today.
+var errOverQuota = fmt.Errorf("%w: the tenant's plan allows no more ERP messages today", errHeld)
+
 // errBehind is the error of a message handed out before an earlier one of
 // its tenant was delivered: it is held until that one is.
 var errBehind = fmt.Errorf("%w: an earlier message is still to be delivered", errHeld)
@@ -495,6 +510,15 @@ func (d *Dispatcher) deliver(h *handler, msg *message.Message) error {
 	if c.Status != erp.StatusActive {
 		return errHeld
 	}
+	if d.cfg.Quota != nil {
+		wait, err := d.cfg.Quota(ctx)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errHeld, err)
+		}
+		if wait > 0 {
+			return errOverQuota
+		}
+	}
 	if wait := del.NextAttemptAt.Sub(d.cfg.Now()); wait > 0 {
 		if wait > d.cfg.AckWait/3 {
 			return errHeld
@@ -524,7 +548,7 @@ func (d *Dispatcher) deliver(h *handler, msg *message.Message) error {
 	now := d.cfg.Now()
 	switch {
 	case out.Delivered:
-		if err := d.cfg.Outbox.Delivered(ctx, del.Message.ID, gen, now); err != nil {
+		if err := d.cfg.Outbox.Delivered(ctx, del.Message.ID, gen, d.cfg.Stamp()); err != nil {
 			return fmt.Errorf("%w: %w", errHeld, err)
 		}
 		d.cfg.Observer.Delivered(h.t)

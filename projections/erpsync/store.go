@@ -277,6 +277,35 @@ func (o *Outbox) Parked(ctx context.Context, id string, gen int64, cause string)
 		WHERE id = ? AND generation = ? AND status = ?`, StatusFailed, line(cause), id, gen, StatusPending)
 }
 
+// DeliveredOn counts the ctx tenant's messages delivered on each day
+// from..to (UTC, YYYY-MM-DD, both included) and not sent again since, by
+// day; a day without any is left out.
+func (o *Outbox) DeliveredOn(ctx context.Context, from, to string) (map[string]int64, error) {
+	db, err := o.rs.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Release()
+	// Stamps are RFC 3339 in UTC: a day's start with it, and sort before
+	// the next day's ("T" < "U").
+	rows, err := db.QueryContext(ctx, `SELECT SUBSTRING(delivered_at, 1, 10), COUNT(*) FROM erp_messages
+		WHERE delivered_at >= ? AND delivered_at < ? GROUP BY SUBSTRING(delivered_at, 1, 10)`, from, to+"U")
+	if err != nil {
+		return nil, fmt.Errorf("erp deliveries by day: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var day string
+		var n int64
+		if err := rows.Scan(&day, &n); err != nil {
+			return nil, err
+		}
+		out[day] = n
+	}
+	return out, rows.Err()
+}
+
 // Pending counts the ctx tenant's pending messages.
 func (o *Outbox) Pending(ctx context.Context) (int64, error) {
 	db, err := o.rs.Open(ctx)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +29,32 @@ func testSQL(t *testing.T, s Store) {
 	t.Run("Limit", func(t *testing.T) { testLimit(t, ctx, db) })
 	t.Run("Savepoint", func(t *testing.T) { testSavepoint(t, ctx, db) })
 	t.Run("CheckpointFence", func(t *testing.T) { testCheckpointFence(t, ctx, db) })
+	t.Run("DatabaseBytes", func(t *testing.T) { testDatabaseBytes(t, ctx, db) })
+}
+
+// testDatabaseBytes: the size the dialect reads is the database's, and
+// grows as rows are written.
+func testDatabaseBytes(t *testing.T, ctx context.Context, db projections.DB) {
+	size := func() int64 {
+		var n int64
+		if err := db.QueryRowContext(ctx, db.SQL.DatabaseBytes()).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", db.SQL.DatabaseBytes(), err)
+		}
+		return n
+	}
+	before := size()
+	if before <= 0 {
+		t.Fatalf("the database takes %d bytes", before)
+	}
+	pad := strings.Repeat("x", 4000)
+	for i := range 2000 {
+		if _, err := db.ExecContext(ctx, `INSERT INTO readstoretest_items (id, n, label) VALUES (?, ?, ?)`, fmt.Sprint("b", i), i, pad); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := size(); after <= before {
+		t.Fatalf("8 MB written, and the database takes %d bytes, was %d", after, before)
+	}
 }
 
 // ids runs query on db and returns the ids it selects.

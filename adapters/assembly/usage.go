@@ -1,0 +1,472 @@
+package assembly
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/atrium-platform/atrium/adapters/erp/webhook"
+	"github.com/atrium-platform/atrium/domain"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/usage"
+	"github.com/atrium-platform/atrium/projections/erpsync"
+	"github.com/atrium-platform/atrium/projections/memberlist"
+	usagereads "github.com/atrium-platform/atrium/projections/usage"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+// UsageConfig configures usage metering and billing.
+type UsageConfig struct {
+	// BillingURL receives each tenant's record of each day once the day is
+	// closed: a POST signed with BillingSecret (Standard Webhooks, as ERP
+	// webhooks), whose webhook-id is the record's id. Empty: days are
+	// closed and kept, and sent nowhere (ATRIUM_BILLING_URL).
+	BillingURL string
+	// BillingSecret is "whsec_" and the base64 of 24 to 64 bytes
+	// (ATRIUM_BILLING_SECRET).
+	BillingSecret string
+	// FlushEvery is how often the API requests counted are written to the
+	// tenants' logs; default 30 s. What is counted since the last write is
+	// lost when the process is killed (a normal stop writes it).
+	FlushEvery time.Duration
+	// SweepEvery is how often days to close and records to send are
+	// looked for; default 1 minute.
+	SweepEvery time.Duration
+	// Grace is how long after a day's end (UTC) it is closed, so the
+	// requests counted on it by every instance are written first; default
+	// 3 FlushEvery.
+	Grace time.Duration
+}
+
+func (c *UsageConfig) setDefaults() {
+	if c.FlushEvery <= 0 {
+		c.FlushEvery = 30 * time.Second
+	}
+	if c.SweepEvery <= 0 {
+		c.SweepEvery = time.Minute
+	}
+	if c.Grace <= 0 {
+		c.Grace = 3 * c.FlushEvery
+	}
+}
+
+func (c UsageConfig) validate() error {
+	if c.BillingURL == "" {
+		if c.BillingSecret != "" {
+			return errors.New("assembly: a billing secret without a billing URL")
+		}
+		return nil
+	}
+	if err := (webhook.Config{URL: c.BillingURL, Secret: c.BillingSecret}).Validate(); err != nil {
+		return fmt.Errorf("assembly: billing: %w", err)
+	}
+	return nil
+}
+
+// usageID derives the events of a tenant's usage from what they record,
+// so that one written again (a retry, another instance) is the same.
+var usageID = uuid.MustParse("7d0c6b2e-3f0f-4d51-9a39-43c8f7b7a0e1")
+
+// meter counts each tenant's admitted API requests by day, writes them
+// to the tenant's log, closes each tenant's days and sends their records
+// to billing.
+type meter struct {
+	p        *Process
+	cfg      UsageConfig
+	instance string
+	billing  *webhook.Connector // nil: records are not sent
+
+	mu      sync.Mutex
+	counts  map[dayOf]int64
+	pending map[dayOf]flush // written, not known to have landed: written again as they were
+	swept   string          // the day closed last
+	todo    map[tenant.ID]bool
+
+	stop func()
+	done chan struct{}
+}
+
+type dayOf struct {
+	t   tenant.ID
+	day string
+}
+
+type flush struct {
+	id uuid.UUID
+	n  int64
+}
+
+func newMeter(p *Process) (*meter, error) {
+	cfg := p.cfg.Usage
+	cfg.setDefaults()
+	m := &meter{p: p, cfg: cfg, instance: uuid.NewString(), counts: map[dayOf]int64{}, pending: map[dayOf]flush{}}
+	if cfg.BillingURL != "" {
+		var err error
+		// The operator's own endpoint: private addresses are allowed.
+		if m.billing, err = webhook.New(webhook.Config{URL: cfg.BillingURL, Secret: cfg.BillingSecret, AllowPrivate: true}); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// served counts an admitted API request of t.
+func (m *meter) served(t tenant.ID) {
+	k := dayOf{t, usage.Day(m.p.cfg.Now())}
+	m.mu.Lock()
+	m.counts[k]++
+	m.mu.Unlock()
+}
+
+// start runs the meter until close: the flushes, and (when sweep) the
+// closing and sending of days.
+func (m *meter) start(sweep bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stop, m.done = cancel, make(chan struct{})
+	go func() {
+		defer close(m.done)
+		flushes := time.NewTicker(m.cfg.FlushEvery)
+		defer flushes.Stop()
+		var sweeps <-chan time.Time
+		if sweep {
+			t := time.NewTicker(m.cfg.SweepEvery)
+			defer t.Stop()
+			sweeps = t.C
+			m.sweep(ctx)
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-flushes.C:
+				m.flush(ctx)
+			case <-sweeps:
+				m.sweep(ctx)
+			}
+		}
+	}()
+}
+
+// close stops the meter and writes what it counted.
+func (m *meter) close() error {
+	if m.stop == nil {
+		return nil
+	}
+	m.stop()
+	<-m.done
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m.flush(ctx)
+	return nil
+}
+
+// flush writes the requests counted to each tenant's log, as a
+// RequestsCounted of the day in "<tenant>.usage-<day>". A write that
+// failed is written again, with its id, before any count after it.
+func (m *meter) flush(ctx context.Context) {
+	m.mu.Lock()
+	for k, n := range m.counts {
+		if _, busy := m.pending[k]; !busy {
+			m.pending[k] = flush{id: uuid.New(), n: n}
+			delete(m.counts, k)
+		}
+	}
+	todo := make(map[dayOf]flush, len(m.pending))
+	for k, f := range m.pending {
+		todo[k] = f
+	}
+	m.mu.Unlock()
+	for k, f := range todo {
+		err := m.write(tenant.With(ctx, k.t), usage.Category, k.day, streams.Any, f.id,
+			usage.RequestsCounted{Day: k.day, Requests: f.n, Instance: m.instance})
+		if err != nil {
+			if ctx.Err() == nil {
+				m.p.log.Warn("writing a tenant's API requests counted; trying again", "tenant", string(k.t), "day", k.day, "err", err)
+			}
+			continue
+		}
+		m.mu.Lock()
+		delete(m.pending, k)
+		m.mu.Unlock()
+	}
+}
+
+// write appends e to the ctx tenant's stream category-day.
+func (m *meter) write(ctx context.Context, category, day string, v streams.ExpectedVersion, id uuid.UUID, e domain.Event) error {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := streams.NewName(t, category, day)
+	if err != nil {
+		return err
+	}
+	typ, data, err := m.p.Registry.Encode(e)
+	if err != nil {
+		return err
+	}
+	_, err = m.p.Store.Append(ctx, n, v, streams.EventData{ID: id, Type: typ, Data: data,
+		Metadata: streams.Metadata{Tenant: t, UserID: "atrium"}})
+	return err
+}
+
+// sweep closes, for every tenant, the days that ended at least Grace ago
+// and sends billing the records it has not taken. Every tenant is looked
+// at once a day and at start; one that failed, at every sweep until it
+// does not.
+func (m *meter) sweep(ctx context.Context) {
+	before := usage.Day(m.p.cfg.Now().Add(-m.cfg.Grace))
+	m.mu.Lock()
+	if before != m.swept {
+		m.swept = before
+		m.todo = map[tenant.ID]bool{}
+		for _, s := range m.p.Catalog.List() {
+			m.todo[s.ID] = true
+		}
+	}
+	todo := make([]tenant.ID, 0, len(m.todo))
+	for t := range m.todo {
+		todo = append(todo, t)
+	}
+	m.mu.Unlock()
+	for _, t := range todo {
+		if !m.p.isOpen(t) {
+			continue // its read database is not ready here yet
+		}
+		err := m.settle(tenant.With(ctx, t), before)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			m.p.log.Warn("closing a tenant's usage; trying again", "tenant", string(t), "err", err)
+			continue
+		}
+		m.mu.Lock()
+		delete(m.todo, t)
+		m.mu.Unlock()
+	}
+}
+
+// settle closes the ctx tenant's days before before, once its read models
+// have counted its whole log, and sends billing what it has not taken.
+func (m *meter) settle(ctx context.Context, before string) error {
+	t, _ := tenant.From(ctx)
+	if err := m.caughtUp(ctx); err != nil {
+		return err
+	}
+	days, err := m.p.unclosed(ctx, before)
+	if err != nil {
+		return err
+	}
+	for _, d := range days {
+		r, err := m.p.record(ctx, d)
+		if err != nil {
+			return err
+		}
+		r.Closed = m.p.cfg.Now().UTC()
+		err = m.write(ctx, usage.BillingCategory, d.Day.Day, streams.NoStream, uuid.NewSHA1(usageID, []byte("closed/"+string(t)+"/"+d.Day.Day)), usage.DayClosed{Record: r})
+		if err != nil && !errors.Is(err, streams.ErrConflict) { // closed by another instance: its record holds
+			return err
+		}
+	}
+	if m.billing == nil {
+		return nil
+	}
+	if len(days) > 0 {
+		if err := m.caughtUp(ctx); err != nil {
+			return err
+		}
+	}
+	closed, err := usagereads.NewQueries(m.p.Reads).Unreported(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range closed {
+		if err := m.report(ctx, *d.Closed); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// caughtUp waits, at most 30 s, until the ctx tenant's read models have
+// projected its log as far as it reaches now.
+func (m *meter) caughtUp(ctx context.Context) error {
+	head, err := m.p.Store.Head(ctx)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return m.p.Runner.WaitFor(wctx, head)
+}
+
+// report sends billing the record r, then records that it took it.
+func (m *meter) report(ctx context.Context, r usage.Record) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	out := m.billing.Deliver(ctx, erpsync.Message{ID: r.ID, Tenant: r.Tenant, Type: "usage.day_closed", Aggregate: usage.BillingCategory,
+		AggregateID: r.Day, OccurredAt: r.Closed, Data: data})
+	if !out.Delivered {
+		return fmt.Errorf("billing: %w", out.Err)
+	}
+	err = m.write(ctx, usage.BillingCategory, r.Day, streams.Exactly(1), uuid.NewSHA1(usageID, []byte("reported/"+r.ID)),
+		usage.DayReported{Day: r.Day, ID: r.ID, At: m.p.cfg.Now().UTC()})
+	if errors.Is(err, streams.ErrConflict) {
+		return nil // recorded by another instance
+	}
+	return err
+}
+
+// day is a day of a tenant's usage: its row, and the ERP messages
+// delivered on it.
+type day struct {
+	usagereads.Day
+	delivered int64
+}
+
+// days are the ctx tenant's days from..to it did something on, in order:
+// those of its usage rows, and those it only had ERP messages delivered
+// on.
+func (p *Process) days(ctx context.Context, from, to string) ([]day, error) {
+	rows, err := usagereads.NewQueries(p.Reads).Days(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	delivered, err := p.Outbox.DeliveredOn(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]day, 0, len(rows)+len(delivered))
+	for _, r := range rows {
+		out = append(out, day{Day: r, delivered: delivered[r.Day]})
+		delete(delivered, r.Day)
+	}
+	for d, n := range delivered {
+		out = append(out, day{Day: usagereads.Day{Day: d}, delivered: n})
+	}
+	slices.SortFunc(out, func(a, b day) int { return strings.Compare(a.Day.Day, b.Day.Day) })
+	return out, nil
+}
+
+// unclosedWindow is how far back days are looked for that only had ERP
+// messages delivered: older ones were closed by earlier sweeps.
+const unclosedWindow = 7 * 24 * time.Hour
+
+// unclosed are the ctx tenant's days before before that are not closed.
+func (p *Process) unclosed(ctx context.Context, before string) ([]day, error) {
+	rows, err := usagereads.NewQueries(p.Reads).Unclosed(ctx, before)
+	if err != nil {
+		return nil, err
+	}
+	end, err := usage.ParseDay(before)
+	if err != nil {
+		return nil, err
+	}
+	recent, err := p.days(ctx, usage.Day(end.Add(-unclosedWindow)), usage.Day(end.Add(-24*time.Hour)))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]day, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, day{Day: r})
+	}
+	for _, d := range recent {
+		switch i := slices.IndexFunc(out, func(o day) bool { return o.Day.Day == d.Day.Day }); {
+		case i >= 0:
+			out[i].delivered = d.delivered
+		case d.Closed == nil && d.delivered > 0 && d.Commands == 0 && d.Events == 0 && d.APIRequests == 0:
+			out = append(out, d) // deliveries only, and no row
+		}
+	}
+	return out, nil
+}
+
+// record is the ctx tenant's usage of day d as it stands: its counters,
+// the ERP messages of the day, and what the tenant stores now.
+func (p *Process) record(ctx context.Context, d day) (usage.Record, error) {
+	t, _ := tenant.From(ctx)
+	r := usage.Record{ID: usage.RecordID(string(t), d.Day.Day), Tenant: string(t), Day: d.Day.Day, Commands: d.Commands, Events: d.Events,
+		EventBytes: d.EventBytes, APIRequests: d.APIRequests, ERPMessages: d.ERPInbound + d.delivered, ActiveMembers: d.ActiveMembers}
+	members, err := memberlist.NewQueries(p.Reads).Seats(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.Members = int64(members)
+	if r.DocumentBytes, err = documentBytes(ctx, p.Documents, ""); err != nil {
+		return r, err
+	}
+	if r.ReadDatabaseBytes, err = usagereads.NewQueries(p.Reads).DatabaseBytes(ctx); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// Usage is the ctx tenant's usage of the days from..to (YYYY-MM-DD, both
+// included) it did something on: a closed day as billing was sent it,
+// another as it stands now.
+func (p *Process) Usage(ctx context.Context, from, to string) ([]usage.Record, error) {
+	days, err := p.days(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]usage.Record, 0, len(days))
+	var now *usage.Record // what is stored now, measured once
+	for _, d := range days {
+		if d.Closed != nil {
+			out = append(out, *d.Closed)
+			continue
+		}
+		if now == nil {
+			r, err := p.record(ctx, d)
+			if err != nil {
+				return nil, err
+			}
+			now = &r
+		}
+		r := usage.Record{ID: usage.RecordID(now.Tenant, d.Day.Day), Tenant: now.Tenant, Day: d.Day.Day, Commands: d.Commands,
+			Events: d.Events, EventBytes: d.EventBytes, APIRequests: d.APIRequests, ERPMessages: d.ERPInbound + d.delivered,
+			ActiveMembers: d.ActiveMembers, Members: now.Members, DocumentBytes: now.DocumentBytes, ReadDatabaseBytes: now.ReadDatabaseBytes}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// erpQuota says how long the ctx tenant's ERP messages must wait for its
+// plan's messages a day to have room (0 when they have room now), and
+// that limit. Today's are those delivered and its ERP's calls back its
+// log has counted.
+func (p *Process) erpQuota(ctx context.Context) (time.Duration, int64, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	plan, ok := p.Catalog.PlanOf(t)
+	if !ok || plan.Limits.ERPMessagesPerDay <= 0 {
+		return 0, 0, nil
+	}
+	now := p.cfg.Now().UTC()
+	today := usage.Day(now)
+	days, err := p.days(ctx, today, today)
+	if err != nil {
+		return 0, 0, err
+	}
+	var n int64
+	for _, d := range days {
+		n += d.ERPInbound + d.delivered
+	}
+	if n < plan.Limits.ERPMessagesPerDay {
+		return 0, plan.Limits.ERPMessagesPerDay, nil
+	}
+	tomorrow := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
+	return tomorrow.Sub(now), plan.Limits.ERPMessagesPerDay, nil
+}

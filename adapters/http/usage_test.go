@@ -1,0 +1,350 @@
+package http_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/atrium-platform/atrium/adapters/assembly"
+	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/usage"
+	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/projections/erpsync"
+	"github.com/atrium-platform/atrium/streams"
+)
+
+const billingSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// movable is a clock a test moves forward.
+type movable struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (m *movable) Now() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.now
+}
+
+func (m *movable) set(t time.Time) {
+	m.mu.Lock()
+	m.now = t
+	m.mu.Unlock()
+}
+
+// newUsageApp is a stack on clk that writes the requests it counts every
+// 50 ms and closes a day a minute after it ends, sending the records to
+// billing when it is set.
+func newUsageApp(t *testing.T, clk *movable, billing string) (*fiber.App, *assembly.Process) {
+	t.Helper()
+	return newStackAppWith(t, atriumhttp.Config{Now: clk.Now, ReadAfterMax: 2 * time.Second}, fastERP, func(c *assembly.Config) {
+		c.Now = clk.Now
+		c.Usage = assembly.UsageConfig{FlushEvery: 50 * time.Millisecond, SweepEvery: 100 * time.Millisecond, Grace: time.Minute}
+		if billing != "" {
+			c.Usage.BillingURL, c.Usage.BillingSecret = billing, billingSecret
+		}
+	})
+}
+
+// dayUsage is one day of a tenant's usage as the platform reads it (a
+// read that is no request of the tenant's), or nil when the tenant did
+// nothing that day.
+func dayUsage(t *testing.T, root caller, tn, day string) *usage.Record {
+	t.Helper()
+	r := root.do("GET", "/admin/v1/tenants/"+tn+"/usage?from="+day+"&to="+day, "")
+	if r.status != 200 {
+		t.Fatalf("usage of %s: %d %s", tn, r.status, r.body)
+	}
+	var v struct {
+		Tenant string         `json:"tenant"`
+		Days   []usage.Record `json:"days"`
+	}
+	if err := json.Unmarshal(r.body, &v); err != nil || v.Tenant != tn {
+		t.Fatalf("usage of %s: %v %s", tn, err, r.body)
+	}
+	if len(v.Days) == 0 {
+		return nil
+	}
+	if len(v.Days) != 1 || v.Days[0].Day != day || v.Days[0].Tenant != tn {
+		t.Fatalf("usage of %s on %s: %s", tn, day, r.body)
+	}
+	return &v.Days[0]
+}
+
+// caughtUp waits until tn's read models have projected its log.
+func caughtUp(t *testing.T, st *assembly.Process, tn string) streams.Position {
+	t.Helper()
+	ctx := tenant.With(context.Background(), tenant.ID(tn))
+	head, err := st.Store.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := st.Runner.WaitFor(wctx, head); err != nil {
+		t.Fatal(err)
+	}
+	return head
+}
+
+// workSince counts what tn's log holds after position from: its events
+// and their bytes (the platform's own bookkeeping left out).
+func workSince(t *testing.T, st *assembly.Process, tn string, from streams.Position) (events, bytes int64) {
+	t.Helper()
+	recs, err := st.Store.ReadTenant(tenant.With(context.Background(), tenant.ID(tn)), from, 100_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if !usage.Bookkeeping(r.Type) {
+			events++
+			bytes += int64(len(r.Data))
+		}
+	}
+	return events, bytes
+}
+
+// A tenant's usage is metered from outside: its commands, their events
+// and bytes, its API requests and its active members, day by day, each
+// tenant's its own. Once the day is over it is closed and sent to
+// billing, signed, under one id however often it is tried, and once
+// taken never sent again. Only the tenant's admins and the platform read
+// it; a bad range is a 400 and writes nothing.
+func TestUsageIsMeteredPerTenantAndBilledOncePerDay(t *testing.T) {
+	clk := &movable{now: clock()}
+	bill := newReceiver(t, billingSecret)
+	bill.answer = func(n int, _ erpsync.Message) (int, map[string]string, time.Duration) {
+		if n == 0 {
+			return 503, nil, 0 // billing down once: sent again, under the same id
+		}
+		return 0, nil, 0
+	}
+	app, st := newUsageApp(t, clk, bill.url())
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	day := usage.Day(clk.Now())
+
+	// Baselines once provisioning is projected: no request yet, no member
+	// active (the platform provisioned the tenant).
+	base := map[string]*usage.Record{}
+	heads := map[string]streams.Position{}
+	for _, tn := range []string{"acme", "globex"} {
+		heads[tn] = caughtUp(t, st, tn)
+		base[tn] = dayUsage(t, root, tn, day)
+		if base[tn] == nil || base[tn].APIRequests != 0 || base[tn].ActiveMembers != 0 || base[tn].Commands == 0 {
+			t.Fatalf("%s after provisioning: %+v", tn, base[tn])
+		}
+	}
+
+	anon := caller{t: t, app: app, tenant: "acme"}
+	toks, r := loginAs(t, anon, "admin@acme.example", "first admin password")
+	if r.status != 200 {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	admin := bearer(t, anon, toks.access)
+	if r := admin.do("POST", "/api/v1/users", `{"email":"fiona@acme.example","name":"Fiona","password":"correct horse battery","roles":["finance"]}`); r.status != 201 {
+		t.Fatalf("add: %d %s", r.status, r.body)
+	}
+	toks, r = loginAs(t, anon, "fiona@acme.example", "correct horse battery")
+	if r.status != 200 {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	fiona := bearer(t, anon, toks.access)
+	for i := range 4 {
+		create(t, fiona, 100+i)
+	}
+	id, _ := create(t, fiona, 900)
+	if r := fiona.do("POST", "/api/v1/invoices/"+id+"/issue", ""); r.status != 200 {
+		t.Fatalf("issue: %d %s", r.status, r.body)
+	}
+	for range 2 {
+		if r := fiona.do("GET", "/api/v1/invoices", ""); r.status != 200 {
+			t.Fatalf("list: %d", r.status)
+		}
+	}
+	// Refused: a member who is not an admin, another tenant's admin, no
+	// one, a tenant's admin on the platform's route, bad ranges. Each is
+	// one request of acme's at most (the refused admitted ones count as
+	// requests: they were served).
+	if code := problemCode(t, fiona.do("GET", "/api/v1/usage", ""), 403); code != "forbidden" {
+		t.Fatalf("a finance member read the usage: %s", code)
+	}
+	cross := admin
+	cross.tenant = "globex"
+	if code := problemCode(t, cross.do("GET", "/api/v1/usage", ""), 403); code != "tenant_mismatch" {
+		t.Fatalf("acme's admin read globex's usage: %s", code)
+	}
+	if r := anon.do("GET", "/api/v1/usage", ""); r.status != 401 {
+		t.Fatalf("anonymous: %d %s", r.status, r.body)
+	}
+	if r := admin.do("GET", "/admin/v1/tenants/globex/usage", ""); r.status != 401 && r.status != 403 {
+		t.Fatalf("a tenant admin on the platform's route: %d %s", r.status, r.body)
+	}
+	for _, q := range []string{"from=2026-13-01", "from=2026-11-23&to=2026-11-22", "from=2025-01-01&to=2026-11-23", "to=tomorrow",
+		"from=2026-11-23%27%3B--", "from=" + strings.Repeat("9", 5000)} {
+		if r := root.do("GET", "/admin/v1/tenants/acme/usage?"+q, ""); problemCode(t, r, 400) != "invalid_range" {
+			t.Fatalf("range %s: %d %s", q, r.status, r.body)
+		}
+	}
+	for _, slug := range []string{"nonesuch", "..%2Facme", "ACME"} {
+		if r := root.do("GET", "/admin/v1/tenants/"+slug+"/usage", ""); r.status != 404 {
+			t.Fatalf("tenant %s: %d %s", slug, r.status, r.body)
+		}
+	}
+	// A year is one query's bound, and answered.
+	if r := root.do("GET", "/admin/v1/tenants/acme/usage?from=2025-11-24&to=2026-11-23", ""); r.status != 200 {
+		t.Fatalf("a year: %d %s", r.status, r.body)
+	}
+	gfin := as(t, app, "globex", "u-gfin", "finance")
+	create(t, gfin, 100)
+
+	// acme: the member added, 5 drafts, the issue, 2 lists and fiona's
+	// refused read (admitted, so served); the other refusals were never
+	// admitted as anyone's. globex: the draft.
+	const acmeRequests, globexRequests = 1 + 5 + 1 + 2 + 1, 1
+	want := map[string]struct{ commands, requests, members int64 }{
+		// the member added, her first sign-in (she joined), 5 drafts, 1 issue
+		"acme":   {base["acme"].Commands + 8, acmeRequests, 2},
+		"globex": {base["globex"].Commands + 1, globexRequests, 0},
+	}
+	got := map[string]*usage.Record{}
+	for tn, w := range want {
+		eventually(t, tn+"'s requests written and projected", func() bool {
+			u := dayUsage(t, root, tn, day)
+			return u != nil && u.APIRequests >= w.requests
+		})
+		caughtUp(t, st, tn)
+		u := dayUsage(t, root, tn, day)
+		events, bytes := workSince(t, st, tn, heads[tn])
+		if u.Commands != w.commands || u.APIRequests != w.requests || u.ActiveMembers != w.members ||
+			u.Events != base[tn].Events+events || u.EventBytes != base[tn].EventBytes+bytes || u.ERPMessages != 0 {
+			t.Fatalf("%s's usage %+v; want commands %d, requests %d, active members %d, events %d+%d, bytes %d+%d",
+				tn, *u, w.commands, w.requests, w.members, base[tn].Events, events, base[tn].EventBytes, bytes)
+		}
+		if !u.Closed.IsZero() || u.ReadDatabaseBytes <= 0 || u.Members < 1 {
+			t.Fatalf("%s's open day: %+v", tn, *u)
+		}
+		got[tn] = u
+	}
+	// The tenant's admin reads the same figures.
+	r = admin.do("GET", "/api/v1/usage?from="+day+"&to="+day, "")
+	var own struct{ Days []usage.Record }
+	if r.status != 200 || json.Unmarshal(r.body, &own) != nil || len(own.Days) != 1 || own.Days[0].Commands != got["acme"].Commands {
+		t.Fatalf("acme's admin: %d %s", r.status, r.body)
+	}
+	// Left out, the range is this month to today.
+	if r := admin.do("GET", "/api/v1/usage", ""); r.status != 200 || !strings.Contains(string(r.body), `"from":"2026-11-01","to":"2026-11-23"`) {
+		t.Fatalf("the default range: %d %s", r.status, r.body)
+	}
+
+	// The day ends: a minute later it is closed and sent to billing.
+	clk.set(time.Date(2026, 11, 24, 0, 1, 30, 0, time.UTC))
+	root = caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	eventually(t, "both days billed", func() bool { return len(bill.messages()) == 2 })
+	for _, m := range bill.messages() {
+		var rec usage.Record
+		if err := json.Unmarshal(m.Data, &rec); err != nil {
+			t.Fatal(err)
+		}
+		g := got[rec.Tenant]
+		if g == nil || m.ID != usage.RecordID(rec.Tenant, day) || rec.ID != m.ID || m.Tenant != rec.Tenant || rec.Day != day || m.Type != "usage.day_closed" {
+			t.Fatalf("billed %+v: %s", m, m.Data)
+		}
+		// The record is the day's, frozen: the admin's two reads of the
+		// usage above came after got was read, so requests may be more.
+		if rec.Commands != g.Commands || rec.Events != g.Events || rec.EventBytes != g.EventBytes || rec.ActiveMembers != g.ActiveMembers ||
+			rec.APIRequests < g.APIRequests || rec.Closed.IsZero() || rec.ReadDatabaseBytes <= 0 {
+			t.Fatalf("billed %+v, read %+v", rec, *g)
+		}
+		if closed := dayUsage(t, root, rec.Tenant, day); closed == nil || *closed != rec {
+			t.Fatalf("%s's closed day reads %+v, billed %+v", rec.Tenant, closed, rec)
+		}
+	}
+	// Taken, it is never sent again; the one refused was sent again under
+	// its id.
+	time.Sleep(500 * time.Millisecond) // five sweeps
+	bill.mu.Lock()
+	seen := append([]string(nil), bill.seen...)
+	bill.mu.Unlock()
+	if len(seen) != 3 || (seen[0] != seen[1] && seen[0] != seen[2]) {
+		t.Fatalf("billing was called with %v", seen)
+	}
+}
+
+// A plan's ERP messages a day hold a tenant to them: once that many were
+// delivered, the rest wait (not lost) until the next day (UTC), and its
+// ERP's calls back are 429 quota_exceeded, writing nothing; another
+// tenant's messages flow meanwhile. The day's usage counts both ways.
+func TestPlanERPMessagesPerDay(t *testing.T) {
+	clk := &movable{now: clock()}
+	app, st := newUsageApp(t, clk, "")
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	if r := root.do("PUT", "/admin/v1/plans/erp-two", `{"erp_messages_per_day":2}`); r.status != 200 || !strings.Contains(string(r.body), `"erp_messages_per_day":2`) {
+		t.Fatalf("define: %d %s", r.status, r.body)
+	}
+	if r := root.do("PUT", "/admin/v1/plans/erp-bad", `{"erp_messages_per_day":-2}`); problemCode(t, r, 400) != "invalid_limit" {
+		t.Fatalf("a negative limit: %d %s", r.status, r.body)
+	}
+	if r := root.do("PUT", "/admin/v1/tenants/acme/plan", `{"plan":"erp-two"}`); r.status != 200 {
+		t.Fatalf("assign: %d %s", r.status, r.body)
+	}
+	acmeERP, globexERP := newReceiver(t, acmeSecret), newReceiver(t, globexSecret)
+	for tn, rcv := range map[string]*receiver{"acme": acmeERP, "globex": globexERP} {
+		secret := acmeSecret
+		if tn == "globex" {
+			secret = globexSecret
+		}
+		if r := connectWebhook(t, as(t, app, tn, "u-adm", "admin"), rcv.url(), secret, "invoice"); r.status != 200 {
+			t.Fatalf("connect %s: %d %s", tn, r.status, r.body)
+		}
+	}
+	fin, gfin := as(t, app, "acme", "u-fin", "finance"), as(t, app, "globex", "u-fin", "finance")
+	for i := range 3 {
+		create(t, fin, 100+i)
+		create(t, gfin, 100+i)
+	}
+	eventually(t, "globex's three messages and acme's two", func() bool {
+		return len(firstArrivals(globexERP.messages())) == 3 && len(firstArrivals(acmeERP.messages())) == 2
+	})
+	// acme's third waits: it is pending, and the ERP's call back is refused.
+	ctx := tenant.With(context.Background(), "acme")
+	pending, err := st.Outbox.Pending(ctx)
+	if err != nil || pending != 1 {
+		t.Fatalf("acme's pending messages: %d %v", pending, err)
+	}
+	before, err := st.Store.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payment := `{"type":"payment.received","invoice_number":"X-1","amount":{"amount":10,"currency":"EUR"},"paid_at":"2026-11-20","reference":"R-1"}`
+	r := inbound(t, app, "acme", acmeSecret, clock(), payment)
+	if problemCode(t, r, 429) != "quota_exceeded" || r.header.Get("Retry-After") == "" || !strings.Contains(string(r.body), `"field":"erp_messages_per_day"`) {
+		t.Fatalf("a call back past the day's messages: %d %v %s", r.status, r.header, r.body)
+	}
+	if after, _ := st.Store.Head(ctx); after != before {
+		t.Fatalf("the refused call wrote: head %d, was %d", after, before)
+	}
+	if n := len(firstArrivals(acmeERP.messages())); n != 2 {
+		t.Fatalf("acme's ERP got %d messages, its plan allows 2 a day", n)
+	}
+	if u := dayUsage(t, root, "acme", usage.Day(clk.Now())); u == nil || u.ERPMessages != 2 {
+		t.Fatalf("acme's usage: %+v", u)
+	}
+
+	// The next day, the third is delivered, in order.
+	clk.set(clock().Add(24 * time.Hour))
+	eventually(t, "acme's third message the next day", func() bool { return len(firstArrivals(acmeERP.messages())) == 3 })
+	if !inOrder(firstArrivals(acmeERP.messages())) {
+		t.Fatalf("out of order: %+v", acmeERP.messages())
+	}
+	root = caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	if u := dayUsage(t, root, "acme", usage.Day(clk.Now())); u == nil || u.ERPMessages != 1 {
+		t.Fatalf("acme's usage the next day: %+v", u)
+	}
+}

@@ -1,0 +1,25 @@
+-- +goose Up
+-- One row per day (UTC, YYYY-MM-DD) the tenant did something: what it
+-- counted; record: the day's close as billing is sent it (JSON), once
+-- closed; reported_at: when billing took it; last_command: the command of
+-- the day's last event counted (a command's events are one command).
+CREATE TABLE usage_days (
+    day          NVARCHAR(10) NOT NULL PRIMARY KEY,
+    commands     BIGINT NOT NULL DEFAULT 0,
+    events       BIGINT NOT NULL DEFAULT 0,
+    event_bytes  BIGINT NOT NULL DEFAULT 0,
+    api_requests BIGINT NOT NULL DEFAULT 0,
+    erp_inbound  BIGINT NOT NULL DEFAULT 0,
+    record       NVARCHAR(MAX),
+    last_command NVARCHAR(128),
+    reported_at  NVARCHAR(40)
+);
+-- The members who ran a command on a day.
+CREATE TABLE usage_members (
+    day     NVARCHAR(10) NOT NULL,
+    user_id NVARCHAR(64) NOT NULL,
+    PRIMARY KEY (day, user_id)
+);
+-- +goose Down
+DROP TABLE usage_members;
+DROP TABLE usage_days;
