@@ -16,6 +16,11 @@ GOFILES    = $(shell find . -name '*.go' -not -path './.bin/*' -not -path './var
 # proxy once (a few minutes) and cached in .bin.
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO := $(BIN)/minio-$(MINIO_VERSION)
+# The OpenID Connect provider the single sign-on tests sign in through:
+# Dex, pinned in tools/dex/go.mod (a module of its own, so none of its
+# dependencies are Atrium's), built once and cached in .bin.
+DEX_VERSION := $(shell sed -n 's/^\tgithub.com\/dexidp\/dex \(v[^ ]*\).*/\1/p' tools/dex/go.mod)
+DEX := $(BIN)/dex-$(DEX_VERSION)
 
 # with_progress,<what>,<command>: runs the command, saying every 30 s that
 # it still runs, and how long it took.
@@ -38,8 +43,8 @@ run: build
 
 test: fmt-check vet tidy-check lint unit
 
-unit: $(MINIO) chromium
-	ATRIUM_MINIO_BIN=$(MINIO) ATRIUM_REQUIRE_MINIO=1 ATRIUM_REQUIRE_POSTGRES=1 ATRIUM_REQUIRE_BROWSER=1 ATRIUM_REQUIRE_NODE=1 $(GO) test -race -count=1 -timeout 20m ./...
+unit: $(MINIO) $(DEX) chromium
+	ATRIUM_MINIO_BIN=$(MINIO) ATRIUM_REQUIRE_MINIO=1 ATRIUM_DEX_BIN=$(DEX) ATRIUM_REQUIRE_DEX=1 ATRIUM_REQUIRE_POSTGRES=1 ATRIUM_REQUIRE_BROWSER=1 ATRIUM_REQUIRE_NODE=1 $(GO) test -race -count=1 -timeout 20m ./...
 
 # The operator console's test drives a headless Chromium: Debian's package,
 # installed once when the machine has none (as root, or with sudo that
@@ -60,6 +65,11 @@ $(MINIO):
 	@echo "building MinIO $(MINIO_VERSION) from the module proxy for the documents tests: a few minutes the first time, then cached in .bin"
 	@$(call with_progress,MinIO,GOBIN=$(BIN) $(GO) install github.com/minio/minio@$(MINIO_VERSION))
 	mv $(BIN)/minio $(MINIO)
+
+$(DEX): tools/dex/go.mod tools/dex/go.sum
+	@mkdir -p $(BIN)
+	@echo "building Dex $(DEX_VERSION) from the module proxy for the single sign-on tests: a minute or two the first time, then cached in .bin"
+	@$(call with_progress,Dex,cd tools/dex && CGO_ENABLED=0 $(GO) build -o $(DEX) github.com/dexidp/dex/cmd/dex)
 
 fmt:
 	gofmt -w $(GOFILES)

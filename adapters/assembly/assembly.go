@@ -134,6 +134,10 @@ type Config struct {
 	ERP ERPConfig
 	// Usage configures usage metering and billing.
 	Usage UsageConfig
+	// SSOAllowPrivateIssuers lets tenants' OpenID Connect issuers be on
+	// loopback, private and link-local addresses
+	// (ATRIUM_SSO_ALLOW_PRIVATE_ISSUERS).
+	SSOAllowPrivateIssuers bool
 	// NoProjections opens tenants without projecting them (for maintenance
 	// commands such as migrate); nothing is sent to ERPs either.
 	NoProjections bool
@@ -612,6 +616,7 @@ func (p *Process) openHTTP() (*fiber.App, error) {
 		p.erpResource(),
 		p.analytics(),
 		atriumhttp.Usage{Days: p.Usage},
+		p.openSSO(),
 	}
 	for _, parts := range p.parts {
 		if parts.Routes != nil {

@@ -95,6 +95,9 @@ func purposeOf(name string) string {
 	if name == readLoginName {
 		return purposeReadLogin
 	}
+	if isSSOSecret(name) {
+		return purposeSSOClient
+	}
 	return purposeERP
 }
 

@@ -60,6 +60,9 @@ type Doc struct {
 	// text/html with the problem's status, beside the problems every route
 	// may answer.
 	Page bool
+	// SeeOther: besides its answer, the route may answer 303 See Other
+	// (a browser sent back where it asked to go).
+	SeeOther bool
 	// Form names the fields of an application/x-www-form-urlencoded body,
 	// all optional to the description (the route says which it needs).
 	Form []string
@@ -322,10 +325,12 @@ func (a *api) operation(r *routeDoc, schemaOf, bodyOf func(any) (*openapi3.Schem
 		op.AddResponse(http.StatusServiceUnavailable, openapi3.NewResponse().WithDescription("Service Unavailable").WithContent(openapi3.NewContentWithJSONSchemaRef(s)))
 	}
 	problem := openapi3.NewContentWithSchemaRef(&openapi3.SchemaRef{Ref: "#/components/schemas/Problem"}, []string{"application/problem+json"})
-	if r.doc.Page {
+	if r.doc.Page || r.doc.SeeOther {
 		seeOther := openapi3.NewResponse().WithDescription("See Other: the page to show next")
 		seeOther.Headers = openapi3.Headers{"Location": {Value: &openapi3.Header{Parameter: openapi3.Parameter{Schema: openapi3.NewStringSchema().NewRef()}}}}
 		op.AddResponse(http.StatusSeeOther, seeOther)
+	}
+	if r.doc.Page {
 		pageOrProblem := openapi3.NewContentWithSchemaRef(&openapi3.SchemaRef{Ref: "#/components/schemas/Problem"}, []string{"application/problem+json"})
 		pageOrProblem[fiber.MIMETextHTMLCharsetUTF8] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())
 		problem = pageOrProblem

@@ -37,6 +37,9 @@ type config struct {
 	// ERPAckWait is how long a message in delivery is held before the bus
 	// hands it out again (after a crash of the instance delivering it).
 	ERPAckWait string `env:"ATRIUM_ERP_ACK_WAIT" name:"erp-ack-wait" default:"60s" help:"How long one ERP delivery, with its retries in place, may hold a message before the bus hands it out again (the wait after a crash)."`
+	// SSOAllowPrivate lets tenants' identity providers be on private
+	// addresses.
+	SSOAllowPrivate bool `env:"ATRIUM_SSO_ALLOW_PRIVATE_ISSUERS" name:"sso-allow-private-issuers" help:"Let tenants' OpenID Connect issuers be on loopback, private and link-local addresses (a provider inside the operator's network)."`
 	// Billing receives each tenant's usage of each day once it is closed.
 	BillingURL    string `env:"ATRIUM_BILLING_URL" name:"billing-url" help:"Where each tenant's usage of each day (UTC) is POSTed once the day is closed, signed (Standard Webhooks); empty: kept, not sent."`
 	BillingSecret string `env:"ATRIUM_BILLING_SECRET" name:"billing-secret" help:"The billing webhook's signing secret: whsec_ and the base64 of 24 to 64 bytes."`
@@ -209,6 +212,7 @@ func (c *config) process(log *slog.Logger) assembly.Config {
 	cfg.HTTP = atriumhttp.Config{ReadAfterMax: c.readAfterMax(), TrustedProxies: c.TrustedProxies, MetricsToken: c.MetricsToken}
 	cfg.ERP = assembly.ERPConfig{AllowPrivateTargets: c.ERPAllowPrivate, AckWait: c.erpAckWait()}
 	cfg.Usage = assembly.UsageConfig{BillingURL: c.BillingURL, BillingSecret: c.BillingSecret}
+	cfg.SSOAllowPrivateIssuers = c.SSOAllowPrivate
 	return cfg
 }
 

@@ -98,6 +98,8 @@ type Handler struct {
 	refreshTTL time.Duration
 	active     *activeCache
 	seats      func(ctx context.Context, t tenant.ID) (release func(), err error)
+	ssoSecrets SSOSecrets
+	providers  Providers
 }
 
 // CheckSeats sets the check a membership passes before anything of it is
@@ -119,7 +121,7 @@ func NewHandler(x *commands.Executor, creds Credentials, sessions Sessions, pass
 // Events are the identity events, for the registry.
 func Events() []domain.Event {
 	return []domain.Event{identity.Registered{}, identity.EmailClaimed{}, identity.MemberAdded{}, identity.MemberInvited{},
-		identity.MemberJoined{}, identity.CrossTenantAttempt{}}
+		identity.MemberJoined{}, identity.CrossTenantAttempt{}, identity.SSOConfigured{}, identity.SSORemoved{}}
 }
 
 func emailStream(email string) (streams.Name, error) {
@@ -425,6 +427,13 @@ func (h *Handler) Login(ctx context.Context, email, password string) (TokenPair,
 		}
 		return TokenPair{}, ErrInvalidCredentials
 	}
+	// A tenant that signs in through its provider only refuses every
+	// password, whoever's: that says nothing of who is a member.
+	if s, err := h.sso(tenant.With(ctx, t)); err != nil {
+		return TokenPair{}, err
+	} else if s.Required {
+		return TokenPair{}, &domain.Error{Kind: domain.Forbidden, Code: "sso_required", Message: "this tenant signs in through its identity provider only: GET /api/v1/auth/sso/start"}
+	}
 	e, err := identity.NormalizeEmail(email)
 	if err != nil {
 		return refuse()
@@ -461,11 +470,16 @@ func (h *Handler) Login(ctx context.Context, email, password string) (TokenPair,
 			return TokenPair{}, err
 		}
 	}
+	return h.open(ctx, Session{ID: uuid.NewString(), UserID: uid, Tenant: t, Roles: m.Roles, ExpiresAt: h.now().Add(h.refreshTTL)})
+}
+
+// open opens login s, with a new refresh secret: its tokens.
+func (h *Handler) open(ctx context.Context, s Session) (TokenPair, error) {
 	secret, secretHash, err := newSecret()
 	if err != nil {
 		return TokenPair{}, err
 	}
-	s := Session{ID: uuid.NewString(), UserID: uid, Tenant: t, Current: secretHash, Roles: m.Roles, ExpiresAt: h.now().Add(h.refreshTTL)}
+	s.Current = secretHash
 	if err := h.sessions.Create(ctx, s); err != nil {
 		return TokenPair{}, err
 	}

@@ -102,6 +102,13 @@ func New(cfg Config) (*Connector, error) {
 	return &Connector{url: cfg.URL, signer: signer, client: &client, timeout: cfg.Timeout, now: cfg.Now}, nil
 }
 
+// GuardedClient is an HTTP client for URLs a tenant gives: it dials only
+// the addresses CheckTarget allows (allowPrivate: loopback, private and
+// link-local ones too), through no proxy, each request within timeout.
+func GuardedClient(timeout time.Duration, allowPrivate bool) *http.Client {
+	return &http.Client{Transport: transport(timeout, allowPrivate), Timeout: timeout}
+}
+
 // transport dials through dialGuard, uses no proxy (a proxy would dial
 // the target instead of us, past the guard) and bounds what it keeps.
 func transport(timeout time.Duration, allowPrivate bool) *http.Transport {
