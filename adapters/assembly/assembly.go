@@ -607,7 +607,7 @@ func (p *Process) openHTTP() (*fiber.App, error) {
 		hc.Now = p.cfg.Now
 	}
 	hc.Admission = atriumhttp.Admission{Gate: p.Work, Limits: p.Limits, Served: p.meter.served}
-	tenancyRes := atriumhttp.Tenancy{Handler: p.Tenancy, Catalog: p.Catalog, Rebuild: p.Rebuild, Progress: p.Progress, Health: p.Health}
+	tenancyRes := atriumhttp.Tenancy{Handler: p.Tenancy, Catalog: p.Catalog, Rebuild: p.Rebuild, Progress: p.Progress, Health: p.Health, Archive: p.Archive}
 	resources := []atriumhttp.Resource{
 		atriumhttp.Identity{Handler: p.Identity, Issuer: p.Issuer, Members: memberlist.NewQueries(p.Reads)},
 		tenancyRes,

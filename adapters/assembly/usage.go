@@ -299,13 +299,20 @@ func (m *meter) settle(ctx context.Context, before string) error {
 // caughtUp waits, at most 30 s, until the ctx tenant's read models have
 // projected its log as far as it reaches now.
 func (m *meter) caughtUp(ctx context.Context) error {
-	head, err := m.p.Store.Head(ctx)
+	_, err := m.p.projectedToHead(ctx, 30*time.Second)
+	return err
+}
+
+// projectedToHead waits, at most d, until the ctx tenant's read models
+// have projected its log as far as it reaches now: that head.
+func (p *Process) projectedToHead(ctx context.Context, d time.Duration) (streams.Position, error) {
+	head, err := p.Store.Head(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	return m.p.Runner.WaitFor(wctx, head)
+	return head, p.Runner.WaitFor(wctx, head)
 }
 
 // report sends billing the record r, then records that it took it.

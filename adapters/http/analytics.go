@@ -99,6 +99,11 @@ func (a analyticsRoutes) snapshot(c *fiber.Ctx) (io.ReadCloser, documents.Object
 // own under tempDir, and answers it open, to be sent: closing it removes
 // the directory. The directory is removed at once when write fails.
 func sqliteFile(tempDir, prefix string, write func(path string) error) (io.ReadCloser, documents.Object, error) {
+	return tempFile(tempDir, prefix, "application/vnd.sqlite3", write)
+}
+
+// tempFile is sqliteFile for a file of any type.
+func tempFile(tempDir, prefix, contentType string, write func(path string) error) (io.ReadCloser, documents.Object, error) {
 	dir, err := os.MkdirTemp(tempDir, prefix)
 	if err != nil {
 		return nil, documents.Object{}, err
@@ -119,7 +124,7 @@ func sqliteFile(tempDir, prefix string, write func(path string) error) (io.ReadC
 		_ = os.RemoveAll(dir)
 		return nil, documents.Object{}, err
 	}
-	return removing{File: f, dir: dir}, documents.Object{ContentType: "application/vnd.sqlite3", Size: st.Size(), Modified: st.ModTime()}, nil
+	return removing{File: f, dir: dir}, documents.Object{ContentType: contentType, Size: st.Size(), Modified: st.ModTime()}, nil
 }
 
 // turn waits, at most 2 s, for one of the process's snapshot turns.

@@ -256,6 +256,9 @@ func (a erpRoutes) inbound(c *fiber.Ctx) (err error) {
 		a.fails.spend(address)
 		return invalidSignature()
 	}
+	if err := a.writable(t); err != nil {
+		return err
+	}
 	if a.res.Quota != nil {
 		wait, limit, err := a.res.Quota(ctx)
 		if err != nil {

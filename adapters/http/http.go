@@ -356,9 +356,13 @@ func (a *api) scoped(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// A command over the tenant's plan is refused before its body is read.
+	// A command of a read-only tenant, or over its plan, is refused before
+	// its body is read.
 	counted := func() {}
 	if isCommand(c) {
+		if err := a.writable(t); err != nil {
+			return err
+		}
 		if counted, err = a.admit.command(ctx, t); err != nil {
 			a.metrics.refused.WithLabelValues(string(t), "quota_exceeded").Inc()
 			return err
@@ -384,6 +388,15 @@ func (a *api) scoped(c *fiber.Ctx) error {
 		counted() // done: a refused one did nothing the plan counts
 	}
 	return err
+}
+
+// writable refuses the commands of a tenant being offboarded (403
+// tenant_read_only): its reads are answered, it writes nothing more.
+func (a *api) writable(t tenant.ID) error {
+	if s, _ := a.deps.Catalog.Get(t); s.ReadOnly {
+		return NewProblem(fiber.StatusForbidden, "tenant_read_only", "this tenant is being offboarded: it is read-only")
+	}
+	return nil
 }
 
 // isCommand reports whether a tenant-scoped request is a command a plan

@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
+	"github.com/atrium-platform/atrium/documents"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/money"
 	"github.com/atrium-platform/atrium/domain/tenancy"
@@ -105,6 +107,9 @@ type Tenancy struct {
 	// Progress reports how far the ctx tenant's log reaches (head) and how
 	// far each read model has projected it; nil: not available.
 	Progress func(ctx context.Context) (head streams.Position, readModels map[string]streams.Position, err error)
+	// Archive writes at path a zip of everything the ctx tenant holds;
+	// nil: archives are not available.
+	Archive func(ctx context.Context, path string) error
 }
 
 // PlanCatalog is a catalog that knows the plans: the plan routes are
@@ -138,6 +143,8 @@ func (res Tenancy) Mount(r Routes) {
 	admin.Get("/health", a.health).Doc(Doc{Summary: "Every tenant's state, projection and poisoned events, as the instance asked knows them", Answer: List([]tenantHealthView(nil), "")})
 	admin.Post("/tenants/:slug/suspend", a.suspendTenant).Doc(Doc{Summary: "Stop serving a tenant", Answer: tenantView{}})
 	admin.Post("/tenants/:slug/resume", a.resumeTenant).Doc(Doc{Summary: "Serve a suspended tenant again", Answer: tenantView{}})
+	admin.Post("/tenants/:slug/offboard", a.offboardTenant).Doc(Doc{Summary: "Start a tenant's offboarding: read-only from now on (its commands 403 tenant_read_only)", Answer: tenantView{}})
+	admin.Download("/tenants/:slug/archive", "tenant-archive.zip", a.archive).Doc(Doc{Summary: "A read-only tenant's archive: its log with the hash chain, read tables and documents (zip)", Media: "application/zip"})
 	admin.Put("/tenants/:slug/domains", a.changeDomains).Doc(Doc{Summary: "Set a tenant's custom domains", Answer: tenantView{}})
 	admin.Put("/tenants/:slug/limits", a.changeLimits).Doc(Doc{Summary: "Set a tenant's request limits", Answer: tenantView{}})
 	if plans != nil {
@@ -313,6 +320,7 @@ type tenantView struct {
 	Limits    tenancy.Limits   `json:"limits"`
 	Plan      string           `json:"plan"`
 	Suspended bool             `json:"suspended"`
+	ReadOnly  bool             `json:"read_only"`
 	Since     time.Time        `json:"since"`
 }
 
@@ -380,7 +388,7 @@ func viewTenant(s tenancy.State) tenantView {
 	if d == nil {
 		d = []string{}
 	}
-	return tenantView{Slug: string(s.ID), Name: s.Name, Domains: d, Branding: s.Branding, Settings: settingsView(s.Settings), Limits: s.Limits, Plan: s.Plan, Suspended: s.Suspended, Since: s.Since}
+	return tenantView{Slug: string(s.ID), Name: s.Name, Domains: d, Branding: s.Branding, Settings: settingsView(s.Settings), Limits: s.Limits, Plan: s.Plan, Suspended: s.Suspended, ReadOnly: s.ReadOnly, Since: s.Since}
 }
 
 type provisionBody struct {
@@ -446,6 +454,38 @@ func (a tenancyRoutes) suspendTenant(c *fiber.Ctx) error {
 	}
 	s, _ := a.res.Catalog.Get(tenant.ID(c.Params("slug")))
 	return WriteJSON(c, fiber.StatusOK, viewTenant(s))
+}
+
+// offboardTenant starts a tenant's offboarding: read-only from now on.
+func (a tenancyRoutes) offboardTenant(c *fiber.Ctx) error {
+	req, err := Options(c)
+	if err != nil {
+		return err
+	}
+	if _, err := a.res.Handler.Offboard(c.UserContext(), req, c.Params("slug")); err != nil {
+		return err
+	}
+	s, _ := a.res.Catalog.Get(tenant.ID(c.Params("slug")))
+	return WriteJSON(c, fiber.StatusOK, viewTenant(s))
+}
+
+// archive answers a read-only tenant's archive: a zip of its log with its
+// hash chain, its read tables and its documents.
+func (a tenancyRoutes) archive(c *fiber.Ctx) (io.ReadCloser, documents.Object, error) {
+	t, err := a.slugTenant(c)
+	if err != nil {
+		return nil, documents.Object{}, err
+	}
+	if a.res.Archive == nil {
+		return nil, documents.Object{}, NewProblem(fiber.StatusNotImplemented, "not_supported", "archives are not available here")
+	}
+	if s, _ := a.res.Catalog.Get(t); !s.ReadOnly {
+		return nil, documents.Object{}, NewProblem(fiber.StatusConflict, "tenant_not_read_only",
+			"a tenant is archived once it is read-only: POST /admin/v1/tenants/{slug}/offboard first")
+	}
+	return tempFile("", "atrium-archive-", "application/zip", func(path string) error {
+		return a.res.Archive(tenant.With(c.UserContext(), t), path)
+	})
 }
 
 func (a tenancyRoutes) changeDomains(c *fiber.Ctx) error {

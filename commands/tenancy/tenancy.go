@@ -63,7 +63,7 @@ func NewHandler(x *commands.Executor, resources Resources, admins Admins, catalo
 func Events() []domain.Event {
 	return []domain.Event{tenancy.Provisioned{}, tenancy.DomainsChanged{}, tenancy.BrandingChanged{}, tenancy.SettingsChanged{},
 		tenancy.Suspended{}, tenancy.Resumed{}, tenancy.DomainClaimed{}, tenancy.DomainReleased{}, tenancy.LimitsChanged{},
-		tenancy.PlanDefined{}, tenancy.PlanChanged{}}
+		tenancy.PlanDefined{}, tenancy.PlanChanged{}, tenancy.OffboardingStarted{}}
 }
 
 func platformAdmin(ctx context.Context) (user.Principal, error) {
@@ -190,6 +190,14 @@ func (h *Handler) Provision(ctx context.Context, c ProvisionTenant) (commands.Re
 func (h *Handler) Suspend(ctx context.Context, req commands.Request, slug, reason string) (commands.Result, error) {
 	return h.platformChange(ctx, "suspend_tenant", req, slug, func(s tenancy.State, by string) ([]domain.Event, error) {
 		return tenancy.DecideSuspend(s, reason, by, h.now())
+	})
+}
+
+// Offboard starts a tenant's offboarding (platform administrators): it is
+// read-only from then on, its reads answered and its commands refused.
+func (h *Handler) Offboard(ctx context.Context, req commands.Request, slug string) (commands.Result, error) {
+	return h.platformChange(ctx, "offboard_tenant", req, slug, func(s tenancy.State, by string) ([]domain.Event, error) {
+		return tenancy.DecideOffboard(s, by, h.now())
 	})
 }
 

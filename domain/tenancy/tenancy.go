@@ -120,6 +120,14 @@ type (
 		By     string    `json:"by"`
 		At     time.Time `json:"at"`
 	}
+	// OffboardingStarted: the tenant is leaving. It is read-only from now
+	// on (its reads answer, its commands are refused) so that its archive
+	// is the whole of it.
+	OffboardingStarted struct {
+		Tenant tenant.ID `json:"tenant"`
+		By     string    `json:"by"`
+		At     time.Time `json:"at"`
+	}
 	// Resumed: a suspended tenant is served again.
 	Resumed struct {
 		Tenant tenant.ID `json:"tenant"`
@@ -145,9 +153,12 @@ func (BrandingChanged) EventName() string { return "tenant.branding_changed.v1" 
 func (SettingsChanged) EventName() string { return "tenant.settings_changed.v1" }
 func (Suspended) EventName() string       { return "tenant.suspended.v1" }
 func (Resumed) EventName() string         { return "tenant.resumed.v1" }
-func (LimitsChanged) EventName() string   { return "tenant.limits_changed.v1" }
-func (DomainClaimed) EventName() string   { return "tenant.domain_claimed.v1" }
-func (DomainReleased) EventName() string  { return "tenant.domain_released.v1" }
+func (OffboardingStarted) EventName() string {
+	return "tenant.offboarding_started.v1"
+}
+func (LimitsChanged) EventName() string  { return "tenant.limits_changed.v1" }
+func (DomainClaimed) EventName() string  { return "tenant.domain_claimed.v1" }
+func (DomainReleased) EventName() string { return "tenant.domain_released.v1" }
 
 // State is one tenant's catalog record.
 type State struct {
@@ -160,7 +171,9 @@ type State struct {
 	// Plan is the name of the tenant's plan, "" for none.
 	Plan      string
 	Suspended bool
-	Since     time.Time
+	// ReadOnly: the tenant is being offboarded; it writes nothing more.
+	ReadOnly bool
+	Since    time.Time
 }
 
 // Limits bound a tenant's use of the service, set by the platform, never by
@@ -251,6 +264,8 @@ func Evolve(s State, e domain.Event) State {
 		s.Suspended = true
 	case Resumed:
 		s.Suspended = false
+	case OffboardingStarted:
+		s.ReadOnly = true
 	case LimitsChanged:
 		s.Limits = e.Limits
 	case PlanChanged:
@@ -416,6 +431,17 @@ func DecideSuspend(s State, reason, by string, at time.Time) ([]domain.Event, er
 		return nil, err
 	}
 	return []domain.Event{Suspended{Tenant: s.ID, Reason: strings.TrimSpace(reason), By: by, At: at.UTC()}}, nil
+}
+
+// DecideOffboard starts a tenant's offboarding: read-only from then on.
+func DecideOffboard(s State, by string, at time.Time) ([]domain.Event, error) {
+	if !s.Exists() {
+		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
+	}
+	if s.ReadOnly {
+		return nil, nil
+	}
+	return []domain.Event{OffboardingStarted{Tenant: s.ID, By: by, At: at.UTC()}}, nil
 }
 
 // DecideResume resumes a suspended tenant.

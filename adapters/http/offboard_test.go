@@ -1,0 +1,143 @@
+package http_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/user"
+)
+
+// Offboarding from outside: the platform puts a tenant in read-only (its
+// reads answer, its commands and its ERP's calls are 403
+// tenant_read_only, writing nothing), then takes its archive: the whole
+// log with its hash chain, its read tables and its documents, each entry
+// in the manifest with its digest. Another tenant never notices. Only
+// the platform offboards or archives.
+func TestOffboardingReadOnlyAndArchive(t *testing.T) {
+	app, st := newERPApp(t)
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	admin := as(t, app, "acme", "u-adm", "admin")
+	fin := as(t, app, "acme", "u-fin", "finance")
+	gfin := as(t, app, "globex", "u-fin", "finance")
+	id, _ := create(t, fin, 100)
+	claim := draftClaim(t, fin, 1200)
+	if r := fin.uploadWith("/api/v1/expenses/"+claim+"/receipt", "application/pdf", pdf(1)); r.status != 200 {
+		t.Fatalf("receipt: %d %s", r.status, r.body)
+	}
+	if r := root.do("GET", "/admin/v1/tenants/acme/archive", ""); problemCode(t, r, 409) != "tenant_not_read_only" {
+		t.Fatalf("the archive of a live tenant: %d %s", r.status, r.body)
+	}
+	for _, c := range []caller{admin, as(t, app, "globex", "u-gadm", "admin")} {
+		if r := c.do("POST", "/admin/v1/tenants/acme/offboard", ""); r.status != 401 && r.status != 403 {
+			t.Fatalf("a tenant admin offboarded acme: %d %s", r.status, r.body)
+		}
+	}
+	if r := root.do("POST", "/admin/v1/tenants/nonesuch/offboard", ""); r.status != 404 {
+		t.Fatalf("an unknown tenant: %d %s", r.status, r.body)
+	}
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", ""); r.status != 200 || r.json(t)["read_only"] != true {
+		t.Fatalf("offboard: %d %s", r.status, r.body)
+	}
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", ""); r.status != 200 {
+		t.Fatalf("offboard again: %d %s", r.status, r.body)
+	}
+
+	// Read-only: reads answer, writes are refused before anything is done.
+	ctx := tenant.With(context.Background(), "acme")
+	before, err := st.Store.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := fin.do("GET", "/api/v1/invoices/"+id, ""); r.status != 200 {
+		t.Fatalf("a read: %d %s", r.status, r.body)
+	}
+	for _, w := range []struct{ method, path, body string }{
+		{"POST", "/api/v1/invoices", fmt.Sprintf(invoiceBody, 1)},
+		{"POST", "/api/v1/invoices/" + id + "/issue", ""},
+		{"PUT", "/api/v1/branding", `{"name":"x"}`},
+		{"POST", "/api/v1/users", `{"email":"x@acme.example","name":"X","password":"correct horse battery","roles":["finance"]}`},
+		{"DELETE", "/api/v1/erp/connection", ""},
+	} {
+		if code := problemCode(t, admin.do(w.method, w.path, w.body), 403); code != "tenant_read_only" {
+			t.Fatalf("%s %s on a read-only tenant: %s", w.method, w.path, code)
+		}
+	}
+	if r := fin.uploadWith("/api/v1/expenses/"+claim+"/receipt", "application/pdf", pdf(2)); problemCode(t, r, 403) != "tenant_read_only" {
+		t.Fatalf("a receipt on a read-only tenant: %d %s", r.status, r.body)
+	}
+	if r := inbound(t, app, "acme", acmeSecret, clock(), `{"type":"payment.received"}`); r.status != 401 && problemCode(t, r, 403) != "tenant_read_only" {
+		t.Fatalf("the ERP's call on a read-only tenant: %d %s", r.status, r.body)
+	}
+	if after, _ := st.Store.Head(ctx); after != before {
+		t.Fatalf("a read-only tenant's log moved: %d, was %d", after, before)
+	}
+	if _, pos := create(t, gfin, 100); pos == "" {
+		t.Fatal("globex wrote nothing")
+	}
+
+	// The archive: complete, its digests true.
+	r := root.do("GET", "/admin/v1/tenants/acme/archive", "")
+	if r.status != 200 || r.header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("archive: %d %v %.200s", r.status, r.header, r.body)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(r.body), int64(len(r.body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		_ = rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[f.Name] = b
+	}
+	var m struct {
+		Tenant    string            `json:"tenant"`
+		Events    uint64            `json:"events"`
+		Documents int               `json:"documents"`
+		Entries   map[string]string `json:"entries"`
+	}
+	if err := json.Unmarshal(files["manifest.json"], &m); err != nil || m.Tenant != "acme" || m.Documents != 1 || m.Events == 0 {
+		t.Fatalf("manifest: %v %s", err, files["manifest.json"])
+	}
+	for name, digest := range m.Entries {
+		sum := sha256.Sum256(files[name])
+		if hex.EncodeToString(sum[:]) != digest {
+			t.Fatalf("%s's digest differs from the manifest's", name)
+		}
+	}
+	events := strings.Split(strings.TrimSpace(string(files["events.ndjson"])), "\n")
+	if uint64(len(events)) != m.Events+2 || !strings.Contains(events[len(events)-1], `"signature"`) || strings.Contains(string(files["events.ndjson"]), "globex.") {
+		t.Fatalf("events: %d lines for %d events; last %s", len(events), m.Events, events[len(events)-1])
+	}
+	if !strings.Contains(string(files["events.ndjson"]), id) || !bytes.HasPrefix(files["read-tables.sqlite"], []byte("SQLite format 3")) {
+		t.Fatal("the archive lacks the invoice or the read tables")
+	}
+	var doc []byte
+	for name, b := range files {
+		if strings.HasPrefix(name, "documents/") {
+			doc = b
+		}
+	}
+	if !bytes.Equal(doc, pdf(1)) {
+		t.Fatalf("the receipt archived: %q", doc)
+	}
+	if r := admin.do("GET", "/admin/v1/tenants/acme/archive", ""); r.status != 401 && r.status != 403 {
+		t.Fatalf("a tenant admin took the archive: %d", r.status)
+	}
+}
