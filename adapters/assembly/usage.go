@@ -83,11 +83,12 @@ type meter struct {
 	instance string
 	billing  *webhook.Connector // nil: records are not sent
 
-	mu      sync.Mutex
-	counts  map[dayOf]int64
-	pending map[dayOf]flush // written, not known to have landed: written again as they were
-	swept   string          // the day closed last
-	todo    map[tenant.ID]bool
+	flushing sync.Mutex // one flush at a time
+	mu       sync.Mutex
+	counts   map[dayOf]int64
+	pending  map[dayOf]flush // written, not known to have landed: written again as they were
+	swept    string          // the day closed last
+	todo     map[tenant.ID]bool
 
 	stop func()
 	done chan struct{}
@@ -99,8 +100,9 @@ type dayOf struct {
 }
 
 type flush struct {
-	id uuid.UUID
-	n  int64
+	id    uuid.UUID
+	n     int64
+	tried bool // written before, with no answer that it landed
 }
 
 func newMeter(p *Process) (*meter, error) {
@@ -126,31 +128,38 @@ func (m *meter) served(t tenant.ID) {
 }
 
 // start runs the meter until close: the flushes, and (when sweep) the
-// closing and sending of days.
+// closing and sending of days, each on a goroutine of its own, so that a
+// slow billing endpoint or a lagging tenant never delays the flushes.
 func (m *meter) start(sweep bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.stop, m.done = cancel, make(chan struct{})
-	go func() {
-		defer close(m.done)
-		flushes := time.NewTicker(m.cfg.FlushEvery)
-		defer flushes.Stop()
-		var sweeps <-chan time.Time
-		if sweep {
-			t := time.NewTicker(m.cfg.SweepEvery)
-			defer t.Stop()
-			sweeps = t.C
-			m.sweep(ctx)
-		}
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-flushes.C:
-				m.flush(ctx)
-			case <-sweeps:
-				m.sweep(ctx)
+	var wg sync.WaitGroup
+	every := func(d time.Duration, now bool, fn func(context.Context)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(d)
+			defer tick.Stop()
+			if now {
+				fn(ctx)
 			}
-		}
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					fn(ctx)
+				}
+			}
+		}()
+	}
+	every(m.cfg.FlushEvery, false, m.flush)
+	if sweep {
+		every(m.cfg.SweepEvery, true, m.sweep)
+	}
+	go func() {
+		wg.Wait()
+		close(m.done)
 	}()
 }
 
@@ -169,8 +178,12 @@ func (m *meter) close() error {
 
 // flush writes the requests counted to each tenant's log, as a
 // RequestsCounted of the day in "<tenant>.usage-<day>". A write that
-// failed is written again, with its id, before any count after it.
+// failed is written again, with its id, before any count after it, unless
+// the stream shows it landed after all (a write whose answer was lost):
+// so each count is in the log once.
 func (m *meter) flush(ctx context.Context) {
+	m.flushing.Lock() // the last flush at close, after the loop's
+	defer m.flushing.Unlock()
 	m.mu.Lock()
 	for k, n := range m.counts {
 		if _, busy := m.pending[k]; !busy {
@@ -184,18 +197,53 @@ func (m *meter) flush(ctx context.Context) {
 	}
 	m.mu.Unlock()
 	for k, f := range todo {
-		err := m.write(tenant.With(ctx, k.t), usage.Category, k.day, streams.Any, f.id,
-			usage.RequestsCounted{Day: k.day, Requests: f.n, Instance: m.instance})
+		tctx := tenant.With(ctx, k.t)
+		err := m.flushOne(tctx, k.day, f)
 		if err != nil {
 			if ctx.Err() == nil {
 				m.p.log.Warn("writing a tenant's API requests counted; trying again", "tenant", string(k.t), "day", k.day, "err", err)
 			}
+			m.mu.Lock()
+			f.tried = true
+			m.pending[k] = f
+			m.mu.Unlock()
 			continue
 		}
 		m.mu.Lock()
 		delete(m.pending, k)
 		m.mu.Unlock()
 	}
+}
+
+// flushOne writes f, the count of the ctx tenant's day, once.
+func (m *meter) flushOne(ctx context.Context, day string, f flush) error {
+	if f.tried {
+		landed, err := m.landed(ctx, day, f.id)
+		if err != nil || landed {
+			return err
+		}
+	}
+	err := m.write(ctx, usage.Category, day, streams.Any, f.id, usage.RequestsCounted{Day: day, Requests: f.n, Instance: m.instance})
+	if errors.Is(err, streams.ErrConflict) {
+		// Appended with any version, a conflict is the store telling it
+		// has this event already.
+		return nil
+	}
+	return err
+}
+
+// landed reports whether the ctx tenant's day stream holds event id.
+func (m *meter) landed(ctx context.Context, day string, id uuid.UUID) (bool, error) {
+	t, _ := tenant.From(ctx)
+	n, err := streams.NewName(t, usage.Category, day)
+	if err != nil {
+		return false, err
+	}
+	recs, err := m.p.Store.ReadStream(ctx, n)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(recs, func(r streams.Record) bool { return r.ID == id }), nil
 }
 
 // write appends e to the ctx tenant's stream category-day.

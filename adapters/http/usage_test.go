@@ -3,6 +3,7 @@ package http_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -156,8 +157,15 @@ func TestUsageIsMeteredPerTenantAndBilledOncePerDay(t *testing.T) {
 		t.Fatalf("login: %d %s", r.status, r.body)
 	}
 	fiona := bearer(t, anon, toks.access)
-	for i := range 4 {
+	for i := range 3 {
 		create(t, fiona, 100+i)
+	}
+	// A keyed command is one command, however often it is sent (its
+	// answer's record is the platform's bookkeeping).
+	for range 2 {
+		if r := fiona.do("POST", "/api/v1/invoices", fmt.Sprintf(invoiceBody, 103), "Idempotency-Key", "usage-keyed-1"); r.status != 201 {
+			t.Fatalf("a keyed draft: %d %s", r.status, r.body)
+		}
 	}
 	id, _ := create(t, fiona, 900)
 	if r := fiona.do("POST", "/api/v1/invoices/"+id+"/issue", ""); r.status != 200 {
@@ -204,14 +212,16 @@ func TestUsageIsMeteredPerTenantAndBilledOncePerDay(t *testing.T) {
 	gfin := as(t, app, "globex", "u-gfin", "finance")
 	create(t, gfin, 100)
 
-	// acme: the member added, 5 drafts, the issue, 2 lists and fiona's
-	// refused read (admitted, so served); the other refusals were never
-	// admitted as anyone's. globex: the draft.
-	const acmeRequests, globexRequests = 1 + 5 + 1 + 2 + 1, 1
-	want := map[string]struct{ commands, requests, members int64 }{
-		// the member added, her first sign-in (she joined), 5 drafts, 1 issue
-		"acme":   {base["acme"].Commands + 8, acmeRequests, 2},
-		"globex": {base["globex"].Commands + 1, globexRequests, 0},
+	// acme: the member added, 6 drafts (the keyed one sent twice), the
+	// issue, 2 lists and fiona's refused read (admitted, so served); the
+	// other refusals were never admitted as anyone's. globex: the draft.
+	const acmeRequests, globexRequests = 1 + 6 + 1 + 2 + 1, 1
+	want := map[string]struct{ commands, requests, members, events int64 }{
+		// the member added, her first sign-in (she joined), 5 drafts (the
+		// keyed one once), 1 issue (the invoice issued and its number: 2
+		// events)
+		"acme":   {base["acme"].Commands + 8, acmeRequests, 2, 9},
+		"globex": {base["globex"].Commands + 1, globexRequests, 0, 1},
 	}
 	got := map[string]*usage.Record{}
 	for tn, w := range want {
@@ -222,7 +232,7 @@ func TestUsageIsMeteredPerTenantAndBilledOncePerDay(t *testing.T) {
 		caughtUp(t, st, tn)
 		u := dayUsage(t, root, tn, day)
 		events, bytes := workSince(t, st, tn, heads[tn])
-		if u.Commands != w.commands || u.APIRequests != w.requests || u.ActiveMembers != w.members ||
+		if u.Commands != w.commands || u.APIRequests != w.requests || u.ActiveMembers != w.members || events != w.events ||
 			u.Events != base[tn].Events+events || u.EventBytes != base[tn].EventBytes+bytes || u.ERPMessages != 0 {
 			t.Fatalf("%s's usage %+v; want commands %d, requests %d, active members %d, events %d+%d, bytes %d+%d",
 				tn, *u, w.commands, w.requests, w.members, base[tn].Events, events, base[tn].EventBytes, bytes)
@@ -337,14 +347,28 @@ func TestPlanERPMessagesPerDay(t *testing.T) {
 		t.Fatalf("acme's usage: %+v", u)
 	}
 
-	// The next day, the third is delivered, in order.
-	clk.set(clock().Add(24 * time.Hour))
-	eventually(t, "acme's third message the next day", func() bool { return len(firstArrivals(acmeERP.messages())) == 3 })
-	if !inOrder(firstArrivals(acmeERP.messages())) {
-		t.Fatalf("out of order: %+v", acmeERP.messages())
+	// A resync sends every message again: the day's deliveries still
+	// count, so nothing more goes out today.
+	if r := as(t, app, "acme", "u-adm", "admin").do("POST", "/api/v1/erp/resync", `{"from_position":0}`); r.status != 202 {
+		t.Fatalf("resync: %d %s", r.status, r.body)
 	}
-	root = caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
-	if u := dayUsage(t, root, "acme", usage.Day(clk.Now())); u == nil || u.ERPMessages != 1 {
-		t.Fatalf("acme's usage the next day: %+v", u)
+	time.Sleep(1500 * time.Millisecond) // the relay publishes at once; a delivery would follow within this
+	if n := len(acmeERP.messages()); n != 2 {
+		t.Fatalf("after a resync, acme's ERP got %d deliveries today, its plan allows 2", n)
+	}
+
+	// The next day, two go out again (the first two, sent again in order);
+	// the day after, the third.
+	for i, day := range []int64{2, 1} {
+		clk.set(clock().Add(time.Duration(i+1) * 24 * time.Hour))
+		total := 2 + 2 + i
+		eventually(t, fmt.Sprintf("acme's deliveries of day %d", i+2), func() bool { return len(acmeERP.messages()) == total })
+		root = caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+		if u := dayUsage(t, root, "acme", usage.Day(clk.Now())); u == nil || u.ERPMessages != day {
+			t.Fatalf("acme's usage on day %d: %+v", i+2, u)
+		}
+	}
+	if got := firstArrivals(acmeERP.messages()); len(got) != 3 || !inOrder(got) {
+		t.Fatalf("acme's ERP got %+v", got)
 	}
 }

@@ -42,11 +42,12 @@ func ParseDay(s string) (time.Time, error) {
 }
 
 // Bookkeeping reports whether an event of this type is the platform's own
-// record about the tenant (usage, billing, audit heads, its security log:
-// a stranger's failed attempt is not the tenant's work) rather than the
-// tenant's work: it is not counted as an event or a command.
+// record about the tenant (usage, billing, audit heads, the record of a
+// keyed command's answer, its security log: a stranger's failed attempt is
+// not the tenant's work) rather than the tenant's work: it is not counted
+// as an event or a command.
 func Bookkeeping(eventType string) bool {
-	for _, p := range [...]string{"usage.", "audit.", "security."} {
+	for _, p := range [...]string{"usage.", "audit.", "security.", "command."} {
 		if strings.HasPrefix(eventType, p) {
 			return true
 		}

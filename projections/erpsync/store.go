@@ -257,10 +257,37 @@ func (o *Outbox) Delivery(ctx context.Context, id string) (d Delivery, ok bool, 
 	return d, true, nil
 }
 
-// Delivered records that generation gen of message id was delivered.
-func (o *Outbox) Delivered(ctx context.Context, id string, gen int64, at time.Time) error {
-	return o.exec(ctx, `UPDATE erp_messages SET status = ?, attempts = attempts + 1, last_error = NULL, next_attempt_at = NULL, delivered_at = ?
+// Delivered records that generation gen of message id was delivered,
+// and counts the delivery on at's day (UTC).
+func (o *Outbox) Delivered(ctx context.Context, id string, gen int64, at time.Time) (err error) {
+	db, err := o.rs.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Release()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	res, err := tx.ExecContext(ctx, `UPDATE erp_messages SET status = ?, attempts = attempts + 1, last_error = NULL, next_attempt_at = NULL, delivered_at = ?
 		WHERE id = ? AND generation = ? AND status = ?`, StatusDelivered, stamp(at), id, gen, StatusPending)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n > 0 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO erp_deliveries (id, generation, delivered_on) SELECT ?, ?, ?
+			WHERE NOT EXISTS (SELECT 1 FROM erp_deliveries WHERE id = ? AND generation = ?)`, id, gen, at.UTC().Format(time.DateOnly), id, gen); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // Attempted records a failed attempt of message id that will be tried
@@ -277,19 +304,17 @@ func (o *Outbox) Parked(ctx context.Context, id string, gen int64, cause string)
 		WHERE id = ? AND generation = ? AND status = ?`, StatusFailed, line(cause), id, gen, StatusPending)
 }
 
-// DeliveredOn counts the ctx tenant's messages delivered on each day
-// from..to (UTC, YYYY-MM-DD, both included) and not sent again since, by
-// day; a day without any is left out.
+// DeliveredOn counts the ctx tenant's deliveries on each day from..to
+// (UTC, YYYY-MM-DD, both included), by day, a message sent again by a
+// resync once more; a day without any is left out.
 func (o *Outbox) DeliveredOn(ctx context.Context, from, to string) (map[string]int64, error) {
 	db, err := o.rs.Open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Release()
-	// Stamps are RFC 3339 in UTC: a day's start with it, and sort before
-	// the next day's ("T" < "U").
-	rows, err := db.QueryContext(ctx, `SELECT SUBSTRING(delivered_at, 1, 10), COUNT(*) FROM erp_messages
-		WHERE delivered_at >= ? AND delivered_at < ? GROUP BY SUBSTRING(delivered_at, 1, 10)`, from, to+"U")
+	rows, err := db.QueryContext(ctx, `SELECT delivered_on, COUNT(*) FROM erp_deliveries
+		WHERE delivered_on >= ? AND delivered_on <= ? GROUP BY delivered_on`, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("erp deliveries by day: %w", err)
 	}
