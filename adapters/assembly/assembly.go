@@ -568,6 +568,7 @@ func (p *Process) openPlatform(ctx context.Context) (err error) {
 	passwords := auth.Pool{Passwords: cfg.Passwords, Gate: gate}
 	p.Identity = identitycmd.NewHandler(p.Commands, p.Secrets, p.Secrets, passwords, auth.TokenPort{Issuer: p.Issuer}, cfg.Now)
 	p.Identity.CheckSeats(p.checkSeats)
+	p.Identity.CheckWritable(p.writable)
 	if p.Documents, err = p.openDocuments(); err != nil {
 		return fmt.Errorf("documents: %w", err)
 	}

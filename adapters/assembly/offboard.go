@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
 	platformaudit "github.com/atrium-platform/atrium/platform/audit"
@@ -30,11 +31,21 @@ type ArchiveManifest struct {
 	Entries   map[string]string `json:"entries"` // name → sha256, hex
 }
 
+// writable refuses a write into a tenant being offboarded (403
+// tenant_read_only): the paths that write outside a tenant's API (its
+// people signing in) check it too.
+func (p *Process) writable(t tenant.ID) error {
+	if s, _ := p.Catalog.Get(t); s.ReadOnly {
+		return &domain.Error{Kind: domain.Forbidden, Code: "tenant_read_only", Message: "this tenant is being offboarded: it is read-only"}
+	}
+	return nil
+}
+
 // archivist is the principal an archive reads the log as.
 var archivist = user.Principal{ID: "platform-archive", Roles: []user.Role{user.Auditor}}
 
 // Archive writes at path a zip of everything the ctx tenant holds:
-// events.ndjson (its whole log with each event's link of the hash chain,
+// tenant.json (the catalog's record of it), events.ndjson (its whole log with each event's link of the hash chain,
 // signed: what `atrium audit verify` checks), read-tables.sqlite (its read
 // tables), documents/<key> (each document), and manifest.json last.
 func (p *Process) Archive(ctx context.Context, path string) (err error) {
@@ -71,6 +82,16 @@ func (p *Process) Archive(ctx context.Context, path string) (err error) {
 	head, err := p.projectedToHead(ctx, time.Minute)
 	if err != nil {
 		return fmt.Errorf("the tenant's read models have not reached its log's end: %w", err)
+	}
+	// The tenant as the platform's catalog holds it: name, domains,
+	// branding, settings, limits, plan.
+	state, _ := p.Catalog.Get(t)
+	if err := entry("tenant.json", func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(state)
+	}); err != nil {
+		return err
 	}
 	actx := user.With(ctx, archivist)
 	v := platformaudit.NewVerifier(p.Store, auditchain.NewQueries(p.Reads), p.Issuer.SignDocument)

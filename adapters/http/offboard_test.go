@@ -33,6 +33,12 @@ func TestOffboardingReadOnlyAndArchive(t *testing.T) {
 	if r := fin.uploadWith("/api/v1/expenses/"+claim+"/receipt", "application/pdf", pdf(1)); r.status != 200 {
 		t.Fatalf("receipt: %d %s", r.status, r.body)
 	}
+	if r := admin.do("POST", "/api/v1/users", `{"email":"pat@acme.example","name":"Pat","password":"correct horse battery","roles":["finance"]}`); r.status != 201 {
+		t.Fatalf("invite: %d %s", r.status, r.body)
+	}
+	if r := admin.do("PUT", "/api/v1/branding", `{"name":"Acme Offboarded Inc"}`); r.status != 200 {
+		t.Fatalf("branding: %d %s", r.status, r.body)
+	}
 	if r := root.do("GET", "/admin/v1/tenants/acme/archive", ""); problemCode(t, r, 409) != "tenant_not_read_only" {
 		t.Fatalf("the archive of a live tenant: %d %s", r.status, r.body)
 	}
@@ -76,6 +82,17 @@ func TestOffboardingReadOnlyAndArchive(t *testing.T) {
 	}
 	if r := inbound(t, app, "acme", acmeSecret, clock(), `{"type":"payment.received"}`); r.status != 401 && problemCode(t, r, 403) != "tenant_read_only" {
 		t.Fatalf("the ERP's call on a read-only tenant: %d %s", r.status, r.body)
+	}
+	// Nor does signing in write: an invitee's first sign-in would record
+	// that she joined; another tenant's token is recorded in its own log
+	// only.
+	if r := (caller{t: t, app: app, tenant: "acme"}).do("POST", "/api/v1/auth/login", `{"email":"pat@acme.example","password":"correct horse battery"}`); problemCode(t, r, 403) != "tenant_read_only" {
+		t.Fatalf("an invitee's first sign-in on a read-only tenant: %d %s", r.status, r.body)
+	}
+	cross := gfin
+	cross.tenant = "acme"
+	if r := cross.do("GET", "/api/v1/invoices", ""); problemCode(t, r, 403) != "tenant_mismatch" {
+		t.Fatalf("globex's token at acme: %d %s", r.status, r.body)
 	}
 	if after, _ := st.Store.Head(ctx); after != before {
 		t.Fatalf("a read-only tenant's log moved: %d, was %d", after, before)
@@ -124,6 +141,9 @@ func TestOffboardingReadOnlyAndArchive(t *testing.T) {
 	events := strings.Split(strings.TrimSpace(string(files["events.ndjson"])), "\n")
 	if uint64(len(events)) != m.Events+2 || !strings.Contains(events[len(events)-1], `"signature"`) || strings.Contains(string(files["events.ndjson"]), "globex.") {
 		t.Fatalf("events: %d lines for %d events; last %s", len(events), m.Events, events[len(events)-1])
+	}
+	if !strings.Contains(string(files["tenant.json"]), "Acme Offboarded Inc") {
+		t.Fatalf("the archive's tenant.json: %s", files["tenant.json"])
 	}
 	if !strings.Contains(string(files["events.ndjson"]), id) || !bytes.HasPrefix(files["read-tables.sqlite"], []byte("SQLite format 3")) {
 		t.Fatal("the archive lacks the invoice or the read tables")

@@ -242,31 +242,36 @@ func (a ssoRoutes) callback(c *fiber.Ctx) error {
 		return err
 	}
 	address := c.IP()
+	// Only what the provider refused after a sign-in this server started
+	// counts against the address's failed logins: a state or a cookie
+	// that is not one guesses nothing (its state is 256 random bits), and
+	// counting it would let any page lock an office out of its logins
+	// with links to this route.
 	fail := func(p *Problem) error {
 		a.logins.failed(address, account)
 		return p
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(c.Cookies(ssoCookie))
 	if err != nil || len(raw) == 0 || len(raw) > 4096 {
-		return fail(ssoStateInvalid())
+		return ssoStateInvalid()
 	}
 	plain, err := a.res.Open(t, raw)
 	if err != nil {
-		return fail(ssoStateInvalid())
+		return ssoStateInvalid()
 	}
 	var st ssoState
 	if err := json.Unmarshal(plain, &st); err != nil || time.Now().After(st.Until) || c.Query("state") != st.State {
-		return fail(ssoStateInvalid())
+		return ssoStateInvalid()
 	}
 	// The cookie is spent, whatever comes of it.
 	c.Cookie(&fiber.Cookie{Name: ssoCookie, Value: "", Path: ssoCookiePath, MaxAge: -1, HTTPOnly: true,
 		Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteLaxMode})
 	if e := c.Query("error"); e != "" {
-		return fail(NewProblem(fiber.StatusUnauthorized, "sso_refused", "the identity provider did not sign the person in"))
+		return NewProblem(fiber.StatusUnauthorized, "sso_refused", "the identity provider did not sign the person in")
 	}
 	code := c.Query("code")
 	if code == "" || len(code) > 2048 {
-		return fail(FieldProblem("code", "the provider's code is missing"))
+		return FieldProblem("code", "the provider's code is missing")
 	}
 	s, err := a.res.Handler.SSOOf(ctx)
 	if err != nil {

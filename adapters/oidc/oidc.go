@@ -19,6 +19,7 @@ import (
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/atrium-platform/atrium/adapters/erp/webhook"
 	identitycmd "github.com/atrium-platform/atrium/commands/identity"
@@ -44,17 +45,20 @@ type Providers struct {
 	cfg    Config
 	client *http.Client
 
-	mu    sync.Mutex
-	known map[string]discovered
+	flights singleflight.Group
+	mu      sync.Mutex
+	known   map[string]discovered
 }
 
 type discovered struct {
-	p  *gooidc.Provider
-	at time.Time
+	p   *gooidc.Provider
+	err error
+	at  time.Time
 }
 
 const (
 	discoveryTTL = 10 * time.Minute
+	failureTTL   = 10 * time.Second
 	maxProviders = 1000
 	maxAnswer    = 1 << 20
 )
@@ -66,6 +70,9 @@ func New(cfg Config) *Providers {
 	}
 	c := webhook.GuardedClient(cfg.Timeout, cfg.AllowPrivate)
 	c.Transport = limited{c.Transport}
+	// A provider's answers are its own: a redirect elsewhere is not
+	// followed (it could lead inside the operator's network).
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Providers{cfg: cfg, client: c, known: map[string]discovered{}}
 }
 
@@ -86,43 +93,69 @@ func (l limited) RoundTrip(r *http.Request) (*http.Response, error) {
 
 var _ identitycmd.Providers = (*Providers)(nil)
 
-// Check fetches issuer's discovery document, afresh.
+// Check fetches issuer's discovery document afresh; the one kept stays
+// until then.
 func (p *Providers) Check(ctx context.Context, issuer string) error {
-	p.mu.Lock()
-	delete(p.known, issuer)
-	p.mu.Unlock()
-	_, err := p.provider(ctx, issuer)
+	_, err := p.discover(ctx, issuer)
 	return err
 }
 
+// provider is issuer's provider: kept, or discovered (one discovery of an
+// issuer at a time, a failure remembered for failureTTL, so requests for
+// a slow or dead provider do not each call it).
 func (p *Providers) provider(ctx context.Context, issuer string) (*gooidc.Provider, error) {
 	p.mu.Lock()
 	d, ok := p.known[issuer]
 	p.mu.Unlock()
-	if ok && time.Since(d.at) < discoveryTTL {
+	switch {
+	case ok && d.err != nil && time.Since(d.at) < failureTTL:
+		return nil, d.err
+	case ok && d.err == nil && time.Since(d.at) < discoveryTTL:
 		return d.p, nil
 	}
-	// The keys are fetched later with the context of the provider's
-	// creation: one that outlives this request, with the guarded client.
-	pctx := gooidc.ClientContext(context.WithoutCancel(ctx), p.client)
-	dctx, cancel := context.WithTimeout(pctx, p.cfg.Timeout)
-	defer cancel()
-	prov, err := gooidc.NewProvider(dctx, issuer)
+	prov, err := p.discover(ctx, issuer)
+	if err != nil && ok && d.err == nil {
+		return d.p, nil // the provider did not answer again: what it said last holds
+	}
+	return prov, err
+}
+
+func (p *Providers) discover(ctx context.Context, issuer string) (*gooidc.Provider, error) {
+	v, err, _ := p.flights.Do(issuer, func() (any, error) {
+		// The keys are fetched later with the context of the provider's
+		// creation: one that outlives this request, with the guarded
+		// client.
+		pctx := gooidc.ClientContext(context.WithoutCancel(ctx), p.client)
+		dctx, cancel := context.WithTimeout(pctx, p.cfg.Timeout)
+		defer cancel()
+		prov, err := gooidc.NewProvider(dctx, issuer)
+		if err == nil {
+			prov = providerConfig(prov, issuer).NewProvider(pctx)
+		}
+		p.remember(issuer, discovered{p: prov, err: err, at: time.Now()})
+		return prov, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	// NewProvider keeps dctx for the keys: make one that stays.
-	prov = providerConfig(prov, issuer).NewProvider(pctx)
+	return v.(*gooidc.Provider), nil
+}
+
+// remember keeps what a discovery found; a failure does not replace a
+// provider kept.
+func (p *Providers) remember(issuer string, d discovered) {
 	p.mu.Lock()
-	if len(p.known) >= maxProviders {
-		for k := range p.known { // any one: they are fetched again when needed
+	defer p.mu.Unlock()
+	if was, ok := p.known[issuer]; ok && d.err != nil && was.err == nil {
+		return
+	}
+	if _, ok := p.known[issuer]; !ok && len(p.known) >= maxProviders {
+		for k := range p.known { // any one: it is discovered again when needed
 			delete(p.known, k)
 			break
 		}
 	}
-	p.known[issuer] = discovered{p: prov, at: time.Now()}
-	p.mu.Unlock()
-	return prov, nil
+	p.known[issuer] = d
 }
 
 // providerConfig is what prov's discovery document said.

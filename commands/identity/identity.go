@@ -100,6 +100,19 @@ type Handler struct {
 	seats      func(ctx context.Context, t tenant.ID) (release func(), err error)
 	ssoSecrets SSOSecrets
 	providers  Providers
+	writable   func(t tenant.ID) error
+}
+
+// CheckWritable sets the check every write of identity into a tenant
+// passes first (a tenant being offboarded is read-only); nil: none.
+func (h *Handler) CheckWritable(check func(t tenant.ID) error) { h.writable = check }
+
+// canWrite is the writable check of t.
+func (h *Handler) canWrite(t tenant.ID) error {
+	if h.writable == nil || t == tenant.Platform {
+		return nil
+	}
+	return h.writable(t)
 }
 
 // CheckSeats sets the check a membership passes before anything of it is
@@ -297,6 +310,9 @@ func (h *Handler) addMember(ctx context.Context, t tenant.ID, by string, c AddMe
 	// Everything a refusal depends on is checked before anything is
 	// written: the fields, the idempotency key, If-Match and an existing
 	// membership.
+	if err := h.canWrite(t); err != nil {
+		return commands.Result{}, err
+	}
 	email, name, err := validateMember(c.Email, c.Name, c.Password)
 	if err != nil {
 		return commands.Result{}, err
@@ -488,6 +504,9 @@ func (h *Handler) open(ctx context.Context, s Session) (TokenPair, error) {
 
 // join accepts a pending invitation of uid to t.
 func (h *Handler) join(ctx context.Context, t tenant.ID, uid string) error {
+	if err := h.canWrite(t); err != nil {
+		return err
+	}
 	ms, err := streams.NewName(t, identity.MemberCategory, uid)
 	if err != nil {
 		return err
@@ -608,7 +627,8 @@ func (h *Handler) Logout(ctx context.Context) error {
 }
 
 // RecordCrossTenant writes the attempt into both tenants' security logs
-// ("<tenant>.security-log"), appended without reading them.
+// ("<tenant>.security-log"), appended without reading them (not into one
+// that is read-only).
 func (h *Handler) RecordCrossTenant(ctx context.Context, a identity.CrossTenantAttempt) error {
 	a.At = h.now().UTC()
 	typ, data, err := h.x.Registry.Encode(a)
@@ -618,6 +638,9 @@ func (h *Handler) RecordCrossTenant(ctx context.Context, a identity.CrossTenantA
 	corr, cause := streams.Correlation(ctx)
 	var errs []error
 	for _, t := range []tenant.ID{a.TokenTenant, a.RequestTenant} {
+		if h.canWrite(t) != nil {
+			continue // a tenant being offboarded writes nothing more: the other one records it
+		}
 		n, err := streams.NewName(t, identity.SecurityCategory, "log")
 		if err != nil {
 			errs = append(errs, err)

@@ -66,6 +66,9 @@ func (h *Handler) ConfigureSSO(ctx context.Context, c ConfigureSSO) (commands.Re
 	if err != nil {
 		return commands.Result{}, err
 	}
+	if err := h.canWrite(t); err != nil {
+		return commands.Result{}, err
+	}
 	if h.ssoSecrets == nil || h.providers == nil {
 		return commands.Result{}, domain.Rejectf("sso_unavailable", "single sign-on is not available on this server")
 	}
@@ -93,7 +96,9 @@ func (h *Handler) ConfigureSSO(ctx context.Context, c ConfigureSSO) (commands.Re
 		return commands.Result{}, domain.Invalidf("client_secret", "invalid_client_secret", "client_secret is required for a new issuer or client")
 	}
 	if err := h.providers.Check(ctx, s.Issuer); err != nil {
-		return commands.Result{}, domain.Invalidf("issuer", "issuer_unusable", "the issuer's discovery document could not be used: %v", err)
+		// What the issuer answered is not told: it may be a service of the
+		// operator's network the issuer redirected to.
+		return commands.Result{}, domain.Invalidf("issuer", "issuer_unusable", "the issuer's discovery document could not be fetched, or is not an OpenID Connect provider's for this issuer")
 	}
 	if c.ClientSecret != "" {
 		if err := h.ssoSecrets.Store(ctx, t, s.SecretFingerprint, []byte(c.ClientSecret)); err != nil {
@@ -256,6 +261,9 @@ func (h *Handler) SignInSSO(ctx context.Context, id SSOIdentity) (TokenPair, err
 // ssoMember makes the person a member of t, with the roles their groups
 // map to: no password, so they sign in through the provider only.
 func (h *Handler) ssoMember(ctx context.Context, t tenant.ID, s identity.SSO, email string, id SSOIdentity) (identity.Member, string, error) {
+	if err := h.canWrite(t); err != nil {
+		return identity.Member{}, "", err
+	}
 	roles := s.RolesOf(id.Groups)
 	if len(roles) == 0 {
 		return identity.Member{}, "", ssoRefused("sso_no_role", "none of the person's groups at the provider is given a role in this tenant")
