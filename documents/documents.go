@@ -56,3 +56,10 @@ type Store interface {
 	// List describes the objects whose key starts with prefix, by key.
 	List(ctx context.Context, prefix string) ([]Object, error)
 }
+
+// Dropper is a store that deletes all of a tenant's documents at once
+// (offboarding).
+type Dropper interface {
+	// Drop deletes every document of the ctx tenant.
+	Drop(ctx context.Context) error
+}

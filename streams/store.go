@@ -77,3 +77,9 @@ type Store interface {
 	// ctx.Err()) or handle returns an error (returning it).
 	Subscribe(ctx context.Context, after Position, handle func(context.Context, Record) error) error
 }
+
+// Deprovisioner is a store that deletes a tenant's events (offboarding).
+type Deprovisioner interface {
+	// Deprovision deletes every stream of the ctx tenant.
+	Deprovision(ctx context.Context) error
+}

@@ -609,6 +609,9 @@ func (p *Process) openHTTP() (*fiber.App, error) {
 	}
 	hc.Admission = atriumhttp.Admission{Gate: p.Work, Limits: p.Limits, Served: p.meter.served}
 	tenancyRes := atriumhttp.Tenancy{Handler: p.Tenancy, Catalog: p.Catalog, Rebuild: p.Rebuild, Progress: p.Progress, Health: p.Health, Archive: p.Archive}
+	if _, ok := p.Store.(streams.Deprovisioner); ok {
+		tenancyRes.Delete = p.DeleteTenant
+	}
 	resources := []atriumhttp.Resource{
 		atriumhttp.Identity{Handler: p.Identity, Issuer: p.Issuer, Members: memberlist.NewQueries(p.Reads)},
 		tenancyRes,
@@ -654,6 +657,18 @@ func (p *Process) Seed(ctx context.Context, demo module.Demo) error {
 // tenants keep being projected: suspension stops serving requests, and
 // nothing writes to a suspended tenant.
 func (p *Process) tenantChanged(t tenancy.State) {
+	if t.Deleted {
+		// Deleted on another instance too: nothing of it is read here
+		// again, and this instance's own read database goes.
+		ctx := tenant.With(context.Background(), t.ID)
+		p.forget(ctx, t.ID)
+		if !p.cfg.SharedReads {
+			if err := p.dropReads(ctx); err != nil {
+				p.log.Error("deleting a deleted tenant's read database", "tenant", string(t.ID), "err", err)
+			}
+		}
+		return
+	}
 	if p.cfg.NoProjections || p.Runner == nil {
 		p.markOpen(t.ID)
 		return

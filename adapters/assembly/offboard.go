@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -13,11 +14,14 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/atrium-platform/atrium/adapters/jetstream"
+	"github.com/atrium-platform/atrium/documents"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
 	platformaudit "github.com/atrium-platform/atrium/platform/audit"
 	"github.com/atrium-platform/atrium/projections/auditchain"
+	"github.com/atrium-platform/atrium/streams"
 )
 
 // ArchiveManifest is an archive's last entry, manifest.json: what it
@@ -168,4 +172,80 @@ func copyFile(w io.Writer, path string) error {
 	defer f.Close()
 	_, err = io.Copy(w, f)
 	return err
+}
+
+// DeleteTenant deletes what the ctx tenant holds, once the catalog has its
+// tombstone: its event streams, its read database, its documents, its
+// passwords, sealed secrets and logins, and its ERP messages and poisoned
+// events; its projection and ERP delivery stop first. Each step is done
+// again when asked again, so a deletion that failed half way is finished
+// by the next.
+func (p *Process) DeleteTenant(ctx context.Context) error {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return err
+	}
+	if s, _ := p.Catalog.Get(t); s.Exists() {
+		return fmt.Errorf("tenant %s is not deleted in the catalog", t)
+	}
+	var errs []error
+	keep := func(what string, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
+		}
+	}
+	p.forget(ctx, t)
+	if d, ok := p.Store.(streams.Deprovisioner); ok {
+		keep("events", d.Deprovision(ctx))
+	} else {
+		keep("events", errors.New("this event store cannot delete a tenant's events"))
+	}
+	keep("read database", p.dropReads(ctx))
+	keep("documents", dropDocuments(ctx, p.Documents))
+	keep("secrets", p.Secrets.DropTenant(ctx, t))
+	keep("ERP messages and poisoned events", jetstream.ForgetTenant(ctx, p.NC, t))
+	return errors.Join(errs...)
+}
+
+// forget stops projecting t and delivering its ERP messages here.
+func (p *Process) forget(ctx context.Context, t tenant.ID) {
+	p.erp.mu.Lock()
+	d := p.erp.dispatcher
+	p.erp.mu.Unlock()
+	if d != nil {
+		d.Forget(t)
+	}
+	if p.Runner != nil {
+		_ = p.Runner.Stop(tenant.With(ctx, t))
+	}
+}
+
+// dropReads removes the ctx tenant's read database.
+func (p *Process) dropReads(ctx context.Context) error {
+	d, ok := p.Reads.(interface{ Drop(context.Context) error })
+	if !ok {
+		return errors.New("this read store cannot delete a tenant's database")
+	}
+	return d.Drop(ctx)
+}
+
+// dropDocuments deletes every document of the ctx tenant: the store's own
+// way when it has one, else one by one.
+func dropDocuments(ctx context.Context, store documents.Store) error {
+	if q, ok := store.(quotaDocuments); ok {
+		store = q.Store
+	}
+	if d, ok := store.(documents.Dropper); ok {
+		return d.Drop(ctx)
+	}
+	objs, err := store.List(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if err := store.Delete(ctx, o.Key); err != nil && !errors.Is(err, documents.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }

@@ -9,9 +9,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	natsjetstream "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/atrium-platform/atrium/adapters/sqlite"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
 )
@@ -159,5 +165,134 @@ func TestOffboardingReadOnlyAndArchive(t *testing.T) {
 	}
 	if r := admin.do("GET", "/admin/v1/tenants/acme/archive", ""); r.status != 401 && r.status != 403 {
 		t.Fatalf("a tenant admin took the archive: %d", r.status)
+	}
+}
+
+// Deleting an offboarded tenant, proven from every store: after the
+// confirmation, no stream, bucket, key, subject, file or directory of the
+// embedded engines names the tenant, its slug stays taken (a tombstone),
+// and the other tenant kept everything.
+func TestOffboardingDeletesEverythingOfTheTenant(t *testing.T) {
+	if kurrentDBURL() != "" {
+		t.Skip("deleting a tenant's events is built for JetStream only (README, Offboarding)")
+	}
+	app, st := newERPApp(t)
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	admin := as(t, app, "acme", "u-adm", "admin")
+	fin := as(t, app, "acme", "u-fin", "finance")
+	gfin := as(t, app, "globex", "u-fin", "finance")
+	rcv := newReceiver(t, acmeSecret)
+	if r := connectWebhook(t, admin, rcv.url(), acmeSecret, "invoice"); r.status != 200 {
+		t.Fatalf("connect: %d %s", r.status, r.body)
+	}
+	create(t, fin, 100)
+	claim := draftClaim(t, fin, 1200)
+	if r := fin.uploadWith("/api/v1/expenses/"+claim+"/receipt", "application/pdf", pdf(1)); r.status != 200 {
+		t.Fatalf("receipt: %d %s", r.status, r.body)
+	}
+	if _, r := loginAs(t, caller{t: t, app: app, tenant: "acme"}, "admin@acme.example", "first admin password"); r.status != 200 {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	gid, _ := create(t, gfin, 100)
+	eventually(t, "acme's ERP message", func() bool { return len(rcv.messages()) > 0 })
+
+	// Refused: a live tenant, a wrong confirmation, a tenant admin.
+	if r := root.do("POST", "/admin/v1/tenants/globex/offboard", `{"confirm":"globex"}`); problemCode(t, r, 409) != "tenant_not_read_only" {
+		t.Fatalf("deleting a live tenant: %d %s", r.status, r.body)
+	}
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", ""); r.status != 200 {
+		t.Fatalf("offboard: %d %s", r.status, r.body)
+	}
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"globex"}`); problemCode(t, r, 400) != "confirmation_required" {
+		t.Fatalf("a wrong confirmation: %d %s", r.status, r.body)
+	}
+	if r := admin.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`); r.status != 401 && r.status != 403 {
+		t.Fatalf("a tenant admin deleted: %d %s", r.status, r.body)
+	}
+	if r := root.do("GET", "/admin/v1/tenants/acme/archive", ""); r.status != 200 {
+		t.Fatalf("archive: %d", r.status)
+	}
+	sq, embedded := st.Reads.(*sqlite.Store)
+	if embedded {
+		if _, err := os.Stat(sq.Path("acme")); err != nil {
+			t.Fatalf("acme's read database before its deletion: %v", err)
+		}
+	}
+	r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`)
+	if r.status != 200 || r.json(t)["deleted"] != true {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	// Asked again, what remains is deleted: nothing.
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`); r.status != 200 || r.json(t)["deleted"] != true {
+		t.Fatalf("delete again: %d %s", r.status, r.body)
+	}
+
+	// Nothing of acme in NATS: no stream or bucket of its own, no subject
+	// of it in the shared streams, no key of it in the shared buckets.
+	ctx := context.Background()
+	js, err := natsjetstream.New(st.NC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range js.StreamNames(ctx).Name() {
+		if strings.Contains(strings.ToLower(name), "acme") {
+			t.Fatalf("stream %s remains", name)
+		}
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(ctx, natsjetstream.WithSubjectFilter(">"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for subject := range info.State.Subjects {
+			// The platform log keeps the catalog's record of acme, its
+			// tombstone ("platform.tenant-acme"): nothing else may name it.
+			if strings.Contains(subject, "acme") && !strings.HasSuffix(subject, ".tenant.acme") {
+				t.Fatalf("stream %s still holds %s", name, subject)
+			}
+		}
+	}
+	// Nothing of acme on disk: no file or directory names it.
+	if !embedded {
+		t.Skip("the rest checks the embedded read store's files")
+	}
+	data := filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(sq.Path("acme")))))
+	globexSeen := false // the walk sees the tenants' files: globex's are there
+	if err := filepath.WalkDir(data, func(path string, _ fs.DirEntry, err error) error {
+		name := strings.ToLower(filepath.Base(path))
+		globexSeen = globexSeen || strings.Contains(name, "globex")
+		if err == nil && strings.Contains(name, "acme") {
+			return fmt.Errorf("%s remains", path)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !globexSeen {
+		t.Fatalf("no file under %s names globex: the walk proves nothing", data)
+	}
+
+	// Its slug stays taken; its hosts answer nothing; globex noticed nothing.
+	if r := root.do("POST", "/admin/v1/tenants", `{"slug":"acme","name":"New Acme","domains":[],"settings":{"currency":"EUR"},"admin":{"email":"x@acme.example","name":"X","password":"a long enough password"}}`); problemCode(t, r, 409) != "tenant_exists" {
+		t.Fatalf("the slug given again: %d %s", r.status, r.body)
+	}
+	if r := (caller{t: t, app: app, tenant: "acme"}).do("POST", "/api/v1/auth/login", `{"email":"admin@acme.example","password":"first admin password"}`); r.status != 404 {
+		t.Fatalf("a deleted tenant's login: %d %s", r.status, r.body)
+	}
+	if strings.Contains(string(root.do("GET", "/admin/v1/tenants", "").body), `"acme"`) {
+		t.Fatal("the deleted tenant is listed")
+	}
+	// Its custom domain is free for another company.
+	if r := root.do("PUT", "/admin/v1/tenants/globex/domains", `{"domains":["billing.globex.example","billing.acme.example"]}`); r.status != 200 {
+		t.Fatalf("acme's released domain taken by globex: %d %s", r.status, r.body)
+	}
+	if r := gfin.do("GET", "/api/v1/invoices/"+gid, ""); r.status != 200 {
+		t.Fatalf("globex's invoice: %d %s", r.status, r.body)
+	}
+	create(t, gfin, 200)
+	if _, r := loginAs(t, caller{t: t, app: app, tenant: "globex"}, "admin@globex.example", "first admin password"); r.status != 200 {
+		t.Fatalf("globex's login: %d %s", r.status, r.body)
 	}
 }

@@ -110,6 +110,9 @@ type Tenancy struct {
 	// Archive writes at path a zip of everything the ctx tenant holds;
 	// nil: archives are not available.
 	Archive func(ctx context.Context, path string) error
+	// Delete deletes the ctx tenant's data once its tombstone is in the
+	// catalog; nil: deletion is not available.
+	Delete func(ctx context.Context) error
 }
 
 // PlanCatalog is a catalog that knows the plans: the plan routes are
@@ -143,7 +146,7 @@ func (res Tenancy) Mount(r Routes) {
 	admin.Get("/health", a.health).Doc(Doc{Summary: "Every tenant's state, projection and poisoned events, as the instance asked knows them", Answer: List([]tenantHealthView(nil), "")})
 	admin.Post("/tenants/:slug/suspend", a.suspendTenant).Doc(Doc{Summary: "Stop serving a tenant", Answer: tenantView{}})
 	admin.Post("/tenants/:slug/resume", a.resumeTenant).Doc(Doc{Summary: "Serve a suspended tenant again", Answer: tenantView{}})
-	admin.Post("/tenants/:slug/offboard", a.offboardTenant).Doc(Doc{Summary: "Start a tenant's offboarding: read-only from now on (its commands 403 tenant_read_only)", Answer: tenantView{}})
+	admin.Post("/tenants/:slug/offboard", a.offboardTenant).Doc(Doc{Summary: "Start a tenant's offboarding: read-only from now on (its commands 403 tenant_read_only); with {\"confirm\": \"<slug>\"}, delete a read-only tenant's data for good, its slug kept", Answer: offboardView{}})
 	admin.Download("/tenants/:slug/archive", "tenant-archive.zip", a.archive).Doc(Doc{Summary: "A read-only tenant's archive: its log with the hash chain, read tables and documents (zip)", Media: "application/zip"})
 	admin.Put("/tenants/:slug/domains", a.changeDomains).Doc(Doc{Summary: "Set a tenant's custom domains", Answer: tenantView{}})
 	admin.Put("/tenants/:slug/limits", a.changeLimits).Doc(Doc{Summary: "Set a tenant's request limits", Answer: tenantView{}})
@@ -456,17 +459,50 @@ func (a tenancyRoutes) suspendTenant(c *fiber.Ctx) error {
 	return WriteJSON(c, fiber.StatusOK, viewTenant(s))
 }
 
-// offboardTenant starts a tenant's offboarding: read-only from now on.
+type offboardBody struct {
+	// Confirm, the tenant's slug, deletes its data for good: only once it
+	// is read-only.
+	Confirm string `json:"confirm"`
+}
+
+// offboardView is where a tenant's offboarding stands.
+type offboardView struct {
+	Tenant   string `json:"tenant"`
+	ReadOnly bool   `json:"read_only"`
+	Deleted  bool   `json:"deleted"`
+	// Archive is where its archive is taken, until it is deleted.
+	Archive string `json:"archive,omitempty"`
+}
+
+// offboardTenant starts a tenant's offboarding: read-only from now on;
+// with {"confirm": "<slug>"}, a read-only tenant's data is deleted, its
+// record kept as a tombstone (asked again, what remains is deleted).
 func (a tenancyRoutes) offboardTenant(c *fiber.Ctx) error {
 	req, err := Options(c)
 	if err != nil {
 		return err
 	}
-	if _, err := a.res.Handler.Offboard(c.UserContext(), req, c.Params("slug")); err != nil {
+	var b offboardBody
+	if err := Decode(c, &b, true); err != nil {
 		return err
 	}
-	s, _ := a.res.Catalog.Get(tenant.ID(c.Params("slug")))
-	return WriteJSON(c, fiber.StatusOK, viewTenant(s))
+	slug := strings.Clone(c.Params("slug"))
+	if b.Confirm == "" {
+		if _, err := a.res.Handler.Offboard(c.UserContext(), req, slug); err != nil {
+			return err
+		}
+		return WriteJSON(c, fiber.StatusOK, offboardView{Tenant: slug, ReadOnly: true, Archive: "/admin/v1/tenants/" + slug + "/archive"})
+	}
+	if a.res.Delete == nil {
+		return NewProblem(fiber.StatusNotImplemented, "not_supported", "deleting a tenant is not available here")
+	}
+	if _, err := a.res.Handler.Delete(c.UserContext(), req, slug, b.Confirm); err != nil {
+		return err
+	}
+	if err := a.res.Delete(tenant.With(c.UserContext(), tenant.ID(slug))); err != nil {
+		return err
+	}
+	return WriteJSON(c, fiber.StatusOK, offboardView{Tenant: slug, ReadOnly: true, Deleted: true})
 }
 
 // archive answers a read-only tenant's archive: a zip of its log with its

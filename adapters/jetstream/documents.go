@@ -49,6 +49,19 @@ func NewDocuments(nc *nats.Conn, cfg DocumentsConfig) (*Documents, error) {
 
 func docsBucket(t tenant.ID) string { return "ATRIUM_DOCS_" + string(t) }
 
+// Drop deletes the ctx tenant's bucket, every document in it
+// (offboarding).
+func (d *Documents) Drop(ctx context.Context) error {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return err
+	}
+	if err := d.js.DeleteObjectStore(ctx, docsBucket(t)); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return translate(fmt.Errorf("documents of %s: %w", t, err))
+	}
+	return nil
+}
+
 // bucket opens the ctx tenant's bucket for an object key (checked), or for
 // listing when key is nil; create makes the bucket when missing.
 func (d *Documents) bucket(ctx context.Context, key *string, create bool) (jetstream.ObjectStore, error) {

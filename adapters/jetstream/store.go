@@ -187,6 +187,19 @@ func (s *Store) Provision(ctx context.Context) error {
 	return s.awaitReachable(ctx, t)
 }
 
+// Deprovision deletes the ctx tenant's stream, every event of it
+// (offboarding).
+func (s *Store) Deprovision(ctx context.Context) error {
+	t, err := streams.TenantOf(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.js.DeleteStream(ctx, StreamName(t)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return translate(fmt.Errorf("deprovision %s: %w", t, err))
+	}
+	return nil
+}
+
 // awaitReachable waits until t's stream answers appends and reads sent on
 // this connection. On a cluster a server learns of a new stream's
 // subscriptions (its leader's subjects, its replicas' direct gets) a

@@ -219,6 +219,30 @@ func closeAll(pools []*pool) {
 	}
 }
 
+// Drop removes the ctx tenant's read database, its files and directory
+// (offboarding). A lease still held sees its queries fail.
+func (s *Store) Drop(ctx context.Context) error {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	p, ok := s.pools[t]
+	if ok {
+		s.lru.Remove(p.el)
+		delete(s.pools, t)
+	}
+	s.mu.Unlock()
+	if ok {
+		p.stmts.Close()
+		_ = p.db.Close()
+	}
+	if err := os.RemoveAll(filepath.Dir(s.Path(t))); err != nil {
+		return fmt.Errorf("read store %s: %w", t, err)
+	}
+	return nil
+}
+
 // Path returns the file of tenant t's read database.
 func (s *Store) Path(t tenant.ID) string {
 	return filepath.Join(s.dir, "tenants", string(t), "read.db")

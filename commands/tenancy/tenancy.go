@@ -63,7 +63,7 @@ func NewHandler(x *commands.Executor, resources Resources, admins Admins, catalo
 func Events() []domain.Event {
 	return []domain.Event{tenancy.Provisioned{}, tenancy.DomainsChanged{}, tenancy.BrandingChanged{}, tenancy.SettingsChanged{},
 		tenancy.Suspended{}, tenancy.Resumed{}, tenancy.DomainClaimed{}, tenancy.DomainReleased{}, tenancy.LimitsChanged{},
-		tenancy.PlanDefined{}, tenancy.PlanChanged{}, tenancy.OffboardingStarted{}}
+		tenancy.PlanDefined{}, tenancy.PlanChanged{}, tenancy.OffboardingStarted{}, tenancy.Deleted{}}
 }
 
 func platformAdmin(ctx context.Context) (user.Principal, error) {
@@ -199,6 +199,54 @@ func (h *Handler) Offboard(ctx context.Context, req commands.Request, slug strin
 	return h.platformChange(ctx, "offboard_tenant", req, slug, func(s tenancy.State, by string) ([]domain.Event, error) {
 		return tenancy.DecideOffboard(s, by, h.now())
 	})
+}
+
+// Delete records a read-only tenant's deletion (platform administrators),
+// confirmed by its slug: the tombstone that keeps its slug. The caller
+// then deletes its data.
+func (h *Handler) Delete(ctx context.Context, req commands.Request, slug, confirm string) (commands.Result, error) {
+	p, err := platformAdmin(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	t, err := tenant.ParseClient(slug)
+	if err != nil {
+		return commands.Result{}, domain.NotFoundf("tenant_not_found", "no such tenant")
+	}
+	pctx := tenant.With(ctx, tenant.Platform)
+	stream, err := tenantStream(t)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	res, err := h.x.Run(pctx, commands.Call{Name: "delete_tenant", Request: req, Stream: stream, Decide: func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+		var s tenancy.State
+		for _, e := range history {
+			s = tenancy.Evolve(s, e)
+		}
+		evs, err := tenancy.DecideDelete(s, confirm, string(p.ID), h.now())
+		if err != nil || len(evs) == 0 {
+			return commands.Decision{Events: evs}, err
+		}
+		// Its custom domains are released in the same append: another
+		// company may use them.
+		d := commands.Decision{Events: evs}
+		for _, dom := range s.Domains {
+			ds, err := domainStream(dom)
+			if err != nil {
+				return commands.Decision{}, err
+			}
+			d.Extras = append(d.Extras, commands.Extra{Stream: ds, Expected: streams.Any,
+				Events: []domain.Event{tenancy.DomainReleased{Domain: dom, Tenant: t}}})
+		}
+		return d, nil
+	}})
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if err := h.catalog.WaitFor(pctx, res.Position); err != nil {
+		return commands.Result{}, err
+	}
+	return res, nil
 }
 
 // ChangeLimits sets how much of the service a tenant may use (platform

@@ -128,6 +128,14 @@ type (
 		By     string    `json:"by"`
 		At     time.Time `json:"at"`
 	}
+	// Deleted: an offboarded tenant's data was deleted. The record stays,
+	// a tombstone, so its slug is never silently given to another
+	// company.
+	Deleted struct {
+		Tenant tenant.ID `json:"tenant"`
+		By     string    `json:"by"`
+		At     time.Time `json:"at"`
+	}
 	// Resumed: a suspended tenant is served again.
 	Resumed struct {
 		Tenant tenant.ID `json:"tenant"`
@@ -156,6 +164,7 @@ func (Resumed) EventName() string         { return "tenant.resumed.v1" }
 func (OffboardingStarted) EventName() string {
 	return "tenant.offboarding_started.v1"
 }
+func (Deleted) EventName() string        { return "tenant.deleted.v1" }
 func (LimitsChanged) EventName() string  { return "tenant.limits_changed.v1" }
 func (DomainClaimed) EventName() string  { return "tenant.domain_claimed.v1" }
 func (DomainReleased) EventName() string { return "tenant.domain_released.v1" }
@@ -173,7 +182,9 @@ type State struct {
 	Suspended bool
 	// ReadOnly: the tenant is being offboarded; it writes nothing more.
 	ReadOnly bool
-	Since    time.Time
+	// Deleted: its data is gone; the record is a tombstone.
+	Deleted bool
+	Since   time.Time
 }
 
 // Limits bound a tenant's use of the service, set by the platform, never by
@@ -266,6 +277,8 @@ func Evolve(s State, e domain.Event) State {
 		s.Suspended = false
 	case OffboardingStarted:
 		s.ReadOnly = true
+	case Deleted:
+		s.Deleted, s.ReadOnly, s.Domains = true, true, nil
 	case LimitsChanged:
 		s.Limits = e.Limits
 	case PlanChanged:
@@ -442,6 +455,23 @@ func DecideOffboard(s State, by string, at time.Time) ([]domain.Event, error) {
 		return nil, nil
 	}
 	return []domain.Event{OffboardingStarted{Tenant: s.ID, By: by, At: at.UTC()}}, nil
+}
+
+// DecideDelete deletes a read-only tenant's data, confirmed by its slug;
+// deciding it again for a deleted tenant writes nothing (the deletion of
+// what remains is retried).
+func DecideDelete(s State, confirm, by string, at time.Time) ([]domain.Event, error) {
+	switch {
+	case !s.Exists():
+		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
+	case confirm != string(s.ID):
+		return nil, domain.Invalidf("confirm", "confirmation_required", "confirm must be the tenant's slug: its data is deleted for good")
+	case s.Deleted:
+		return nil, nil
+	case !s.ReadOnly:
+		return nil, domain.WrongStatef("tenant_not_read_only", "a tenant is deleted once it is read-only and archived: POST /admin/v1/tenants/{slug}/offboard, then GET its archive")
+	}
+	return []domain.Event{Deleted{Tenant: s.ID, By: by, At: at.UTC()}}, nil
 }
 
 // DecideResume resumes a suspended tenant.

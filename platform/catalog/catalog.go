@@ -126,6 +126,9 @@ func (c *Catalog) Get(t tenant.ID) (tenancy.State, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	s, ok := c.tenants[t]
+	if s.Deleted {
+		return tenancy.State{}, false // a tombstone: no tenant to serve
+	}
 	return s, ok
 }
 
@@ -170,7 +173,8 @@ func (c *Catalog) ByDomain(host string) (tenant.ID, bool) {
 func (c *Catalog) List() []tenancy.State {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return slices.SortedFunc(maps.Values(c.tenants), func(a, b tenancy.State) int { return cmp.Compare(a.ID, b.ID) })
+	out := slices.SortedFunc(maps.Values(c.tenants), func(a, b tenancy.State) int { return cmp.Compare(a.ID, b.ID) })
+	return slices.DeleteFunc(out, func(s tenancy.State) bool { return s.Deleted })
 }
 
 // Settings returns the ctx tenant's settings.

@@ -158,8 +158,10 @@ type Dispatcher struct {
 	dirty    map[tenant.ID]streams.Position
 	wake     chan struct{}
 	gauges   map[tenant.ID]struct{}
-	names    int
-	workers  sync.WaitGroup
+	// forgotten tenants are relayed and delivered no more (offboarded).
+	forgotten map[tenant.ID]bool
+	names     int
+	workers   sync.WaitGroup
 }
 
 // handler is one tenant's delivery queue.
@@ -182,7 +184,8 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 		return nil, errors.New("erpsync: a dispatcher needs an outbox, a publisher, a subscriber, connectors and WaitFor")
 	}
 	return &Dispatcher{cfg: cfg, slots: make(chan struct{}, cfg.Slots), handlers: map[tenant.ID]*handler{},
-		dirty: map[tenant.ID]streams.Position{}, wake: make(chan struct{}, 1), gauges: map[tenant.ID]struct{}{}}, nil
+		dirty: map[tenant.ID]streams.Position{}, wake: make(chan struct{}, 1), gauges: map[tenant.ID]struct{}{},
+		forgotten: map[tenant.ID]bool{}}, nil
 }
 
 // Notify is the outbox projector's Notify: the ctx tenant has messages to
@@ -195,8 +198,31 @@ func (d *Dispatcher) Notify(ctx context.Context, pos streams.Position) {
 	d.mark(t, pos)
 }
 
+// Forget stops relaying and delivering t's messages for good (an
+// offboarded tenant): its handler stops, and nothing of t is read again.
+func (d *Dispatcher) Forget(t tenant.ID) {
+	d.mu.Lock()
+	d.forgotten[t] = true
+	delete(d.dirty, t)
+	h := d.handlers[t]
+	delete(d.handlers, t)
+	d.mu.Unlock()
+	if h != nil {
+		if h.h != nil {
+			h.h.Stop()
+		}
+		if h.connector != nil {
+			_ = h.connector.Close()
+		}
+	}
+}
+
 func (d *Dispatcher) mark(t tenant.ID, pos streams.Position) {
 	d.mu.Lock()
+	if d.forgotten[t] {
+		d.mu.Unlock()
+		return
+	}
 	if p, ok := d.dirty[t]; !ok || pos > p {
 		d.dirty[t] = pos
 	}
