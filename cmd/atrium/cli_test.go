@@ -1,12 +1,14 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +141,31 @@ func TestCLIAsAnOperatorUsesIt(t *testing.T) {
 	out, errOut, code = cliRun(t, bin, wrong, "tenant", "define-plan", "starter", "--erp-messages-per-day", "5000")
 	if code != 0 || !strings.Contains(out, "5000") || !strings.Contains(out, "600") {
 		t.Fatalf("define-plan of ERP messages: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	// A company leaves: made read-only, archived to a file, deleted.
+	out, errOut, code = cliRun(t, bin, append(wrong, "ATRIUM_NEW_ADMIN_PASSWORD=leaving admin password"),
+		"tenant", "create", "leaving", "--name", "Leaving Ltd", "--admin-email", "boss@leaving.example", "--admin-name", "Boss")
+	if code != 0 {
+		t.Fatalf("create leaving: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if out, errOut, code := cliRun(t, bin, wrong, "tenant", "offboard", "leaving"); code != 0 || !strings.Contains(out, "leaving") || !strings.Contains(out, "true") {
+		t.Fatalf("offboard: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	zipFile := filepath.Join(t.TempDir(), "leaving.zip")
+	if out, errOut, code := cliRun(t, bin, wrong, "tenant", "archive", "leaving", "-f", zipFile); code != 0 || !strings.Contains(errOut, "written") {
+		t.Fatalf("archive: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if zr, err := zip.OpenReader(zipFile); err != nil || !slices.ContainsFunc(zr.File, func(f *zip.File) bool { return f.Name == "manifest.json" }) {
+		t.Fatalf("the archive file: %v", err)
+	} else {
+		_ = zr.Close()
+	}
+	if _, errOut, code := cliRun(t, bin, wrong, "tenant", "delete", "leaving", "--confirm", "acme"); code != 1 || !strings.Contains(errOut, "HTTP 400 confirmation_required") {
+		t.Fatalf("delete with another slug: exit %d, stderr %q", code, errOut)
+	}
+	if out, errOut, code := cliRun(t, bin, wrong, "tenant", "delete", "leaving", "--confirm", "leaving"); code != 0 || strings.Count(out, "true") != 2 {
+		t.Fatalf("delete: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
 	// Which tenants are lagging, failing or suspended.

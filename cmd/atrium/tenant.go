@@ -47,6 +47,9 @@ type tenantCmd struct {
 	Plans      tenantPlansCmd      `cmd:"" help:"List the plans."`
 	DefinePlan tenantDefinePlanCmd `cmd:"" name:"define-plan" help:"Define a plan, or change its limits: every tenant on it has them at once. A limit left 0 is none."`
 	Usage      tenantUsageCmd      `cmd:"" help:"A tenant's usage, day by day (UTC): this month's unless --from and --to say."`
+	Offboard   tenantOffboardCmd   `cmd:"" help:"Make a tenant read-only, the first step of its leaving: its reads answer, its commands are refused."`
+	Archive    tenantArchiveCmd    `cmd:"" help:"Write a read-only tenant's archive (its log with the hash chain, read tables, documents) to a zip file."`
+	Delete     tenantDeleteCmd     `cmd:"" help:"Delete a read-only tenant's data for good (--confirm <slug>); its slug stays taken."`
 	Logout     tenantLogoutCmd     `cmd:"" help:"End the kept session of ATRIUM_ADMIN_EMAIL on ATRIUM_API_URL."`
 }
 
@@ -322,6 +325,82 @@ func (c *tenantUsageCmd) Run(t *tenantCmd) error {
 		}
 		return nil
 	})
+}
+
+type tenantOffboardCmd struct {
+	Slug string `arg:""`
+}
+
+type tenantArchiveCmd struct {
+	Slug string `arg:""`
+	Out  string `short:"f" required:"" help:"The zip file to write (it must not exist)."`
+}
+
+type tenantDeleteCmd struct {
+	Slug    string `arg:""`
+	Confirm string `required:"" help:"The tenant's slug again: its data is deleted for good."`
+}
+
+func (c *tenantOffboardCmd) Run(t *tenantCmd) error {
+	return t.offboard(c.Slug, nil)
+}
+
+func (c *tenantDeleteCmd) Run(t *tenantCmd) error {
+	return t.offboard(c.Slug, map[string]string{"confirm": c.Confirm})
+}
+
+// offboard posts to a tenant's offboarding and prints where it stands.
+func (t *tenantCmd) offboard(slug string, body any) error {
+	out, err := t.call(http.MethodPost, "/admin/v1/tenants/"+url.PathEscape(slug)+"/offboard", body)
+	if err != nil {
+		return err
+	}
+	return t.print(out, func(w io.Writer) error {
+		var v struct {
+			Tenant   string `json:"tenant"`
+			ReadOnly bool   `json:"read_only"`
+			Deleted  bool   `json:"deleted"`
+			Archive  string `json:"archive"`
+		}
+		if err := json.Unmarshal(out, &v); err != nil {
+			return fmt.Errorf("an answer not understood: %w", err)
+		}
+		fmt.Fprintln(w, "TENANT\tREAD-ONLY\tDELETED\tARCHIVE")
+		fmt.Fprintf(w, "%s\t%v\t%v\t%s\n", v.Tenant, v.ReadOnly, v.Deleted, v.Archive)
+		return nil
+	})
+}
+
+// Run downloads the archive to a new file; a failed download leaves none.
+func (c *tenantArchiveCmd) Run(t *tenantCmd) (err error) {
+	f, err := os.OpenFile(c.Out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			_ = os.Remove(c.Out)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	token, _, err := t.token(ctx)
+	if err != nil {
+		return err
+	}
+	path := "/admin/v1/tenants/" + url.PathEscape(c.Slug) + "/archive"
+	out, status, err := apiRequest(ctx, http.MethodGet, strings.TrimRight(t.API, "/")+path, token, "", nil, f)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return refusal(http.MethodGet, path, status, out)
+	}
+	fmt.Fprintln(os.Stderr, "archive of "+c.Slug+" written to "+c.Out)
+	return nil
 }
 
 type tenantSuspendCmd struct {
