@@ -205,48 +205,16 @@ func (h *Handler) Offboard(ctx context.Context, req commands.Request, slug strin
 // confirmed by its slug: the tombstone that keeps its slug. The caller
 // then deletes its data.
 func (h *Handler) Delete(ctx context.Context, req commands.Request, slug, confirm string) (commands.Result, error) {
-	p, err := platformAdmin(ctx)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	t, err := tenant.ParseClient(slug)
-	if err != nil {
-		return commands.Result{}, domain.NotFoundf("tenant_not_found", "no such tenant")
-	}
-	pctx := tenant.With(ctx, tenant.Platform)
-	stream, err := tenantStream(t)
-	if err != nil {
-		return commands.Result{}, err
-	}
-	res, err := h.x.Run(pctx, commands.Call{Name: "delete_tenant", Request: req, Stream: stream, Decide: func(_ context.Context, history []domain.Event) (commands.Decision, error) {
-		var s tenancy.State
-		for _, e := range history {
-			s = tenancy.Evolve(s, e)
-		}
-		evs, err := tenancy.DecideDelete(s, confirm, string(p.ID), h.now())
+	return h.platformDecision(ctx, "delete_tenant", req, slug, func(s tenancy.State, by string) (commands.Decision, error) {
+		evs, err := tenancy.DecideDelete(s, confirm, by, h.now())
 		if err != nil || len(evs) == 0 {
 			return commands.Decision{Events: evs}, err
 		}
 		// Its custom domains are released in the same append: another
 		// company may use them.
-		d := commands.Decision{Events: evs}
-		for _, dom := range s.Domains {
-			ds, err := domainStream(dom)
-			if err != nil {
-				return commands.Decision{}, err
-			}
-			d.Extras = append(d.Extras, commands.Extra{Stream: ds, Expected: streams.Any,
-				Events: []domain.Event{tenancy.DomainReleased{Domain: dom, Tenant: t}}})
-		}
-		return d, nil
-	}})
-	if err != nil {
-		return commands.Result{}, err
-	}
-	if err := h.catalog.WaitFor(pctx, res.Position); err != nil {
-		return commands.Result{}, err
-	}
-	return res, nil
+		extras, err := releases(s.ID, s.Domains)
+		return commands.Decision{Events: evs, Extras: extras}, err
+	})
 }
 
 // ChangeLimits sets how much of the service a tenant may use (platform
@@ -329,6 +297,34 @@ func (h *Handler) Resume(ctx context.Context, req commands.Request, slug string)
 }
 
 func (h *Handler) platformChange(ctx context.Context, name string, req commands.Request, slug string, decide func(tenancy.State, string) ([]domain.Event, error)) (commands.Result, error) {
+	return h.platformDecision(ctx, name, req, slug, only(decide))
+}
+
+// only is a decision of the tenant's record alone.
+func only(decide func(tenancy.State, string) ([]domain.Event, error)) func(tenancy.State, string) (commands.Decision, error) {
+	return func(s tenancy.State, by string) (commands.Decision, error) {
+		evs, err := decide(s, by)
+		return commands.Decision{Events: evs}, err
+	}
+}
+
+// releases are the appends that free t's domains.
+func releases(t tenant.ID, domains []string) ([]commands.Extra, error) {
+	out := make([]commands.Extra, 0, len(domains))
+	for _, dom := range domains {
+		ds, err := domainStream(dom)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, commands.Extra{Stream: ds, Expected: streams.Any,
+			Events: []domain.Event{tenancy.DomainReleased{Domain: dom, Tenant: t}}})
+	}
+	return out, nil
+}
+
+// platformDecision is platformChange for a decision that writes beside the
+// tenant's record (a domain's claim).
+func (h *Handler) platformDecision(ctx context.Context, name string, req commands.Request, slug string, decide func(tenancy.State, string) (commands.Decision, error)) (commands.Result, error) {
 	p, err := platformAdmin(ctx)
 	if err != nil {
 		return commands.Result{}, err
@@ -340,7 +336,7 @@ func (h *Handler) platformChange(ctx context.Context, name string, req commands.
 	return h.change(tenant.With(ctx, tenant.Platform), name, req, t, string(p.ID), decide)
 }
 
-func (h *Handler) change(pctx context.Context, name string, req commands.Request, t tenant.ID, by string, decide func(tenancy.State, string) ([]domain.Event, error)) (commands.Result, error) {
+func (h *Handler) change(pctx context.Context, name string, req commands.Request, t tenant.ID, by string, decide func(tenancy.State, string) (commands.Decision, error)) (commands.Result, error) {
 	stream, err := tenantStream(t)
 	if err != nil {
 		return commands.Result{}, err
@@ -350,8 +346,7 @@ func (h *Handler) change(pctx context.Context, name string, req commands.Request
 		for _, e := range history {
 			s = tenancy.Evolve(s, e)
 		}
-		evs, err := decide(s, by)
-		return commands.Decision{Events: evs}, err
+		return decide(s, by)
 	}})
 	if err != nil {
 		return commands.Result{}, err
@@ -384,9 +379,9 @@ func (h *Handler) ChangeBranding(ctx context.Context, req commands.Request, b te
 	if err != nil {
 		return commands.Result{}, err
 	}
-	return h.change(tenant.With(ctx, tenant.Platform), "change_branding", req, t, string(p.ID), func(s tenancy.State, by string) ([]domain.Event, error) {
+	return h.change(tenant.With(ctx, tenant.Platform), "change_branding", req, t, string(p.ID), only(func(s tenancy.State, by string) ([]domain.Event, error) {
 		return tenancy.DecideBranding(s, b, by, h.now())
-	})
+	}))
 }
 
 // ChangeSettings merges patch into the ctx tenant's settings.
@@ -395,9 +390,9 @@ func (h *Handler) ChangeSettings(ctx context.Context, req commands.Request, patc
 	if err != nil {
 		return commands.Result{}, err
 	}
-	return h.change(tenant.With(ctx, tenant.Platform), "change_settings", req, t, string(p.ID), func(s tenancy.State, by string) ([]domain.Event, error) {
+	return h.change(tenant.With(ctx, tenant.Platform), "change_settings", req, t, string(p.ID), only(func(s tenancy.State, by string) ([]domain.Event, error) {
 		return tenancy.DecideSettings(s, patch.Apply(s.Settings), by, h.now())
-	})
+	}))
 }
 
 func (h *Handler) validateAdmin(a FirstAdmin) error {
@@ -461,18 +456,10 @@ func (h *Handler) ChangeDomains(ctx context.Context, req commands.Request, slug 
 			}
 			d.Extras = append(d.Extras, claim)
 		}
-		for _, dom := range s.Domains {
-			if slices.Contains(next, dom) {
-				continue
-			}
-			ds, err := domainStream(dom)
-			if err != nil {
-				return commands.Decision{}, err
-			}
-			d.Extras = append(d.Extras, commands.Extra{Stream: ds, Expected: streams.Any,
-				Events: []domain.Event{tenancy.DomainReleased{Domain: dom, Tenant: t}}})
-		}
-		return d, nil
+		dropped := slices.DeleteFunc(slices.Clone(s.Domains), func(dom string) bool { return slices.Contains(next, dom) })
+		freed, err := releases(t, dropped)
+		d.Extras = append(d.Extras, freed...)
+		return d, err
 	}})
 	if err != nil {
 		return commands.Result{}, err
