@@ -64,6 +64,7 @@ func (res SSO) Mount(r Routes) {
 	v1.Get("/auth/sso", a.read).Doc(Doc{Summary: "The tenant's single sign-on, its client secret never shown (admin)", Answer: ssoView{}})
 	v1.Put("/auth/sso", a.configure).Doc(Doc{Summary: "Sign the tenant's people in through its OpenID Connect provider (admin)", Body: identitycmd.ConfigureSSO{}, Answer: ssoView{}, Options: true})
 	v1.Delete("/auth/sso", a.remove).Doc(Doc{Summary: "End the tenant's single sign-on (admin)", Answer: CommandResult})
+	r.Platform().Delete("/tenants/:slug/sso", a.removeForTenant).Doc(Doc{Summary: "End a tenant's single sign-on (its passwords sign in again): the way back in when its provider fails", Answer: CommandResult})
 	pub := r.Public()
 	pub.Get("/api/v1/auth/sso/start", a.start).Doc(Doc{Summary: "Sign in through the tenant's provider: a redirect there (return_to: a path of this site to come back to with the tokens)", Status: 302, Query: []string{"return_to"}})
 	pub.Get("/api/v1/auth/sso/callback", a.callback).Doc(Doc{Summary: "Where the provider sends the person back: the tokens of a login", Answer: tokenView{}, Query: []string{"code", "state"}, SeeOther: true})
@@ -121,6 +122,25 @@ func (a ssoRoutes) remove(c *fiber.Ctx) error {
 		return err
 	}
 	res, err := a.res.Handler.RemoveSSO(c.UserContext(), req)
+	if err != nil {
+		return err
+	}
+	return Answer(c, fiber.StatusOK, res)
+}
+
+func (a ssoRoutes) removeForTenant(c *fiber.Ctx) error {
+	req, err := Options(c)
+	if err != nil {
+		return err
+	}
+	t, err := tenant.ParseClient(c.Params("slug"))
+	if err != nil {
+		return NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+	}
+	if _, ok := a.deps.Catalog.Get(t); !ok {
+		return NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+	}
+	res, err := a.res.Handler.RemoveTenantSSO(c.UserContext(), req, t)
 	if err != nil {
 		return err
 	}
@@ -242,11 +262,11 @@ func (a ssoRoutes) callback(c *fiber.Ctx) error {
 		return err
 	}
 	address := c.IP()
-	// Only what the provider refused after a sign-in this server started
-	// counts against the address's failed logins: a state or a cookie
-	// that is not one guesses nothing (its state is 256 random bits), and
-	// counting it would let any page lock an office out of its logins
-	// with links to this route.
+	// Only a code the provider refused, after a sign-in this server
+	// started, counts against the address's failed logins (each costs a
+	// call to the provider): a state or a cookie that is not one guesses
+	// nothing (its state is 256 random bits), and counting it would let
+	// any page lock an office out of its logins with links to this route.
 	fail := func(p *Problem) error {
 		a.logins.failed(address, account)
 		return p
@@ -285,11 +305,10 @@ func (a ssoRoutes) callback(c *fiber.Ctx) error {
 		a.deps.Logger.Warn("sso: sign-in refused", "tenant", string(t), "err", err)
 		return fail(NewProblem(fiber.StatusUnauthorized, "sso_refused", "the identity provider's answer was refused"))
 	}
+	// A person the provider vouched for and the tenant refuses (a domain,
+	// no role, another person's address) guessed nothing: not counted.
 	pair, err := a.res.Handler.SignInSSO(ctx, id)
 	if err != nil {
-		if p, ok := problemOf(err); ok && p.Status == fiber.StatusForbidden {
-			a.logins.failed(address, account)
-		}
 		return err
 	}
 	a.logins.succeeded(account)

@@ -1,6 +1,7 @@
 package http_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -14,9 +15,14 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/atrium-platform/atrium/adapters/assembly"
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
+	"github.com/atrium-platform/atrium/domain/identity"
+	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/streams"
 )
 
 // dex is a real Dex, the open-source OpenID Connect provider, run for a
@@ -184,7 +190,7 @@ func newSSOApp(t *testing.T) (*fiber.App, *assembly.Process) {
 // refused, writing nothing; a tenant that requires SSO refuses passwords.
 func TestSSOThroughARealProvider(t *testing.T) {
 	d := startDex(t)
-	app, _ := newSSOApp(t)
+	app, st := newSSOApp(t)
 	admin := as(t, app, "acme", "u-adm", "admin")
 	gadmin := as(t, app, "globex", "u-gadm", "admin")
 
@@ -252,6 +258,11 @@ func TestSSOThroughARealProvider(t *testing.T) {
 	if r := callback(t, app, "acme", back, cookie); r.status < 400 || r.status >= 500 {
 		t.Fatalf("a callback replayed: %d %s", r.status, r.body)
 	}
+	// She signs in again: the same person at the provider.
+	authURL, cookie = startSSO(t, app, "acme", "")
+	if r := callback(t, app, "acme", d.signIn(t, authURL, "alice@acme.example"), cookie); r.status != 200 {
+		t.Fatalf("alice again: %d %s", r.status, r.body)
+	}
 	// She has no password here: SSO is how she signs in.
 	if r := (caller{t: t, app: app, tenant: "acme"}).do("POST", "/api/v1/auth/login", `{"email":"alice@acme.example","password":"password"}`); r.status != 401 {
 		t.Fatalf("alice's password: %d %s", r.status, r.body)
@@ -292,6 +303,25 @@ func TestSSOThroughARealProvider(t *testing.T) {
 		t.Fatalf("return_to: %d %s", r.status, loc)
 	}
 
+	// Had the provider given her address to someone else since, the
+	// membership would stay its first holder's: recorded here as if her
+	// first sign-in had named another subject.
+	ctx := tenant.With(context.Background(), "acme")
+	n, err := streams.NewName("acme", identity.MemberCategory, me["user_id"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ, data, err := st.Registry.Encode(identity.SSOLinked{Tenant: "acme", UserID: me["user_id"].(string), Issuer: d.issuer, Subject: "someone-before"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Store.Append(ctx, n, streams.Any, streams.EventData{ID: uuid.New(), Type: typ, Data: data, Metadata: streams.Metadata{Tenant: "acme", UserID: "test"}}); err != nil {
+		t.Fatal(err)
+	}
+	authURL, cookie = startSSO(t, app, "acme", "")
+	if r := callback(t, app, "acme", d.signIn(t, authURL, "alice@acme.example"), cookie); problemCode(t, r, 403) != "sso_subject_mismatch" {
+		t.Fatalf("another person with alice's address: %d %s", r.status, r.body)
+	}
 	// SSO required: every password of acme's refused, globex's untouched;
 	// removed, passwords sign in again.
 	if r := admin.do("PUT", "/api/v1/auth/sso", `{"issuer":"`+d.issuer+`","client_id":"acme-portal","domains":["acme.example"],"groups":{"finance-team":["finance"]},"required":true}`); r.status != 200 {
@@ -306,11 +336,23 @@ func TestSSOThroughARealProvider(t *testing.T) {
 	if r := login("globex"); r.status != 200 {
 		t.Fatalf("globex's password: %d %s", r.status, r.body)
 	}
-	if r := admin.do("DELETE", "/api/v1/auth/sso", ""); r.status != 200 {
-		t.Fatalf("remove: %d %s", r.status, r.body)
+	// The way back in when the provider is gone: the platform removes it
+	// (a tenant's admin may not use the platform's route).
+	if r := admin.do("DELETE", "/admin/v1/tenants/acme/sso", ""); r.status != 401 && r.status != 403 {
+		t.Fatalf("a tenant admin on the platform's route: %d %s", r.status, r.body)
+	}
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	if r := root.do("DELETE", "/admin/v1/tenants/nonesuch/sso", ""); r.status != 404 {
+		t.Fatalf("an unknown tenant: %d %s", r.status, r.body)
+	}
+	if r := root.do("DELETE", "/admin/v1/tenants/acme/sso", ""); r.status != 200 {
+		t.Fatalf("the platform removes acme's SSO: %d %s", r.status, r.body)
 	}
 	if r := login("acme"); r.status != 200 {
 		t.Fatalf("a password once SSO is removed: %d %s", r.status, r.body)
+	}
+	if r := admin.do("DELETE", "/api/v1/auth/sso", ""); problemCode(t, r, 404) != "sso_not_configured" {
+		t.Fatalf("remove what is gone: %d %s", r.status, r.body)
 	}
 }
 

@@ -134,7 +134,7 @@ func NewHandler(x *commands.Executor, creds Credentials, sessions Sessions, pass
 // Events are the identity events, for the registry.
 func Events() []domain.Event {
 	return []domain.Event{identity.Registered{}, identity.EmailClaimed{}, identity.MemberAdded{}, identity.MemberInvited{},
-		identity.MemberJoined{}, identity.CrossTenantAttempt{}, identity.SSOConfigured{}, identity.SSORemoved{}}
+		identity.MemberJoined{}, identity.CrossTenantAttempt{}, identity.SSOConfigured{}, identity.SSORemoved{}, identity.SSOLinked{}}
 }
 
 func emailStream(email string) (streams.Name, error) {

@@ -121,6 +121,27 @@ func (h *Handler) RemoveSSO(ctx context.Context, req commands.Request) (commands
 	if err != nil {
 		return commands.Result{}, err
 	}
+	return h.removeSSO(ctx, req, t, string(p.ID))
+}
+
+// RemoveTenantSSO ends tenant t's single sign-on for the platform's
+// administrators: the way back in for a tenant whose provider is gone or
+// misconfigured while it refuses passwords.
+func (h *Handler) RemoveTenantSSO(ctx context.Context, req commands.Request, t tenant.ID) (commands.Result, error) {
+	p, err := user.From(ctx)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	if !p.Has(user.PlatformAdmin) {
+		return commands.Result{}, domain.Forbiddenf("only platform administrators remove a tenant's single sign-on this way")
+	}
+	return h.removeSSO(ctx, req, t, string(p.ID))
+}
+
+func (h *Handler) removeSSO(ctx context.Context, req commands.Request, t tenant.ID, by string) (commands.Result, error) {
+	if err := h.canWrite(t); err != nil {
+		return commands.Result{}, err
+	}
 	n, err := ssoStream(t)
 	if err != nil {
 		return commands.Result{}, err
@@ -133,7 +154,7 @@ func (h *Handler) RemoveSSO(ctx context.Context, req commands.Request) (commands
 		if !s.Configured() {
 			return commands.Decision{}, domain.NotFoundf("sso_not_configured", "the tenant has no single sign-on")
 		}
-		return commands.Decision{Events: []domain.Event{identity.SSORemoved{Tenant: t, By: string(p.ID), At: h.now().UTC()}}}, nil
+		return commands.Decision{Events: []domain.Event{identity.SSORemoved{Tenant: t, By: by, At: h.now().UTC()}}}, nil
 	}})
 }
 
@@ -250,9 +271,20 @@ func (h *Handler) SignInSSO(ctx context.Context, id SSOIdentity) (TokenPair, err
 		if m, uid, err = h.ssoMember(ctx, t, s, email, id); err != nil {
 			return TokenPair{}, err
 		}
-	case m.Pending:
-		if err := h.join(ctx, t, uid); err != nil {
-			return TokenPair{}, err
+	case m.SSOIssuer == id.Issuer && m.SSOSubject != id.Subject:
+		// The provider gives this address to someone else now: the
+		// membership stays its first holder's.
+		return TokenPair{}, ssoRefused("sso_subject_mismatch", "this address belongs to another person at the provider than the member's: an admin must remove the member first")
+	default:
+		if m.Pending {
+			if err := h.join(ctx, t, uid); err != nil {
+				return TokenPair{}, err
+			}
+		}
+		if m.SSOIssuer != id.Issuer && h.canWrite(t) == nil {
+			if err := h.link(ctx, t, uid, id); err != nil {
+				return TokenPair{}, err
+			}
 		}
 	}
 	return h.open(ctx, Session{ID: uuid.NewString(), UserID: uid, Tenant: t, Roles: m.Roles, ExpiresAt: h.now().Add(h.refreshTTL)})
@@ -298,9 +330,37 @@ func (h *Handler) ssoMember(ctx context.Context, t tenant.ID, s identity.SSO, em
 		if m.UserID != "" {
 			return commands.Decision{}, nil // a member meanwhile: signs in as one
 		}
-		e := identity.MemberAdded{Tenant: t, UserID: uid, Email: email, Name: name, Roles: roles, By: "sso", At: h.now().UTC()}
-		m = identity.EvolveMember(m, e)
-		return commands.Decision{Events: []domain.Event{e}}, nil
+		at := h.now().UTC()
+		evs := []domain.Event{identity.MemberAdded{Tenant: t, UserID: uid, Email: email, Name: name, Roles: roles, By: "sso", At: at},
+			identity.SSOLinked{Tenant: t, UserID: uid, Issuer: id.Issuer, Subject: id.Subject, At: at}}
+		for _, e := range evs {
+			m = identity.EvolveMember(m, e)
+		}
+		return commands.Decision{Events: evs}, nil
 	}})
 	return m, uid, err
+}
+
+// link records that the member uid of t is the person the provider names
+// id.Subject, at their first sign-in through it.
+func (h *Handler) link(ctx context.Context, t tenant.ID, uid string, id SSOIdentity) error {
+	ms, err := streams.NewName(t, identity.MemberCategory, uid)
+	if err != nil {
+		return err
+	}
+	lctx := user.With(tenant.With(ctx, t), user.Principal{ID: user.ID(uid)})
+	_, err = h.x.Run(lctx, commands.Call{Name: "sso_link", Request: commands.Request{CommandID: uuid.NewString()}, Stream: ms, Decide: func(_ context.Context, history []domain.Event) (commands.Decision, error) {
+		var m identity.Member
+		for _, e := range history {
+			m = identity.EvolveMember(m, e)
+		}
+		if m.SSOIssuer == id.Issuer {
+			if m.SSOSubject != id.Subject {
+				return commands.Decision{}, ssoRefused("sso_subject_mismatch", "this address belongs to another person at the provider than the member's")
+			}
+			return commands.Decision{}, nil // linked meanwhile
+		}
+		return commands.Decision{Events: []domain.Event{identity.SSOLinked{Tenant: t, UserID: uid, Issuer: id.Issuer, Subject: id.Subject, At: h.now().UTC()}}}, nil
+	}})
+	return err
 }

@@ -136,6 +136,11 @@ type Member struct {
 	Roles   []user.Role
 	Since   time.Time
 	Pending bool
+	// SSOIssuer and SSOSubject are the person the tenant's provider named
+	// at their first sign-in through it: the membership is theirs, not the
+	// email's next holder's.
+	SSOIssuer  string
+	SSOSubject string
 }
 
 // Status names a membership's state as reads show it.
@@ -161,6 +166,8 @@ func EvolveMember(m Member, e domain.Event) Member {
 		m = Member{UserID: e.UserID, Email: e.Email, Name: e.Name, Roles: e.Roles, Since: e.At, Pending: true}
 	case MemberJoined:
 		m.Pending = false
+	case SSOLinked:
+		m.SSOIssuer, m.SSOSubject = e.Issuer, e.Subject
 	}
 	return m
 }

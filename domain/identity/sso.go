@@ -69,6 +69,16 @@ type (
 		By     string    `json:"by"`
 		At     time.Time `json:"at"`
 	}
+	// SSOLinked: a member signed in through the tenant's provider, which
+	// named them Subject ("<tenant>.member-<user id>"); only that person
+	// signs in as this member through that issuer from now on.
+	SSOLinked struct {
+		Tenant  tenant.ID `json:"tenant"`
+		UserID  string    `json:"user_id"`
+		Issuer  string    `json:"issuer"`
+		Subject string    `json:"subject"`
+		At      time.Time `json:"at"`
+	}
 	// SSORemoved: the tenant signs in with passwords only again.
 	SSORemoved struct {
 		Tenant tenant.ID `json:"tenant"`
@@ -79,6 +89,7 @@ type (
 
 func (SSOConfigured) EventName() string { return "sso.configured.v1" }
 func (SSORemoved) EventName() string    { return "sso.removed.v1" }
+func (SSOLinked) EventName() string     { return "member.sso_linked.v1" }
 
 // EvolveSSO applies one event to a tenant's single sign-on.
 func EvolveSSO(s SSO, e domain.Event) SSO {
