@@ -93,7 +93,9 @@ func (p *Process) Archive(ctx context.Context, path string) (err error) {
 	if err := entry("tenant.json", func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(state)
+		return enc.Encode(map[string]any{"slug": state.ID, "name": state.Name, "domains": state.Domains, "branding": state.Branding,
+			"settings": state.Settings, "limits": state.Limits, "plan": state.Plan, "suspended": state.Suspended,
+			"read_only": state.ReadOnly, "since": state.Since})
 	}); err != nil {
 		return err
 	}

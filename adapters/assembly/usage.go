@@ -64,6 +64,9 @@ func (c UsageConfig) validate() error {
 		}
 		return nil
 	}
+	if c.BillingSecret == "" {
+		return errors.New("assembly: a billing URL without a billing secret (ATRIUM_BILLING_SECRET: whsec_ and the base64 of 24 to 64 bytes)")
+	}
 	if err := (webhook.Config{URL: c.BillingURL, Secret: c.BillingSecret}).Validate(); err != nil {
 		return fmt.Errorf("assembly: billing: %w", err)
 	}
@@ -197,6 +200,14 @@ func (m *meter) flush(ctx context.Context) {
 	}
 	m.mu.Unlock()
 	for k, f := range todo {
+		if _, ok := m.p.Catalog.Get(k.t); !ok {
+			// Deleted (or never provisioned): its counts go with it.
+			m.mu.Lock()
+			delete(m.pending, k)
+			delete(m.counts, k)
+			m.mu.Unlock()
+			continue
+		}
 		tctx := tenant.With(ctx, k.t)
 		err := m.flushOne(tctx, k.day, f)
 		if err != nil {

@@ -122,6 +122,13 @@ func (h *Handler) Provision(ctx context.Context, c ProvisionTenant) (commands.Re
 	if s, ok := h.catalog.Get(t); ok && s.Exists() {
 		return commands.Result{}, domain.WrongStatef("tenant_exists", "tenant %s already exists", t)
 	}
+	// A deleted tenant is no longer in the catalog, but its record (the
+	// tombstone) keeps its slug: refused before anything is created.
+	if was, err := h.record(ctx, t); err != nil {
+		return commands.Result{}, err
+	} else if was.Exists() {
+		return commands.Result{}, domain.WrongStatef("tenant_exists", "tenant %s already exists", t)
+	}
 	cur := money.Currency("EUR")
 	if c.Settings.Currency != nil {
 		cur = *c.Settings.Currency
@@ -298,6 +305,23 @@ func (h *Handler) Resume(ctx context.Context, req commands.Request, slug string)
 
 func (h *Handler) platformChange(ctx context.Context, name string, req commands.Request, slug string, decide func(tenancy.State, string) ([]domain.Event, error)) (commands.Result, error) {
 	return h.platformDecision(ctx, name, req, slug, only(decide))
+}
+
+// record is tenant t's record as its stream in the platform log holds it.
+func (h *Handler) record(ctx context.Context, t tenant.ID) (tenancy.State, error) {
+	stream, err := tenantStream(t)
+	if err != nil {
+		return tenancy.State{}, err
+	}
+	evs, _, err := h.x.Load(tenant.With(ctx, tenant.Platform), stream)
+	if err != nil {
+		return tenancy.State{}, err
+	}
+	var s tenancy.State
+	for _, e := range evs {
+		s = tenancy.Evolve(s, e)
+	}
+	return s, nil
 }
 
 // only is a decision of the tenant's record alone.

@@ -469,7 +469,7 @@ func DecideDelete(s State, confirm, by string, at time.Time) ([]domain.Event, er
 	case s.Deleted:
 		return nil, nil
 	case !s.ReadOnly:
-		return nil, domain.WrongStatef("tenant_not_read_only", "a tenant is deleted once it is read-only and archived: POST /admin/v1/tenants/{slug}/offboard, then GET its archive")
+		return nil, domain.WrongStatef("tenant_not_read_only", "a tenant is deleted once it is read-only: POST /admin/v1/tenants/{slug}/offboard first, and take its archive (GET /admin/v1/tenants/{slug}/archive) before deleting it")
 	}
 	return []domain.Event{Deleted{Tenant: s.ID, By: by, At: at.UTC()}}, nil
 }
