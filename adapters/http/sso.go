@@ -133,12 +133,9 @@ func (a ssoRoutes) removeForTenant(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := tenant.ParseClient(c.Params("slug"))
+	t, err := a.slugTenant(c)
 	if err != nil {
-		return NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
-	}
-	if _, ok := a.deps.Catalog.Get(t); !ok {
-		return NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+		return err
 	}
 	res, err := a.res.Handler.RemoveTenantSSO(c.UserContext(), req, t)
 	if err != nil {

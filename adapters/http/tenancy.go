@@ -577,12 +577,12 @@ func (a tenancyRoutes) resumeTenant(c *fiber.Ctx) error {
 
 // slugTenant is the tenant an admin route's :slug names, 404 when there is
 // none.
-func (a tenancyRoutes) slugTenant(c *fiber.Ctx) (tenant.ID, error) {
+func (a *api) slugTenant(c *fiber.Ctx) (tenant.ID, error) {
 	t, err := tenant.ParseClient(c.Params("slug"))
 	if err != nil {
 		return "", NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
 	}
-	if _, ok := a.res.Catalog.Get(t); !ok {
+	if _, ok := a.deps.Catalog.Get(t); !ok {
 		return "", NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
 	}
 	return t, nil

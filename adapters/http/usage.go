@@ -59,12 +59,9 @@ func (a usageRoutes) tenant(c *fiber.Ctx) error {
 }
 
 func (a usageRoutes) platform(c *fiber.Ctx) error {
-	t, err := tenant.ParseClient(c.Params("slug"))
+	t, err := a.slugTenant(c)
 	if err != nil {
-		return NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
-	}
-	if _, ok := a.deps.Catalog.Get(t); !ok {
-		return NewProblem(fiber.StatusNotFound, "tenant_not_found", "no such tenant")
+		return err
 	}
 	return a.answer(c, tenant.With(c.UserContext(), t), t)
 }
