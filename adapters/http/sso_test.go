@@ -363,10 +363,25 @@ func TestSSOThroughARealProvider(t *testing.T) {
 // it (a tenant admin cannot make the server call inside its network).
 func TestSSORefusesForgedAndFloodedSignIns(t *testing.T) {
 	d := startDex(t)
-	app, _ := newSSOApp(t)
+	app, st := newSSOApp(t)
 	admin := as(t, app, "acme", "u-adm", "admin")
 	if r := admin.do("PUT", "/api/v1/auth/sso", ssoBody(d.issuer, "acme", `["acme.example"]`, `{"finance-team":["finance"]}`, false)); r.status != 200 {
 		t.Fatalf("configure: %d %s", r.status, r.body)
+	}
+	// A change refused for a stale If-Match keeps no secret.
+	sealed := func() int {
+		keys, err := st.Secrets.SealedKeys(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(keys)
+	}
+	before := sealed()
+	if r := admin.do("PUT", "/api/v1/auth/sso", strings.Replace(ssoBody(d.issuer, "acme", `["acme.example"]`, `{}`, false), "acme-client-secret", "another-secret", 1), "If-Match", `"7"`); r.status < 400 || r.status >= 500 {
+		t.Fatalf("a stale If-Match: %d %s", r.status, r.body)
+	}
+	if after := sealed(); after != before {
+		t.Fatalf("a refused change kept a secret: %d sealed, were %d", after, before)
 	}
 	if r := (caller{t: t, app: app}).do("GET", "/api/v1/auth/sso/start", "", "Host", "globex.atrium.test"); problemCode(t, r, 404) != "sso_not_configured" {
 		t.Fatalf("a tenant without SSO: %d %s", r.status, r.body)

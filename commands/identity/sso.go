@@ -83,9 +83,22 @@ func (h *Handler) ConfigureSSO(ctx context.Context, c ConfigureSSO) (commands.Re
 	if res, ok, err := h.x.Answered(tctx, c.Request); ok || err != nil {
 		return res, err
 	}
-	was, err := h.sso(tctx)
+	n, err := ssoStream(t)
 	if err != nil {
 		return commands.Result{}, err
+	}
+	evs, recs, err := h.x.Load(tctx, n)
+	if err != nil {
+		return commands.Result{}, err
+	}
+	// What Run would refuse (a stale If-Match, a key reused) is refused
+	// before the secret is kept.
+	if res, done, err := h.x.Precheck(tctx, c.Request, n, recs); done || err != nil {
+		return res, err
+	}
+	var was identity.SSO
+	for _, e := range evs {
+		was = identity.EvolveSSO(was, e)
 	}
 	switch {
 	case c.ClientSecret != "":
@@ -104,10 +117,6 @@ func (h *Handler) ConfigureSSO(ctx context.Context, c ConfigureSSO) (commands.Re
 		if err := h.ssoSecrets.Store(ctx, t, s.SecretFingerprint, []byte(c.ClientSecret)); err != nil {
 			return commands.Result{}, err
 		}
-	}
-	n, err := ssoStream(t)
-	if err != nil {
-		return commands.Result{}, err
 	}
 	return h.x.Run(tctx, commands.Call{Name: "configure_sso", Request: c.Request, Stream: n, Decide: func(_ context.Context, history []domain.Event) (commands.Decision, error) {
 		return commands.Decision{Events: []domain.Event{identity.SSOConfigured{Tenant: t, SSO: s, By: string(p.ID), At: h.now().UTC()}}}, nil
