@@ -324,11 +324,14 @@ func (m *meter) settle(ctx context.Context, before string) error {
 	if err != nil {
 		return err
 	}
-	for _, d := range days {
-		r, err := m.p.record(ctx, d)
-		if err != nil {
+	var now stored // measured once for every day closed now
+	if len(days) > 0 {
+		if now, err = m.p.storedNow(ctx); err != nil {
 			return err
 		}
+	}
+	for _, d := range days {
+		r := record(t, d, now)
 		r.Closed = m.p.cfg.Now().UTC()
 		err = m.write(ctx, usage.BillingCategory, d.Day.Day, streams.NoStream, uuid.NewSHA1(usageID, []byte("closed/"+string(t)+"/"+d.Day.Day)), usage.DayClosed{Record: r})
 		if err != nil && !errors.Is(err, streams.ErrConflict) { // closed by another instance: its record holds
@@ -457,52 +460,60 @@ func (p *Process) unclosed(ctx context.Context, before string) ([]day, error) {
 	return out, nil
 }
 
-// record is the ctx tenant's usage of day d as it stands: its counters,
-// the ERP messages of the day, and what the tenant stores now.
-func (p *Process) record(ctx context.Context, d day) (usage.Record, error) {
-	t, _ := tenant.From(ctx)
-	r := usage.Record{ID: usage.RecordID(string(t), d.Day.Day), Tenant: string(t), Day: d.Day.Day, Commands: d.Commands, Events: d.Events,
-		EventBytes: d.EventBytes, APIRequests: d.APIRequests, ERPMessages: d.ERPInbound + d.delivered, ActiveMembers: d.ActiveMembers}
-	members, err := memberlist.NewQueries(p.Reads).Seats(ctx)
+// stored is what a tenant stores, measured at one moment.
+type stored struct{ members, documents, database int64 }
+
+// storedNow measures what the ctx tenant stores now: its members, its
+// documents' bytes (listing them) and its read database's size.
+func (p *Process) storedNow(ctx context.Context) (stored, error) {
+	var s stored
+	n, err := memberlist.NewQueries(p.Reads).Seats(ctx)
 	if err != nil {
-		return r, err
+		return s, err
 	}
-	r.Members = int64(members)
-	if r.DocumentBytes, err = documentBytes(ctx, p.Documents, ""); err != nil {
-		return r, err
+	s.members = int64(n)
+	if s.documents, err = documentBytes(ctx, p.Documents, ""); err != nil {
+		return s, err
 	}
-	if r.ReadDatabaseBytes, err = usagereads.NewQueries(p.Reads).DatabaseBytes(ctx); err != nil {
-		return r, err
-	}
-	return r, nil
+	s.database, err = usagereads.NewQueries(p.Reads).DatabaseBytes(ctx)
+	return s, err
+}
+
+// record is tenant t's usage of day d: its counters, the ERP messages of
+// the day, and what the tenant stores (s).
+func record(t tenant.ID, d day, s stored) usage.Record {
+	return usage.Record{ID: usage.RecordID(string(t), d.Day.Day), Tenant: string(t), Day: d.Day.Day, Commands: d.Commands, Events: d.Events,
+		EventBytes: d.EventBytes, APIRequests: d.APIRequests, ERPMessages: d.ERPInbound + d.delivered, ActiveMembers: d.ActiveMembers,
+		Members: s.members, DocumentBytes: s.documents, ReadDatabaseBytes: s.database}
 }
 
 // Usage is the ctx tenant's usage of the days from..to (YYYY-MM-DD, both
 // included) it did something on: a closed day as billing was sent it,
-// another as it stands now.
+// another as it stands now (what it stores measured once).
 func (p *Process) Usage(ctx context.Context, from, to string) ([]usage.Record, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return nil, err
+	}
 	days, err := p.days(ctx, from, to)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]usage.Record, 0, len(days))
-	var now *usage.Record // what is stored now, measured once
+	var now *stored
 	for _, d := range days {
 		if d.Closed != nil {
 			out = append(out, *d.Closed)
 			continue
 		}
 		if now == nil {
-			r, err := p.record(ctx, d)
+			s, err := p.storedNow(ctx)
 			if err != nil {
 				return nil, err
 			}
-			now = &r
+			now = &s
 		}
-		r := usage.Record{ID: usage.RecordID(now.Tenant, d.Day.Day), Tenant: now.Tenant, Day: d.Day.Day, Commands: d.Commands,
-			Events: d.Events, EventBytes: d.EventBytes, APIRequests: d.APIRequests, ERPMessages: d.ERPInbound + d.delivered,
-			ActiveMembers: d.ActiveMembers, Members: now.Members, DocumentBytes: now.DocumentBytes, ReadDatabaseBytes: now.ReadDatabaseBytes}
-		out = append(out, r)
+		out = append(out, record(t, d, *now))
 	}
 	return out, nil
 }
