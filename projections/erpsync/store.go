@@ -259,7 +259,25 @@ func (o *Outbox) Delivery(ctx context.Context, id string) (d Delivery, ok bool, 
 
 // Delivered records that generation gen of message id was delivered,
 // and counts the delivery on at's day (UTC).
-func (o *Outbox) Delivered(ctx context.Context, id string, gen int64, at time.Time) (err error) {
+func (o *Outbox) Delivered(ctx context.Context, id string, gen int64, at time.Time) error {
+	return o.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE erp_messages SET status = ?, attempts = attempts + 1, last_error = NULL, next_attempt_at = NULL, delivered_at = ?
+			WHERE id = ? AND generation = ? AND status = ?`, StatusDelivered, stamp(at), id, gen, StatusPending)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO erp_deliveries (id, generation, delivered_on) SELECT ?, ?, ?
+			WHERE NOT EXISTS (SELECT 1 FROM erp_deliveries WHERE id = ? AND generation = ?)`, id, gen, at.UTC().Format(time.DateOnly), id, gen)
+		return err
+	})
+}
+
+// inTx runs fn in a transaction of the ctx tenant's read database,
+// committed when fn succeeds.
+func (o *Outbox) inTx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
 	db, err := o.rs.Open(ctx)
 	if err != nil {
 		return err
@@ -274,18 +292,8 @@ func (o *Outbox) Delivered(ctx context.Context, id string, gen int64, at time.Ti
 			_ = tx.Rollback()
 		}
 	}()
-	res, err := tx.ExecContext(ctx, `UPDATE erp_messages SET status = ?, attempts = attempts + 1, last_error = NULL, next_attempt_at = NULL, delivered_at = ?
-		WHERE id = ? AND generation = ? AND status = ?`, StatusDelivered, stamp(at), id, gen, StatusPending)
-	if err != nil {
+	if err := fn(tx); err != nil {
 		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n > 0 {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO erp_deliveries (id, generation, delivered_on) SELECT ?, ?, ?
-			WHERE NOT EXISTS (SELECT 1 FROM erp_deliveries WHERE id = ? AND generation = ?)`, id, gen, at.UTC().Format(time.DateOnly), id, gen); err != nil {
-			return err
-		}
 	}
 	return tx.Commit()
 }
@@ -375,35 +383,23 @@ func (o *Outbox) Unpublished(ctx context.Context, limit int) ([]Message, []int64
 
 // Published records that messages ms, each under its generation in gens,
 // are on the bus: in one transaction.
-func (o *Outbox) Published(ctx context.Context, ms []Message, gens []int64) (err error) {
+func (o *Outbox) Published(ctx context.Context, ms []Message, gens []int64) error {
 	if len(ms) == 0 {
 		return nil
 	}
-	db, err := o.rs.Open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Release()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() {
+	return o.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE erp_messages SET published = 1 WHERE id = ? AND generation = ?`)
 		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	st, err := tx.PrepareContext(ctx, `UPDATE erp_messages SET published = 1 WHERE id = ? AND generation = ?`)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	for i, m := range ms {
-		if _, err := st.ExecContext(ctx, m.ID, gens[i]); err != nil {
 			return err
 		}
-	}
-	return tx.Commit()
+		defer st.Close()
+		for i, m := range ms {
+			if _, err := st.ExecContext(ctx, m.ID, gens[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (o *Outbox) exec(ctx context.Context, query string, args ...any) error {
