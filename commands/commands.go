@@ -81,7 +81,15 @@ var idNamespace = uuid.MustParse("6f1c2b8e-3a59-4d7e-9a43-2f0d5c1e7b90")
 
 // NewAggregateID returns the id of an aggregate a command creates: derived
 // from the tenant, the caller and the idempotency key when the client gave
-// one (so a retry lands on the same stream), else random.
+// one (so a retry lands on the same stream), else a time-ordered UUID
+// (version 7).
+//
+// Time order is for the read databases: every read model keys its rows by
+// the aggregate's id, and a random id lands each new row on a page of its
+// own in that index, so a batch of n new aggregates dirties about n pages
+// per table and the read database writes them all at each commit (a cost
+// that grows with the table). Ids in time order fill the index's last page,
+// as an auto-increment key does.
 func NewAggregateID(ctx context.Context, req Request) (string, error) {
 	t, err := tenant.From(ctx)
 	if err != nil {
@@ -98,7 +106,7 @@ func newID(t tenant.ID, who user.ID, req Request) string {
 	if req.Keyed() {
 		return uuid.NewSHA1(idNamespace, []byte("aggregate\x00"+scopedKey(t, who, req.CommandID))).String()
 	}
-	return uuid.NewString()
+	return uuid.Must(uuid.NewV7()).String()
 }
 
 // ValidID reports whether id is an aggregate or user id as this service

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/streams"
 )
@@ -25,5 +27,32 @@ func TestEventIDNameIsStable(t *testing.T) {
 		if got := eventIDName(c.t, c.command, c.stream, c.i); string(got) != string(want) {
 			t.Errorf("%q, want %q", got, want)
 		}
+	}
+}
+
+// An aggregate a command creates without an idempotency key gets a
+// time-ordered id (UUID version 7), so the read models' indexes on it grow
+// at their end; with a key, the id is derived from it (version 5), in the
+// tenant and for the caller, so a retry lands on the same stream.
+func TestNewAggregateIDs(t *testing.T) {
+	var prev string
+	for range 1000 {
+		id := newID("acme", "u1", Request{})
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 7 || !ValidID(id) {
+			t.Fatalf("%s: version %d, %v; want a canonical version 7 UUID", id, u.Version(), err)
+		}
+		if id <= prev {
+			t.Fatalf("%s after %s: ids out of time order", id, prev)
+		}
+		prev = id
+	}
+	keyed := Request{CommandID: "k1", RequestHash: "h"}
+	a, b := newID("acme", "u1", keyed), newID("acme", "u1", keyed)
+	if u := uuid.MustParse(a); a != b || u.Version() != 5 {
+		t.Fatalf("keyed: %s and %s (version %d), want one version 5 id", a, b, u.Version())
+	}
+	if c, d := newID("globex", "u1", keyed), newID("acme", "u2", keyed); c == a || d == a || c == d {
+		t.Fatalf("keyed ids shared across tenants or callers: %s %s %s", a, c, d)
 	}
 }

@@ -471,7 +471,7 @@ func rawBatch(ctx context.Context, db *sql.DB, from, to int) error {
 	defer counted.Close()
 	link := strings.Repeat("ab", 32)
 	for j := from; j < to; j++ {
-		id := uuid.NewString()
+		id := uuid.Must(uuid.NewV7()).String() // as the command path gives them
 		if _, err := inv.ExecContext(ctx, id, "C-1", "Northwind", "draft", "EUR", 100000, 100000, "2026-12-31", "", "u", now, now, 1, j+1, j+1, lines); err != nil {
 			return err
 		}
