@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
 	"github.com/atrium-platform/atrium/adapters/assembly"
@@ -30,6 +31,10 @@ type httpResult struct {
 	Clients                int
 	InCommand, HTTPCommand float64
 	InRead, HTTPRead       float64
+	// Floor is a bare fiber app's answer of an invoice read's bytes, over
+	// the same loopback with the same client: what an HTTP read costs
+	// before anything of Atrium's runs.
+	Floor                  float64
 	CommandP50, CommandP99 time.Duration
 	ReadP50, ReadP99       time.Duration
 }
@@ -39,6 +44,11 @@ type httpFigure struct {
 	Clients int       `json:"clients"`
 	Command lagFigure `json:"command_latency"`
 	Read    lagFigure `json:"read_latency"`
+	// Floor is the bare answers per second (httpResult.Floor), and
+	// ReadCeiling the read ratio HTTP would reach if Atrium's part of an
+	// HTTP read cost nothing.
+	Floor       float64 `json:"floor_per_s"`
+	ReadCeiling float64 `json:"read_ratio_ceiling"`
 }
 
 // benchHTTPTenant is the tenant the HTTP measures use, with limits raised
@@ -105,10 +115,21 @@ func benchHTTP(ctx context.Context, dir string, d time.Duration, concurrency []i
 	if _, err := httpLoad(base, bt, 1, time.Second, ids, true); err != nil {
 		return nil, err
 	}
+	floor, err := bareServer(base, bt, ids[0])
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = floor.app.Shutdown() }()
 
 	var out []httpResult
 	for _, n := range concurrency {
 		res := httpResult{Clients: n}
+		// Each side's commands start from a caught-up projection and are
+		// projected live as they are measured: the other side's backlog
+		// would take the machine from them.
+		if err := caughtUp(tctx, st); err != nil {
+			return nil, err
+		}
 		if res.InCommand, err = perSecond(n, d, func(int) (func() error, error) {
 			return func() error {
 				_, err := h.Create(tctx, benchInvoice())
@@ -116,6 +137,9 @@ func benchHTTP(ctx context.Context, dir string, d time.Duration, concurrency []i
 			}, nil
 		}); err != nil {
 			return nil, fmt.Errorf("in-process commands: %w", err)
+		}
+		if err := caughtUp(tctx, st); err != nil {
+			return nil, err
 		}
 		cmd, err := httpLoad(base, bt, n, d, ids, true)
 		if err != nil {
@@ -141,12 +165,53 @@ func benchHTTP(ctx context.Context, dir string, d time.Duration, concurrency []i
 		if err != nil {
 			return nil, err
 		}
+		bare, err := httpLoad(floor.base, bt, n, d, ids, false)
+		if err != nil {
+			return nil, fmt.Errorf("bare server: %w", err)
+		}
+		res.Floor = bare.rate
 		res.HTTPCommand, res.HTTPRead = cmd.rate, read.rate
 		res.CommandP50, res.CommandP99 = p50p99(cmd.lats)
 		res.ReadP50, res.ReadP99 = p50p99(read.lats)
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// bare is a fiber app with nothing of Atrium's: its one route answers
+// every GET of an invoice with the same bytes, as Atrium answers them.
+type bare struct {
+	app  *fiber.App
+	base string
+}
+
+// bareServer starts the bare app on a loopback listener of its own, with
+// the body and content type Atrium's server gives for invoice id.
+func bareServer(base string, t benchTenant, id string) (*bare, error) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.Set("X-Tenant", t.slug)
+	req.Header.Set("Authorization", "Bearer "+t.token)
+	req.SetRequestURI(base + "/api/v1/invoices/" + id)
+	if err := fasthttp.DoTimeout(req, resp, 10*time.Second); err != nil {
+		return nil, err
+	}
+	if resp.StatusCode() != fasthttp.StatusOK {
+		return nil, fmt.Errorf("GET %s: %d %s", req.URI(), resp.StatusCode(), resp.Body())
+	}
+	body, ctype := bytes.Clone(resp.Body()), string(resp.Header.ContentType())
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Get("/api/v1/invoices/:id", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, ctype)
+		return c.Send(body)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = app.Listener(ln) }()
+	return &bare{app: app, base: "http://" + ln.Addr().String()}, nil
 }
 
 // caughtUp waits until the ctx tenant's projections have every event
@@ -244,7 +309,12 @@ func reportHTTP(rep *benchReport, rs []httpResult) {
 		rd := rep.rate(fmt.Sprintf("http_read_%d", r.Clients), r.InRead, r.HTTPRead)
 		rep.printf("%-44s %12.0f/s %12.0f/s %8.2f\n", fmt.Sprintf("reads, %d client(s) (in-process vs HTTP)", r.Clients), r.InRead, r.HTTPRead, rd)
 		rep.printf("%-44s %14s %14s\n", "  HTTP read latency p50 / p99", r.ReadP50.Round(time.Microsecond), r.ReadP99.Round(time.Microsecond))
-		rep.figure(fmt.Sprintf("http_latency_%d", r.Clients), httpFigure{Clients: r.Clients, Command: lag(r.CommandP50, r.CommandP99), Read: lag(r.ReadP50, r.ReadP99)})
+		// A read over HTTP is at best the query plus the bare answer: the
+		// ratio's ceiling on this machine.
+		ceiling := finite(r.Floor / (r.Floor + r.InRead))
+		rep.printf("%-44s %14s %12.0f/s %8.2f\n", "  bare fiber answer, same bytes (ceiling)", "", r.Floor, ceiling)
+		rep.figure(fmt.Sprintf("http_latency_%d", r.Clients), httpFigure{Clients: r.Clients, Command: lag(r.CommandP50, r.CommandP99), Read: lag(r.ReadP50, r.ReadP99),
+			Floor: r.Floor, ReadCeiling: ceiling})
 		if i == 0 || c < worstCmd {
 			worstCmd = c
 		}

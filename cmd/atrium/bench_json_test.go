@@ -103,5 +103,11 @@ func TestBenchJSONRun(t *testing.T) {
 	if err := json.Unmarshal(got.Figures["tenants"], &tn); err != nil || tn.Tenants != 2 || tn.Memory.HeapAfter == 0 || tn.Memory.Resident == "" {
 		t.Errorf("tenants %s: %v", got.Figures["tenants"], err)
 	}
+	for _, k := range []string{"http_latency_1", "http_latency_16"} {
+		var h httpFigure
+		if err := json.Unmarshal(got.Figures[k], &h); err != nil || h.Floor <= 0 || h.ReadCeiling <= 0 || h.ReadCeiling >= 1 {
+			t.Errorf("%s %s: want a bare answer rate and a read ceiling in (0, 1): %v", k, got.Figures[k], err)
+		}
+	}
 	t.Log(report.String())
 }
