@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/atrium-platform/atrium/adapters/assembly"
@@ -46,7 +48,7 @@ type demoTenant struct {
 // seedDemo provisions acme and globex, adds their demo members, and has
 // every module seed its demo data into each. A demo tenant that exists
 // already (seeded by another instance on the same NATS) is left as it is.
-func seedDemo(ctx context.Context, st *assembly.Process, log *slog.Logger) error {
+func seedDemo(ctx context.Context, st *assembly.Process, log *slog.Logger, at urls) error {
 	tenants := []demoTenant{
 		{"acme", "Acme Corporation", tenancy.Branding{Name: "Acme Corporation", LogoURL: "https://acme.example/logo.svg", PrimaryColor: "#d7263d", AccentColor: "#1b998b"}},
 		{"globex", "Globex Corporation", tenancy.Branding{Name: "Globex", LogoURL: "https://globex.example/logo.svg", PrimaryColor: "#2e4057", AccentColor: "#f6ae2d"}},
@@ -85,20 +87,34 @@ func seedDemo(ctx context.Context, st *assembly.Process, log *slog.Logger) error
 		}
 		log.Info("demo tenant seeded", "tenant", string(t))
 	}
-	printDemo()
+	printDemo(at)
 	return nil
 }
 
-func printDemo() {
+// urls are the addresses the demo's banner names: the tenant acme's and
+// the console's.
+type urls struct{ acme, console string }
+
+// demoURLs are the banner's addresses for a server listening on addr and
+// serving tenants at <slug>.<base>: the port it listens on, on base's name.
+func demoURLs(base string, addr net.Addr) urls {
+	port := "8080"
+	if a, ok := addr.(*net.TCPAddr); ok {
+		port = strconv.Itoa(a.Port)
+	}
+	return urls{acme: "http://" + net.JoinHostPort("acme."+base, port), console: "http://" + net.JoinHostPort(base, port) + "/console"}
+}
+
+func printDemo(at urls) {
 	fmt.Println("Demo tenants: acme and globex. Their members, in both tenants, use the password " + DemoPassword + ":")
 	for _, u := range demoUsers {
 		fmt.Printf("  %-14s %-22s role %s\n", u.name, u.email, u.role)
 	}
 	fmt.Println("Log in on a tenant and call the API with the access token:")
-	fmt.Println(`  TOKEN=$(curl -s http://acme.localhost:8080/api/v1/auth/login -H 'Content-Type: application/json' \`)
+	fmt.Println(`  TOKEN=$(curl -s ` + at.acme + `/api/v1/auth/login -H 'Content-Type: application/json' \`)
 	fmt.Println(`    -d '{"email":"finance@demo.example","password":"` + DemoPassword + `"}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')`)
-	fmt.Println(`  curl -s http://acme.localhost:8080/api/v1/invoices -H "Authorization: Bearer $TOKEN"`)
-	fmt.Println("Branding, public: http://acme.localhost:8080/api/v1/branding; acme's page: http://acme.localhost:8080/")
-	fmt.Println("Operator console: http://localhost:8080/console, for a platform administrator")
+	fmt.Println(`  curl -s ` + at.acme + `/api/v1/invoices -H "Authorization: Bearer $TOKEN"`)
+	fmt.Println("Branding, public: " + at.acme + "/api/v1/branding; acme's page: " + at.acme + "/")
+	fmt.Println("Operator console: " + at.console + ", for a platform administrator")
 	fmt.Println("  (start with ATRIUM_BOOTSTRAP_ADMIN_EMAIL and ATRIUM_BOOTSTRAP_ADMIN_PASSWORD to have one)")
 }

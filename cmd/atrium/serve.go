@@ -61,7 +61,7 @@ func (s *serveCmd) Run() error {
 		}
 	}
 	if fresh && s.Demo {
-		if err := seedDemo(ctx, st, log); err != nil {
+		if err := seedDemo(ctx, st, log, demoURLs(s.BaseDomain, ln.Addr())); err != nil {
 			return fmt.Errorf("demo seed: %w", err)
 		}
 	}
