@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/streams"
@@ -23,7 +22,7 @@ type tenantRun struct {
 	t      tenant.ID
 	log    *slog.Logger
 	poison message.HandlerMiddleware
-	retry  middleware.Retry
+	retry  message.HandlerMiddleware
 
 	mu        sync.Mutex // guards everything below; never held while subscribing
 	gen       uint64     // the current subscription; messages of older ones are ignored
