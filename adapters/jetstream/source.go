@@ -287,10 +287,6 @@ func (unmarshaler) Unmarshal(msg jetstream.Msg) (*message.Message, error) {
 		return nil, fmt.Errorf("event at %d has no id", meta.Sequence.Stream)
 	}
 	m := message.NewMessage(id, msg.Data())
-	// Sized for what is set below (the event's metadata, at most ten
-	// keys, its position and the pending count): a map grown key by key
-	// is allocated again on the way.
-	m.Metadata = make(message.Metadata, 12)
 	if v := h.Get(streams.MetaEvent); v != "" {
 		if md, err := streams.ParseEventMeta(v); err == nil {
 			md.Each(m.Metadata.Set)
