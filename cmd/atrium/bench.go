@@ -49,6 +49,7 @@ type benchCmd struct {
 	Replay   int           `default:"100000" help:"Events of the tenant an auditor's replay rebuilds, against the projector's rebuild of the same (0 skips it)."`
 	// PostgresURL names the server of the PostgreSQL measures.
 	PostgresURL  string `name:"postgres-url" env:"ATRIUM_BENCH_POSTGRES_URL" help:"PostgreSQL server (a superuser's URL) for the PostgreSQL read store measures; empty: one started from the machine's PostgreSQL binaries, or none."`
+	Postgres     bool   `default:"true" negatable:"" help:"Measure the PostgreSQL read store (see --postgres-url)."`
 	ReadMaxConns int    `default:"50" help:"ATRIUM_READ_MAX_CONNS of the PostgreSQL measures."`
 	JSON         bool   `name:"json" help:"Print the figures as one JSON object on stdout ({\"ratios\",\"figures\",\"machine\"}); the report goes to stderr."`
 }
@@ -209,6 +210,9 @@ func (b *benchCmd) run(rep *benchReport) (*benchReport, error) {
 		if err := benchTenants(ctx, rep, dir, b.Tenants, b.Parallel); err != nil {
 			return nil, err
 		}
+	}
+	if !b.Postgres {
+		return rep, nil
 	}
 	return rep, b.benchPostgres(ctx, rep, dir)
 }

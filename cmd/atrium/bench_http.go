@@ -31,7 +31,7 @@ type httpResult struct {
 	Clients                int
 	InCommand, HTTPCommand float64
 	InRead, HTTPRead       float64
-	// Floor is a bare fiber app's answer of an invoice read's bytes, over
+	// Floor is a bare fiber app's answer of an invoice read's body, over
 	// the same loopback with the same client: what an HTTP read costs
 	// before anything of Atrium's runs.
 	Floor                  float64
@@ -45,8 +45,9 @@ type httpFigure struct {
 	Command lagFigure `json:"command_latency"`
 	Read    lagFigure `json:"read_latency"`
 	// Floor is the bare answers per second (httpResult.Floor), and
-	// ReadCeiling the read ratio HTTP would reach if Atrium's part of an
-	// HTTP read cost nothing.
+	// ReadCeiling Floor / (Floor + the in-process reads per second): the
+	// read ratio HTTP would reach, if costs add up, were everything HTTP
+	// adds around the query free but the bare answer.
 	Floor       float64 `json:"floor_per_s"`
 	ReadCeiling float64 `json:"read_ratio_ceiling"`
 }
@@ -119,7 +120,7 @@ func benchHTTP(ctx context.Context, dir string, d time.Duration, concurrency []i
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = floor.app.Shutdown() }()
+	defer floor.close()
 
 	var out []httpResult
 	for _, n := range concurrency {
@@ -182,7 +183,15 @@ func benchHTTP(ctx context.Context, dir string, d time.Duration, concurrency []i
 // every GET of an invoice with the same bytes, as Atrium answers them.
 type bare struct {
 	app  *fiber.App
+	ln   net.Listener
 	base string
+}
+
+// close stops the bare app and closes its listener, which Shutdown leaves
+// open when the app has not begun serving on it yet.
+func (b *bare) close() {
+	_ = b.app.Shutdown()
+	_ = b.ln.Close()
 }
 
 // bareServer starts the bare app on a loopback listener of its own, with
@@ -211,7 +220,7 @@ func bareServer(base string, t benchTenant, id string) (*bare, error) {
 		return nil, err
 	}
 	go func() { _ = app.Listener(ln) }()
-	return &bare{app: app, base: "http://" + ln.Addr().String()}, nil
+	return &bare{app: app, ln: ln, base: "http://" + ln.Addr().String()}, nil
 }
 
 // caughtUp waits until the ctx tenant's projections have every event

@@ -62,7 +62,7 @@ func TestBenchJSONRun(t *testing.T) {
 		t.Skip("runs every part of the bench")
 	}
 	b := &benchCmd{Duration: 100 * time.Millisecond, Events: 200, Lag: 5, Dir: t.TempDir(), Sync: "default",
-		Tenants: 2, Parallel: 2, Noisy: 500 * time.Millisecond, Cluster: true, ReadMaxConns: 10, HTTP: true, Invoices: 20, Replay: 300}
+		Tenants: 2, Parallel: 2, Noisy: 500 * time.Millisecond, Cluster: true, ReadMaxConns: 10, HTTP: true, Invoices: 20, Replay: 300, Postgres: true}
 	var report bytes.Buffer
 	rep, err := b.run(newBenchReport(&report))
 	if err != nil {
