@@ -321,7 +321,7 @@ func reportHTTP(rep *benchReport, rs []httpResult) {
 		// A read over HTTP is at best the query plus the bare answer: the
 		// ratio's ceiling on this machine.
 		ceiling := finite(r.Floor / (r.Floor + r.InRead))
-		rep.printf("%-44s %14s %12.0f/s %8.2f\n", "  bare fiber answer, same bytes (ceiling)", "", r.Floor, ceiling)
+		rep.printf("%-44s %14s %12.0f/s %8.2f\n", "  bare fiber answer, same body (ceiling)", "", r.Floor, ceiling)
 		rep.figure(fmt.Sprintf("http_latency_%d", r.Clients), httpFigure{Clients: r.Clients, Command: lag(r.CommandP50, r.CommandP99), Read: lag(r.ReadP50, r.ReadP99),
 			Floor: r.Floor, ReadCeiling: ceiling})
 		if i == 0 || c < worstCmd {
