@@ -62,7 +62,7 @@ func TestBenchJSONRun(t *testing.T) {
 		t.Skip("runs every part of the bench")
 	}
 	b := &benchCmd{Duration: 100 * time.Millisecond, Events: 200, Lag: 5, Dir: t.TempDir(), Sync: "default",
-		Tenants: 2, Parallel: 2, Noisy: 500 * time.Millisecond, Cluster: true, ReadMaxConns: 10, HTTP: true, Invoices: 20, Replay: 300, Postgres: true}
+		Tenants: 2, Parallel: 2, Noisy: 500 * time.Millisecond, Cluster: true, ReadMaxConns: 10, HTTP: true, Invoices: 20, Replay: 300, Postgres: true, Rounds: 2}
 	var report bytes.Buffer
 	rep, err := b.run(newBenchReport(&report))
 	if err != nil {
@@ -110,4 +110,18 @@ func TestBenchJSONRun(t *testing.T) {
 		}
 	}
 	t.Log(report.String())
+}
+
+// The projection's figures are the medians of its rounds.
+func TestMedian(t *testing.T) {
+	for _, c := range []struct {
+		xs   []float64
+		want float64
+	}{
+		{nil, 0}, {[]float64{3}, 3}, {[]float64{5, 1, 3}, 3}, {[]float64{4, 1, 3, 2}, 2.5},
+	} {
+		if got := median(c.xs); got != c.want {
+			t.Errorf("median(%v) = %v, want %v", c.xs, got, c.want)
+		}
+	}
 }

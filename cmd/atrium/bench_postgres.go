@@ -44,15 +44,11 @@ func (b *benchCmd) benchPostgres(ctx context.Context, rep *benchReport, dir stri
 	}
 	defer p.Close()
 	rep.printf("\nPostgreSQL read store (server max_connections %s, ATRIUM_READ_MAX_CONNS %d):\n", maxConns, b.ReadMaxConns)
-	raw, err := rawSQLite(ctx, p, b.Events)
+	raw, proj, p50, p99, err := b.projectionRounds(ctx, p)
 	if err != nil {
-		return fmt.Errorf("raw postgres: %w", err)
+		return fmt.Errorf("on postgres: %w", err)
 	}
-	proj, p50, p99, err := b.projection(ctx, p)
-	if err != nil {
-		return fmt.Errorf("projection on postgres: %w", err)
-	}
-	rep.printf("%-44s %12.0f/s %12.0f/s %8.2f\n", "projection (same rows batched vs projector)", raw, proj, rep.rate("postgres_projector", raw, proj))
+	rep.printf("%-44s %12.0f/s %12.0f/s %8.2f\n", projectionLabel(b.Rounds), raw, proj, rep.rate("postgres_projector", raw, proj))
 	rep.printf("%-44s %14s %14s\n", "append-to-visible lag p50 / p99", p50.Round(time.Microsecond), p99.Round(time.Microsecond))
 	rep.figure("postgres_append_to_visible_lag", lag(p50, p99))
 	if b.Tenants == 0 {
