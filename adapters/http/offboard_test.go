@@ -232,6 +232,20 @@ func TestOffboardingDeletesEverythingOfTheTenant(t *testing.T) {
 	if r := root.do("POST", "/admin/v1/tenants", `{"slug":"acme","name":"New Acme","domains":[],"settings":{"currency":"EUR"},"admin":{"email":"x@acme.example","name":"X","password":"a long enough password"}}`); problemCode(t, r, 409) != "tenant_exists" {
 		t.Fatalf("the slug given again: %d %s", r.status, r.body)
 	}
+	// Its record is a tombstone: the platform's changes find no tenant, and
+	// write nothing (checked below with the rest).
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/admin/v1/tenants/acme/suspend", `{"reason":"late"}`},
+		{"POST", "/admin/v1/tenants/acme/resume", ``},
+		{"PUT", "/admin/v1/tenants/acme/limits", `{"requests_per_second":5,"burst":5,"concurrent_requests":1}`},
+		{"PUT", "/admin/v1/tenants/acme/plan", `{"plan":""}`},
+		{"PUT", "/admin/v1/tenants/acme/domains", `{"domains":["zombie.example"]}`},
+		{"POST", "/admin/v1/tenants/acme/offboard", `{}`},
+	} {
+		if r := root.do(c.method, c.path, c.body); problemCode(t, r, 404) != "tenant_not_found" {
+			t.Fatalf("%s %s of a deleted tenant: %d %s", c.method, c.path, r.status, r.body)
+		}
+	}
 
 	// Nothing of acme in NATS: no stream or bucket of its own, no subject
 	// of it in the shared streams, no key of it in the shared buckets.

@@ -121,8 +121,8 @@ func EvolvePlan(p Plan, e domain.Event) Plan {
 
 // DecidePlanChange puts a tenant on plan p ("" takes it off every plan).
 func DecidePlanChange(s State, p Plan, by string, at time.Time) ([]domain.Event, error) {
-	if !s.Exists() {
-		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
+	if err := s.served(); err != nil {
+		return nil, err
 	}
 	if s.Plan == p.Name {
 		return nil, nil

@@ -245,8 +245,8 @@ func (l Limits) Validate() error {
 
 // DecideLimits changes a tenant's limits.
 func DecideLimits(s State, l Limits, by string, at time.Time) ([]domain.Event, error) {
-	if !s.Exists() {
-		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
+	if err := s.served(); err != nil {
+		return nil, err
 	}
 	if err := l.Validate(); err != nil {
 		return nil, err
@@ -259,6 +259,17 @@ func DecideLimits(s State, l Limits, by string, at time.Time) ([]domain.Event, e
 
 // Exists reports whether the tenant was provisioned.
 func (s State) Exists() bool { return s.ID != "" }
+
+// served is nil for a tenant that exists and was not deleted, else the
+// not-found error every change of a tenant answers: a deleted tenant's
+// record is a tombstone, which nothing changes any more (but its deletion,
+// asked again to finish).
+func (s State) served() error {
+	if !s.Exists() || s.Deleted {
+		return domain.NotFoundf("tenant_not_found", "no such tenant")
+	}
+	return nil
+}
 
 // Evolve applies one event.
 func Evolve(s State, e domain.Event) State {
@@ -434,8 +445,8 @@ func DecideProvision(s State, c Provision) (Provisioned, error) {
 
 // DecideSuspend suspends a served tenant.
 func DecideSuspend(s State, reason, by string, at time.Time) ([]domain.Event, error) {
-	if !s.Exists() {
-		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
+	if err := s.served(); err != nil {
+		return nil, err
 	}
 	if s.Suspended {
 		return nil, nil // already suspended: nothing to do
@@ -448,8 +459,8 @@ func DecideSuspend(s State, reason, by string, at time.Time) ([]domain.Event, er
 
 // DecideOffboard starts a tenant's offboarding: read-only from then on.
 func DecideOffboard(s State, by string, at time.Time) ([]domain.Event, error) {
-	if !s.Exists() {
-		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
+	if err := s.served(); err != nil {
+		return nil, err
 	}
 	if s.ReadOnly {
 		return nil, nil
@@ -476,8 +487,8 @@ func DecideDelete(s State, confirm, by string, at time.Time) ([]domain.Event, er
 
 // DecideResume resumes a suspended tenant.
 func DecideResume(s State, by string, at time.Time) ([]domain.Event, error) {
-	if !s.Exists() {
-		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
+	if err := s.served(); err != nil {
+		return nil, err
 	}
 	if !s.Suspended {
 		return nil, nil
@@ -487,8 +498,8 @@ func DecideResume(s State, by string, at time.Time) ([]domain.Event, error) {
 
 // DecideBranding replaces the branding.
 func DecideBranding(s State, b Branding, by string, at time.Time) ([]domain.Event, error) {
-	if !s.Exists() {
-		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
+	if err := s.served(); err != nil {
+		return nil, err
 	}
 	if err := ValidateBranding(b); err != nil {
 		return nil, err
@@ -501,8 +512,8 @@ func DecideBranding(s State, b Branding, by string, at time.Time) ([]domain.Even
 
 // DecideSettings replaces the settings with next, already merged by the caller.
 func DecideSettings(s State, next Settings, by string, at time.Time) ([]domain.Event, error) {
-	if !s.Exists() {
-		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
+	if err := s.served(); err != nil {
+		return nil, err
 	}
 	if err := ValidateSettings(next); err != nil {
 		return nil, err
@@ -570,8 +581,8 @@ func (p SettingsPatch) Apply(s Settings) Settings {
 
 // DecideDomains replaces the custom domains, already validated.
 func DecideDomains(s State, domains []string, by string, at time.Time) ([]domain.Event, error) {
-	if !s.Exists() {
-		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
+	if err := s.served(); err != nil {
+		return nil, err
 	}
 	if slices.Equal(domains, s.Domains) {
 		return nil, nil

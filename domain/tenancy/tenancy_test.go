@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/money"
@@ -234,5 +235,40 @@ func TestLogoURL(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("logo_url %q: %v, want ok %v", tc.url, err, tc.ok)
 		}
+	}
+}
+
+// A deleted tenant's record is a tombstone: every change of it is
+// tenant_not_found, as for a tenant that never was, and writes nothing;
+// only its deletion may be asked again (to finish it), writing nothing.
+func TestDeletedTenantIsNotChanged(t *testing.T) {
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	s := tenancy.Evolve(tenancy.State{}, tenancy.Provisioned{Tenant: "acme", Name: "Acme", Settings: tenancy.DefaultSettings("EUR"), At: at})
+	s = tenancy.Evolve(s, tenancy.OffboardingStarted{Tenant: "acme", At: at})
+	if evs, err := tenancy.DecideDomains(s, []string{"acme.example"}, "root", at); err != nil || len(evs) == 0 {
+		t.Fatalf("a read-only tenant's domains: %v %v", evs, err) // the platform may still move them
+	}
+	s = tenancy.Evolve(s, tenancy.Deleted{Tenant: "acme", At: at})
+	for name, decide := range map[string]func() ([]domain.Event, error){
+		"suspend":  func() ([]domain.Event, error) { return tenancy.DecideSuspend(s, "", "root", at) },
+		"resume":   func() ([]domain.Event, error) { return tenancy.DecideResume(s, "root", at) },
+		"offboard": func() ([]domain.Event, error) { return tenancy.DecideOffboard(s, "root", at) },
+		"limits":   func() ([]domain.Event, error) { return tenancy.DecideLimits(s, tenancy.Limits{}, "root", at) },
+		"plan":     func() ([]domain.Event, error) { return tenancy.DecidePlanChange(s, tenancy.Plan{}, "root", at) },
+		"domains": func() ([]domain.Event, error) {
+			return tenancy.DecideDomains(s, []string{"zombie.example"}, "root", at)
+		},
+		"branding": func() ([]domain.Event, error) { return tenancy.DecideBranding(s, tenancy.Branding{}, "root", at) },
+		"settings": func() ([]domain.Event, error) {
+			return tenancy.DecideSettings(s, tenancy.DefaultSettings("EUR"), "root", at)
+		},
+	} {
+		evs, err := decide()
+		if !errors.Is(err, &domain.Error{Code: "tenant_not_found"}) || len(evs) > 0 {
+			t.Errorf("%s of a deleted tenant: %v, %v; want tenant_not_found and nothing written", name, evs, err)
+		}
+	}
+	if evs, err := tenancy.DecideDelete(s, "acme", "root", at); err != nil || len(evs) > 0 {
+		t.Errorf("deleting again: %v, %v; want nothing written, no error", evs, err)
 	}
 }
