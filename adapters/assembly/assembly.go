@@ -526,8 +526,16 @@ func (p *Process) openPlatform(ctx context.Context) (err error) {
 	if err := p.openBox(); err != nil {
 		return err
 	}
+	head, err := p.Store.Head(pctx)
+	if err != nil {
+		return fmt.Errorf("platform log: %w", err)
+	}
 	p.Catalog = catalog.New(p.Store, p.Registry)
 	p.Catalog.OnChange(p.tenantChanged)
+	// Tenants are opened as the whole log leaves them, not record by
+	// record: one deleted further on is never opened (its read database
+	// would be created again), and its leftovers here are dropped.
+	p.Catalog.NotifyFrom(head)
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.catalogCtx, p.stopCatalog, p.catalogDone = cctx, cancel, make(chan struct{})
 	go func() {
@@ -542,10 +550,6 @@ func (p *Process) openPlatform(ctx context.Context) (err error) {
 			}
 		}
 	}()
-	head, err := p.Store.Head(pctx)
-	if err != nil {
-		return fmt.Errorf("platform log: %w", err)
-	}
 	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
 	defer wcancel()
 	if err := p.Catalog.WaitFor(wctx, head); err != nil {

@@ -31,6 +31,7 @@ type Catalog struct {
 	position  streams.Position
 	progress  chan struct{}
 	listeners []func(tenancy.State)
+	quiet     streams.Position // listeners are called once the log is applied this far (see NotifyFrom)
 }
 
 // New returns an empty catalog; Run fills it.
@@ -45,6 +46,18 @@ func (c *Catalog) OnChange(fn func(tenancy.State)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.listeners = append(c.listeners, fn)
+}
+
+// NotifyFrom holds the listeners' calls until the catalog has applied the
+// platform log up to pos (its head at start); then it calls them once for
+// every tenant as its record then stands (a deleted tenant's tombstone
+// too), and after each change from then on. A tenant provisioned and later
+// deleted in the log is thus never seen alive at start, where opening it
+// would create its resources again. Call before Run.
+func (c *Catalog) NotifyFrom(pos streams.Position) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.quiet = pos
 }
 
 // Run follows the platform log from where the catalog is (its start, at
@@ -91,16 +104,30 @@ func (c *Catalog) apply(r streams.Record) {
 		}
 	}
 	c.mu.Lock()
+	var notify []tenancy.State
+	switch {
+	case c.quiet > 0 && r.Position < c.quiet:
+		// Held until the log is applied up to NotifyFrom's position.
+	case c.quiet > 0:
+		c.quiet = 0
+		notify = slices.SortedFunc(maps.Values(c.tenants), func(a, b tenancy.State) int { return cmp.Compare(a.ID, b.ID) })
+	case changed != nil:
+		notify = []tenancy.State{*changed}
+	}
+	listeners := c.listeners
+	c.mu.Unlock()
+	for _, s := range notify {
+		for _, fn := range listeners {
+			fn(s)
+		}
+	}
+	// Reached once the listeners are done: whoever waits for a change
+	// (WaitFor) finds the process has acted on it.
+	c.mu.Lock()
 	c.position = r.Position
 	close(c.progress)
 	c.progress = make(chan struct{})
-	listeners := c.listeners
 	c.mu.Unlock()
-	if changed != nil {
-		for _, fn := range listeners {
-			fn(*changed)
-		}
-	}
 }
 
 // WaitFor returns once the catalog has applied the platform log up to pos,
