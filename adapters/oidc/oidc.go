@@ -54,6 +54,9 @@ type discovered struct {
 	p   *gooidc.Provider
 	err error
 	at  time.Time
+	// failed is when discovering a kept provider again last failed: it is
+	// not tried again for failureTTL, as a provider never discovered.
+	failed time.Time
 }
 
 const (
@@ -110,7 +113,7 @@ func (p *Providers) provider(ctx context.Context, issuer string) (*gooidc.Provid
 	switch {
 	case ok && d.err != nil && time.Since(d.at) < failureTTL:
 		return nil, d.err
-	case ok && d.err == nil && time.Since(d.at) < discoveryTTL:
+	case ok && d.err == nil && (time.Since(d.at) < discoveryTTL || time.Since(d.failed) < failureTTL):
 		return d.p, nil
 	}
 	prov, err := p.discover(ctx, issuer)
@@ -142,11 +145,13 @@ func (p *Providers) discover(ctx context.Context, issuer string) (*gooidc.Provid
 }
 
 // remember keeps what a discovery found; a failure does not replace a
-// provider kept.
+// provider kept, but notes when it failed.
 func (p *Providers) remember(issuer string, d discovered) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if was, ok := p.known[issuer]; ok && d.err != nil && was.err == nil {
+		was.failed = d.at
+		p.known[issuer] = was
 		return
 	}
 	if _, ok := p.known[issuer]; !ok && len(p.known) >= maxProviders {
