@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -45,7 +46,34 @@ type SSO struct {
 
 type ssoRoutes struct {
 	*api
-	res SSO
+	res    SSO
+	warned *warnings
+}
+
+// warnings logs a tenant's provider failures at most once per
+// warnEvery: anonymous sign-in starts reach them, and a dead provider
+// would otherwise write a line per request.
+type warnings struct {
+	mu   sync.Mutex
+	last map[tenant.ID]time.Time
+}
+
+const warnEvery = time.Minute
+
+// warn logs msg for tenant t unless it was logged for t within warnEvery.
+func (a ssoRoutes) warn(t tenant.ID, msg string, err error) {
+	now := time.Now()
+	a.warned.mu.Lock()
+	if now.Sub(a.warned.last[t]) < warnEvery {
+		a.warned.mu.Unlock()
+		return
+	}
+	if len(a.warned.last) >= 10_000 {
+		clear(a.warned.last) // bounded; at worst a line more per tenant
+	}
+	a.warned.last[t] = now
+	a.warned.mu.Unlock()
+	a.deps.Logger.Warn(msg, "tenant", string(t), "err", err, "next_after", warnEvery)
 }
 
 type ssoView struct {
@@ -59,7 +87,7 @@ type ssoView struct {
 
 // Mount implements Resource.
 func (res SSO) Mount(r Routes) {
-	a := ssoRoutes{api: r.a, res: res}
+	a := ssoRoutes{api: r.a, res: res, warned: &warnings{last: map[tenant.ID]time.Time{}}}
 	v1 := r.Tenant()
 	v1.Get("/auth/sso", a.read).Doc(Doc{Summary: "The tenant's single sign-on, its client secret never shown (admin)", Answer: ssoView{}})
 	v1.Put("/auth/sso", a.configure).Doc(Doc{Summary: "Sign the tenant's people in through its OpenID Connect provider (admin)", Body: identitycmd.ConfigureSSO{}, Answer: ssoView{}, Options: true})
@@ -228,7 +256,7 @@ func (a ssoRoutes) start(c *fiber.Ctx) error {
 	}
 	to, err := a.res.Providers.AuthURL(ctx, s, redirectURI(c), st.State, st.Nonce, st.Verifier)
 	if err != nil {
-		a.deps.Logger.Warn("sso: the tenant's provider", "tenant", string(t), "err", err)
+		a.warn(t, "sso: the tenant's provider", err)
 		return NewProblem(fiber.StatusBadGateway, "sso_provider_unavailable", "the tenant's identity provider cannot be reached")
 	}
 	plain, err := json.Marshal(st)
@@ -299,7 +327,7 @@ func (a ssoRoutes) callback(c *fiber.Ctx) error {
 	}
 	id, err := a.res.Providers.Exchange(ctx, s, redirectURI(c), strings.Clone(code), st.Verifier, st.Nonce)
 	if err != nil {
-		a.deps.Logger.Warn("sso: sign-in refused", "tenant", string(t), "err", err)
+		a.warn(t, "sso: sign-in refused", err)
 		return fail(NewProblem(fiber.StatusUnauthorized, "sso_refused", "the identity provider's answer was refused"))
 	}
 	// A person the provider vouched for and the tenant refuses (a domain,
