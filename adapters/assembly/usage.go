@@ -200,8 +200,10 @@ func (m *meter) flush(ctx context.Context) {
 	}
 	m.mu.Unlock()
 	for k, f := range todo {
-		if _, ok := m.p.Catalog.Get(k.t); !ok {
-			// Deleted (or never provisioned): its counts go with it.
+		if st, ok := m.p.Catalog.Get(k.t); !ok || st.ReadOnly {
+			// Deleted (or never provisioned), or offboarding: its log
+			// ended when it was made read-only (its archive is the whole
+			// of it), and the counts since go with it.
 			m.mu.Lock()
 			delete(m.pending, k)
 			delete(m.counts, k)
@@ -298,6 +300,14 @@ func (m *meter) sweep(ctx context.Context) {
 	for _, t := range todo {
 		if !m.p.isOpen(t) {
 			continue // its read database is not ready here yet
+		}
+		if st, ok := m.p.Catalog.Get(t); !ok || st.ReadOnly {
+			// Deleted, or offboarding: its log ended when it was made
+			// read-only; no day of it is closed after.
+			m.mu.Lock()
+			delete(m.todo, t)
+			m.mu.Unlock()
+			continue
 		}
 		err := m.settle(tenant.With(ctx, t), before)
 		if ctx.Err() != nil {
