@@ -93,7 +93,7 @@ func seedDemo(ctx context.Context, st *assembly.Process, log *slog.Logger, at ur
 
 // urls are the addresses the demo's banner names: the tenant acme's and
 // the console's.
-type urls struct{ acme, console string }
+type urls struct{ acme, console, admin string }
 
 // demoURLs are the banner's addresses for a server listening on addr and
 // serving tenants at <slug>.<base>: the port it listens on, on base's name.
@@ -115,6 +115,10 @@ func printDemo(at urls) {
 	fmt.Println(`    -d '{"email":"finance@demo.example","password":"` + DemoPassword + `"}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')`)
 	fmt.Println(`  curl -s ` + at.acme + `/api/v1/invoices -H "Authorization: Bearer $TOKEN"`)
 	fmt.Println("Branding, public: " + at.acme + "/api/v1/branding; acme's page: " + at.acme + "/")
+	if at.admin != "" {
+		fmt.Println("Operator console: " + at.console + ", for a platform administrator: " + at.admin)
+		return
+	}
 	fmt.Println("Operator console: " + at.console + ", for a platform administrator")
 	fmt.Println("  (start with ATRIUM_BOOTSTRAP_ADMIN_EMAIL and ATRIUM_BOOTSTRAP_ADMIN_PASSWORD to have one)")
 }

@@ -61,7 +61,9 @@ func (s *serveCmd) Run() error {
 		}
 	}
 	if fresh && s.Demo {
-		if err := seedDemo(ctx, st, log, demoURLs(s.BaseDomain, ln.Addr())); err != nil {
+		at := demoURLs(s.BaseDomain, ln.Addr())
+		at.admin = s.AdminEmail
+		if err := seedDemo(ctx, st, log, at); err != nil {
 			return fmt.Errorf("demo seed: %w", err)
 		}
 	}
