@@ -152,7 +152,7 @@ func (p *Process) Archive(ctx context.Context, path string) (err error) {
 		}
 		m.Documents++
 	}
-	w, err := zw.Create("manifest.json")
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "manifest.json", Method: zip.Deflate, Modified: m.CreatedAt})
 	if err != nil {
 		return err
 	}
