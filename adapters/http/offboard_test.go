@@ -240,7 +240,7 @@ func TestOffboardingDeletesEverythingOfTheTenant(t *testing.T) {
 
 	// Its slug is never given again, and asking writes nothing (checked
 	// below with the rest).
-	if r := root.do("POST", "/admin/v1/tenants", `{"slug":"acme","name":"New Acme","domains":[],"settings":{"currency":"EUR"},"admin":{"email":"x@acme.example","name":"X","password":"a long enough password"}}`); problemCode(t, r, 409) != "tenant_exists" {
+	if r := root.do("POST", "/admin/v1/tenants", `{"slug":"acme","name":"New Acme","domains":[],"settings":{"currency":"EUR"},"admin":{"email":"x@acme.example","name":"X","password":"a long enough password"}}`); problemCode(t, r, 409) != "tenant_exists" || !strings.Contains(string(r.body), "was deleted") {
 		t.Fatalf("the slug given again: %d %s", r.status, r.body)
 	}
 	// Its record is a tombstone: the platform's changes find no tenant, and

@@ -106,6 +106,14 @@ type FirstAdmin struct {
 	Password string
 }
 
+// taken is the refusal of a slug whose tenant s exists, or existed.
+func taken(s tenancy.State) error {
+	if s.Deleted {
+		return domain.WrongStatef("tenant_exists", "tenant %s was deleted: a deleted tenant's slug is never given again", s.ID)
+	}
+	return domain.WrongStatef("tenant_exists", "tenant %s already exists", s.ID)
+}
+
 // Provision creates the tenant's resources and its first admin, then records
 // it in the catalog (the commit point: a failure before it leaves only
 // resources and an admin a retry reuses), and answers once this instance's
@@ -120,14 +128,15 @@ func (h *Handler) Provision(ctx context.Context, c ProvisionTenant) (commands.Re
 		return commands.Result{}, domain.Invalidf("slug", "invalid_slug", "slug must match ^[a-z][a-z0-9]{1,30}$ and not be reserved")
 	}
 	if s, ok := h.catalog.Get(t); ok && s.Exists() {
-		return commands.Result{}, domain.WrongStatef("tenant_exists", "tenant %s already exists", t)
+		return commands.Result{}, taken(s)
 	}
-	// A deleted tenant is no longer in the catalog, but its record (the
-	// tombstone) keeps its slug: refused before anything is created.
+	// A deleted tenant's record (the tombstone) keeps its slug, whether
+	// or not this catalog still holds it: refused before anything is
+	// created.
 	if was, err := h.record(ctx, t); err != nil {
 		return commands.Result{}, err
 	} else if was.Exists() {
-		return commands.Result{}, domain.WrongStatef("tenant_exists", "tenant %s already exists", t)
+		return commands.Result{}, taken(was)
 	}
 	cur := money.Currency("EUR")
 	if c.Settings.Currency != nil {

@@ -417,6 +417,9 @@ type Provision struct {
 
 // DecideProvision validates a new tenant's record.
 func DecideProvision(s State, c Provision) (Provisioned, error) {
+	if s.Deleted {
+		return Provisioned{}, domain.WrongStatef("tenant_exists", "tenant %s was deleted: a deleted tenant's slug is never given again", c.Tenant)
+	}
 	if s.Exists() {
 		return Provisioned{}, domain.WrongStatef("tenant_exists", "tenant %s already exists", c.Tenant)
 	}
