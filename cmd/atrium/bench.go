@@ -499,7 +499,7 @@ func rawBatch(ctx context.Context, db *sql.DB, from, to int) error {
 		return err
 	}
 	defer client.Close()
-	chain, err := tx.PrepareContext(ctx, `INSERT INTO audit_chain (position, hash) VALUES (?, ?)`)
+	chain, err := tx.PrepareContext(ctx, `INSERT INTO audit_chain (position, hash, seq) VALUES (?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -535,7 +535,7 @@ func rawBatch(ctx context.Context, db *sql.DB, from, to int) error {
 		if _, err := client.ExecContext(ctx, id, "C-1", "Northwind", "EUR", 100000, "2026-12-31"); err != nil {
 			return err
 		}
-		if _, err := chain.ExecContext(ctx, j+1, link); err != nil {
+		if _, err := chain.ExecContext(ctx, j+1, link, j+1); err != nil {
 			return err
 		}
 		if _, err := counted.ExecContext(ctx, len(lines)+300, id, id, id, id, 0, id, day); err != nil {
