@@ -298,6 +298,7 @@ type Process struct {
 	gatesMu     sync.Mutex
 	seats       sync.Map // tenant.ID → turn: one membership of a tenant counted and written at a time
 	docTurns    sync.Map // tenant.ID → turn: one quota-checked document Put of a tenant at a time
+	erpTurns    sync.Map // tenant.ID → turn: one quota-checked ERP call back of a tenant at a time
 	projLocks   sync.Map // tenant.ID → *sync.Mutex: a rebuild's stop, reset and start against the leases' starts and stops of the tenant
 	gates       map[tenant.ID]*openGate
 	closers     []func() error

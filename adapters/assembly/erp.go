@@ -230,7 +230,7 @@ func (p *Process) erpResource() atriumhttp.ERP {
 			inbound[k] = h
 		}
 	}
-	return atriumhttp.ERP{Handler: p.ERP, Outbox: p.Outbox, Verify: p.verifyInbound, Inbound: inbound, Quota: p.erpQuota}
+	return atriumhttp.ERP{Handler: p.ERP, Outbox: p.Outbox, Verify: p.verifyInbound, Inbound: inbound, Quota: p.erpCallQuota}
 }
 
 // verifyInbound checks a call from the ctx tenant's ERP against its

@@ -528,6 +528,39 @@ func (p *Process) Usage(ctx context.Context, from, to string) ([]usage.Record, e
 	return out, nil
 }
 
+// erpCallQuota is erpQuota for a call back from the ctx tenant's ERP on a
+// plan with a limit: within this process the tenant's calls back are
+// counted and run one at a time (the turn is held until release), each
+// once the tenant's read models have projected its log as far as it
+// reaches then (for at most 2 s), so the calls before it are counted.
+// Two instances taking calls of one tenant at the same moment may both
+// pass the limit by one.
+func (p *Process) erpCallQuota(ctx context.Context) (time.Duration, int64, func(), error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	if plan, ok := p.Catalog.PlanOf(t); !ok || plan.Limits.ERPMessagesPerDay <= 0 {
+		return 0, 0, func() {}, nil
+	}
+	release, err := take(ctx, &p.erpTurns, t, func() error {
+		if p.Runner == nil {
+			return nil
+		}
+		_, err := p.projectedToHead(ctx, 2*time.Second)
+		return err
+	})
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	wait, limit, err := p.erpQuota(ctx)
+	if err != nil {
+		release()
+		return 0, 0, nil, err
+	}
+	return wait, limit, release, nil
+}
+
 // erpQuota says how long the ctx tenant's ERP messages must wait for its
 // plan's messages a day to have room (0 when they have room now), and
 // that limit. Today's are those delivered and its ERP's calls back its

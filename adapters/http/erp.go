@@ -36,8 +36,10 @@ type ERP struct {
 	Inbound map[string]erpcmd.Inbound
 	// Quota, when set, says how long the ctx tenant's ERP messages wait
 	// for its plan's messages a day to have room (0: room now), and that
-	// limit: a call back past it is answered 429 quota_exceeded.
-	Quota func(ctx context.Context) (wait time.Duration, limit int64, err error)
+	// limit: a call back past it is answered 429 quota_exceeded. A call
+	// with room holds the tenant's count until it calls release, once it
+	// is done (release is never nil when err is nil).
+	Quota func(ctx context.Context) (wait time.Duration, limit int64, release func(), err error)
 }
 
 // ERPCaller is the principal the ERP's calls run as: it records what the
@@ -260,10 +262,11 @@ func (a erpRoutes) inbound(c *fiber.Ctx) (err error) {
 		return err
 	}
 	if a.res.Quota != nil {
-		wait, limit, err := a.res.Quota(ctx)
+		wait, limit, release, err := a.res.Quota(ctx)
 		if err != nil {
 			return err
 		}
+		defer release()
 		if wait > 0 {
 			p := NewProblem(fiber.StatusTooManyRequests, "quota_exceeded", fmt.Sprintf("this tenant's plan allows %d ERP messages a day (UTC); retry after the time given", limit))
 			p.Field = "erp_messages_per_day"

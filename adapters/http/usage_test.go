@@ -378,3 +378,57 @@ func TestPlanERPMessagesPerDay(t *testing.T) {
 		t.Fatalf("acme's ERP got %+v", got)
 	}
 }
+
+// A burst of calls back from a tenant's ERP gets no more through than
+// its plan's messages a day, though each is counted from the log by a
+// read model that follows it: within an instance the calls of a tenant are
+// counted and run one at a time, once the read model has the ones before.
+func TestERPCallsBackInABurstStayWithinThePlan(t *testing.T) {
+	clk := &movable{now: clock()}
+	app, st := newUsageApp(t, clk, "")
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	if r := root.do("PUT", "/admin/v1/plans/erp-three", `{"erp_messages_per_day":3}`); r.status != 200 {
+		t.Fatalf("define: %d %s", r.status, r.body)
+	}
+	if r := root.do("PUT", "/admin/v1/tenants/acme/plan", `{"plan":"erp-three"}`); r.status != 200 {
+		t.Fatalf("assign: %d %s", r.status, r.body)
+	}
+	// Nothing is sent to the ERP (no objective is set): the day's
+	// messages are its calls back alone.
+	if r := connectWebhook(t, as(t, app, "acme", "u-adm", "admin"), newReceiver(t, acmeSecret).url(), acmeSecret, "objective"); r.status != 200 {
+		t.Fatalf("connect: %d %s", r.status, r.body)
+	}
+	fin := as(t, app, "acme", "u-fin", "finance")
+	id, _ := create(t, fin, 100)
+	r := fin.do("POST", "/api/v1/invoices/"+id+"/issue", "")
+	if r.status != 200 {
+		t.Fatalf("issue: %d %s", r.status, r.body)
+	}
+	number := fin.do("GET", "/api/v1/invoices/"+id, "", "X-Read-After", position(t, r)).json(t)["number"].(string)
+
+	const calls = 12
+	statuses := make(chan int, calls)
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := fmt.Sprintf(`{"type":"payment.received","invoice_number":%q,"amount":{"amount":1,"currency":"EUR"},"paid_at":"2026-11-20","reference":"BURST-%d"}`, number, i)
+			statuses <- inbound(t, app, "acme", acmeSecret, clock(), body).status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	got := map[int]int{}
+	for s := range statuses {
+		got[s]++
+	}
+	if got[200] != 3 || got[429] != calls-3 {
+		t.Fatalf("a burst of %d calls back with 3 allowed a day: %v", calls, got)
+	}
+	caughtUp(t, st, "acme")
+	paid := fin.do("GET", "/api/v1/invoices/"+id, "").json(t)
+	if paid["paid"].(map[string]any)["amount"] != float64(3) {
+		t.Fatalf("the invoice after the burst: %v", paid)
+	}
+}
