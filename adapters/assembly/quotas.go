@@ -26,6 +26,7 @@ func take(ctx context.Context, turns *sync.Map, t tenant.ID, then func() error) 
 	v, _ := turns.LoadOrStore(t, make(turn, 1))
 	tn := v.(turn)
 	release = func() { <-tn }
+	held := false
 	err = atriumhttp.Waiting(ctx, func() error {
 		select {
 		case tn <- struct{}{}:
@@ -36,9 +37,15 @@ func take(ctx context.Context, turns *sync.Map, t tenant.ID, then func() error) 
 			release()
 			return err
 		}
+		held = true
 		return nil
 	})
 	if err != nil {
+		// The turn was taken, but the request's own turn of the tenant's
+		// work was not given back: the quota's turn goes too.
+		if held {
+			release()
+		}
 		return nil, err
 	}
 	return release, nil
