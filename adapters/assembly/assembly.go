@@ -299,6 +299,7 @@ type Process struct {
 	seats       sync.Map // tenant.ID → turn: one membership of a tenant counted and written at a time
 	docTurns    sync.Map // tenant.ID → turn: one quota-checked document Put of a tenant at a time
 	erpTurns    sync.Map // tenant.ID → turn: one quota-checked ERP call back of a tenant at a time
+	erpWaiting  sync.Map // tenant.ID → *atomic.Int64: its calls back waiting for their turn
 	projLocks   sync.Map // tenant.ID → *sync.Mutex: a rebuild's stop, reset and start against the leases' starts and stops of the tenant
 	gates       map[tenant.ID]*openGate
 	closers     []func() error

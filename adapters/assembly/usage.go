@@ -5,17 +5,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/atrium-platform/atrium/adapters/erp/webhook"
+	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/usage"
+	"github.com/atrium-platform/atrium/projections"
 	"github.com/atrium-platform/atrium/projections/erpsync"
 	"github.com/atrium-platform/atrium/projections/memberlist"
 	usagereads "github.com/atrium-platform/atrium/projections/usage"
@@ -532,9 +536,12 @@ func (p *Process) Usage(ctx context.Context, from, to string) ([]usage.Record, e
 // plan with a limit: within this process the tenant's calls back are
 // counted and run one at a time (the turn is held until release), each
 // once the tenant's read models have projected its log as far as it
-// reaches then (for at most 2 s), so the calls before it are counted.
-// Two instances taking calls of one tenant at the same moment may both
-// pass the limit by one.
+// reaches then, so the calls before it are counted. A call waits at most
+// erpCallWait for its turn and the read models together (then 429
+// too_many_requests, or 503 projection_lagging when the read models were
+// what it waited for), and at most erpCallsWaiting of a tenant wait at
+// once (the others are refused at once, 429). Two instances taking calls
+// of one tenant at the same moment may both pass the limit by one.
 func (p *Process) erpCallQuota(ctx context.Context) (time.Duration, int64, func(), error) {
 	t, err := tenant.From(ctx)
 	if err != nil {
@@ -543,14 +550,26 @@ func (p *Process) erpCallQuota(ctx context.Context) (time.Duration, int64, func(
 	if plan, ok := p.Catalog.PlanOf(t); !ok || plan.Limits.ERPMessagesPerDay <= 0 {
 		return 0, 0, func() {}, nil
 	}
-	release, err := take(ctx, &p.erpTurns, t, func() error {
+	v, _ := p.erpWaiting.LoadOrStore(t, new(atomic.Int64))
+	waiting := v.(*atomic.Int64)
+	if waiting.Add(1) > erpCallsWaiting {
+		waiting.Add(-1)
+		return 0, 0, nil, erpCallsBusy()
+	}
+	wctx, cancel := context.WithTimeout(ctx, erpCallWait)
+	release, err := take(wctx, &p.erpTurns, t, func() error {
 		if p.Runner == nil {
 			return nil
 		}
-		_, err := p.projectedToHead(ctx, 2*time.Second)
+		_, err := p.projectedToHead(wctx, erpCallWait)
 		return err
 	})
+	cancel()
+	waiting.Add(-1)
 	if err != nil {
+		if !errors.Is(err, projections.ErrLagging) && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return 0, 0, nil, erpCallsBusy()
+		}
 		return 0, 0, nil, err
 	}
 	wait, limit, err := p.erpQuota(ctx)
@@ -559,6 +578,21 @@ func (p *Process) erpCallQuota(ctx context.Context) (time.Duration, int64, func(
 		return 0, 0, nil, err
 	}
 	return wait, limit, release, nil
+}
+
+const (
+	// erpCallWait bounds how long a call back waits for its tenant's turn
+	// and read models.
+	erpCallWait = 2 * time.Second
+	// erpCallsWaiting bounds the calls back of one tenant waiting at once,
+	// as the tenant's requests waiting for their turn are.
+	erpCallsWaiting = 64
+)
+
+func erpCallsBusy() error {
+	p := atriumhttp.NewProblem(http.StatusTooManyRequests, "too_many_requests", "this tenant's ERP has too many calls waiting; retry shortly")
+	p.RetryAfter = 1
+	return p
 }
 
 // erpQuota says how long the ctx tenant's ERP messages must wait for its

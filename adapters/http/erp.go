@@ -267,6 +267,11 @@ func (a erpRoutes) inbound(c *fiber.Ctx) (err error) {
 			return err
 		}
 		defer release()
+		// The tenant may have been made read-only while the call waited
+		// for its turn.
+		if err := a.writable(t); err != nil {
+			return err
+		}
 		if wait > 0 {
 			p := NewProblem(fiber.StatusTooManyRequests, "quota_exceeded", fmt.Sprintf("this tenant's plan allows %d ERP messages a day (UTC); retry after the time given", limit))
 			p.Field = "erp_messages_per_day"

@@ -379,13 +379,13 @@ func TestPlanERPMessagesPerDay(t *testing.T) {
 	}
 }
 
-// A burst of calls back from a tenant's ERP gets no more through than
-// its plan's messages a day, though each is counted from the log by a
-// read model that follows it: within an instance the calls of a tenant are
-// counted and run one at a time, once the read model has the ones before.
-func TestERPCallsBackInABurstStayWithinThePlan(t *testing.T) {
+// erpLimited is acme on a plan of 3 ERP messages a day, connected to a
+// webhook that is sent nothing (no objective is set), with an issued
+// invoice the calls back can pay: its id and number.
+func erpLimited(t *testing.T) (app *fiber.App, st *assembly.Process, fin caller, id, number string) {
+	t.Helper()
 	clk := &movable{now: clock()}
-	app, st := newUsageApp(t, clk, "")
+	app, st = newUsageApp(t, clk, "")
 	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
 	if r := root.do("PUT", "/admin/v1/plans/erp-three", `{"erp_messages_per_day":3}`); r.status != 200 {
 		t.Fatalf("define: %d %s", r.status, r.body)
@@ -393,28 +393,35 @@ func TestERPCallsBackInABurstStayWithinThePlan(t *testing.T) {
 	if r := root.do("PUT", "/admin/v1/tenants/acme/plan", `{"plan":"erp-three"}`); r.status != 200 {
 		t.Fatalf("assign: %d %s", r.status, r.body)
 	}
-	// Nothing is sent to the ERP (no objective is set): the day's
-	// messages are its calls back alone.
 	if r := connectWebhook(t, as(t, app, "acme", "u-adm", "admin"), newReceiver(t, acmeSecret).url(), acmeSecret, "objective"); r.status != 200 {
 		t.Fatalf("connect: %d %s", r.status, r.body)
 	}
-	fin := as(t, app, "acme", "u-fin", "finance")
-	id, _ := create(t, fin, 100)
+	fin = as(t, app, "acme", "u-fin", "finance")
+	id, _ = create(t, fin, 100)
 	r := fin.do("POST", "/api/v1/invoices/"+id+"/issue", "")
 	if r.status != 200 {
 		t.Fatalf("issue: %d %s", r.status, r.body)
 	}
-	number := fin.do("GET", "/api/v1/invoices/"+id, "", "X-Read-After", position(t, r)).json(t)["number"].(string)
+	number = fin.do("GET", "/api/v1/invoices/"+id, "", "X-Read-After", position(t, r)).json(t)["number"].(string)
+	return app, st, fin, id, number
+}
 
-	const calls = 12
-	statuses := make(chan int, calls)
+// payBack is the body of a call back paying 0.01 of invoice number.
+func payBack(number, reference string) string {
+	return fmt.Sprintf(`{"type":"payment.received","invoice_number":%q,"amount":{"amount":1,"currency":"EUR"},"paid_at":"2026-11-20","reference":%q}`, number, reference)
+}
+
+// callsBack sends n calls back of acme's ERP at once and counts their
+// answers by status.
+func callsBack(t *testing.T, app *fiber.App, n int, number, prefix string) map[int]int {
+	t.Helper()
+	statuses := make(chan int, n)
 	var wg sync.WaitGroup
-	for i := range calls {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			body := fmt.Sprintf(`{"type":"payment.received","invoice_number":%q,"amount":{"amount":1,"currency":"EUR"},"paid_at":"2026-11-20","reference":"BURST-%d"}`, number, i)
-			statuses <- inbound(t, app, "acme", acmeSecret, clock(), body).status
+			statuses <- inbound(t, app, "acme", acmeSecret, clock(), payBack(number, fmt.Sprintf("%s-%d", prefix, i))).status
 		}()
 	}
 	wg.Wait()
@@ -423,12 +430,75 @@ func TestERPCallsBackInABurstStayWithinThePlan(t *testing.T) {
 	for s := range statuses {
 		got[s]++
 	}
-	if got[200] != 3 || got[429] != calls-3 {
+	return got
+}
+
+// A burst of calls back from a tenant's ERP gets no more through than
+// its plan's messages a day, though each is counted from the log by a
+// read model that follows it: within an instance the calls of a tenant are
+// counted and run one at a time, once the read model has the ones before.
+func TestERPCallsBackInABurstStayWithinThePlan(t *testing.T) {
+	app, st, fin, id, number := erpLimited(t)
+	const calls = 12
+	if got := callsBack(t, app, calls, number, "BURST"); got[200] != 3 || got[429] != calls-3 {
 		t.Fatalf("a burst of %d calls back with 3 allowed a day: %v", calls, got)
 	}
 	caughtUp(t, st, "acme")
 	paid := fin.do("GET", "/api/v1/invoices/"+id, "").json(t)
 	if paid["paid"].(map[string]any)["amount"] != float64(3) {
 		t.Fatalf("the invoice after the burst: %v", paid)
+	}
+}
+
+// Calls back that wait for their turn are bounded: while the tenant's read
+// models do not move, the calls beyond 64 are refused at once (429), and
+// none of them waits long (each is answered, 429 or 503), nor writes.
+func TestERPCallsBackWaitingAreBounded(t *testing.T) {
+	app, st, fin, id, number := erpLimited(t)
+	ctx := tenant.With(context.Background(), "acme")
+	if err := st.Runner.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	create(t, fin, 200) // the read models are behind the log, and stay there
+	const calls = 70
+	got := callsBack(t, app, calls, number, "STALLED")
+	t.Logf("answers by status: %v", got)
+	if got[429] < calls-64 || got[429]+got[503] != calls {
+		t.Fatalf("%d calls back while the read models stand still: %v", calls, got)
+	}
+	if err := st.Runner.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	caughtUp(t, st, "acme")
+	if paid := fin.do("GET", "/api/v1/invoices/"+id, "").json(t); paid["paid"].(map[string]any)["amount"] != float64(0) {
+		t.Fatalf("the invoice: %v", paid)
+	}
+}
+
+// A call back that waited for its turn while the tenant was made
+// read-only (offboarding) writes nothing.
+func TestERPCallBackWaitingWhenTheTenantTurnsReadOnly(t *testing.T) {
+	app, st, fin, id, number := erpLimited(t)
+	ctx := tenant.With(context.Background(), "acme")
+	if err := st.Runner.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	create(t, fin, 200) // the read models are behind the log, and stay there
+	answer := make(chan reply, 1)
+	go func() { answer <- inbound(t, app, "acme", acmeSecret, clock(), payBack(number, "LATE-1")) }()
+	time.Sleep(200 * time.Millisecond) // the call waits for the read models
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", ""); r.status != 200 {
+		t.Fatalf("offboard: %d %s", r.status, r.body)
+	}
+	if err := st.Runner.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-answer; problemCode(t, r, 403) != "tenant_read_only" {
+		t.Fatalf("the call back that waited: %d %s", r.status, r.body)
+	}
+	caughtUp(t, st, "acme")
+	if paid := fin.do("GET", "/api/v1/invoices/"+id, "").json(t); paid["paid"].(map[string]any)["amount"] != float64(0) {
+		t.Fatalf("the call back paid the invoice of a read-only tenant: %v", paid)
 	}
 }
