@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -20,6 +21,10 @@ import (
 
 	"github.com/atrium-platform/atrium/adapters/assembly"
 	"github.com/atrium-platform/atrium/adapters/sqlite"
+	invoicecmd "github.com/atrium-platform/atrium/commands/invoice"
+	"github.com/atrium-platform/atrium/domain"
+	"github.com/atrium-platform/atrium/domain/invoice"
+	"github.com/atrium-platform/atrium/domain/money"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/user"
 )
@@ -91,6 +96,15 @@ func TestOffboardingReadOnlyAndArchive(t *testing.T) {
 	}
 	if r := fin.uploadWith("/api/v1/expenses/"+claim+"/receipt", "application/pdf", pdf(2)); problemCode(t, r, 403) != "tenant_read_only" {
 		t.Fatalf("a receipt on a read-only tenant: %d %s", r.status, r.body)
+	}
+	// Below the API too: a command that got past its checks before the
+	// tenant was made read-only (one that waited) is refused as it appends.
+	inProcess := user.With(ctx, user.Principal{ID: "u-fin", Roles: []user.Role{user.Finance}})
+	if _, err := invoicecmd.NewHandler(st.Commands, eurOnly{}, noMembers{}, clock).Create(inProcess, invoicecmd.CreateInvoice{
+		Client: invoicecmd.Client{ID: "C-1", Name: "Northwind"}, Currency: "EUR", DueDate: "2026-12-31",
+		Lines: []invoicecmd.Line{{Description: "Late", Quantity: 1, UnitPrice: money.New(100, "EUR")}},
+	}); !errors.Is(err, &domain.Error{Code: "tenant_read_only"}) {
+		t.Fatalf("an in-process command on a read-only tenant: %v", err)
 	}
 	if r := inbound(t, app, "acme", acmeSecret, clock(), `{"type":"payment.received"}`); r.status != 401 && problemCode(t, r, 403) != "tenant_read_only" {
 		t.Fatalf("the ERP's call on a read-only tenant: %d %s", r.status, r.body)
@@ -324,3 +338,15 @@ func TestOffboardingDeletesEverythingOfTheTenant(t *testing.T) {
 		t.Fatalf("globex's login: %d %s", r.status, r.body)
 	}
 }
+
+// eurOnly is an invoice policy of EUR alone, for commands run in process.
+type eurOnly struct{}
+
+func (eurOnly) InvoicePolicy(context.Context) (invoice.Policy, error) {
+	return invoice.Policy{Thresholds: map[money.Currency]money.Money{"EUR": money.New(1_000_000, "EUR")}}, nil
+}
+
+// noMembers answers that nobody is a member, for commands that name none.
+type noMembers struct{}
+
+func (noMembers) Roles(context.Context, string) ([]user.Role, bool, error) { return nil, false, nil }
