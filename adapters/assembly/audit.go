@@ -118,6 +118,9 @@ func (h *chainHeads) record(ctx context.Context, t tenant.ID, pos streams.Positi
 		if err != nil || done {
 			return err
 		}
+		if h.p.readOnly(t) {
+			return nil // its log ended when it was made read-only: the archive holds its chain
+		}
 		res, err := h.p.Store.Append(ctx, n, streams.Exactly(version), streams.EventData{ID: id, Type: typ, Data: data,
 			Metadata: streams.Metadata{Tenant: t, UserID: "atrium"}})
 		h.mu.Lock()

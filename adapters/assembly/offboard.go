@@ -39,10 +39,16 @@ type ArchiveManifest struct {
 // tenant_read_only): the paths that write outside a tenant's API (its
 // people signing in) check it too.
 func (p *Process) writable(t tenant.ID) error {
-	if s, _ := p.Catalog.Get(t); s.ReadOnly {
+	if p.readOnly(t) {
 		return &domain.Error{Kind: domain.Forbidden, Code: "tenant_read_only", Message: "this tenant is being offboarded: it is read-only"}
 	}
 	return nil
+}
+
+// readOnly reports whether t is being offboarded (or was deleted).
+func (p *Process) readOnly(t tenant.ID) bool {
+	s, _ := p.Catalog.Get(t)
+	return s.ReadOnly
 }
 
 // archivist is the principal an archive reads the log as.
@@ -139,18 +145,33 @@ func (p *Process) Archive(ctx context.Context, path string) (err error) {
 		return fmt.Errorf("documents: %w", err)
 	}
 	for _, o := range objs {
-		if err := entry("documents/"+o.Key, func(w io.Writer) error {
-			rc, _, err := p.Documents.Get(ctx, o.Key)
-			if err != nil {
-				return err
-			}
-			defer rc.Close()
-			_, err = io.Copy(w, rc)
+		// An object listed may be gone when it is read: an upload refused
+		// as its tenant was made read-only drops what it stored. It has no
+		// entry (the archive fails if one was created, half written).
+		rc, _, err := p.Documents.Get(ctx, o.Key)
+		if errors.Is(err, documents.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("documents/%s: %w", o.Key, err)
+		}
+		err = entry("documents/"+o.Key, func(w io.Writer) error {
+			_, err := io.Copy(w, rc)
 			return err
-		}); err != nil {
+		})
+		_ = rc.Close()
+		if err != nil {
 			return err
 		}
 		m.Documents++
+	}
+	// Whatever wrote into the log meanwhile (an instance that had not yet
+	// heard the tenant was made read-only) fails the archive rather than
+	// be left out of it: the log must end where the export ended.
+	if now, err := p.Store.Head(ctx); err != nil {
+		return err
+	} else if now != head {
+		return domain.WrongStatef("archive_incomplete", "the tenant's log moved from %d to %d while it was archived: take the archive again", head, now)
 	}
 	w, err := zw.CreateHeader(&zip.FileHeader{Name: "manifest.json", Method: zip.Deflate, Modified: m.CreatedAt})
 	if err != nil {

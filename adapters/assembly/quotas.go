@@ -110,6 +110,11 @@ func (q quotaDocuments) Put(ctx context.Context, key, contentType string, r io.R
 	if err != nil {
 		return documents.Object{}, err
 	}
+	// An upload under way when its tenant was made read-only stores
+	// nothing: the archive lists the documents as they stand.
+	if err := q.p.writable(t); err != nil {
+		return documents.Object{}, err
+	}
 	plan, ok := q.p.Catalog.PlanOf(t)
 	if !ok || plan.Limits.DocumentBytes <= 0 {
 		return q.Store.Put(ctx, key, contentType, r, size)

@@ -56,6 +56,10 @@ func (p *Process) Rebuild(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	// A read-only tenant's read tables are what its archive takes.
+	if err := p.writable(t); err != nil {
+		return err
+	}
 	if !p.cfg.SharedReads {
 		return p.rebuildHere(ctx, target, nil)
 	}

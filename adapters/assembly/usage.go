@@ -269,6 +269,11 @@ func (m *meter) write(ctx context.Context, category, day string, v streams.Expec
 	if err != nil {
 		return err
 	}
+	// Checked last: a day closed or reported, or requests counted, while
+	// the tenant was being made read-only are not written.
+	if err := m.p.writable(t); err != nil {
+		return err
+	}
 	n, err := streams.NewName(t, category, day)
 	if err != nil {
 		return err

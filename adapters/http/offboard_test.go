@@ -106,6 +106,14 @@ func TestOffboardingReadOnlyAndArchive(t *testing.T) {
 	}); !errors.Is(err, &domain.Error{Code: "tenant_read_only"}) {
 		t.Fatalf("an in-process command on a read-only tenant: %v", err)
 	}
+	// Nor is a document stored (an upload under way), nor a read model
+	// rebuilt under the archive.
+	if _, err := st.Documents.Put(ctx, "late.pdf", "application/pdf", bytes.NewReader(pdf(3)), int64(len(pdf(3)))); !errors.Is(err, &domain.Error{Code: "tenant_read_only"}) {
+		t.Fatalf("a document stored in process on a read-only tenant: %v", err)
+	}
+	if r := root.do("POST", "/admin/v1/tenants/acme/projections/invoicelist/rebuild", ""); problemCode(t, r, 403) != "tenant_read_only" {
+		t.Fatalf("a rebuild of a read-only tenant: %d %s", r.status, r.body)
+	}
 	if r := inbound(t, app, "acme", acmeSecret, clock(), `{"type":"payment.received"}`); r.status != 401 && problemCode(t, r, 403) != "tenant_read_only" {
 		t.Fatalf("the ERP's call on a read-only tenant: %d %s", r.status, r.body)
 	}

@@ -271,6 +271,18 @@ func (s State) served() error {
 	return nil
 }
 
+// writable is served, and refuses a read-only tenant (being offboarded):
+// what its archive holds of it (branding, settings) no longer changes.
+func (s State) writable() error {
+	if err := s.served(); err != nil {
+		return err
+	}
+	if s.ReadOnly {
+		return &domain.Error{Kind: domain.Forbidden, Code: "tenant_read_only", Message: "this tenant is being offboarded: it is read-only"}
+	}
+	return nil
+}
+
 // Evolve applies one event.
 func Evolve(s State, e domain.Event) State {
 	switch e := e.(type) {
@@ -501,7 +513,7 @@ func DecideResume(s State, by string, at time.Time) ([]domain.Event, error) {
 
 // DecideBranding replaces the branding.
 func DecideBranding(s State, b Branding, by string, at time.Time) ([]domain.Event, error) {
-	if err := s.served(); err != nil {
+	if err := s.writable(); err != nil {
 		return nil, err
 	}
 	if err := ValidateBranding(b); err != nil {
@@ -515,7 +527,7 @@ func DecideBranding(s State, b Branding, by string, at time.Time) ([]domain.Even
 
 // DecideSettings replaces the settings with next, already merged by the caller.
 func DecideSettings(s State, next Settings, by string, at time.Time) ([]domain.Event, error) {
-	if err := s.served(); err != nil {
+	if err := s.writable(); err != nil {
 		return nil, err
 	}
 	if err := ValidateSettings(next); err != nil {

@@ -248,6 +248,13 @@ func TestDeletedTenantIsNotChanged(t *testing.T) {
 	if evs, err := tenancy.DecideDomains(s, []string{"acme.example"}, "root", at); err != nil || len(evs) == 0 {
 		t.Fatalf("a read-only tenant's domains: %v %v", evs, err) // the platform may still move them
 	}
+	// What its archive holds of it no longer changes.
+	if evs, err := tenancy.DecideBranding(s, tenancy.Branding{Name: "Changed"}, "u-adm", at); !errors.Is(err, &domain.Error{Code: "tenant_read_only"}) || len(evs) > 0 {
+		t.Fatalf("a read-only tenant's branding: %v %v", evs, err)
+	}
+	if evs, err := tenancy.DecideSettings(s, tenancy.DefaultSettings("USD"), "u-adm", at); !errors.Is(err, &domain.Error{Code: "tenant_read_only"}) || len(evs) > 0 {
+		t.Fatalf("a read-only tenant's settings: %v %v", evs, err)
+	}
 	s = tenancy.Evolve(s, tenancy.Deleted{Tenant: "acme", At: at})
 	for name, decide := range map[string]func() ([]domain.Event, error){
 		"suspend":  func() ([]domain.Event, error) { return tenancy.DecideSuspend(s, "", "root", at) },
