@@ -340,8 +340,10 @@ func TestPlanERPMessagesPerDay(t *testing.T) {
 	if problemCode(t, r, 429) != "quota_exceeded" || r.header.Get("Retry-After") == "" || !strings.Contains(string(r.body), `"field":"erp_messages_per_day"`) {
 		t.Fatalf("a call back past the day's messages: %d %v %s", r.status, r.header, r.body)
 	}
-	if after, _ := st.Store.Head(ctx); after != before {
-		t.Fatalf("the refused call wrote: head %d, was %d", after, before)
+	// (Requests counted may be written meanwhile: the platform's
+	// bookkeeping.)
+	if events, _ := workSince(t, st, "acme", before); events != 0 {
+		t.Fatalf("the refused call wrote %d events", events)
 	}
 	if n := len(firstArrivals(acmeERP.messages())); n != 2 {
 		t.Fatalf("acme's ERP got %d messages, its plan allows 2 a day", n)
