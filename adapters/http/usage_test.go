@@ -435,6 +435,34 @@ func callsBack(t *testing.T, app *fiber.App, n int, number, prefix string) map[i
 	return got
 }
 
+// stallProjection stops projecting acme and writes one more invoice, so
+// that its read models are behind its log and stay there until resume.
+func stallProjection(t *testing.T, st *assembly.Process, fin caller) (resume func()) {
+	t.Helper()
+	ctx := tenant.With(context.Background(), "acme")
+	if err := st.Runner.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	create(t, fin, 200)
+	return func() {
+		if err := st.Runner.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// paidOf is what acme's invoice id has been paid (minor units), once its
+// read models have its log.
+func paidOf(t *testing.T, st *assembly.Process, fin caller, id string) float64 {
+	t.Helper()
+	caughtUp(t, st, "acme")
+	amount, ok := fin.do("GET", "/api/v1/invoices/"+id, "").json(t)["paid"].(map[string]any)["amount"].(float64)
+	if !ok {
+		t.Fatal("the invoice has no paid amount")
+	}
+	return amount
+}
+
 // A burst of calls back from a tenant's ERP gets no more through than
 // its plan's messages a day, though each is counted from the log by a
 // read model that follows it: within an instance the calls of a tenant are
@@ -445,10 +473,8 @@ func TestERPCallsBackInABurstStayWithinThePlan(t *testing.T) {
 	if got := callsBack(t, app, calls, number, "BURST"); got[200] != 3 || got[429] != calls-3 {
 		t.Fatalf("a burst of %d calls back with 3 allowed a day: %v", calls, got)
 	}
-	caughtUp(t, st, "acme")
-	paid := fin.do("GET", "/api/v1/invoices/"+id, "").json(t)
-	if paid["paid"].(map[string]any)["amount"] != float64(3) {
-		t.Fatalf("the invoice after the burst: %v", paid)
+	if paid := paidOf(t, st, fin, id); paid != 3 {
+		t.Fatalf("the invoice after the burst was paid %v", paid)
 	}
 }
 
@@ -457,23 +483,16 @@ func TestERPCallsBackInABurstStayWithinThePlan(t *testing.T) {
 // none of them waits long (each is answered, 429 or 503), nor writes.
 func TestERPCallsBackWaitingAreBounded(t *testing.T) {
 	app, st, fin, id, number := erpLimited(t)
-	ctx := tenant.With(context.Background(), "acme")
-	if err := st.Runner.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	create(t, fin, 200) // the read models are behind the log, and stay there
+	resume := stallProjection(t, st, fin)
 	const calls = 70
 	got := callsBack(t, app, calls, number, "STALLED")
 	t.Logf("answers by status: %v", got)
 	if got[429] < calls-64 || got[429]+got[503] != calls {
 		t.Fatalf("%d calls back while the read models stand still: %v", calls, got)
 	}
-	if err := st.Runner.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	caughtUp(t, st, "acme")
-	if paid := fin.do("GET", "/api/v1/invoices/"+id, "").json(t); paid["paid"].(map[string]any)["amount"] != float64(0) {
-		t.Fatalf("the invoice: %v", paid)
+	resume()
+	if paid := paidOf(t, st, fin, id); paid != 0 {
+		t.Fatalf("the invoice was paid %v", paid)
 	}
 }
 
@@ -481,11 +500,7 @@ func TestERPCallsBackWaitingAreBounded(t *testing.T) {
 // read-only (offboarding) writes nothing.
 func TestERPCallBackWaitingWhenTheTenantTurnsReadOnly(t *testing.T) {
 	app, st, fin, id, number := erpLimited(t)
-	ctx := tenant.With(context.Background(), "acme")
-	if err := st.Runner.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	create(t, fin, 200) // the read models are behind the log, and stay there
+	resume := stallProjection(t, st, fin)
 	answer := make(chan reply, 1)
 	go func() { answer <- inbound(t, app, "acme", acmeSecret, clock(), payBack(number, "LATE-1")) }()
 	time.Sleep(200 * time.Millisecond) // the call waits for the read models
@@ -493,14 +508,11 @@ func TestERPCallBackWaitingWhenTheTenantTurnsReadOnly(t *testing.T) {
 	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", ""); r.status != 200 {
 		t.Fatalf("offboard: %d %s", r.status, r.body)
 	}
-	if err := st.Runner.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	resume()
 	if r := <-answer; problemCode(t, r, 403) != "tenant_read_only" {
 		t.Fatalf("the call back that waited: %d %s", r.status, r.body)
 	}
-	caughtUp(t, st, "acme")
-	if paid := fin.do("GET", "/api/v1/invoices/"+id, "").json(t); paid["paid"].(map[string]any)["amount"] != float64(0) {
-		t.Fatalf("the call back paid the invoice of a read-only tenant: %v", paid)
+	if paid := paidOf(t, st, fin, id); paid != 0 {
+		t.Fatalf("the call back paid %v of the invoice of a read-only tenant", paid)
 	}
 }
