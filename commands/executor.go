@@ -20,10 +20,6 @@ type Executor struct {
 	MaxAttempts int
 	// Observer, when set, hears every named command's outcome.
 	Observer Observer
-	// Writable, when set, is asked right before a command's events are
-	// appended whether its tenant may be written (one being offboarded may
-	// not): its error refuses the command, which writes nothing.
-	Writable func(tenant.ID) error
 }
 
 // Load returns the decoded events of stream and its records.

@@ -215,13 +215,6 @@ func (x *Executor) attempt(ctx context.Context, k *call, md streams.Metadata, lo
 		}
 		appends = append(appends, streams.Append{Stream: e.Stream, Expected: e.Expected, Events: evs})
 	}
-	if x.Writable != nil {
-		// Checked last, so that a command that waited (for a turn, a
-		// lock, a retry) finds its tenant as it is when it would write.
-		if err := x.Writable(k.t); err != nil {
-			return Result{}, false, err
-		}
-	}
 	out, err := x.Store.AppendMulti(ctx, appends...)
 	if errors.Is(err, streams.ErrConflict) {
 		return Result{}, true, nil

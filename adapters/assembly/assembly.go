@@ -435,12 +435,7 @@ func (p *Process) openEvents(ctx context.Context) (err error) {
 	for _, m := range cfg.Modules {
 		streams.Register(p.Registry, m.Events...)
 	}
-	p.Commands = &commands.Executor{Store: p.Store, Registry: p.Registry, Writable: func(t tenant.ID) error {
-		if p.Catalog == nil {
-			return nil // opening: the catalog is not read yet
-		}
-		return p.writable(t)
-	}}
+	p.Commands = &commands.Executor{Store: p.writes(), Registry: p.Registry}
 	observer, err := atriumhttp.NewCommandMetrics(p.Metrics)
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)

@@ -72,7 +72,8 @@ func (h *chainHeads) ask(_ context.Context, t tenant.ID, pos streams.Position) {
 	go func() {
 		defer h.wg.Done()
 		defer func() { <-h.slots }()
-		if err := h.record(h.ctx, t, pos); err != nil && h.ctx.Err() == nil {
+		// A read-only tenant's log has ended: its archive holds its chain.
+		if err := h.record(h.ctx, t, pos); err != nil && h.ctx.Err() == nil && !errors.Is(err, errReadOnly) {
 			h.p.log.Error("recording an audit chain head", "tenant", string(t), "position", uint64(pos), "err", err)
 		}
 	}()
@@ -118,10 +119,7 @@ func (h *chainHeads) record(ctx context.Context, t tenant.ID, pos streams.Positi
 		if err != nil || done {
 			return err
 		}
-		if h.p.readOnly(t) {
-			return nil // its log ended when it was made read-only: the archive holds its chain
-		}
-		res, err := h.p.Store.Append(ctx, n, streams.Exactly(version), streams.EventData{ID: id, Type: typ, Data: data,
+		res, err := h.p.writes().Append(ctx, n, streams.Exactly(version), streams.EventData{ID: id, Type: typ, Data: data,
 			Metadata: streams.Metadata{Tenant: t, UserID: "atrium"}})
 		h.mu.Lock()
 		if r := h.heads[t]; err == nil && r != nil && r.version == version {

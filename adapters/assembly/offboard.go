@@ -39,16 +39,47 @@ type ArchiveManifest struct {
 // tenant_read_only): the paths that write outside a tenant's API (its
 // people signing in) check it too.
 func (p *Process) writable(t tenant.ID) error {
-	if p.readOnly(t) {
-		return &domain.Error{Kind: domain.Forbidden, Code: "tenant_read_only", Message: "this tenant is being offboarded: it is read-only"}
+	if s, _ := p.Catalog.Get(t); s.ReadOnly {
+		return errReadOnly
 	}
 	return nil
 }
 
-// readOnly reports whether t is being offboarded (or was deleted).
-func (p *Process) readOnly(t tenant.ID) bool {
-	s, _ := p.Catalog.Get(t)
-	return s.ReadOnly
+var errReadOnly = &domain.Error{Kind: domain.Forbidden, Code: "tenant_read_only", Message: "this tenant is being offboarded: it is read-only"}
+
+// writes is the event store as this process's writers see it (commands,
+// their idempotency records, the usage meter, the audit chain's heads):
+// an append into a read-only tenant's log is refused right before it is
+// made, so that a write under way when the tenant was made read-only
+// writes nothing. Reads pass through.
+func (p *Process) writes() streams.Store { return guardedStore{Store: p.Store, p: p} }
+
+type guardedStore struct {
+	streams.Store
+	p *Process
+}
+
+func (g guardedStore) check(n streams.Name) error {
+	if g.p.Catalog == nil {
+		return nil // opening: the catalog is not read yet
+	}
+	return g.p.writable(n.Tenant())
+}
+
+func (g guardedStore) Append(ctx context.Context, stream streams.Name, expected streams.ExpectedVersion, events ...streams.EventData) (streams.AppendResult, error) {
+	if err := g.check(stream); err != nil {
+		return streams.AppendResult{}, err
+	}
+	return g.Store.Append(ctx, stream, expected, events...)
+}
+
+func (g guardedStore) AppendMulti(ctx context.Context, appends ...streams.Append) ([]streams.AppendResult, error) {
+	for _, a := range appends {
+		if err := g.check(a.Stream); err != nil {
+			return nil, err
+		}
+	}
+	return g.Store.AppendMulti(ctx, appends...)
 }
 
 // archivist is the principal an archive reads the log as.

@@ -269,11 +269,6 @@ func (m *meter) write(ctx context.Context, category, day string, v streams.Expec
 	if err != nil {
 		return err
 	}
-	// Checked last: a day closed or reported, or requests counted, while
-	// the tenant was being made read-only are not written.
-	if err := m.p.writable(t); err != nil {
-		return err
-	}
 	n, err := streams.NewName(t, category, day)
 	if err != nil {
 		return err
@@ -282,7 +277,7 @@ func (m *meter) write(ctx context.Context, category, day string, v streams.Expec
 	if err != nil {
 		return err
 	}
-	_, err = m.p.Store.Append(ctx, n, v, streams.EventData{ID: id, Type: typ, Data: data,
+	_, err = m.p.writes().Append(ctx, n, v, streams.EventData{ID: id, Type: typ, Data: data,
 		Metadata: streams.Metadata{Tenant: t, UserID: "atrium"}})
 	return err
 }
