@@ -119,6 +119,10 @@ type Store struct {
 	lru      *list.List // of *pool; front: most recently used
 	closed   bool
 	migrates map[tenant.ID]*sync.Mutex
+	// dropped are the tenants whose database Drop removed: a deleted
+	// tenant's slug is never given again, so nothing opens (and creates)
+	// theirs anew, whatever was still under way when it was dropped.
+	dropped map[tenant.ID]bool
 }
 
 // pool is one tenant's open database and how many leases hold it.
@@ -137,6 +141,9 @@ var (
 
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("sqlite: read store closed")
+
+// ErrDropped: the tenant's read database was dropped (the tenant deleted).
+var ErrDropped = errors.New("sqlite: the tenant's read database was dropped")
 
 // Open returns a read store rooted at dir; it opens no database yet.
 func Open(dir string, cfg Config) (*Store, error) {
@@ -165,6 +172,10 @@ func (s *Store) Open(ctx context.Context) (projections.DB, error) {
 	if s.closed {
 		s.mu.Unlock()
 		return projections.DB{}, ErrClosed
+	}
+	if s.dropped[t] {
+		s.mu.Unlock()
+		return projections.DB{}, fmt.Errorf("%w: %s", ErrDropped, t)
 	}
 	p, ok := s.pools[t]
 	if ok {
@@ -232,6 +243,10 @@ func (s *Store) Drop(ctx context.Context) error {
 		s.lru.Remove(p.el)
 		delete(s.pools, t)
 	}
+	if s.dropped == nil {
+		s.dropped = map[tenant.ID]bool{}
+	}
+	s.dropped[t] = true
 	s.mu.Unlock()
 	if ok {
 		p.stmts.Close()
