@@ -725,6 +725,11 @@ type resources struct{ p *Process }
 
 func (r resources) Provision(ctx context.Context) error { return r.p.OpenTenant(ctx) }
 
+func (r resources) Head(ctx context.Context) (uint64, error) {
+	h, err := r.p.Store.Head(ctx)
+	return uint64(h), err
+}
+
 // settings answers the modules' settings port from the catalog.
 type settings struct{ c *catalog.Catalog }
 

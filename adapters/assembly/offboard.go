@@ -14,7 +14,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/atrium-platform/atrium/adapters/jetstream"
+	"github.com/atrium-platform/atrium/commands"
 	"github.com/atrium-platform/atrium/documents"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/tenant"
@@ -213,7 +216,13 @@ func (p *Process) Archive(ctx context.Context, path string) (err error) {
 	if err := enc.Encode(m); err != nil {
 		return err
 	}
-	return zw.Close()
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	// The platform records where the archive ends: the tenant is deleted
+	// only while its log still ends there.
+	_, err = p.Tenancy.RecordArchive(ctx, commands.Request{CommandID: uuid.NewString()}, string(t), uint64(head))
+	return err
 }
 
 func hexOf(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	natsjetstream "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/atrium-platform/atrium/adapters/assembly"
@@ -26,7 +27,9 @@ import (
 	"github.com/atrium-platform/atrium/domain/invoice"
 	"github.com/atrium-platform/atrium/domain/money"
 	"github.com/atrium-platform/atrium/domain/tenant"
+	"github.com/atrium-platform/atrium/domain/usage"
 	"github.com/atrium-platform/atrium/domain/user"
+	"github.com/atrium-platform/atrium/streams"
 )
 
 // Offboarding from outside: the platform puts a tenant in read-only (its
@@ -242,8 +245,32 @@ func TestOffboardingDeletesEverythingOfTheTenant(t *testing.T) {
 	if r := admin.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`); r.status != 401 && r.status != 403 {
 		t.Fatalf("a tenant admin deleted: %d %s", r.status, r.body)
 	}
+	// Not before its archive was taken, nor once its log moved since (a
+	// write by an instance that had not yet heard it was read-only).
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`); problemCode(t, r, 409) != "archive_required" {
+		t.Fatalf("a deletion before the archive: %d %s", r.status, r.body)
+	}
 	if r := root.do("GET", "/admin/v1/tenants/acme/archive", ""); r.status != 200 {
 		t.Fatalf("archive: %d", r.status)
+	}
+	actx := tenant.With(context.Background(), "acme")
+	late, err := streams.NewName("acme", usage.Category, "2026-11-23")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lateType, lateData, err := st.Registry.Encode(usage.RequestsCounted{Day: "2026-11-23", Requests: 1, Instance: "another"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Store.Append(actx, late, streams.Any, streams.EventData{ID: uuid.New(), Type: lateType, Data: lateData,
+		Metadata: streams.Metadata{Tenant: "acme", UserID: "atrium"}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`); problemCode(t, r, 409) != "archive_stale" {
+		t.Fatalf("a deletion after the log moved: %d %s", r.status, r.body)
+	}
+	if r := root.do("GET", "/admin/v1/tenants/acme/archive", ""); r.status != 200 {
+		t.Fatalf("the archive taken again: %d", r.status)
 	}
 	sq, embedded := st.Reads.(*sqlite.Store)
 	if embedded {

@@ -146,7 +146,7 @@ func (res Tenancy) Mount(r Routes) {
 	admin.Get("/health", a.health).Doc(Doc{Summary: "Every tenant's state, projection and poisoned events, as the instance asked knows them", Answer: List([]tenantHealthView(nil), "")})
 	admin.Post("/tenants/:slug/suspend", a.suspendTenant).Doc(Doc{Summary: "Stop serving a tenant", Answer: tenantView{}})
 	admin.Post("/tenants/:slug/resume", a.resumeTenant).Doc(Doc{Summary: "Serve a suspended tenant again", Answer: tenantView{}})
-	admin.Post("/tenants/:slug/offboard", a.offboardTenant).Doc(Doc{Summary: "Start a tenant's offboarding: read-only from now on (its commands 403 tenant_read_only); with {\"confirm\": \"<slug>\"}, delete a read-only tenant's data for good, its slug kept", Answer: offboardView{}})
+	admin.Post("/tenants/:slug/offboard", a.offboardTenant).Doc(Doc{Summary: "Start a tenant's offboarding: read-only from now on (its commands 403 tenant_read_only); with {\"confirm\": \"<slug>\"}, delete a read-only tenant's data for good, its slug kept, once its archive was taken and while its log still ends there (409 archive_required, archive_stale)", Answer: offboardView{}})
 	admin.Download("/tenants/:slug/archive", "tenant-archive.zip", a.archive).Doc(Doc{Summary: "A read-only tenant's archive: its log with the hash chain, read tables and documents (zip)", Media: "application/zip"})
 	admin.Put("/tenants/:slug/domains", a.changeDomains).Doc(Doc{Summary: "Set a tenant's custom domains", Answer: tenantView{}})
 	admin.Put("/tenants/:slug/limits", a.changeLimits).Doc(Doc{Summary: "Set a tenant's request limits", Answer: tenantView{}})

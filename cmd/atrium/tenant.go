@@ -49,7 +49,7 @@ type tenantCmd struct {
 	Usage      tenantUsageCmd      `cmd:"" help:"A tenant's usage, day by day (UTC): this month's unless --from and --to say."`
 	Offboard   tenantOffboardCmd   `cmd:"" help:"Make a tenant read-only, the first step of its leaving: its reads answer, its commands are refused."`
 	Archive    tenantArchiveCmd    `cmd:"" help:"Write a read-only tenant's archive (its log with the hash chain, read tables, documents) to a zip file."`
-	Delete     tenantDeleteCmd     `cmd:"" help:"Delete a read-only tenant's data for good (--confirm <slug>); its slug stays taken."`
+	Delete     tenantDeleteCmd     `cmd:"" help:"Delete a read-only tenant's data for good (--confirm <slug>), once its archive was taken and nothing was written since; its slug stays taken."`
 	Logout     tenantLogoutCmd     `cmd:"" help:"End the kept session of ATRIUM_ADMIN_EMAIL on ATRIUM_API_URL."`
 }
 

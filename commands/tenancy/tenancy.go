@@ -27,6 +27,8 @@ import (
 // The tenant comes from ctx.
 type Resources interface {
 	Provision(ctx context.Context) error
+	// Head is where the ctx tenant's log ends now.
+	Head(ctx context.Context) (uint64, error)
 }
 
 // Admins creates a tenant's first admin. EnsureFirstAdmin succeeds again
@@ -63,7 +65,7 @@ func NewHandler(x *commands.Executor, resources Resources, admins Admins, catalo
 func Events() []domain.Event {
 	return []domain.Event{tenancy.Provisioned{}, tenancy.DomainsChanged{}, tenancy.BrandingChanged{}, tenancy.SettingsChanged{},
 		tenancy.Suspended{}, tenancy.Resumed{}, tenancy.DomainClaimed{}, tenancy.DomainReleased{}, tenancy.LimitsChanged{},
-		tenancy.PlanDefined{}, tenancy.PlanChanged{}, tenancy.OffboardingStarted{}, tenancy.Deleted{}}
+		tenancy.PlanDefined{}, tenancy.PlanChanged{}, tenancy.OffboardingStarted{}, tenancy.Archived{}, tenancy.Deleted{}}
 }
 
 func platformAdmin(ctx context.Context) (user.Principal, error) {
@@ -221,8 +223,18 @@ func (h *Handler) Offboard(ctx context.Context, req commands.Request, slug strin
 // confirmed by its slug: the tombstone that keeps its slug. The caller
 // then deletes its data.
 func (h *Handler) Delete(ctx context.Context, req commands.Request, slug, confirm string) (commands.Result, error) {
+	// Where its log ends now (none once its events are deleted: a
+	// deletion asked again finishes without it).
+	var head uint64
+	var headErr error
+	if t, err := tenant.ParseClient(slug); err == nil {
+		head, headErr = h.resources.Head(tenant.With(ctx, t))
+	}
 	return h.platformDecision(ctx, "delete_tenant", req, slug, func(s tenancy.State, by string) (commands.Decision, error) {
-		evs, err := tenancy.DecideDelete(s, confirm, by, h.now())
+		if headErr != nil && s.ReadOnly && !s.Deleted && s.ID == tenant.ID(slug) {
+			return commands.Decision{}, headErr
+		}
+		evs, err := tenancy.DecideDelete(s, confirm, head, by, h.now())
 		if err != nil || len(evs) == 0 {
 			return commands.Decision{Events: evs}, err
 		}
@@ -230,6 +242,14 @@ func (h *Handler) Delete(ctx context.Context, req commands.Request, slug, confir
 		// company may use them.
 		extras, err := releases(s.ID, s.Domains)
 		return commands.Decision{Events: evs, Extras: extras}, err
+	})
+}
+
+// RecordArchive records that a read-only tenant's archive was taken, its
+// log then ending at head (platform administrators).
+func (h *Handler) RecordArchive(ctx context.Context, req commands.Request, slug string, head uint64) (commands.Result, error) {
+	return h.platformChange(ctx, "record_archive", req, slug, func(s tenancy.State, by string) ([]domain.Event, error) {
+		return tenancy.DecideArchived(s, head, by, h.now())
 	})
 }
 

@@ -128,6 +128,14 @@ type (
 		By     string    `json:"by"`
 		At     time.Time `json:"at"`
 	}
+	// Archived: a read-only tenant's archive was taken, its log then
+	// ending at Head; its deletion checks that nothing was written since.
+	Archived struct {
+		Tenant tenant.ID `json:"tenant"`
+		Head   uint64    `json:"head"`
+		By     string    `json:"by"`
+		At     time.Time `json:"at"`
+	}
 	// Deleted: an offboarded tenant's data was deleted. The record stays,
 	// a tombstone, so its slug is never silently given to another
 	// company.
@@ -164,6 +172,7 @@ func (Resumed) EventName() string         { return "tenant.resumed.v1" }
 func (OffboardingStarted) EventName() string {
 	return "tenant.offboarding_started.v1"
 }
+func (Archived) EventName() string       { return "tenant.archived.v1" }
 func (Deleted) EventName() string        { return "tenant.deleted.v1" }
 func (LimitsChanged) EventName() string  { return "tenant.limits_changed.v1" }
 func (DomainClaimed) EventName() string  { return "tenant.domain_claimed.v1" }
@@ -182,6 +191,9 @@ type State struct {
 	Suspended bool
 	// ReadOnly: the tenant is being offboarded; it writes nothing more.
 	ReadOnly bool
+	// Archived: its archive was taken, its log then ending at ArchivedHead.
+	Archived     bool
+	ArchivedHead uint64
 	// Deleted: its data is gone; the record is a tombstone.
 	Deleted bool
 	Since   time.Time
@@ -300,6 +312,8 @@ func Evolve(s State, e domain.Event) State {
 		s.Suspended = false
 	case OffboardingStarted:
 		s.ReadOnly = true
+	case Archived:
+		s.Archived, s.ArchivedHead = true, e.Head
 	case Deleted:
 		s.Deleted, s.ReadOnly, s.Domains = true, true, nil
 	case LimitsChanged:
@@ -483,10 +497,27 @@ func DecideOffboard(s State, by string, at time.Time) ([]domain.Event, error) {
 	return []domain.Event{OffboardingStarted{Tenant: s.ID, By: by, At: at.UTC()}}, nil
 }
 
-// DecideDelete deletes a read-only tenant's data, confirmed by its slug;
-// deciding it again for a deleted tenant writes nothing (the deletion of
+// DecideArchived records that a read-only tenant's archive was taken,
+// its log then ending at head.
+func DecideArchived(s State, head uint64, by string, at time.Time) ([]domain.Event, error) {
+	if err := s.served(); err != nil {
+		return nil, err
+	}
+	if !s.ReadOnly {
+		return nil, domain.WrongStatef("tenant_not_read_only", "a tenant is archived once it is read-only")
+	}
+	if s.Archived && s.ArchivedHead == head {
+		return nil, nil
+	}
+	return []domain.Event{Archived{Tenant: s.ID, Head: head, By: by, At: at.UTC()}}, nil
+}
+
+// DecideDelete deletes a read-only tenant whose archive holds its whole
+// log: head is where its log ends now, which must be where it ended when
+// the archive was taken.
+// Deciding it again for a deleted tenant writes nothing (the deletion of
 // what remains is retried).
-func DecideDelete(s State, confirm, by string, at time.Time) ([]domain.Event, error) {
+func DecideDelete(s State, confirm string, head uint64, by string, at time.Time) ([]domain.Event, error) {
 	switch {
 	case !s.Exists():
 		return nil, domain.NotFoundf("tenant_not_found", "no such tenant")
@@ -496,6 +527,10 @@ func DecideDelete(s State, confirm, by string, at time.Time) ([]domain.Event, er
 		return nil, nil
 	case !s.ReadOnly:
 		return nil, domain.WrongStatef("tenant_not_read_only", "a tenant is deleted once it is read-only: POST /admin/v1/tenants/{slug}/offboard first, and take its archive (GET /admin/v1/tenants/{slug}/archive) before deleting it")
+	case !s.Archived:
+		return nil, domain.WrongStatef("archive_required", "take the tenant's archive (GET /admin/v1/tenants/{slug}/archive) before deleting it")
+	case s.ArchivedHead != head:
+		return nil, domain.WrongStatef("archive_stale", "the tenant's log moved from %d to %d since its archive was taken: take it again before deleting it", s.ArchivedHead, head)
 	}
 	return []domain.Event{Deleted{Tenant: s.ID, By: by, At: at.UTC()}}, nil
 }

@@ -275,7 +275,35 @@ func TestDeletedTenantIsNotChanged(t *testing.T) {
 			t.Errorf("%s of a deleted tenant: %v, %v; want tenant_not_found and nothing written", name, evs, err)
 		}
 	}
-	if evs, err := tenancy.DecideDelete(s, "acme", "root", at); err != nil || len(evs) > 0 {
+	if evs, err := tenancy.DecideDelete(s, "acme", 0, "root", at); err != nil || len(evs) > 0 {
 		t.Errorf("deleting again: %v, %v; want nothing written, no error", evs, err)
+	}
+}
+
+// A read-only tenant is deleted only once its archive was taken, and only
+// while its log still ends where the archive ended.
+func TestDeletionNeedsAnArchiveOfTheWholeLog(t *testing.T) {
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	s := tenancy.Evolve(tenancy.State{}, tenancy.Provisioned{Tenant: "acme", Name: "Acme", Settings: tenancy.DefaultSettings("EUR"), At: at})
+	if _, err := tenancy.DecideArchived(s, 5, "root", at); !errors.Is(err, &domain.Error{Code: "tenant_not_read_only"}) {
+		t.Fatalf("the archive of a live tenant recorded: %v", err)
+	}
+	s = tenancy.Evolve(s, tenancy.OffboardingStarted{Tenant: "acme", At: at})
+	if evs, err := tenancy.DecideDelete(s, "acme", 5, "root", at); !errors.Is(err, &domain.Error{Code: "archive_required"}) || len(evs) > 0 {
+		t.Fatalf("deleting before any archive: %v %v", evs, err)
+	}
+	evs, err := tenancy.DecideArchived(s, 5, "root", at)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("recording the archive: %v %v", evs, err)
+	}
+	s = tenancy.Evolve(s, evs[0])
+	if evs, err := tenancy.DecideArchived(s, 5, "root", at); err != nil || len(evs) > 0 {
+		t.Fatalf("the same archive recorded again: %v %v", evs, err)
+	}
+	if evs, err := tenancy.DecideDelete(s, "acme", 6, "root", at); !errors.Is(err, &domain.Error{Code: "archive_stale"}) || len(evs) > 0 {
+		t.Fatalf("deleting a log that moved since its archive: %v %v", evs, err)
+	}
+	if evs, err := tenancy.DecideDelete(s, "acme", 5, "root", at); err != nil || len(evs) != 1 {
+		t.Fatalf("deleting a log its archive holds: %v %v", evs, err)
 	}
 }
