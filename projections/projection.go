@@ -186,6 +186,12 @@ type ReadStore interface {
 // ctx tenant's read database.
 var ErrNotFound = errors.New("projections: not found")
 
+// ErrDropped is returned by a read store for a tenant whose database it
+// dropped (the tenant deleted): whatever was still under way then never
+// opens, and so never creates, its database again (its slug is never
+// given again).
+var ErrDropped = errors.New("projections: the tenant's read database was dropped")
+
 // ErrLagging is returned by WaitFor when the tenant's projections did not
 // reach the asked position in time.
 var ErrLagging = errors.New("projections: projection lagging")

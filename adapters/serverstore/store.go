@@ -129,6 +129,7 @@ type Store struct {
 	poke      chan struct{}
 	idlerDone chan struct{}
 	ensured   map[tenant.ID]bool // provisioned by this process
+	dropped   map[tenant.ID]bool // dropped by this process: never opened again
 	migrates  map[tenant.ID]*sync.Mutex
 }
 
@@ -169,7 +170,7 @@ func Open(eng Engine, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("serverstore: %w", err)
 	}
 	s := &Store{eng: eng, cfg: cfg, budget: budget, pools: map[tenant.ID]*pool{}, lru: list.New(),
-		ensured: map[tenant.ID]bool{}, migrates: map[tenant.ID]*sync.Mutex{}}
+		ensured: map[tenant.ID]bool{}, dropped: map[tenant.ID]bool{}, migrates: map[tenant.ID]*sync.Mutex{}}
 	s.admin = sql.OpenDB(&connector{inner: ac, budget: budget, rewrite: eng.Placeholders()})
 	s.admin.SetMaxOpenConns(2)
 	s.admin.SetMaxIdleConns(1)
@@ -244,6 +245,10 @@ func (s *Store) Open(ctx context.Context) (projections.DB, error) {
 		s.mu.Unlock()
 		return projections.DB{}, ErrClosed
 	}
+	if s.dropped[t] {
+		s.mu.Unlock()
+		return projections.DB{}, fmt.Errorf("%w: %s", projections.ErrDropped, t)
+	}
 	p, ok := s.pools[t]
 	if ok {
 		p.refs++
@@ -271,6 +276,11 @@ func (s *Store) Open(ctx context.Context) (projections.DB, error) {
 		s.mu.Unlock()
 		_ = db.Close()
 		return projections.DB{}, ErrClosed
+	}
+	if s.dropped[t] { // dropped meanwhile
+		s.mu.Unlock()
+		_ = db.Close()
+		return projections.DB{}, fmt.Errorf("%w: %s", projections.ErrDropped, t)
 	}
 	if q, ok := s.pools[t]; ok { // opened meanwhile by another caller
 		p = q
@@ -430,8 +440,11 @@ func (s *Store) Provision(ctx context.Context) error {
 		return err
 	}
 	s.mu.Lock()
-	done := s.ensured[t]
+	done, dropped := s.ensured[t], s.dropped[t]
 	s.mu.Unlock()
+	if dropped {
+		return fmt.Errorf("%w: %s", projections.ErrDropped, t)
+	}
 	if done {
 		return nil
 	}
@@ -456,6 +469,13 @@ func (s *Store) Provision(ctx context.Context) error {
 	n := s.Names(t)
 	if err := s.eng.Provision(ctx, conn, n, password, fresh); err != nil {
 		return fmt.Errorf("provision %s: %w", t, err)
+	}
+	s.mu.Lock()
+	dropped = s.dropped[t]
+	s.mu.Unlock()
+	if dropped {
+		// Dropped while this was creating it: what it created goes too.
+		return errors.Join(fmt.Errorf("%w: %s", projections.ErrDropped, t), s.eng.Drop(ctx, s.admin, n))
 	}
 	if fresh {
 		s.forget(t) // a pool opened with an older password
@@ -625,7 +645,8 @@ func (s *Store) Tenants(ctx context.Context) ([]tenant.ID, error) {
 }
 
 // Drop removes the ctx tenant's database and logins (offboarding, and
-// tests' cleanup). Its credentials stay with the caller.
+// tests' cleanup). Its credentials stay with the caller. The store opens
+// and provisions the tenant no more (projections.ErrDropped).
 func (s *Store) Drop(ctx context.Context) error {
 	t, err := tenantOf(ctx)
 	if err != nil {
@@ -638,6 +659,7 @@ func (s *Store) Drop(ctx context.Context) error {
 		delete(s.pools, t)
 	}
 	delete(s.ensured, t)
+	s.dropped[t] = true
 	s.mu.Unlock()
 	if ok {
 		closeAll([]*pool{p})

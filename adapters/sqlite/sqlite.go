@@ -142,9 +142,6 @@ var (
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("sqlite: read store closed")
 
-// ErrDropped: the tenant's read database was dropped (the tenant deleted).
-var ErrDropped = errors.New("sqlite: the tenant's read database was dropped")
-
 // Open returns a read store rooted at dir; it opens no database yet.
 func Open(dir string, cfg Config) (*Store, error) {
 	cfg.setDefaults()
@@ -175,7 +172,7 @@ func (s *Store) Open(ctx context.Context) (projections.DB, error) {
 	}
 	if s.dropped[t] {
 		s.mu.Unlock()
-		return projections.DB{}, fmt.Errorf("%w: %s", ErrDropped, t)
+		return projections.DB{}, fmt.Errorf("%w: %s", projections.ErrDropped, t)
 	}
 	p, ok := s.pools[t]
 	if ok {

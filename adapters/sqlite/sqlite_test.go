@@ -188,28 +188,3 @@ func TestSchemaStatusDoesNotWrite(t *testing.T) {
 		t.Fatalf("%d tables after a status query (%v)", tables, err)
 	}
 }
-
-// A dropped tenant's database is not created again by whatever was still
-// under way when it was dropped (its slug is never given again).
-func TestDroppedTenantIsNotOpenedAgain(t *testing.T) {
-	s, err := sqlite.Open(t.TempDir(), sqlite.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	ctx := tenant.With(context.Background(), "acme")
-	db, err := s.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Release()
-	if err := s.Drop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Open(ctx); !errors.Is(err, sqlite.ErrDropped) {
-		t.Fatalf("opening a dropped tenant: %v", err)
-	}
-	if _, err := os.Stat(s.Path("acme")); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("the dropped tenant's database exists again: %v", err)
-	}
-}

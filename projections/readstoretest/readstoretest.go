@@ -2,8 +2,8 @@
 // passes: tenant scoping, isolation between tenants, leases that keep a pool
 // open while in use, versioned migrations per read model, concurrent use,
 // the statements of the SQL each lease gives (paging, savepoints) run
-// against the store's database, and the checkpoint fence under concurrent
-// writers.
+// against the store's database, the checkpoint fence under concurrent
+// writers, and a dropped tenant's database never created again.
 package readstoretest
 
 import (
@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sync"
 	"testing"
 
@@ -28,6 +29,9 @@ type Store interface {
 	// Migrate brings the ctx tenant's database to the latest version of the
 	// checkpoint table and of every projector's read model.
 	Migrate(ctx context.Context, projectors ...projections.Projector) error
+	// Drop removes the ctx tenant's database (its deletion); the store
+	// opens it no more.
+	Drop(ctx context.Context) error
 }
 
 //go:embed migrations
@@ -62,6 +66,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"LeaseKeepsPoolOpen", testLeaseKeepsPoolOpen},
 		{"Concurrent", testConcurrent},
 		{"SQL", testSQL},
+		{"Dropped", testDropped},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -251,4 +256,54 @@ func testConcurrent(t *testing.T, s Store) {
 	if total != workers*each {
 		t.Fatalf("%d rows over the tenants, want %d", total, workers*each)
 	}
+}
+
+// testDropped: once a tenant's database is dropped, whatever was still
+// under way (a projection's batch, a request, another migration) neither
+// opens nor creates it again; the other tenants keep theirs.
+func testDropped(t *testing.T, s Store) {
+	migrate(t, s, "acme", "globex")
+	for _, tn := range []tenant.ID{"acme", "globex"} {
+		if err := insert(ctxOf(tn), s, "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, err := s.Open(ctxOf("acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Drop(ctxOf("acme")); err != nil {
+		t.Fatal(err)
+	}
+	held.Release()
+	if _, err := s.Open(ctxOf("acme")); !errors.Is(err, projections.ErrDropped) {
+		t.Errorf("Open of a dropped tenant: %v, want projections.ErrDropped", err)
+	}
+	if err := s.Migrate(ctxOf("acme"), Model()); !errors.Is(err, projections.ErrDropped) {
+		t.Errorf("Migrate of a dropped tenant: %v, want projections.ErrDropped", err)
+	}
+	if ts, ok, err := tenantsOf(s); err != nil {
+		t.Fatal(err)
+	} else if ok && (slices.Contains(ts, "acme") || !slices.Contains(ts, "globex")) {
+		t.Errorf("the store's tenants after acme was dropped: %v", ts)
+	}
+	if n := count(t, s, "globex"); n != 1 {
+		t.Errorf("globex has %d rows after acme was dropped, want 1", n)
+	}
+}
+
+// tenantsOf lists the tenants whose database the store has, when it can
+// tell.
+func tenantsOf(s Store) ([]tenant.ID, bool, error) {
+	switch l := s.(type) {
+	case interface {
+		Tenants(context.Context) ([]tenant.ID, error)
+	}:
+		ts, err := l.Tenants(context.Background())
+		return ts, true, err
+	case interface{ Tenants() ([]tenant.ID, error) }:
+		ts, err := l.Tenants()
+		return ts, true, err
+	}
+	return nil, false, nil
 }
