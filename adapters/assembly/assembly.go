@@ -725,6 +725,13 @@ type resources struct{ p *Process }
 
 func (r resources) Provision(ctx context.Context) error { return r.p.OpenTenant(ctx) }
 
+func (r resources) Settle(ctx context.Context) error {
+	if r.p.meter == nil {
+		return nil
+	}
+	return r.p.meter.final(ctx)
+}
+
 func (r resources) Head(ctx context.Context) (uint64, error) {
 	h, err := r.p.Store.Head(ctx)
 	return uint64(h), err

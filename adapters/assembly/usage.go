@@ -16,6 +16,7 @@ import (
 
 	"github.com/atrium-platform/atrium/adapters/erp/webhook"
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
+	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/tenant"
 	"github.com/atrium-platform/atrium/domain/usage"
@@ -391,8 +392,57 @@ func (p *Process) projectedToHead(ctx context.Context, d time.Duration) (streams
 	return head, p.Runner.WaitFor(wctx, head)
 }
 
-// report sends billing the record r, then records that it took it.
-func (m *meter) report(ctx context.Context, r usage.Record) error {
+// final sends billing, before the ctx tenant is deleted, every day of its
+// usage billing has not taken: the closed days not reported, and the days
+// not closed, today's too, closed now as they stand (the tenant is
+// read-only: nothing of it is counted any more). Nothing is recorded in
+// its log, which is deleted next; billing takes a day once, by its
+// record's id, however often it is sent.
+func (m *meter) final(ctx context.Context) error {
+	if m.billing == nil {
+		return nil
+	}
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return err
+	}
+	if err := m.caughtUp(ctx); err != nil {
+		return err
+	}
+	closed, err := usagereads.NewQueries(m.p.Reads).Unreported(ctx)
+	if err != nil {
+		return err
+	}
+	at := m.p.cfg.Now().UTC()
+	days, err := m.p.unclosed(ctx, usage.Day(at.Add(24*time.Hour)))
+	if err != nil {
+		return err
+	}
+	records := make([]usage.Record, 0, len(closed)+len(days))
+	for _, d := range closed {
+		records = append(records, *d.Closed)
+	}
+	if len(days) > 0 {
+		now, err := m.p.storedNow(ctx)
+		if err != nil {
+			return err
+		}
+		for _, d := range days {
+			r := record(t, d, now)
+			r.Closed = at
+			records = append(records, r)
+		}
+	}
+	for _, r := range records {
+		if err := m.deliver(ctx, r); err != nil {
+			return fmt.Errorf("%w: %s: %w", tenancycmd.ErrBillingUnreachable, r.Day, err)
+		}
+	}
+	return nil
+}
+
+// deliver sends billing the record r.
+func (m *meter) deliver(ctx context.Context, r usage.Record) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -402,7 +452,15 @@ func (m *meter) report(ctx context.Context, r usage.Record) error {
 	if !out.Delivered {
 		return fmt.Errorf("billing: %w", out.Err)
 	}
-	err = m.write(ctx, usage.BillingCategory, r.Day, streams.Exactly(1), uuid.NewSHA1(usageID, []byte("reported/"+r.ID)),
+	return nil
+}
+
+// report sends billing the record r, then records that it took it.
+func (m *meter) report(ctx context.Context, r usage.Record) error {
+	if err := m.deliver(ctx, r); err != nil {
+		return err
+	}
+	err := m.write(ctx, usage.BillingCategory, r.Day, streams.Exactly(1), uuid.NewSHA1(usageID, []byte("reported/"+r.ID)),
 		usage.DayReported{Day: r.Day, ID: r.ID, At: m.p.cfg.Now().UTC()})
 	if errors.Is(err, streams.ErrConflict) {
 		return nil // recorded by another instance

@@ -11,6 +11,7 @@ import (
 
 	"github.com/atrium-platform/atrium/commands"
 	identitycmd "github.com/atrium-platform/atrium/commands/identity"
+	tenancycmd "github.com/atrium-platform/atrium/commands/tenancy"
 	"github.com/atrium-platform/atrium/documents"
 	"github.com/atrium-platform/atrium/domain"
 	"github.com/atrium-platform/atrium/domain/tenant"
@@ -88,6 +89,10 @@ func problemOf(err error) (*Problem, bool) {
 	case errors.Is(err, projections.ErrLagging):
 		p := NewProblem(http.StatusServiceUnavailable, "projection_lagging", "the read model has not reached the requested position yet")
 		p.RetryAfter = 1
+		return p, true
+	case errors.Is(err, tenancycmd.ErrBillingUnreachable):
+		p := NewProblem(http.StatusServiceUnavailable, "billing_unreachable", "billing did not take the tenant's last usage; nothing was deleted: try again")
+		p.RetryAfter = 60
 		return p, true
 	case errors.Is(err, projections.ErrTooManyAnalystLogins):
 		p := NewProblem(http.StatusTooManyRequests, "too_many_analyst_logins", "the tenant has as many unexpired analysts' logins as allowed; wait for one to expire")

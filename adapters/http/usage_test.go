@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -514,5 +515,86 @@ func TestERPCallBackWaitingWhenTheTenantTurnsReadOnly(t *testing.T) {
 	}
 	if paid := paidOf(t, st, fin, id); paid != 0 {
 		t.Fatalf("the call back paid %v of the invoice of a read-only tenant", paid)
+	}
+}
+
+// A tenant deleted before its days were closed: billing gets them, today's
+// too, before anything of it is deleted; with billing down, nothing is.
+func TestDeletedTenantsLastDaysAreBilled(t *testing.T) {
+	clk := &movable{now: clock()}
+	bill := newReceiver(t, billingSecret)
+	var down atomic.Bool
+	down.Store(true)
+	bill.answer = func(int, erpsync.Message) (int, map[string]string, time.Duration) {
+		if down.Load() {
+			return 503, nil, 0
+		}
+		return 0, nil, 0
+	}
+	app, st := newUsageApp(t, clk, bill.url())
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	day := usage.Day(clk.Now())
+	fin := as(t, app, "acme", "u-fin", "finance")
+	for i := range 3 {
+		create(t, fin, 100+i)
+	}
+	create(t, as(t, app, "globex", "u-gfin", "finance"), 100)
+	eventually(t, "acme's requests written and projected", func() bool {
+		u := dayUsage(t, root, "acme", day)
+		return u != nil && u.APIRequests >= 3
+	})
+	caughtUp(t, st, "acme")
+	before := dayUsage(t, root, "acme", day)
+
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", ""); r.status != 200 {
+		t.Fatalf("offboard: %d %s", r.status, r.body)
+	}
+	if r := root.do("GET", "/admin/v1/tenants/acme/archive", ""); r.status != 200 {
+		t.Fatalf("archive: %d %s", r.status, r.body)
+	}
+	// A deletion refused for another reason sends billing nothing.
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"globex"}`); problemCode(t, r, 400) != "confirmation_required" {
+		t.Fatalf("a wrong confirmation: %d %s", r.status, r.body)
+	}
+	bill.mu.Lock()
+	calls := bill.calls
+	bill.mu.Unlock()
+	if calls != 0 {
+		t.Fatalf("billing was called %d times by a refused deletion", calls)
+	}
+	// Billing down: nothing of acme is deleted.
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`); problemCode(t, r, 503) != "billing_unreachable" {
+		t.Fatalf("deleting with billing down: %d %s", r.status, r.body)
+	}
+	if s, ok := st.Catalog.Get("acme"); !ok || s.Deleted {
+		t.Fatalf("acme after a deletion billing refused: %+v", s)
+	}
+	if u := dayUsage(t, root, "acme", day); u == nil || u.Commands != before.Commands {
+		t.Fatalf("acme's usage after a deletion billing refused: %+v", u)
+	}
+
+	down.Store(false)
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`); r.status != 200 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	msgs := bill.messages()
+	if len(msgs) != 1 {
+		t.Fatalf("billing took %d records, want acme's day: %+v", len(msgs), msgs)
+	}
+	var rec usage.Record
+	if err := json.Unmarshal(msgs[0].Data, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if msgs[0].ID != usage.RecordID("acme", day) || rec.ID != msgs[0].ID || rec.Tenant != "acme" || rec.Day != day ||
+		rec.Commands != before.Commands || rec.Events != before.Events || rec.APIRequests < before.APIRequests || rec.Closed.IsZero() {
+		t.Fatalf("billing took %s: %+v; acme's day stood at %+v", msgs[0].ID, rec, *before)
+	}
+	// Asked again, what remains is deleted, and billing is sent nothing
+	// more.
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`); r.status != 200 {
+		t.Fatalf("delete again: %d %s", r.status, r.body)
+	}
+	if n := len(bill.messages()); n != 1 {
+		t.Fatalf("billing took %d records after the deletion was asked again", n)
 	}
 }

@@ -29,7 +29,17 @@ type Resources interface {
 	Provision(ctx context.Context) error
 	// Head is where the ctx tenant's log ends now.
 	Head(ctx context.Context) (uint64, error)
+	// Settle sends billing the ctx tenant's usage it has not taken,
+	// every day up to and including today, before the tenant's data is
+	// deleted (its log, the record of what billing took, goes with it).
+	// It fails with ErrBillingUnreachable when billing did not take
+	// them; with no billing, it does nothing.
+	Settle(ctx context.Context) error
 }
+
+// ErrBillingUnreachable: billing did not take a deleted tenant's last
+// usage; the deletion waits for it.
+var ErrBillingUnreachable = errors.New("tenancy: billing did not take the tenant's last usage")
 
 // Admins creates a tenant's first admin. EnsureFirstAdmin succeeds again
 // for a person who already is one. The tenant comes from ctx.
@@ -229,6 +239,11 @@ func (h *Handler) Delete(ctx context.Context, req commands.Request, slug, confir
 	var headErr error
 	if t, err := tenant.ParseClient(slug); err == nil {
 		head, headErr = h.resources.Head(tenant.With(ctx, t))
+		if headErr == nil {
+			if err := h.settle(ctx, t, confirm, head); err != nil {
+				return commands.Result{}, err
+			}
+		}
 	}
 	return h.platformDecision(ctx, "delete_tenant", req, slug, func(s tenancy.State, by string) (commands.Decision, error) {
 		if headErr != nil && s.ReadOnly && !s.Deleted && s.ID == tenant.ID(slug) {
@@ -243,6 +258,23 @@ func (h *Handler) Delete(ctx context.Context, req commands.Request, slug, confir
 		extras, err := releases(s.ID, s.Domains)
 		return commands.Decision{Events: evs, Extras: extras}, err
 	})
+}
+
+// settle sends billing t's last usage when its deletion, as asked, would
+// be decided now: a deletion refused sends nothing.
+func (h *Handler) settle(ctx context.Context, t tenant.ID, confirm string, head uint64) error {
+	p, err := platformAdmin(ctx)
+	if err != nil {
+		return nil // refused by the decision
+	}
+	s, err := h.record(ctx, t)
+	if err != nil {
+		return err
+	}
+	if evs, err := tenancy.DecideDelete(s, confirm, head, string(p.ID), h.now()); err != nil || len(evs) == 0 {
+		return nil // refused, or deleted already: the decision answers
+	}
+	return h.resources.Settle(tenant.With(ctx, t))
 }
 
 // RecordArchive records that a read-only tenant's archive was taken, its
