@@ -665,13 +665,14 @@ func (p *Process) Seed(ctx context.Context, demo module.Demo) error {
 func (p *Process) tenantChanged(t tenancy.State) {
 	if t.Deleted {
 		// Deleted on another instance too: nothing of it is read here
-		// again, and this instance's own read database goes.
+		// again, and this instance's own read database goes. A shared
+		// one is dropped by the instance that deleted the tenant, and by
+		// each other one too: its store opens it no more, and whatever
+		// it was still doing cannot have left it created again.
 		ctx := tenant.With(context.Background(), t.ID)
 		p.forget(ctx, t.ID)
-		if !p.cfg.SharedReads {
-			if err := p.dropReads(ctx); err != nil {
-				p.log.Error("deleting a deleted tenant's read database", "tenant", string(t.ID), "err", err)
-			}
+		if err := p.dropReads(ctx); err != nil {
+			p.log.Error("deleting a deleted tenant's read database", "tenant", string(t.ID), "err", err)
 		}
 		return
 	}

@@ -434,12 +434,19 @@ func (m *meter) final(ctx context.Context) error {
 		}
 	}
 	for _, r := range records {
-		if err := m.deliver(ctx, r); err != nil {
+		err := m.deliver(ctx, r)
+		switch {
+		case errors.Is(err, errBillingRefused):
+			return fmt.Errorf("%w: %s: %w", tenancycmd.ErrBillingRefused, r.Day, err)
+		case err != nil:
 			return fmt.Errorf("%w: %s: %w", tenancycmd.ErrBillingUnreachable, r.Day, err)
 		}
 	}
 	return nil
 }
+
+// errBillingRefused: billing refused a record for good (a 4xx answer).
+var errBillingRefused = errors.New("billing refused the record")
 
 // deliver sends billing the record r.
 func (m *meter) deliver(ctx context.Context, r usage.Record) error {
@@ -449,6 +456,9 @@ func (m *meter) deliver(ctx context.Context, r usage.Record) error {
 	}
 	out := m.billing.Deliver(ctx, erpsync.Message{ID: r.ID, Tenant: r.Tenant, Type: "usage.day_closed", Aggregate: usage.BillingCategory,
 		AggregateID: r.Day, OccurredAt: r.Closed, Data: data})
+	if !out.Delivered && !out.Retry {
+		return fmt.Errorf("%w %s: %w", errBillingRefused, r.ID, out.Err)
+	}
 	if !out.Delivered {
 		return fmt.Errorf("billing: %w", out.Err)
 	}
@@ -500,7 +510,7 @@ func (p *Process) days(ctx context.Context, from, to string) ([]day, error) {
 }
 
 // unclosedWindow is how far back days are looked for that only had ERP
-// messages delivered: older ones were closed by earlier sweeps.
+// messages delivered, at least: older ones were closed by earlier sweeps.
 const unclosedWindow = 7 * 24 * time.Hour
 
 // unclosed are the ctx tenant's days before before that are not closed.
@@ -513,7 +523,14 @@ func (p *Process) unclosed(ctx context.Context, before string) ([]day, error) {
 	if err != nil {
 		return nil, err
 	}
-	recent, err := p.days(ctx, usage.Day(end.Add(-unclosedWindow)), usage.Day(end.Add(-24*time.Hour)))
+	// Deliveries are looked for from the oldest day not closed: a
+	// read-only tenant's days stay open until its deletion, however long
+	// after its offboarding that comes.
+	from := usage.Day(end.Add(-unclosedWindow))
+	for _, r := range rows {
+		from = min(from, r.Day)
+	}
+	recent, err := p.days(ctx, from, usage.Day(end.Add(-24*time.Hour)))
 	if err != nil {
 		return nil, err
 	}

@@ -90,6 +90,9 @@ func problemOf(err error) (*Problem, bool) {
 		p := NewProblem(http.StatusServiceUnavailable, "projection_lagging", "the read model has not reached the requested position yet")
 		p.RetryAfter = 1
 		return p, true
+	case errors.Is(err, tenancycmd.ErrBillingRefused):
+		// Billing is the operator's own endpoint: its answer is shown.
+		return NewProblem(http.StatusFailedDependency, "billing_refused", err.Error()+"; nothing was deleted"), true
 	case errors.Is(err, tenancycmd.ErrBillingUnreachable):
 		p := NewProblem(http.StatusServiceUnavailable, "billing_unreachable", "billing did not take the tenant's last usage; nothing was deleted: try again")
 		p.RetryAfter = 60
@@ -104,7 +107,7 @@ func problemOf(err error) (*Problem, bool) {
 		return NewProblem(http.StatusBadRequest, "tenant_required", "this route needs a tenant: use the tenant's host name or the X-Tenant header"), true
 	case errors.Is(err, user.ErrNoPrincipal):
 		return NewProblem(http.StatusUnauthorized, "unauthorized", "authentication required"), true
-	case errors.Is(err, streams.ErrUnknownTenant):
+	case errors.Is(err, streams.ErrUnknownTenant), errors.Is(err, projections.ErrDropped): // a request under way when its tenant was deleted
 		return NewProblem(http.StatusNotFound, "tenant_not_found", "no such tenant"), true
 	case errors.As(err, new(*CrossTenant)):
 		return NewProblem(http.StatusForbidden, "tenant_mismatch", "this token was issued for another tenant"), true

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/atrium-platform/atrium/adapters/assembly"
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
@@ -596,5 +597,136 @@ func TestDeletedTenantsLastDaysAreBilled(t *testing.T) {
 	}
 	if n := len(bill.messages()); n != 1 {
 		t.Fatalf("billing took %d records after the deletion was asked again", n)
+	}
+}
+
+// offboardedWithArchive is a usage stack billing to bill, acme with an
+// invoice drafted, then offboarded and its archive taken.
+func offboardedWithArchive(t *testing.T, clk *movable, bill *receiver, offboardHeaders ...string) (*fiber.App, *assembly.Process, caller) {
+	t.Helper()
+	app, st := newUsageApp(t, clk, bill.url())
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	create(t, as(t, app, "acme", "u-fin", "finance"), 100)
+	caughtUp(t, st, "acme")
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", "", offboardHeaders...); r.status != 200 {
+		t.Fatalf("offboard: %d %s", r.status, r.body)
+	}
+	if r := root.do("GET", "/admin/v1/tenants/acme/archive", ""); r.status != 200 {
+		t.Fatalf("archive: %d %s", r.status, r.body)
+	}
+	return app, st, root
+}
+
+// A deletion the executor refuses (its Idempotency-Key used for another
+// request) sends billing nothing.
+func TestRefusedDeletionSendsBillingNothing(t *testing.T) {
+	clk := &movable{now: clock()}
+	bill := newReceiver(t, billingSecret)
+	_, st, root := offboardedWithArchive(t, clk, bill, "Idempotency-Key", "k-1")
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`, "Idempotency-Key", "k-1"); problemCode(t, r, 422) != "idempotency_key_reused" {
+		t.Fatalf("a deletion under the offboarding's key: %d %s", r.status, r.body)
+	}
+	if s, ok := st.Catalog.Get("acme"); !ok || s.Deleted {
+		t.Fatal("acme deleted by a refused request")
+	}
+	if n := len(bill.messages()); n != 0 {
+		t.Fatalf("a refused deletion sent billing %d records", n)
+	}
+}
+
+// A write into the tenant's log while billing is sent its last days (an
+// instance that had not yet applied the offboarding) makes the archive
+// stale: the deletion is refused.
+func TestWriteDuringDeletionsBillingMakesTheArchiveStale(t *testing.T) {
+	clk := &movable{now: clock()}
+	bill := newReceiver(t, billingSecret)
+	_, st, root := offboardedWithArchive(t, clk, bill)
+	actx := tenant.With(context.Background(), "acme")
+	var wrote atomic.Bool
+	bill.answer = func(_ int, m erpsync.Message) (int, map[string]string, time.Duration) {
+		if m.Tenant == "acme" && !wrote.Swap(true) {
+			late, err := streams.NewName("acme", usage.Category, "2026-11-23")
+			if err != nil {
+				t.Error(err)
+			}
+			typ, data, err := st.Registry.Encode(usage.RequestsCounted{Day: "2026-11-23", Requests: 1, Instance: "another"})
+			if err != nil {
+				t.Error(err)
+			}
+			if _, err := st.Store.Append(actx, late, streams.Any, streams.EventData{ID: uuid.New(), Type: typ, Data: data,
+				Metadata: streams.Metadata{Tenant: "acme", UserID: "atrium"}}); err != nil {
+				t.Error(err)
+			}
+		}
+		return 0, nil, 0
+	}
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`); !wrote.Load() || problemCode(t, r, 409) != "archive_stale" {
+		t.Fatalf("a deletion while the log moved (written: %v): %d %s", wrote.Load(), r.status, r.body)
+	}
+	if s, ok := st.Catalog.Get("acme"); !ok || s.Deleted {
+		t.Fatal("acme deleted")
+	}
+}
+
+// The ERP messages of the offboarding day are billed when the tenant is
+// deleted long after (its days stay open while it is read-only).
+func TestLateDeletionBillsTheOffboardingDaysERPMessages(t *testing.T) {
+	clk := &movable{now: clock()}
+	bill := newReceiver(t, billingSecret)
+	app, st := newUsageApp(t, clk, bill.url())
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	day := usage.Day(clk.Now())
+	erp := newReceiver(t, acmeSecret)
+	if r := connectWebhook(t, as(t, app, "acme", "u-adm", "admin"), erp.url(), acmeSecret, "invoice"); r.status != 200 {
+		t.Fatalf("connect: %d %s", r.status, r.body)
+	}
+	fin := as(t, app, "acme", "u-fin", "finance")
+	for i := range 3 {
+		create(t, fin, 100+i)
+	}
+	eventually(t, "acme's 3 ERP messages counted", func() bool {
+		u := dayUsage(t, root, "acme", day)
+		return u != nil && u.ERPMessages == 3
+	})
+	caughtUp(t, st, "acme")
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", ""); r.status != 200 {
+		t.Fatalf("offboard: %d %s", r.status, r.body)
+	}
+	if r := root.do("GET", "/admin/v1/tenants/acme/archive", ""); r.status != 200 {
+		t.Fatalf("archive: %d %s", r.status, r.body)
+	}
+	clk.set(clock().Add(10 * 24 * time.Hour)) // a retention period later
+	root = caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`); r.status != 200 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	var billed *usage.Record
+	for _, m := range bill.messages() {
+		var rec usage.Record
+		if err := json.Unmarshal(m.Data, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Tenant == "acme" && rec.Day == day {
+			billed = &rec
+		}
+	}
+	if billed == nil || billed.ERPMessages != 3 {
+		t.Fatalf("acme's offboarding day billed as %+v; want its 3 ERP messages", billed)
+	}
+}
+
+// Billing refusing the last days (a 4xx) is told apart from billing down:
+// 424 billing_refused with its answer, and nothing deleted.
+func TestDeletionRefusedByBilling(t *testing.T) {
+	clk := &movable{now: clock()}
+	bill := newReceiver(t, billingSecret)
+	bill.answer = func(int, erpsync.Message) (int, map[string]string, time.Duration) { return 422, nil, 0 }
+	_, st, root := offboardedWithArchive(t, clk, bill)
+	r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`)
+	if problemCode(t, r, 424) != "billing_refused" || !strings.Contains(string(r.body), "usage_acme_") || !strings.Contains(string(r.body), "422") {
+		t.Fatalf("a deletion billing refused: %d %s", r.status, r.body)
+	}
+	if s, ok := st.Catalog.Get("acme"); !ok || s.Deleted {
+		t.Fatal("acme deleted")
 	}
 }

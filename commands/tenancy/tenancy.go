@@ -32,14 +32,19 @@ type Resources interface {
 	// Settle sends billing the ctx tenant's usage it has not taken,
 	// every day up to and including today, before the tenant's data is
 	// deleted (its log, the record of what billing took, goes with it).
-	// It fails with ErrBillingUnreachable when billing did not take
-	// them; with no billing, it does nothing.
+	// It fails with ErrBillingUnreachable when billing did not answer or
+	// asked to be tried again, ErrBillingRefused when it refused a day;
+	// with no billing, it does nothing.
 	Settle(ctx context.Context) error
 }
 
 // ErrBillingUnreachable: billing did not take a deleted tenant's last
 // usage; the deletion waits for it.
 var ErrBillingUnreachable = errors.New("tenancy: billing did not take the tenant's last usage")
+
+// ErrBillingRefused: billing refused a deleted tenant's last usage (a 4xx
+// answer); the deletion waits until it takes it.
+var ErrBillingRefused = errors.New("tenancy: billing refused the tenant's last usage")
 
 // Admins creates a tenant's first admin. EnsureFirstAdmin succeeds again
 // for a person who already is one. The tenant comes from ctx.
@@ -231,18 +236,27 @@ func (h *Handler) Offboard(ctx context.Context, req commands.Request, slug strin
 
 // Delete records a read-only tenant's deletion (platform administrators),
 // confirmed by its slug: the tombstone that keeps its slug. The caller
-// then deletes its data.
+// then deletes its data. Before, billing is sent the tenant's last usage
+// (Resources.Settle); the deletion is then decided on where its log ends
+// after that.
 func (h *Handler) Delete(ctx context.Context, req commands.Request, slug, confirm string) (commands.Result, error) {
 	// Where its log ends now (none once its events are deleted: a
 	// deletion asked again finishes without it).
 	var head uint64
 	var headErr error
+	settled := false
 	if t, err := tenant.ParseClient(slug); err == nil {
-		head, headErr = h.resources.Head(tenant.With(ctx, t))
+		tctx := tenant.With(ctx, t)
+		head, headErr = h.resources.Head(tctx)
 		if headErr == nil {
-			if err := h.settle(ctx, t, confirm, head); err != nil {
+			if settled, err = h.settle(ctx, req, t, confirm, head); err != nil {
 				return commands.Result{}, err
 			}
+		}
+		if settled {
+			// A write billing's wait let in (an instance that had not yet
+			// applied the offboarding) makes the archive stale.
+			head, headErr = h.resources.Head(tctx)
 		}
 	}
 	return h.platformDecision(ctx, "delete_tenant", req, slug, func(s tenancy.State, by string) (commands.Decision, error) {
@@ -253,6 +267,11 @@ func (h *Handler) Delete(ctx context.Context, req commands.Request, slug, confir
 		if err != nil || len(evs) == 0 {
 			return commands.Decision{Events: evs}, err
 		}
+		if !settled {
+			// The tenant's record changed since settle read it (its
+			// archive recorded meanwhile): nothing is deleted unbilled.
+			return commands.Decision{}, domain.WrongStatef("concurrent_modification", "the tenant changed while its deletion was asked: ask again")
+		}
 		// Its custom domains are released in the same append: another
 		// company may use them.
 		extras, err := releases(s.ID, s.Domains)
@@ -261,20 +280,33 @@ func (h *Handler) Delete(ctx context.Context, req commands.Request, slug, confir
 }
 
 // settle sends billing t's last usage when its deletion, as asked, would
-// be decided now: a deletion refused sends nothing.
-func (h *Handler) settle(ctx context.Context, t tenant.ID, confirm string, head uint64) error {
+// be decided now, and says whether it did: a deletion the decision would
+// refuse, or a request it would replay, sends nothing.
+func (h *Handler) settle(ctx context.Context, req commands.Request, t tenant.ID, confirm string, head uint64) (bool, error) {
 	p, _ := user.From(ctx)
 	if !p.Has(user.PlatformAdmin) {
-		return nil // refused by the decision
+		return false, nil // refused by the decision
 	}
-	s, err := h.record(ctx, t)
+	stream, err := tenantStream(t)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if evs, derr := tenancy.DecideDelete(s, confirm, head, string(p.ID), h.now()); derr == nil && len(evs) > 0 {
-		return h.resources.Settle(tenant.With(ctx, t))
+	pctx := tenant.With(ctx, tenant.Platform)
+	evs, recs, err := h.x.Load(pctx, stream)
+	if err != nil {
+		return false, err
 	}
-	return nil // refused, or deleted already: the decision answers
+	if _, done, perr := h.x.Precheck(pctx, req, stream, recs); done || perr != nil {
+		return false, nil //nolint:nilerr // replayed or refused by the run, which checks it again
+	}
+	var s tenancy.State
+	for _, e := range evs {
+		s = tenancy.Evolve(s, e)
+	}
+	if out, derr := tenancy.DecideDelete(s, confirm, head, string(p.ID), h.now()); derr != nil || len(out) == 0 {
+		return false, nil //nolint:nilerr // refused, or deleted already: the decision answers
+	}
+	return true, h.resources.Settle(tenant.With(ctx, t))
 }
 
 // RecordArchive records that a read-only tenant's archive was taken, its
