@@ -60,6 +60,11 @@ type Store interface {
 // Dropper is a store that deletes all of a tenant's documents at once
 // (offboarding).
 type Dropper interface {
-	// Drop deletes every document of the ctx tenant.
+	// Drop deletes every document of the ctx tenant. The store then
+	// stores nothing more for it (ErrDropped), whatever was still under
+	// way: the tenant is deleted and its slug never given again.
 	Drop(ctx context.Context) error
 }
+
+// ErrDropped is returned by a Dropper's Put for a tenant it dropped.
+var ErrDropped = errors.New("documents: the tenant's documents were dropped")

@@ -107,7 +107,7 @@ func problemOf(err error) (*Problem, bool) {
 		return NewProblem(http.StatusBadRequest, "tenant_required", "this route needs a tenant: use the tenant's host name or the X-Tenant header"), true
 	case errors.Is(err, user.ErrNoPrincipal):
 		return NewProblem(http.StatusUnauthorized, "unauthorized", "authentication required"), true
-	case errors.Is(err, streams.ErrUnknownTenant), errors.Is(err, projections.ErrDropped): // a request under way when its tenant was deleted
+	case errors.Is(err, streams.ErrUnknownTenant), errors.Is(err, projections.ErrDropped), errors.Is(err, documents.ErrDropped): // a request under way when its tenant was deleted
 		return NewProblem(http.StatusNotFound, "tenant_not_found", "no such tenant"), true
 	case errors.As(err, new(*CrossTenant)):
 		return NewProblem(http.StatusForbidden, "tenant_mismatch", "this token was issued for another tenant"), true

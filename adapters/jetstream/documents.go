@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,6 +22,9 @@ import (
 type Documents struct {
 	js  jetstream.JetStream
 	cfg DocumentsConfig
+
+	mu      sync.Mutex
+	dropped map[tenant.ID]bool // dropped here: their bucket is never created again
 }
 
 var _ documents.Store = (*Documents)(nil)
@@ -44,18 +48,32 @@ func NewDocuments(nc *nats.Conn, cfg DocumentsConfig) (*Documents, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Documents{js: js, cfg: cfg}, nil
+	return &Documents{js: js, cfg: cfg, dropped: map[tenant.ID]bool{}}, nil
 }
 
 func docsBucket(t tenant.ID) string { return "ATRIUM_DOCS_" + string(t) }
 
 // Drop deletes the ctx tenant's bucket, every document in it
-// (offboarding).
+// (offboarding); its bucket is not created again (documents.ErrDropped).
 func (d *Documents) Drop(ctx context.Context) error {
 	t, err := tenant.From(ctx)
 	if err != nil {
 		return err
 	}
+	d.mu.Lock()
+	d.dropped[t] = true
+	d.mu.Unlock()
+	return d.drop(ctx, t)
+}
+
+func (d *Documents) isDropped(t tenant.ID) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dropped[t]
+}
+
+// drop deletes tenant t's bucket.
+func (d *Documents) drop(ctx context.Context, t tenant.ID) error {
 	if err := d.js.DeleteObjectStore(ctx, docsBucket(t)); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return translate(fmt.Errorf("documents of %s: %w", t, err))
 	}
@@ -74,6 +92,9 @@ func (d *Documents) bucket(ctx context.Context, key *string, create bool) (jetst
 			return nil, err
 		}
 	}
+	if create && d.isDropped(t) {
+		return nil, fmt.Errorf("%w: %s", documents.ErrDropped, t)
+	}
 	os, err := d.js.ObjectStore(ctx, docsBucket(t))
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		if !create {
@@ -83,6 +104,10 @@ func (d *Documents) bucket(ctx context.Context, key *string, create bool) (jetst
 			Bucket: docsBucket(t), Description: "documents of tenant " + string(t), Storage: jetstream.FileStorage,
 			Replicas: d.cfg.Replicas,
 		})
+		if err == nil && d.isDropped(t) {
+			// Dropped while this created it: it goes again.
+			return nil, errors.Join(fmt.Errorf("%w: %s", documents.ErrDropped, t), d.drop(context.WithoutCancel(ctx), t))
+		}
 		if err == nil {
 			os, err = d.settle(ctx, docsBucket(t))
 		}

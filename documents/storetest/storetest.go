@@ -27,6 +27,7 @@ func Run(t *testing.T, newStore func(t *testing.T) documents.Store) {
 		{"TenantIsolation", testIsolation},
 		{"NoTenant", testNoTenant},
 		{"InvalidKeys", testInvalidKeys},
+		{"Dropped", testDropped},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -176,5 +177,30 @@ func testInvalidKeys(t *testing.T, s documents.Store) {
 		if _, err := s.Put(ctx, key, "image/png", bytes.NewReader([]byte("x")), 1); !errors.Is(err, documents.ErrInvalidKey) {
 			t.Errorf("put %q: %v, want ErrInvalidKey", key, err)
 		}
+	}
+}
+
+// testDropped: a store that drops a tenant's documents at once stores
+// nothing more for it, whatever was still under way; the other tenants
+// keep theirs. Stores that delete one by one have nothing to check here.
+func testDropped(t *testing.T, s documents.Store) {
+	d, ok := s.(documents.Dropper)
+	if !ok {
+		t.Skip("this store deletes a tenant's documents one by one")
+	}
+	acme, globex := ctxOf(t, "acme"), ctxOf(t, "globex")
+	put(t, s, acme, "receipts/a", "text/plain", []byte("a"))
+	put(t, s, globex, "receipts/g", "text/plain", []byte("g"))
+	if err := d.Drop(acme); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(acme, "receipts/late", "text/plain", bytes.NewReader([]byte("late")), 4); !errors.Is(err, documents.ErrDropped) {
+		t.Fatalf("a put after the drop: %v, want documents.ErrDropped", err)
+	}
+	if objs, err := s.List(acme, ""); (err != nil && !errors.Is(err, documents.ErrNotFound)) || len(objs) != 0 {
+		t.Fatalf("the dropped tenant's documents: %v, %v", objs, err)
+	}
+	if b, _ := get(t, s, globex, "receipts/g"); string(b) != "g" {
+		t.Fatalf("globex's document after acme was dropped: %q", b)
 	}
 }
