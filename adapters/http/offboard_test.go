@@ -253,17 +253,7 @@ func TestOffboardingDeletesEverythingOfTheTenant(t *testing.T) {
 	if r := root.do("GET", "/admin/v1/tenants/acme/archive", ""); r.status != 200 {
 		t.Fatalf("archive: %d", r.status)
 	}
-	actx := tenant.With(context.Background(), "acme")
-	late, err := streams.NewName("acme", usage.Category, "2026-11-23")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lateType, lateData, err := st.Registry.Encode(usage.RequestsCounted{Day: "2026-11-23", Requests: 1, Instance: "another"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Store.Append(actx, late, streams.Any, streams.EventData{ID: uuid.New(), Type: lateType, Data: lateData,
-		Metadata: streams.Metadata{Tenant: "acme", UserID: "atrium"}}); err != nil {
+	if err := writeLate(st, "acme"); err != nil {
 		t.Fatal(err)
 	}
 	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`); problemCode(t, r, 409) != "archive_stale" {
@@ -385,3 +375,20 @@ func (eurOnly) InvoicePolicy(context.Context) (invoice.Policy, error) {
 type noMembers struct{}
 
 func (noMembers) Roles(context.Context, string) ([]user.Role, bool, error) { return nil, false, nil }
+
+// writeLate appends to tenant tn's log what an instance that has not yet
+// applied its offboarding may still write: requests it counted. It
+// bypasses the process's read-only guard, as that instance's would.
+func writeLate(st *assembly.Process, tn tenant.ID) error {
+	late, err := streams.NewName(tn, usage.Category, "2026-11-23")
+	if err != nil {
+		return err
+	}
+	typ, data, err := st.Registry.Encode(usage.RequestsCounted{Day: "2026-11-23", Requests: 1, Instance: "another"})
+	if err != nil {
+		return err
+	}
+	_, err = st.Store.Append(tenant.With(context.Background(), tn), late, streams.Any, streams.EventData{ID: uuid.New(), Type: typ, Data: data,
+		Metadata: streams.Metadata{Tenant: tn, UserID: "atrium"}})
+	return err
+}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 
 	"github.com/atrium-platform/atrium/adapters/assembly"
 	atriumhttp "github.com/atrium-platform/atrium/adapters/http"
@@ -644,20 +643,10 @@ func TestWriteDuringDeletionsBillingMakesTheArchiveStale(t *testing.T) {
 	clk := &movable{now: clock()}
 	bill := newReceiver(t, billingSecret)
 	_, st, root := offboardedWithArchive(t, clk, bill)
-	actx := tenant.With(context.Background(), "acme")
 	var wrote atomic.Bool
 	bill.answer = func(_ int, m erpsync.Message) (int, map[string]string, time.Duration) {
 		if m.Tenant == "acme" && !wrote.Swap(true) {
-			late, err := streams.NewName("acme", usage.Category, "2026-11-23")
-			if err != nil {
-				t.Error(err)
-			}
-			typ, data, err := st.Registry.Encode(usage.RequestsCounted{Day: "2026-11-23", Requests: 1, Instance: "another"})
-			if err != nil {
-				t.Error(err)
-			}
-			if _, err := st.Store.Append(actx, late, streams.Any, streams.EventData{ID: uuid.New(), Type: typ, Data: data,
-				Metadata: streams.Metadata{Tenant: "acme", UserID: "atrium"}}); err != nil {
+			if err := writeLate(st, "acme"); err != nil {
 				t.Error(err)
 			}
 		}
