@@ -666,14 +666,19 @@ func (p *Process) tenantChanged(t tenancy.State) {
 	if t.Deleted {
 		// Deleted on another instance too: nothing of it is read here
 		// again, and this instance's own read database goes. A shared
-		// one is dropped by the instance that deleted the tenant, and by
-		// each other one too: its store opens it no more, and whatever
-		// it was still doing cannot have left it created again.
+		// one, and the documents' bucket, the instance that deleted the
+		// tenant deleted: here the stores only stop creating them (this
+		// runs for every tombstone at each start, with no server call).
 		ctx := tenant.With(context.Background(), t.ID)
 		p.forget(ctx, t.ID)
-		if err := p.dropReads(ctx); err != nil {
-			p.log.Error("deleting a deleted tenant's read database", "tenant", string(t.ID), "err", err)
+		if !p.cfg.SharedReads {
+			if err := p.dropReads(ctx); err != nil {
+				p.log.Error("deleting a deleted tenant's read database", "tenant", string(t.ID), "err", err)
+			}
+		} else {
+			forgetIn(ctx, p.Reads)
 		}
+		forgetIn(ctx, p.Documents)
 		return
 	}
 	if p.cfg.NoProjections || p.Runner == nil {

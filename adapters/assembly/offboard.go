@@ -283,6 +283,17 @@ func (p *Process) forget(ctx context.Context, t tenant.ID) {
 	}
 }
 
+// forgetIn makes store, when it can, create nothing of the ctx tenant
+// again (a deleted one), without deleting anything.
+func forgetIn(ctx context.Context, store any) {
+	if q, ok := store.(quotaDocuments); ok {
+		store = q.Store
+	}
+	if f, ok := store.(interface{ Forget(context.Context) error }); ok {
+		_ = f.Forget(ctx) // only marks: fails without a tenant alone
+	}
+}
+
 // dropReads removes the ctx tenant's read database.
 func (p *Process) dropReads(ctx context.Context) error {
 	d, ok := p.Reads.(interface{ Drop(context.Context) error })

@@ -523,12 +523,24 @@ func (p *Process) unclosed(ctx context.Context, before string) ([]day, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Deliveries are looked for from the oldest day not closed: a
-	// read-only tenant's days stay open until its deletion, however long
-	// after its offboarding that comes.
+	// Deliveries are looked for from the oldest day not closed (the day
+	// after the last closed one): a read-only tenant's days stay open
+	// until its deletion, however long after its offboarding that comes,
+	// and its outbox keeps delivering meanwhile.
 	from := usage.Day(end.Add(-unclosedWindow))
 	for _, r := range rows {
 		from = min(from, r.Day)
+	}
+	last, err := usagereads.NewQueries(p.Reads).LastClosed(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if last != "" {
+		l, err := usage.ParseDay(last)
+		if err != nil {
+			return nil, err
+		}
+		from = min(from, usage.Day(l.Add(24*time.Hour)))
 	}
 	recent, err := p.days(ctx, from, usage.Day(end.Add(-24*time.Hour)))
 	if err != nil {

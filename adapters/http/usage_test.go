@@ -734,3 +734,70 @@ func deletesATenant(t *testing.T) {
 		t.Skip("deleting a tenant's events is built for JetStream only (README, Offboarding)")
 	}
 }
+
+// The ERP messages a read-only tenant's outbox delivered on a day it did
+// nothing else on are billed when it is deleted, however long after: its
+// days are looked for from the day after its last closed one.
+func TestDeliveriesAfterOffboardingAreBilledLate(t *testing.T) {
+	deletesATenant(t)
+	clk := &movable{now: clock()}
+	bill := newReceiver(t, billingSecret)
+	app, st := newUsageApp(t, clk, bill.url())
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	erp := newReceiver(t, acmeSecret)
+	var up atomic.Bool
+	erp.answer = func(int, erpsync.Message) (int, map[string]string, time.Duration) {
+		if !up.Load() {
+			return 503, nil, 0
+		}
+		return 0, nil, 0
+	}
+	if r := connectWebhook(t, as(t, app, "acme", "u-adm", "admin"), erp.url(), acmeSecret, "invoice"); r.status != 200 {
+		t.Fatalf("connect: %d %s", r.status, r.body)
+	}
+	fin := as(t, app, "acme", "u-fin", "finance")
+	for i := range 3 {
+		create(t, fin, 100+i)
+	}
+	day0 := usage.Day(clk.Now())
+	caughtUp(t, st, "acme")
+	// The next day: day0 closed by the sweep, the ERP still down.
+	clk.set(time.Date(2026, 11, 24, 0, 1, 30, 0, time.UTC))
+	day1 := usage.Day(clk.Now())
+	root = caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	eventually(t, "day0 closed", func() bool {
+		u := dayUsage(t, root, "acme", day0)
+		return u != nil && !u.Closed.IsZero()
+	})
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", ""); r.status != 200 {
+		t.Fatalf("offboard: %d %s", r.status, r.body)
+	}
+	up.Store(true)
+	eventually(t, "delivered on day1", func() bool {
+		u := dayUsage(t, root, "acme", day1)
+		return u != nil && u.ERPMessages == 3
+	})
+	if r := root.do("GET", "/admin/v1/tenants/acme/archive", ""); r.status != 200 {
+		t.Fatalf("archive: %d %s", r.status, r.body)
+	}
+	clk.set(time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)) // 11 days later
+	root = caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`); r.status != 200 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	var days []string
+	var billed *usage.Record
+	for _, m := range bill.messages() {
+		var rec usage.Record
+		if err := json.Unmarshal(m.Data, &rec); err != nil {
+			t.Fatal(err)
+		}
+		days = append(days, rec.Day)
+		if rec.Tenant == "acme" && rec.Day == day1 {
+			billed = &rec
+		}
+	}
+	if billed == nil || billed.ERPMessages != 3 {
+		t.Fatalf("day1 (deliveries only) billed as %+v; billed days %v", billed, days)
+	}
+}

@@ -66,6 +66,20 @@ func (d *Documents) Drop(ctx context.Context) error {
 	return d.drop(ctx, t)
 }
 
+// Forget makes the store create the ctx tenant's bucket no more
+// (documents.ErrDropped), without deleting anything: the instance that
+// deleted the tenant deleted its bucket.
+func (d *Documents) Forget(ctx context.Context) error {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.dropped[t] = true
+	d.mu.Unlock()
+	return nil
+}
+
 func (d *Documents) isDropped(t tenant.ID) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -251,3 +251,35 @@ func TestSnapshot(t *testing.T) {
 		t.Fatalf("snapshot of acme holds %v", ids)
 	}
 }
+
+// A store told of a tenant's deletion by another instance (Forget) opens
+// and provisions it no more, and drops nothing itself.
+func TestForgottenTenantIsNotOpened(t *testing.T) {
+	s := pgstore.New(t, serverstore.Config{})
+	for _, tn := range []tenant.ID{"acme", "globex"} {
+		if err := s.Migrate(ctxOf(tn), readstoretest.Model()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Forget(ctxOf("acme")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open(ctxOf("acme")); !errors.Is(err, projections.ErrDropped) {
+		t.Errorf("Open of a forgotten tenant: %v, want projections.ErrDropped", err)
+	}
+	if err := s.Migrate(ctxOf("acme"), readstoretest.Model()); !errors.Is(err, projections.ErrDropped) {
+		t.Errorf("Migrate of a forgotten tenant: %v, want projections.ErrDropped", err)
+	}
+	ts, err := s.Tenants(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 2 {
+		t.Errorf("tenants after Forget: %v; the other instance drops acme's database, not this one", ts)
+	}
+	db, err := s.Open(ctxOf("globex"))
+	if err != nil {
+		t.Fatalf("globex after acme was forgotten: %v", err)
+	}
+	db.Release()
+}

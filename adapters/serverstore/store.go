@@ -644,6 +644,22 @@ func (s *Store) Tenants(ctx context.Context) ([]tenant.ID, error) {
 	return out, nil
 }
 
+// Forget makes the store open and provision the ctx tenant no more
+// (projections.ErrDropped), without dropping anything: another instance
+// drops the tenant's database on a shared server.
+func (s *Store) Forget(ctx context.Context) error {
+	t, err := tenantOf(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.dropped[t] = true
+	delete(s.ensured, t)
+	s.mu.Unlock()
+	s.forget(t)
+	return nil
+}
+
 // Drop removes the ctx tenant's database and logins (offboarding, and
 // tests' cleanup). Its credentials stay with the caller. The store opens
 // and provisions the tenant no more (projections.ErrDropped).

@@ -194,6 +194,20 @@ func (q *Queries) query(ctx context.Context, query string, args ...any) ([]Day, 
 	return out, rows.Err()
 }
 
+// LastClosed is the ctx tenant's latest closed day, "" when none is.
+func (q *Queries) LastClosed(ctx context.Context) (string, error) {
+	db, err := q.rs.Open(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer db.Release()
+	var day sql.NullString
+	if err := db.QueryRowContext(ctx, `SELECT MAX(day) FROM usage_days WHERE record IS NOT NULL`).Scan(&day); err != nil {
+		return "", fmt.Errorf("usage: last closed day: %w", err)
+	}
+	return day.String, nil
+}
+
 // DatabaseBytes is what the ctx tenant's read database takes.
 func (q *Queries) DatabaseBytes(ctx context.Context) (int64, error) {
 	db, err := q.rs.Open(ctx)
