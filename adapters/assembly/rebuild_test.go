@@ -53,17 +53,27 @@ func TestRebuildOnASharedReadStore(t *testing.T) {
 	projects := func(p *assembly.Process) bool {
 		return slices.ContainsFunc(p.Runner.Status(), func(s projections.TenantStatus) bool { return s.Tenant == "acme" })
 	}
+	// The lease goes to the instance whose fair share it is (the first
+	// in name order), which may be b: a, which took it alone, gives it
+	// back at its next round (every 2 s). The holder is the instance that
+	// still projects acme alone two rounds later.
 	var holder, other *assembly.Process
 	for holder == nil {
+		var h, o *assembly.Process
 		switch pa, pb := projects(a), projects(b); {
 		case pa && !pb:
-			holder, other = a, b
+			h, o = a, b
 		case pb && !pa:
-			holder, other = b, a
+			h, o = b, a
 		case ctx.Err() != nil:
 			t.Fatalf("acme projected by a: %v, by b: %v", pa, pb)
 		default:
 			time.Sleep(50 * time.Millisecond) // the leases settle
+			continue
+		}
+		time.Sleep(5 * time.Second)
+		if projects(h) && !projects(o) {
+			holder, other = h, o
 		}
 	}
 	exec := func(query string, args ...any) {
