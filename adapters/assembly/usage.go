@@ -335,20 +335,12 @@ func (m *meter) settle(ctx context.Context, before string) error {
 	if err := m.caughtUp(ctx); err != nil {
 		return err
 	}
-	days, err := m.p.unclosed(ctx, before)
+	days, err := m.closing(ctx, before)
 	if err != nil {
 		return err
 	}
-	var now stored // measured once for every day closed now
-	if len(days) > 0 {
-		if now, err = m.p.storedNow(ctx); err != nil {
-			return err
-		}
-	}
-	for _, d := range days {
-		r := record(t, d, now)
-		r.Closed = m.p.cfg.Now().UTC()
-		err = m.write(ctx, usage.BillingCategory, d.Day.Day, streams.NoStream, uuid.NewSHA1(usageID, []byte("closed/"+string(t)+"/"+d.Day.Day)), usage.DayClosed{Record: r})
+	for _, r := range days {
+		err = m.write(ctx, usage.BillingCategory, r.Day, streams.NoStream, uuid.NewSHA1(usageID, []byte("closed/"+string(t)+"/"+r.Day)), usage.DayClosed{Record: r})
 		if err != nil && !errors.Is(err, streams.ErrConflict) { // closed by another instance: its record holds
 			return err
 		}
@@ -392,6 +384,31 @@ func (p *Process) projectedToHead(ctx context.Context, d time.Duration) (streams
 	return head, p.Runner.WaitFor(wctx, head)
 }
 
+// closing are the records of the ctx tenant's days before before that are
+// not closed, closed now: what it stores measured once for all of them.
+func (m *meter) closing(ctx context.Context, before string) ([]usage.Record, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	days, err := m.p.unclosed(ctx, before)
+	if err != nil || len(days) == 0 {
+		return nil, err
+	}
+	now, err := m.p.storedNow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	at := m.p.cfg.Now().UTC()
+	out := make([]usage.Record, 0, len(days))
+	for _, d := range days {
+		r := record(t, d, now)
+		r.Closed = at
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // final sends billing, before the ctx tenant is deleted, every day of its
 // usage billing has not taken: the closed days not reported, and the days
 // not closed, today's too, closed now as they stand (the tenant is
@@ -402,8 +419,7 @@ func (m *meter) final(ctx context.Context) error {
 	if m.billing == nil {
 		return nil
 	}
-	t, err := tenant.From(ctx)
-	if err != nil {
+	if _, err := tenant.From(ctx); err != nil {
 		return err
 	}
 	if err := m.caughtUp(ctx); err != nil {
@@ -413,27 +429,15 @@ func (m *meter) final(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	at := m.p.cfg.Now().UTC()
-	days, err := m.p.unclosed(ctx, usage.Day(at.Add(24*time.Hour)))
+	open, err := m.closing(ctx, usage.Day(m.p.cfg.Now().Add(24*time.Hour)))
 	if err != nil {
 		return err
 	}
-	records := make([]usage.Record, 0, len(closed)+len(days))
+	records := make([]usage.Record, 0, len(closed)+len(open))
 	for _, d := range closed {
 		records = append(records, *d.Closed)
 	}
-	if len(days) > 0 {
-		now, err := m.p.storedNow(ctx)
-		if err != nil {
-			return err
-		}
-		for _, d := range days {
-			r := record(t, d, now)
-			r.Closed = at
-			records = append(records, r)
-		}
-	}
-	for _, r := range records {
+	for _, r := range append(records, open...) {
 		err := m.deliver(ctx, r)
 		switch {
 		case errors.Is(err, errBillingRefused):
