@@ -666,17 +666,8 @@ func TestLateDeletionBillsTheOffboardingDaysERPMessages(t *testing.T) {
 	deletesATenant(t)
 	clk := &movable{now: clock()}
 	bill := newReceiver(t, billingSecret)
-	app, st := newUsageApp(t, clk, bill.url())
-	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	app, st, root := acmeSendingToERP(t, clk, bill, nil)
 	day := usage.Day(clk.Now())
-	erp := newReceiver(t, acmeSecret)
-	if r := connectWebhook(t, as(t, app, "acme", "u-adm", "admin"), erp.url(), acmeSecret, "invoice"); r.status != 200 {
-		t.Fatalf("connect: %d %s", r.status, r.body)
-	}
-	fin := as(t, app, "acme", "u-fin", "finance")
-	for i := range 3 {
-		create(t, fin, 100+i)
-	}
 	eventually(t, "acme's 3 ERP messages counted", func() bool {
 		u := dayUsage(t, root, "acme", day)
 		return u != nil && u.ERPMessages == 3
@@ -688,22 +679,8 @@ func TestLateDeletionBillsTheOffboardingDaysERPMessages(t *testing.T) {
 	if r := root.do("GET", "/admin/v1/tenants/acme/archive", ""); r.status != 200 {
 		t.Fatalf("archive: %d %s", r.status, r.body)
 	}
-	clk.set(clock().Add(10 * 24 * time.Hour)) // a retention period later
-	root = caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
-	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`); r.status != 200 {
-		t.Fatalf("delete: %d %s", r.status, r.body)
-	}
-	var billed *usage.Record
-	for _, m := range bill.messages() {
-		var rec usage.Record
-		if err := json.Unmarshal(m.Data, &rec); err != nil {
-			t.Fatal(err)
-		}
-		if rec.Tenant == "acme" && rec.Day == day {
-			billed = &rec
-		}
-	}
-	if billed == nil || billed.ERPMessages != 3 {
+	deleteAt(t, app, clk, clock().Add(10*24*time.Hour)) // a retention period later
+	if billed, _ := billedDay(t, bill, "acme", day); billed == nil || billed.ERPMessages != 3 {
 		t.Fatalf("acme's offboarding day billed as %+v; want its 3 ERP messages", billed)
 	}
 }
@@ -742,29 +719,19 @@ func TestDeliveriesAfterOffboardingAreBilledLate(t *testing.T) {
 	deletesATenant(t)
 	clk := &movable{now: clock()}
 	bill := newReceiver(t, billingSecret)
-	app, st := newUsageApp(t, clk, bill.url())
-	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
-	erp := newReceiver(t, acmeSecret)
 	var up atomic.Bool
-	erp.answer = func(int, erpsync.Message) (int, map[string]string, time.Duration) {
+	app, st, _ := acmeSendingToERP(t, clk, bill, func(int, erpsync.Message) (int, map[string]string, time.Duration) {
 		if !up.Load() {
 			return 503, nil, 0
 		}
 		return 0, nil, 0
-	}
-	if r := connectWebhook(t, as(t, app, "acme", "u-adm", "admin"), erp.url(), acmeSecret, "invoice"); r.status != 200 {
-		t.Fatalf("connect: %d %s", r.status, r.body)
-	}
-	fin := as(t, app, "acme", "u-fin", "finance")
-	for i := range 3 {
-		create(t, fin, 100+i)
-	}
+	})
 	day0 := usage.Day(clk.Now())
 	caughtUp(t, st, "acme")
 	// The next day: day0 closed by the sweep, the ERP still down.
 	clk.set(time.Date(2026, 11, 24, 0, 1, 30, 0, time.UTC))
 	day1 := usage.Day(clk.Now())
-	root = caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
 	eventually(t, "day0 closed", func() bool {
 		u := dayUsage(t, root, "acme", day0)
 		return u != nil && !u.Closed.IsZero()
@@ -780,11 +747,45 @@ func TestDeliveriesAfterOffboardingAreBilledLate(t *testing.T) {
 	if r := root.do("GET", "/admin/v1/tenants/acme/archive", ""); r.status != 200 {
 		t.Fatalf("archive: %d %s", r.status, r.body)
 	}
-	clk.set(time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)) // 11 days later
-	root = caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	deleteAt(t, app, clk, time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)) // 11 days later
+	if billed, days := billedDay(t, bill, "acme", day1); billed == nil || billed.ERPMessages != 3 {
+		t.Fatalf("day1 (deliveries only) billed as %+v; billed days %v", billed, days)
+	}
+}
+
+// acmeSendingToERP is a usage stack billing to bill, acme connected to an
+// ERP that answers as answer does (nil: takes everything), 3 invoices
+// drafted; with the platform's root.
+func acmeSendingToERP(t *testing.T, clk *movable, bill *receiver, answer func(int, erpsync.Message) (int, map[string]string, time.Duration)) (*fiber.App, *assembly.Process, caller) {
+	t.Helper()
+	app, st := newUsageApp(t, clk, bill.url())
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
+	erp := newReceiver(t, acmeSecret)
+	erp.answer = answer
+	if r := connectWebhook(t, as(t, app, "acme", "u-adm", "admin"), erp.url(), acmeSecret, "invoice"); r.status != 200 {
+		t.Fatalf("connect: %d %s", r.status, r.body)
+	}
+	fin := as(t, app, "acme", "u-fin", "finance")
+	for i := range 3 {
+		create(t, fin, 100+i)
+	}
+	return app, st, root
+}
+
+// deleteAt moves the clock to at and deletes acme there.
+func deleteAt(t *testing.T, app *fiber.App, clk *movable, at time.Time) {
+	t.Helper()
+	clk.set(at)
+	root := caller{t: t, app: app, token: mint(t, app, "", "root", []user.Role{user.PlatformAdmin})}
 	if r := root.do("POST", "/admin/v1/tenants/acme/offboard", `{"confirm":"acme"}`); r.status != 200 {
 		t.Fatalf("delete: %d %s", r.status, r.body)
 	}
+}
+
+// billedDay is the record billing took for tenant tn's day, nil when none,
+// and the days of every record it took.
+func billedDay(t *testing.T, bill *receiver, tn, day string) (*usage.Record, []string) {
+	t.Helper()
 	var days []string
 	var billed *usage.Record
 	for _, m := range bill.messages() {
@@ -793,11 +794,9 @@ func TestDeliveriesAfterOffboardingAreBilledLate(t *testing.T) {
 			t.Fatal(err)
 		}
 		days = append(days, rec.Day)
-		if rec.Tenant == "acme" && rec.Day == day1 {
+		if rec.Tenant == tn && rec.Day == day {
 			billed = &rec
 		}
 	}
-	if billed == nil || billed.ERPMessages != 3 {
-		t.Fatalf("day1 (deliveries only) billed as %+v; billed days %v", billed, days)
-	}
+	return billed, days
 }

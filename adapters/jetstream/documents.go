@@ -56,13 +56,10 @@ func docsBucket(t tenant.ID) string { return "ATRIUM_DOCS_" + string(t) }
 // Drop deletes the ctx tenant's bucket, every document in it
 // (offboarding); its bucket is not created again (documents.ErrDropped).
 func (d *Documents) Drop(ctx context.Context) error {
-	t, err := tenant.From(ctx)
-	if err != nil {
+	if err := d.Forget(ctx); err != nil {
 		return err
 	}
-	d.mu.Lock()
-	d.dropped[t] = true
-	d.mu.Unlock()
+	t, _ := tenant.From(ctx) // Forget checked it
 	return d.drop(ctx, t)
 }
 

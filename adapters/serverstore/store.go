@@ -654,7 +654,6 @@ func (s *Store) Forget(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.dropped[t] = true
-	delete(s.ensured, t)
 	s.mu.Unlock()
 	s.forget(t)
 	return nil
